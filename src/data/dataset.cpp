@@ -1,0 +1,125 @@
+#include "data/dataset.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+namespace {
+void check_labels(const std::vector<std::uint8_t>& labels, int num_classes, const std::string& name) {
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] >= num_classes)
+      throw DataError(name + ": label of sample " + std::to_string(i) + " is " +
+                      std::to_string(labels[i]) + ", expected 0.." + std::to_string(num_classes - 1));
+}
+}  // namespace
+
+Dataset Dataset::from_bytes(std::vector<std::uint8_t> pixels, std::vector<std::uint8_t> labels,
+                            Index d, int num_classes, std::string name) {
+  if (d < 1 || pixels.size() != labels.size() * static_cast<std::size_t>(d))
+    throw DataError(name + ": " + std::to_string(pixels.size()) + " feature values for " +
+                    std::to_string(labels.size()) + " labels of " + std::to_string(d) + " features each");
+  check_labels(labels, num_classes, name);
+  Dataset ds;
+  ds.bytes_ = std::move(pixels);
+  ds.labels_ = std::move(labels);
+  ds.d_ = d;
+  ds.num_classes_ = num_classes;
+  ds.name_ = std::move(name);
+  return ds;
+}
+
+Dataset Dataset::from_floats(std::vector<float> values, std::vector<std::uint8_t> labels, Index d,
+                             int num_classes, std::string name) {
+  if (d < 1 || values.size() != labels.size() * static_cast<std::size_t>(d))
+    throw DataError(name + ": " + std::to_string(values.size()) + " feature values for " +
+                    std::to_string(labels.size()) + " labels of " + std::to_string(d) + " features each");
+  check_labels(labels, num_classes, name);
+  Dataset ds;
+  ds.values_ = std::move(values);
+  ds.labels_ = std::move(labels);
+  ds.d_ = d;
+  ds.num_classes_ = num_classes;
+  ds.name_ = std::move(name);
+  return ds;
+}
+
+double Dataset::feature(Index i, Index k) const {
+  const std::size_t at = static_cast<std::size_t>(i * d_ + k);
+  return is_bytes() ? bytes_[at] / 255.0 : static_cast<double>(values_[at]);
+}
+
+Dataset Dataset::slice(Index begin, Index end, std::string name) const {
+  if (begin < 0 || end > size() || begin > end)
+    throw std::invalid_argument("Dataset::slice: range out of bounds");
+  Dataset out;
+  out.d_ = d_;
+  out.num_classes_ = num_classes_;
+  out.name_ = std::move(name);
+  out.labels_.assign(labels_.begin() + begin, labels_.begin() + end);
+  if (is_bytes())
+    out.bytes_.assign(bytes_.begin() + begin * d_, bytes_.begin() + end * d_);
+  else
+    out.values_.assign(values_.begin() + begin * d_, values_.begin() + end * d_);
+  return out;
+}
+
+Normalization Dataset::fit_standardization() const {
+  Normalization norm;
+  const Index n = size();
+  norm.mean.assign(static_cast<std::size_t>(d_), 0.0);
+  norm.inv_std.assign(static_cast<std::size_t>(d_), 0.0);
+  std::vector<double> sq(static_cast<std::size_t>(d_), 0.0);
+  for (Index i = 0; i < n; ++i)
+    for (Index k = 0; k < d_; ++k) {
+      const double x = feature(i, k);
+      norm.mean[k] += x;
+      sq[k] += x * x;
+    }
+  for (Index k = 0; k < d_; ++k) {
+    const double mu = n ? norm.mean[k] / n : 0.0;
+    const double var = n ? std::max(sq[k] / n - mu * mu, 0.0) : 0.0;
+    norm.mean[k] = mu;
+    norm.inv_std[k] = 1.0 / std::max(std::sqrt(var), 1e-8);
+  }
+  return norm;
+}
+
+template <typename T>
+void Dataset::make_batch(const Index* indices, Index m, const Normalization& norm, Batch<T>& batch) const {
+  batch.X.resize(d_, m);
+  batch.Y.setZero(num_classes_, m);
+  const bool bytes = is_bytes();
+  const T scale = T(1) / T(255);
+  for (Index j = 0; j < m; ++j) {
+    const Index i = indices[j];
+    T* col = batch.X.col(j).data();
+    if (bytes) {
+      const std::uint8_t* src = bytes_.data() + i * d_;
+      for (Index k = 0; k < d_; ++k) col[k] = static_cast<T>(src[k]) * scale;
+    } else {
+      const float* src = values_.data() + i * d_;
+      for (Index k = 0; k < d_; ++k) col[k] = static_cast<T>(src[k]);
+    }
+    if (norm.standardize())
+      for (Index k = 0; k < d_; ++k)
+        col[k] = static_cast<T>((static_cast<double>(col[k]) - norm.mean[k]) * norm.inv_std[k]);
+    batch.Y(labels_[static_cast<std::size_t>(i)], j) = T(1);
+  }
+}
+
+template <typename T>
+void Dataset::make_range_batch(Index begin, Index end, const Normalization& norm, Batch<T>& batch) const {
+  std::vector<Index> idx(static_cast<std::size_t>(end - begin));
+  std::iota(idx.begin(), idx.end(), begin);
+  make_batch<T>(idx.data(), end - begin, norm, batch);
+}
+
+template void Dataset::make_batch<float>(const Index*, Index, const Normalization&, Batch<float>&) const;
+template void Dataset::make_batch<double>(const Index*, Index, const Normalization&, Batch<double>&) const;
+template void Dataset::make_range_batch<float>(Index, Index, const Normalization&, Batch<float>&) const;
+template void Dataset::make_range_batch<double>(Index, Index, const Normalization&, Batch<double>&) const;
+
+}  // namespace sibp

@@ -1,0 +1,70 @@
+#pragma once
+/// An in-memory labelled data set that keeps its raw values.
+///
+/// Images stay uint8 (60 000 MNIST images are 47 MB, not 188 MB as float);
+/// they become float columns scaled to [0, 1] only when a batch is made.
+/// CSV features are kept as float. Samples are stored contiguously
+/// (sample-major), the layout of IDX and CIFAR files.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+#include "data/batch.hpp"
+
+namespace sibp {
+
+/// How raw features become network inputs.
+struct Normalization {
+  /// Per-feature (x - mean) / std after scaling; empty vectors mean "none".
+  std::vector<double> mean;
+  std::vector<double> inv_std;
+  bool standardize() const { return !mean.empty(); }
+};
+
+class Dataset {
+ public:
+  Dataset() = default;
+  /// uint8 features (images), scaled by 1/255 when batched.
+  /// Requires: pixels.size() == n * d, labels.size() == n, every label < num_classes.
+  static Dataset from_bytes(std::vector<std::uint8_t> pixels, std::vector<std::uint8_t> labels,
+                            Index d, int num_classes, std::string name);
+  /// float features used as they are.
+  static Dataset from_floats(std::vector<float> values, std::vector<std::uint8_t> labels, Index d,
+                             int num_classes, std::string name);
+
+  Index size() const { return static_cast<Index>(labels_.size()); }
+  Index num_features() const { return d_; }
+  int num_classes() const { return num_classes_; }
+  const std::string& name() const { return name_; }
+  const std::vector<std::uint8_t>& labels() const { return labels_; }
+  bool is_bytes() const { return !bytes_.empty() || values_.empty(); }
+  /// Raw feature k of sample i, after the 1/255 scaling of byte data.
+  double feature(Index i, Index k) const;
+
+  /// Samples [begin, end) as a new data set (copies the raw values).
+  Dataset slice(Index begin, Index end, std::string name) const;
+
+  /// Per-feature mean and 1/std of the scaled features (std floored at 1e-8
+  /// so constant pixels do not divide by zero).
+  Normalization fit_standardization() const;
+
+  /// Fills batch with the samples `indices` (X: (d, m), Y: one-hot (C, m)),
+  /// reusing the batch's storage when the size is unchanged.
+  template <typename T>
+  void make_batch(const Index* indices, Index m, const Normalization& norm, Batch<T>& batch) const;
+  /// Samples [begin, end) in order.
+  template <typename T>
+  void make_range_batch(Index begin, Index end, const Normalization& norm, Batch<T>& batch) const;
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  std::vector<float> values_;
+  std::vector<std::uint8_t> labels_;
+  Index d_ = 0;
+  int num_classes_ = 0;
+  std::string name_;
+};
+
+}  // namespace sibp

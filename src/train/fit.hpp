@@ -1,0 +1,92 @@
+#pragma once
+/// The training loop: epochs, seeded shuffling, evaluation points, and
+/// callbacks that may stop training (ensmallen's style: return false to stop).
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/dataset.hpp"
+#include "train/algorithm.hpp"
+
+namespace sibp {
+
+struct FitOptions {
+  int epochs = 5;
+  Index batch_size = 100;
+  std::uint64_t seed = 1;
+  /// Extra evaluation points every N iterations (0: only at epoch ends).
+  long long eval_every = 0;
+  /// Add ‖∇L‖ of the full-training-set mean loss to every evaluation point.
+  bool gradient_norm = false;
+  /// Skip evaluating the training set (loss/accuracy columns stay empty); for sweeps.
+  bool skip_train_eval = false;
+  /// Throws UsageError naming the option for epochs < 1, batch < 1, eval_every < 0.
+  void validate() const;
+};
+
+/// Loss and accuracy of a network on a data set.
+struct EvalResult {
+  double loss = 0;      ///< mean loss
+  double accuracy = 0;  ///< fraction of samples whose arg-max is right
+};
+
+/// One evaluation point (a row of metrics.csv).
+struct MetricsRow {
+  double epoch = 0;          ///< iterations / batches per epoch
+  long long iteration = 0;   ///< steps taken so far
+  double seconds = 0;        ///< wall seconds spent training (evaluation excluded)
+  std::optional<double> train_loss, train_acc, val_loss, val_acc, test_loss, test_acc;
+  /// Later columns (e.g. grad_norm, diagnostics), in order.
+  std::vector<std::pair<std::string, double>> extra;
+};
+
+/// What the loop tells a progress display after every step.
+struct StepInfo {
+  int epoch = 0;                  ///< 1-based epoch in progress
+  long long iteration = 0;        ///< steps done
+  long long total_iterations = 0;
+  double loss = 0;                ///< the step's batch loss
+  double seconds = 0;             ///< training wall time so far
+  Index samples = 0;              ///< samples processed so far
+};
+
+template <typename T>
+struct FitCallbacks {
+  /// Called at every evaluation point with the current network; return false to stop.
+  std::function<bool(const MetricsRow&, const Network<T>&)> on_eval;
+  /// Called after every step (for progress lines and diagnostics).
+  std::function<void(const StepInfo&, const StepReport&)> on_step;
+};
+
+struct FitResult {
+  std::vector<MetricsRow> rows;
+  bool diverged = false;
+  bool stopped_by_callback = false;
+  int diverged_epoch = 0;           ///< 1-based epoch of the non-finite step
+  long long diverged_iteration = 0; ///< 1-based iteration of the non-finite step
+  std::string message;
+};
+
+/// Mean loss and accuracy of `net` on `data`, in chunks of `chunk` samples.
+template <typename T>
+EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm,
+                    Index chunk = 2000);
+
+/// ‖∇L‖ of the mean loss over all of `data` at the current parameters.
+template <typename T>
+double full_gradient_norm(const Network<T>& net, const Dataset& data, const Normalization& norm,
+                          Index chunk = 2000);
+
+/// Trains `net` with `algo`. Evaluates at iteration 0, every `eval_every`
+/// iterations and at the end of every epoch. Stops at the first step whose
+/// report is not finite (FitResult::diverged, with epoch and iteration);
+/// the network's parameters are then not to be trusted, and on_eval is not
+/// called again, so a checkpoint written there stays the last good one.
+template <typename T>
+FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
+              const Dataset* val, const Dataset* test, const Normalization& norm,
+              const FitOptions& options, const FitCallbacks<T>& callbacks = {});
+
+}  // namespace sibp

@@ -1,0 +1,35 @@
+#pragma once
+/// Helpers shared by the test executables.
+#include <filesystem>
+#include <string>
+
+namespace sibp::testing {
+
+/// A fresh empty folder under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Writes bytes to a file (not atomically: tests make fixtures with it).
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+/// Result of running a command line.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Runs the sibp binary with `args` (a shell-quoted string), capturing output.
+CommandResult run_sibp(const std::string& args);
+
+}  // namespace sibp::testing
