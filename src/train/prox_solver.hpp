@@ -1,0 +1,36 @@
+#pragma once
+/// The per-layer proximal subproblem of SIBP (ALGORITHMS.md §3, step 3.1)
+/// and the interface of the solvers that approximate it (§3.3).
+#include <memory>
+
+#include "core/types.hpp"
+#include "nn/activation.hpp"
+#include "train/algorithm.hpp"
+
+namespace sibp {
+
+/// min over (W, b) of  φ(W, b) = ‖σ(W F + b 1ᵀ) − T_l‖² + λ‖W − W^k‖² + λ‖b − b^k‖².
+/// The pointers refer to buffers owned by the caller for the duration of the solve.
+template <typename T>
+struct ProxProblem {
+  const Mat<T>* F = nullptr;       ///< F_{l-1}, (d_in, m): forward input of the layer (not a target)
+  const Mat<T>* target = nullptr;  ///< T_l, (d_out, m)
+  const Mat<T>* G = nullptr;       ///< G_l^k, (d_out, m): forward pre-activation at (W^k, b^k)
+  Activation act = Activation::Identity;  ///< σ_l
+  double lambda = 1.0;             ///< λ_l
+  bool is_output_layer = false;    ///< l == L (the authors' code treats it differently, §3.3 a)
+};
+
+/// Approximates the minimiser of a ProxProblem.
+template <typename T>
+class ProxSolver {
+ public:
+  virtual ~ProxSolver() = default;
+  /// On entry W, b hold (W^k, b^k); on exit the solver's approximation of the
+  /// minimiser. Ensures: φ(W, b) ≤ φ(W^k, b^k) (every solver must keep this).
+  /// Fills `diag` (objective before/after, iterations, line-search exponents)
+  /// when it is not null.
+  virtual void solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) = 0;
+};
+
+}  // namespace sibp
