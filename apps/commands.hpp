@@ -1,9 +1,16 @@
 #pragma once
 /// Each `sibp` subcommand registers itself on the top-level CLI11 app.
-/// Only apps/ sees argv or decides exit codes (DESIGN.md).
+/// Only apps/ sees argv or decides exit codes (DESIGN.md): library errors
+/// are exceptions that main() maps — UsageError → 2, DataError → 1.
 #include <CLI/CLI.hpp>
 
 namespace sibp::cli {
+
+/// Thrown by a command that has already said what it had to say and must
+/// end the process with `code` (e.g. 3 for a diverged run).
+struct Exit {
+  int code = 0;
+};
 
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
