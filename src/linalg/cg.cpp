@@ -1,0 +1,140 @@
+#include "linalg/cg.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+void CgOptions::validate() const {
+  if (max_iterations < 0)
+    throw UsageError("cg: max_iterations must be >= 0, got " + std::to_string(max_iterations));
+  if (!(tolerance >= 0))
+    throw UsageError("cg: tolerance must be >= 0, got " + std::to_string(tolerance));
+}
+
+namespace {
+
+// out_i = <A_i, B_i> over each system i (a row or a column).
+template <typename T>
+void dot_per_system(const Mat<T>& A, const Mat<T>& B, CgSystems s, Vec<T>& out) {
+  if (s == CgSystems::Rows)
+    out.noalias() = A.cwiseProduct(B).rowwise().sum();
+  else
+    out.noalias() = A.cwiseProduct(B).colwise().sum().transpose();
+}
+
+// Y += diag(a)·X along the systems (Y_i += a_i X_i).
+template <typename T>
+void axpy_per_system(const Vec<T>& a, const Mat<T>& X, CgSystems s, Mat<T>& Y) {
+  if (s == CgSystems::Rows)
+    Y.noalias() += a.asDiagonal() * X;
+  else
+    Y.noalias() += X * a.asDiagonal();
+}
+
+}  // namespace
+
+template <typename T>
+CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
+                           const CgOptions& options, CgSystems systems) {
+  options.validate();
+  if (B.rows() != X.rows() || B.cols() != X.cols())
+    throw UsageError("cg: right-hand side is " + std::to_string(B.rows()) + "x" +
+                     std::to_string(B.cols()) + " but the unknown is " + std::to_string(X.rows()) +
+                     "x" + std::to_string(X.cols()));
+  const Index n_sys = systems == CgSystems::Rows ? X.rows() : X.cols();
+  R_.resize(X.rows(), X.cols());
+  P_.resize(X.rows(), X.cols());
+  AP_.resize(X.rows(), X.cols());
+  for (Vec<T>* v : {&rr_, &rr_new_, &pap_, &alpha_, &beta_, &bnorm_}) v->resize(n_sys);
+
+  // Residual scale per system: ‖b_i‖, or 1 where b_i = 0 so the test is absolute there.
+  dot_per_system<T>(B, B, systems, bnorm_);
+  bnorm_ = bnorm_.cwiseSqrt();
+  bnorm_ = (bnorm_.array() > T(0)).select(bnorm_, T(1));
+
+  op(X, AP_);
+  R_ = B - AP_;
+  dot_per_system<T>(R_, R_, systems, rr_);
+  P_ = R_;
+
+  const double tol = options.tolerance;
+  auto max_relative_residual = [&](const Vec<T>& rr) {
+    return static_cast<double>((rr.cwiseSqrt().array() / bnorm_.array()).maxCoeff());
+  };
+  auto all_converged = [&](const Vec<T>& rr) {
+    for (Index i = 0; i < n_sys; ++i) {
+      const double r = std::sqrt(static_cast<double>(rr[i]));
+      if (!(r == 0.0 || r <= tol * static_cast<double>(bnorm_[i]))) return false;
+    }
+    return true;
+  };
+
+  CgReport report;
+  if (n_sys == 0) {
+    report.converged = true;
+    return report;
+  }
+  report.residual = max_relative_residual(rr_);
+  report.converged = all_converged(rr_);
+  while (!report.converged && report.iterations < options.max_iterations) {
+    op(P_, AP_);
+    ++report.iterations;
+    dot_per_system<T>(P_, AP_, systems, pap_);
+    // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: it must stay put,
+    // not divide by zero.
+    for (Index i = 0; i < n_sys; ++i) alpha_[i] = pap_[i] > T(0) ? rr_[i] / pap_[i] : T(0);
+    axpy_per_system<T>(alpha_, P_, systems, X);
+    alpha_ = -alpha_;
+    axpy_per_system<T>(alpha_, AP_, systems, R_);
+    dot_per_system<T>(R_, R_, systems, rr_new_);
+    for (Index i = 0; i < n_sys; ++i) beta_[i] = rr_[i] > T(0) ? rr_new_[i] / rr_[i] : T(0);
+    // P ← R + diag(β) P
+    if (systems == CgSystems::Rows)
+      P_ = beta_.asDiagonal() * P_;
+    else
+      P_ = P_ * beta_.asDiagonal();
+    P_ += R_;
+    rr_.swap(rr_new_);
+    report.residual = max_relative_residual(rr_);
+    report.converged = all_converged(rr_);
+  }
+  return report;
+}
+
+template <typename T>
+CgResult<T> conjugate_gradient(const BlockOperator<T>& op, const Eigen::Ref<const Vec<T>>& b,
+                               const Eigen::Ref<const Vec<T>>& x0, const CgOptions& options) {
+  return block_conjugate_gradient<T>(op, b, x0, options, CgSystems::Columns);
+}
+
+template <typename T>
+CgResult<T> block_conjugate_gradient(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B,
+                                     const Eigen::Ref<const Mat<T>>& X0, const CgOptions& options,
+                                     CgSystems systems) {
+  CgResult<T> result;
+  result.x = X0;
+  BlockCg<T> cg;
+  const CgReport r = cg.solve(op, B, result.x, options, systems);
+  result.iterations = r.iterations;
+  result.residual = r.residual;
+  result.converged = r.converged;
+  return result;
+}
+
+#define SIBP_INSTANTIATE(T)                                                                       \
+  template class BlockCg<T>;                                                                      \
+  template CgResult<T> conjugate_gradient<T>(const BlockOperator<T>&,                             \
+                                             const Eigen::Ref<const Vec<T>>&,                     \
+                                             const Eigen::Ref<const Vec<T>>&, const CgOptions&);  \
+  template CgResult<T> block_conjugate_gradient<T>(const BlockOperator<T>&,                       \
+                                                   const Eigen::Ref<const Mat<T>>&,               \
+                                                   const Eigen::Ref<const Mat<T>>&,               \
+                                                   const CgOptions&, CgSystems);
+SIBP_INSTANTIATE(float)
+SIBP_INSTANTIATE(double)
+#undef SIBP_INSTANTIATE
+
+}  // namespace sibp

@@ -1,0 +1,172 @@
+#include "linalg/ridge.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+RidgeMethod parse_ridge_method(std::string_view name, std::string_view option) {
+  if (name == "auto") return RidgeMethod::Auto;
+  if (name == "cholesky") return RidgeMethod::Cholesky;
+  if (name == "woodbury") return RidgeMethod::Woodbury;
+  throw UsageError(std::string(option) + ": expected one of auto, cholesky, woodbury, got '" +
+                   std::string(name) + "'");
+}
+
+std::string to_string(RidgeMethod m) {
+  switch (m) {
+    case RidgeMethod::Auto: return "auto";
+    case RidgeMethod::Cholesky: return "cholesky";
+    case RidgeMethod::Woodbury: return "woodbury";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string shape(Index r, Index c) { return std::to_string(r) + "x" + std::to_string(c); }
+
+void check_lambda(double lambda) {
+  if (!(lambda > 0.0) || !std::isfinite(lambda))
+    throw UsageError("ridge: lambda must be finite and > 0 (it keeps the system positive definite), got " +
+                     std::to_string(lambda));
+}
+
+template <typename T>
+void check_shapes(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                  const Eigen::Ref<const Mat<T>>& W0, Index W_rows, Index W_cols) {
+  const Index d = F.rows(), m = F.cols(), d_out = R.rows();
+  if (R.cols() != m || W0.rows() != d_out || W0.cols() != d || W_rows != d_out || W_cols != d)
+    throw UsageError("ridge: expected F (d, m), R (d_out, m), W0 and W (d_out, d); got F " + shape(d, m) +
+                     ", R " + shape(d_out, R.cols()) + ", W0 " + shape(W0.rows(), W0.cols()) + ", W " +
+                     shape(W_rows, W_cols));
+}
+
+}  // namespace
+
+template <typename T>
+RidgeMethod RidgeSolver<T>::solve(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                                  const Eigen::Ref<const Mat<T>>& W0, double lambda, Eigen::Ref<Mat<T>> W) {
+  check_lambda(lambda);
+  check_shapes<T>(F, R, W0, W.rows(), W.cols());
+  const Index d = F.rows(), m = F.cols();
+  const T lam = static_cast<T>(lambda);
+  const RidgeMethod used = resolve_ridge_method(method_, d, m);
+
+  // Both forms solve for the change from W0, which is small when the prox is
+  // strong; that keeps float round-off relative to the step, not to W.
+  E_ = R;
+  E_.noalias() -= W0 * F;
+  if (used == RidgeMethod::Woodbury) {
+    // (λI + FFᵀ)⁻¹ pushed through F: (R − W0F)Fᵀ(λI_d + FFᵀ)⁻¹ = (R − W0F)(λI_m + FᵀF)⁻¹Fᵀ.
+    K_.setIdentity(m, m);
+    K_ *= lam;
+    K_.template selfadjointView<Eigen::Lower>().rankUpdate(F.transpose());
+    Z_ = E_.transpose();
+  } else {
+    K_.setIdentity(d, d);
+    K_ *= lam;
+    K_.template selfadjointView<Eigen::Lower>().rankUpdate(F);
+    Z_.noalias() = F * E_.transpose();
+  }
+  llt_.compute(K_);
+  if (llt_.info() == Eigen::Success) {
+    llt_.solveInPlace(Z_);
+  } else {
+    // λ > 0 makes K positive definite in exact arithmetic; in float a huge ‖F‖²/λ can
+    // still break LLT, and pivoted LDLT survives that.
+    K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+    Eigen::LDLT<Mat<T>> ldlt(K_);
+    Z_ = ldlt.solve(Z_).eval();
+  }
+  W = W0;
+  if (used == RidgeMethod::Woodbury)
+    W.noalias() += Z_.transpose() * F.transpose();
+  else
+    W += Z_.transpose();
+  return used;
+}
+
+template <typename T>
+void RidgeSolver<T>::append_ones_row(const Eigen::Ref<const Mat<T>>& F) {
+  Ft_.resize(F.rows() + 1, F.cols());
+  Ft_.topRows(F.rows()) = F;
+  Ft_.row(F.rows()).setOnes();
+}
+
+template <typename T>
+void RidgeSolver<T>::join(const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0) {
+  if (b0.size() != W0.rows())
+    throw UsageError("ridge: bias b0 has " + std::to_string(b0.size()) + " entries but W0 has " +
+                     std::to_string(W0.rows()) + " rows");
+  theta0_.resize(W0.rows(), W0.cols() + 1);
+  theta0_.leftCols(W0.cols()) = W0;
+  theta0_.col(W0.cols()) = b0;
+  theta_.resize(W0.rows(), W0.cols() + 1);
+}
+
+template <typename T>
+RidgeMethod RidgeSolver<T>::solve_with_bias(const Eigen::Ref<const Mat<T>>& F,
+                                            const Eigen::Ref<const Mat<T>>& target,
+                                            const Eigen::Ref<const Mat<T>>& W0,
+                                            const Eigen::Ref<const Vec<T>>& b0, double lambda,
+                                            Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b) {
+  if (b.size() != W.rows())
+    throw UsageError("ridge: bias b has " + std::to_string(b.size()) + " entries but W has " +
+                     std::to_string(W.rows()) + " rows");
+  append_ones_row(F);
+  join(W0, b0);
+  const RidgeMethod used = solve(Ft_, target, theta0_, lambda, theta_);
+  W = theta_.leftCols(F.rows());
+  b = theta_.col(F.rows());
+  return used;
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                                  const Eigen::Ref<const Mat<T>>& W0, double lambda, int iterations,
+                                  Eigen::Ref<Mat<T>> W, double tolerance) {
+  check_lambda(lambda);
+  check_shapes<T>(F, R, W0, W.rows(), W.cols());
+  CgOptions options;
+  options.max_iterations = iterations;
+  options.tolerance = tolerance;
+  options.validate();
+  const T lam = static_cast<T>(lambda);
+  rhs_.noalias() = R * F.transpose();
+  rhs_ += lam * W0;
+  X_ = W0;
+  XF_.resize(R.rows(), F.cols());
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+    XF_.noalias() = X * F;
+    AX.noalias() = XF_ * F.transpose();
+    AX += lam * X;
+  };
+  const CgReport report = cg_.solve(op, rhs_, X_, options, CgSystems::Rows);
+  W = X_;
+  return report;
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
+                                            const Eigen::Ref<const Mat<T>>& target,
+                                            const Eigen::Ref<const Mat<T>>& W0,
+                                            const Eigen::Ref<const Vec<T>>& b0, double lambda,
+                                            int iterations, Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b,
+                                            double tolerance) {
+  if (b.size() != W.rows())
+    throw UsageError("ridge: bias b has " + std::to_string(b.size()) + " entries but W has " +
+                     std::to_string(W.rows()) + " rows");
+  append_ones_row(F);
+  join(W0, b0);
+  const CgReport report = solve_cg(Ft_, target, theta0_, lambda, iterations, theta_, tolerance);
+  W = theta_.leftCols(F.rows());
+  b = theta_.col(F.rows());
+  return report;
+}
+
+template class RidgeSolver<float>;
+template class RidgeSolver<double>;
+
+}  // namespace sibp
