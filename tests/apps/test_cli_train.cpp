@@ -1,0 +1,196 @@
+// End-to-end tests of `sibp train` and `sibp eval` on small generated data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+namespace sibp {
+namespace {
+namespace fs = std::filesystem;
+using testing::run_sibp;
+using testing::TempDir;
+
+// Three Gaussian blobs in 4 dimensions: separable enough that a small
+// network reaches high accuracy in a few epochs.
+void write_blobs(const fs::path& path, int n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> noise(0.0, 0.35);
+  std::ofstream out(path);
+  out << "label,a,b,c,d\n";
+  for (int i = 0; i < n; ++i) {
+    const int label = i % 3;
+    out << label;
+    for (int k = 0; k < 4; ++k) out << ',' << ((k % 3 == label) ? 1.0 : 0.0) + noise(gen);
+    out << '\n';
+  }
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class CliTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_blobs(dir_ / "train.csv", 300, 1);
+    write_blobs(dir_ / "test.csv", 90, 2);
+    data_ = "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string();
+  }
+  std::string train_args(const std::string& out, const std::string& extra = "") const {
+    return "train --data '" + data_ + "' --layers 4-16-3 --epochs 4 --batch 10 --seed 3 --out '" +
+           (dir_ / out).string() + "' " + extra;
+  }
+  TempDir dir_;
+  std::string data_;
+};
+
+TEST_F(CliTrain, TrainWritesOutputsAndEvalReadsModel) {
+  const auto r = run_sibp(train_args("run", "--algo sgd --lr 0.5 --val-split 30 --eval-every 7"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path run = dir_ / "run";
+  for (const char* f : {"config.json", "metrics.csv", "metrics.json", "model.safetensors", "result.json"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+
+  const std::string csv = slurp(run / "metrics.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "epoch,iteration,seconds,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc");
+  // 270 training samples / 10 = 27 iterations per epoch; points at 0, every 7, and epoch ends.
+  const auto metrics = nlohmann::json::parse(slurp(run / "metrics.json"));
+  ASSERT_TRUE(metrics.is_array());
+  EXPECT_EQ(metrics.front()["iteration"], 0);
+  EXPECT_EQ(metrics.back()["iteration"], 108);
+  EXPECT_FALSE(metrics.back()["val_acc"].is_null());
+  EXPECT_GT(metrics.back()["test_acc"].get<double>(), 0.9);
+  EXPECT_LT(metrics.back()["train_loss"].get<double>(), metrics.front()["train_loss"].get<double>());
+
+  const auto config = nlohmann::json::parse(slurp(run / "config.json"));
+  EXPECT_EQ(config["algo"], "sgd");
+  EXPECT_EQ(config["val_split"], 30);
+  EXPECT_TRUE(config["software"].contains("version"));
+  const auto result = nlohmann::json::parse(slurp(run / "result.json"));
+  EXPECT_EQ(result["status"], "completed");
+
+  const auto e = run_sibp("eval --model '" + (run / "model.safetensors").string() + "' --data '" + data_ +
+                          ":test' --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto ev = nlohmann::json::parse(e.out);
+  EXPECT_EQ(ev["samples"], 90);
+  // The model file holds the final parameters, so eval agrees with the last metrics row.
+  EXPECT_NEAR(ev["accuracy"].get<double>(), metrics.back()["test_acc"].get<double>(), 1e-9);
+  EXPECT_NEAR(ev["loss"].get<double>(), metrics.back()["test_loss"].get<double>(), 1e-4);
+  long long total = 0;
+  for (const auto& row : ev["confusion"])
+    for (const auto& v : row) total += v.get<long long>();
+  EXPECT_EQ(total, 90);
+
+  const auto text = run_sibp("eval --model '" + (run / "model.safetensors").string() + "' --data '" + data_ + "'");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("confusion matrix"), std::string::npos);
+}
+
+TEST_F(CliTrain, SameSeedSameResultAndConfigReruns) {
+  ASSERT_EQ(run_sibp(train_args("a", "--algo adam --lr 0.01")).exit_code, 0);
+  ASSERT_EQ(run_sibp(train_args("b", "--algo adam --lr 0.01")).exit_code, 0);
+  EXPECT_EQ(slurp(dir_ / "a" / "model.safetensors"), slurp(dir_ / "b" / "model.safetensors"));
+  // Rerun from the recorded config alone.
+  const auto r = run_sibp("train --config '" + (dir_ / "a" / "config.json").string() + "' --out '" +
+                          (dir_ / "c").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(slurp(dir_ / "a" / "model.safetensors"), slurp(dir_ / "c" / "model.safetensors"));
+  // A command-line option overrides the file.
+  ASSERT_EQ(run_sibp("train --config '" + (dir_ / "a" / "config.json").string() + "' --seed 4 --out '" +
+                     (dir_ / "d").string() + "'").exit_code, 0);
+  EXPECT_NE(slurp(dir_ / "a" / "model.safetensors"), slurp(dir_ / "d" / "model.safetensors"));
+}
+
+TEST_F(CliTrain, InitFromStartsFromGivenWeights) {
+  ASSERT_EQ(run_sibp(train_args("a", "--lr 0.5")).exit_code, 0);
+  // Zero epochs are not allowed, so compare the first metrics row instead: it
+  // is evaluated before any step, at the loaded weights.
+  ASSERT_EQ(run_sibp(train_args("b", "--lr 0.5 --init-from '" + (dir_ / "a" / "model.safetensors").string() + "'"))
+                .exit_code, 0);
+  const auto a = nlohmann::json::parse(slurp(dir_ / "a" / "metrics.json"));
+  const auto b = nlohmann::json::parse(slurp(dir_ / "b" / "metrics.json"));
+  EXPECT_NEAR(b.front()["train_loss"].get<double>(), a.back()["train_loss"].get<double>(), 1e-6);
+}
+
+TEST_F(CliTrain, DivergenceStopsWithCode3AndKeepsOutputs) {
+  const auto r = run_sibp(train_args("div", "--algo sgd --lr 1e30 --eval-every 1"));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("iteration"), std::string::npos) << r.err;
+  const fs::path run = dir_ / "div";
+  EXPECT_TRUE(fs::exists(run / "model.safetensors"));
+  const auto metrics = nlohmann::json::parse(slurp(run / "metrics.json"));
+  EXPECT_GE(metrics.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(slurp(run / "result.json"))["status"], "diverged");
+  // The checkpoint kept is a finite one: eval can still use it.
+  const auto e = run_sibp("eval --json --model '" + (run / "model.safetensors").string() + "' --data '" + data_ + "'");
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+}
+
+struct BadUsage {
+  std::string args;
+  int code;
+  std::string needle;
+};
+
+TEST_F(CliTrain, BadOptionsGiveClearErrors) {
+  const std::vector<BadUsage> cases = {
+      {"--lr 0", 2, "--lr"},
+      {"--lr -0.1", 2, "--lr"},
+      {"--batch 0", 2, "--batch"},
+      {"--epochs 0", 2, "--epochs"},
+      {"--act swish", 2, "swish"},
+      {"--algo lbfgs", 2, "lbfgs"},
+      {"--init uniform", 2, "uniform"},
+      {"--layers 5-16-3", 2, "features"},
+      {"--layers 4-16-7", 2, "classes"},
+      {"--layers 4-x-3", 2, "--layers"},
+      {"--dtype f16", 2, "--dtype"},
+      {"--init-from /nonexistent/model.safetensors", 1, "/nonexistent/model.safetensors"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_sibp(train_args("bad", c.args));
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "bad" / "metrics.csv"));
+}
+
+TEST_F(CliTrain, UnwritableOutputAndMissingDataAreDataErrors) {
+  testing::write_bytes(dir_ / "file", "x");
+  auto r = run_sibp("train --data '" + data_ + "' --layers 4-16-3 --out '" + (dir_ / "file" / "sub").string() + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find((dir_ / "file").string()), std::string::npos) << r.err;
+  r = run_sibp("train --data 'csv:" + (dir_ / "missing.csv").string() + "' --layers 4-16-3 --out '" +
+               (dir_ / "o").string() + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("missing.csv"), std::string::npos) << r.err;
+}
+
+TEST(Cli, HelpOnEveryCommand) {
+  for (const char* cmd : {"--help", "train --help", "eval --help", "data --help", "data fetch --help",
+                          "reference-step --help"}) {
+    const auto r = run_sibp(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd << r.err;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
+  }
+  EXPECT_EQ(run_sibp("").exit_code, 2);
+  EXPECT_EQ(run_sibp("frobnicate").exit_code, 2);
+  EXPECT_EQ(run_sibp("train").exit_code, 2);  // --out is required
+}
+
+}  // namespace
+}  // namespace sibp
