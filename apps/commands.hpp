@@ -16,5 +16,8 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_data(CLI::App& app);
 void register_reference_step(CLI::App& app);
+void register_compare(CLI::App& app);
+void register_plot(CLI::App& app);
+void register_sweep(CLI::App& app);
 
 }  // namespace sibp::cli
