@@ -1,0 +1,248 @@
+#include "train/prox_fast.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+namespace {
+
+std::string shape(Index r, Index c) { return std::to_string(r) + "x" + std::to_string(c); }
+
+// Throws UsageError unless the problem and (W, b) have consistent shapes.
+template <typename T>
+void check_problem(const char* who, const ProxProblem<T>& p, const Mat<T>& W, const Vec<T>& b, bool need_G) {
+  if (p.F == nullptr || p.target == nullptr || (need_G && p.G == nullptr))
+    throw UsageError(std::string(who) + ": the problem needs F, target" + (need_G ? " and G" : "") +
+                     " set, got a null pointer");
+  if (!(p.lambda > 0.0) || !std::isfinite(p.lambda))
+    throw UsageError(std::string(who) + ": lambda must be finite and > 0, got " + std::to_string(p.lambda));
+  const Index d_in = p.F->rows(), m = p.F->cols(), d_out = p.target->rows();
+  const bool ok = p.target->cols() == m && W.rows() == d_out && W.cols() == d_in && b.size() == d_out &&
+                  (!need_G || (p.G->rows() == d_out && p.G->cols() == m));
+  if (!ok)
+    throw UsageError(std::string(who) + ": expected F (d_in, m), target and G (d_out, m), W (d_out, d_in), " +
+                     "b (d_out); got F " + shape(d_in, m) + ", target " + shape(d_out, p.target->cols()) +
+                     (p.G ? ", G " + shape(p.G->rows(), p.G->cols()) : std::string()) + ", W " +
+                     shape(W.rows(), W.cols()) + ", b " + std::to_string(b.size()));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- exact (linear layers)
+
+template <typename T>
+ExactLinearSolver<T>::ExactLinearSolver(const ExactLinearOptions& options)
+    : options_(options), ridge_(options.method) {}
+
+template <typename T>
+void ExactLinearSolver<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
+  if (problem.act != Activation::Identity)
+    throw UsageError("exact prox solver: applies to linear (identity) layers only, where the subproblem is a "
+                     "ridge regression; got activation '" + to_string(problem.act) +
+                     "' (use gn-cg, gn-exact or reference for nonlinear layers)");
+  check_problem<T>("exact prox solver", problem, W, b, diag != nullptr);
+  // §3.3 b, symbols as in ALGORITHMS.md §3: F = F_{l-1}, T = T_l.
+  const Mat<T>& F = *problem.F;
+  const Mat<T>& Tl = *problem.target;
+  const double lambda = problem.lambda;
+  const T lam = static_cast<T>(lambda);
+  const Index m = F.cols();
+
+  double phi0 = 0;
+  if (diag) {
+    Wk_ = W;
+    bk_ = b;
+    phi0 = static_cast<double>((*problem.G - Tl).squaredNorm());
+  }
+  if (options_.joint) {
+    ridge_.solve_with_bias(F, Tl, W, b, lambda, W, b);
+  } else {
+    R_ = Tl;
+    R_.colwise() -= b;
+    ridge_.solve(F, R_, W, lambda, W);
+    // b's block: ‖W F + b1ᵀ − T‖² + λ‖b − b^k‖² is minimised by (λb^k + (T − WF)1)/(λ + m).
+    R_ = Tl;
+    R_.noalias() -= W * F;
+    b = (lam * b + R_.rowwise().sum()) / (lam + static_cast<T>(m));
+  }
+  if (diag) {
+    R_.noalias() = W * F;
+    R_.colwise() += b;
+    R_ -= Tl;
+    diag->objective_before = phi0;
+    diag->objective_after = static_cast<double>(R_.squaredNorm()) +
+                            lambda * static_cast<double>((W - Wk_).squaredNorm() + (b - bk_).squaredNorm());
+    diag->solver_iterations = 1;
+  }
+}
+
+// ---------------------------------------------------------------- Gauss–Newton, shared part
+
+void GaussNewtonOptions::validate() const {
+  if (cg_iterations < 1)
+    throw UsageError("gauss-newton: cg_iterations must be >= 1, got " + std::to_string(cg_iterations));
+  if (!(cg_tolerance >= 0))
+    throw UsageError("gauss-newton: cg_tolerance must be >= 0, got " + std::to_string(cg_tolerance));
+  if (max_backtracks < 0)
+    throw UsageError("gauss-newton: max_backtracks must be >= 0, got " + std::to_string(max_backtracks));
+}
+
+template <typename T>
+GaussNewtonBase<T>::GaussNewtonBase(const GaussNewtonOptions& options) : options_(options) {
+  options_.validate();
+}
+
+template <typename T>
+void GaussNewtonBase<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
+  check_problem<T>("gauss-newton prox solver", problem, W, b, true);
+  // §3.3 c: linearise σ at G = G^k; symbols as in ALGORITHMS.md §3.
+  const Mat<T>& F = *problem.F;
+  const Mat<T>& Tl = *problem.target;
+  const Mat<T>& G = *problem.G;
+  const Index d_in = F.rows(), m = F.cols(), d_out = Tl.rows();
+
+  Ft_.resize(d_in + 1, m);
+  Ft_.topRows(d_in) = F;
+  Ft_.row(d_in).setOnes();
+  Fk_.resize(d_out, m);
+  S_.resize(d_out, m);
+  activate<T>(problem.act, G, Fk_);
+  activation_derivative<T>(problem.act, G, Fk_, S_);
+  E_ = Tl - Fk_;
+  const double phi0 = static_cast<double>(E_.squaredNorm());
+
+  D_.resize(d_out, d_in + 1);
+  int iterations = 0;
+  if (!compute_step(problem.lambda, problem.act, iterations)) P_.noalias() = D_ * Ft_;
+
+  // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
+  const double reg = problem.lambda * static_cast<double>(D_.squaredNorm());
+  Gt_.resize(d_out, m);
+  T t = T(1);
+  int accepted = -1;
+  double phi = phi0;
+  for (int k = 0; k <= options_.max_backtracks; ++k) {
+    Gt_ = G + t * P_;
+    activate<T>(problem.act, Gt_, Gt_);
+    Gt_ -= Tl;
+    const double trial = static_cast<double>(Gt_.squaredNorm()) + static_cast<double>(t) * t * reg;
+    if (trial <= phi0) {  // false for NaN, so a non-finite candidate is never taken
+      accepted = k;
+      phi = trial;
+      break;
+    }
+    t *= T(0.5);
+  }
+  if (accepted >= 0) {
+    W += t * D_.leftCols(d_in);
+    b += t * D_.col(d_in);
+  }
+  if (diag) {
+    diag->objective_before = phi0;
+    diag->objective_after = phi;
+    diag->solver_iterations = iterations;
+    diag->line_search_exponents.push_back(accepted);
+  }
+}
+
+// ---------------------------------------------------------------- Gauss–Newton by block CG
+
+template <typename T>
+GaussNewtonCgSolver<T>::GaussNewtonCgSolver(const GaussNewtonOptions& options) : GaussNewtonBase<T>(options) {}
+
+template <typename T>
+bool GaussNewtonCgSolver<T>::compute_step(double lambda, Activation, int& iterations) {
+  const Mat<T>& Ft = this->Ft_;
+  const T lam = static_cast<T>(lambda);
+  S2_ = this->S_.array().square();
+  XF_ = this->E_.cwiseProduct(this->S_);
+  RHS_.noalias() = XF_ * Ft.transpose();
+  this->D_.setZero();
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+    XF_.noalias() = X * Ft;
+    XF_.array() *= S2_.array();
+    AX.noalias() = XF_ * Ft.transpose();
+    AX += lam * X;
+  };
+  CgOptions cg;
+  cg.max_iterations = this->options_.cg_iterations;
+  cg.tolerance = this->options_.cg_tolerance;
+  iterations = cg_.solve(op, RHS_, this->D_, cg, CgSystems::Rows).iterations;
+  return false;
+}
+
+// ---------------------------------------------------------------- exact Gauss–Newton per row
+
+template <typename T>
+GaussNewtonExactSolver<T>::GaussNewtonExactSolver(const GaussNewtonOptions& options)
+    : GaussNewtonBase<T>(options) {}
+
+template <typename T>
+bool GaussNewtonExactSolver<T>::compute_step(double lambda, Activation, int& iterations) {
+  const Mat<T>& Ft = this->Ft_;
+  const Mat<T>& S = this->S_;
+  const Mat<T>& E = this->E_;
+  const Index m = Ft.cols(), d_out = S.rows();
+  const T lam = static_cast<T>(lambda);
+
+  K_.resize(m, m);
+  K_.setZero();
+  K_.template selfadjointView<Eigen::Lower>().rankUpdate(Ft.transpose());
+  K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+  Z_.setZero(d_out, m);
+
+  const int n_threads = omp_get_max_threads();
+  if (static_cast<int>(work_.size()) < n_threads) work_.resize(n_threads);
+  for (ThreadWork& w : work_) {
+    w.M.resize(m, m);
+    w.u.resize(m);
+    w.s.resize(m);
+    w.idx.reserve(m);
+  }
+
+#pragma omp parallel for schedule(dynamic, 8) num_threads(n_threads)
+  for (Index j = 0; j < d_out; ++j) {
+    ThreadWork& w = work_[omp_get_thread_num()];
+    w.idx.clear();
+    for (Index i = 0; i < m; ++i)
+      if (S(j, i) != T(0)) w.idx.push_back(i);
+    const Index mj = static_cast<Index>(w.idx.size());
+    if (mj == 0) continue;  // the unit is flat on every sample: the linearisation cannot move it
+    for (Index a = 0; a < mj; ++a) {
+      w.s[a] = S(j, w.idx[a]);
+      w.u[a] = E(j, w.idx[a]);
+    }
+    for (Index c = 0; c < mj; ++c) {
+      for (Index r = c; r < mj; ++r) w.M(r, c) = w.s[r] * w.s[c] * K_(w.idx[r], w.idx[c]);
+      w.M(c, c) += lam;
+    }
+    Eigen::Ref<Mat<T>> Mj = w.M.topLeftCorner(mj, mj);
+    Eigen::LLT<Eigen::Ref<Mat<T>>, Eigen::Lower> llt(Mj);
+    // λ > 0 keeps M positive definite; if round-off still breaks it, this row takes no step.
+    if (llt.info() != Eigen::Success) continue;
+    Eigen::Ref<Vec<T>> z = w.u.head(mj);
+    llt.solveInPlace(z);
+    for (Index a = 0; a < mj; ++a) Z_(j, w.idx[a]) = z[a] * w.s[a];
+  }
+
+  this->D_.noalias() = Z_ * Ft.transpose();
+  this->P_.noalias() = Z_ * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
+  iterations = 1;
+  return true;
+}
+
+template class ExactLinearSolver<float>;
+template class ExactLinearSolver<double>;
+template class GaussNewtonBase<float>;
+template class GaussNewtonBase<double>;
+template class GaussNewtonCgSolver<float>;
+template class GaussNewtonCgSolver<double>;
+template class GaussNewtonExactSolver<float>;
+template class GaussNewtonExactSolver<double>;
+
+}  // namespace sibp
