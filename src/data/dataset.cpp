@@ -51,6 +51,11 @@ double Dataset::feature(Index i, Index k) const {
   return is_bytes() ? bytes_[at] / 255.0 : static_cast<double>(values_[at]);
 }
 
+void Dataset::set_num_classes(int num_classes) {
+  check_labels(labels_, num_classes, name_);
+  num_classes_ = num_classes;
+}
+
 Dataset Dataset::slice(Index begin, Index end, std::string name) const {
   if (begin < 0 || end > size() || begin > end)
     throw std::invalid_argument("Dataset::slice: range out of bounds");

@@ -15,6 +15,12 @@
 
 namespace sibp {
 
+/// Which part of a data set with a fixed train/test division.
+enum class Split { Train, Test };
+
+/// "train" or "test", as written in a `--data` spec.
+inline const char* split_name(Split split) { return split == Split::Train ? "train" : "test"; }
+
 /// How raw features become network inputs.
 struct Normalization {
   /// Per-feature (x - mean) / std after scaling; empty vectors mean "none".
@@ -42,6 +48,11 @@ class Dataset {
   bool is_bytes() const { return !bytes_.empty() || values_.empty(); }
   /// Raw feature k of sample i, after the 1/255 scaling of byte data.
   double feature(Index i, Index k) const;
+
+  /// Widens the class count, e.g. so a train and a test set read from
+  /// separate files agree on C = max label + 1 over both.
+  /// Requires: every label < num_classes; throws DataError naming the set otherwise.
+  void set_num_classes(int num_classes);
 
   /// Samples [begin, end) as a new data set (copies the raw values).
   Dataset slice(Index begin, Index end, std::string name) const;
