@@ -1,0 +1,107 @@
+#include "train/prox_factory.hpp"
+
+#include "core/error.hpp"
+#include "train/prox_reference.hpp"
+
+namespace sibp {
+
+UpdateMode parse_update_mode(std::string_view text, std::string_view option) {
+  if (text == "sequential") return UpdateMode::Sequential;
+  if (text == "joint") return UpdateMode::Joint;
+  throw UsageError(std::string(option) + ": expected 'sequential' or 'joint', got '" + std::string(text) + "'");
+}
+
+std::string to_string(UpdateMode mode) { return mode == UpdateMode::Joint ? "joint" : "sequential"; }
+
+void ReferenceQuirks::enable(std::string_view name, std::string_view option) {
+  std::string n(name);
+  for (char& c : n)
+    if (c == '_') c = '-';
+  if (n == "first-gradient-omits-bias") first_gradient_omits_bias = true;
+  else if (n == "armijo-jump") armijo_jump = true;
+  else if (n == "skip-unit-step") skip_unit_step = true;
+  else if (n == "no-descent-restart") no_descent_restart = true;
+  else
+    throw UsageError(std::string(option) + ": unknown quirk '" + std::string(name) +
+                     "': expected first-gradient-omits-bias, armijo-jump, skip-unit-step or no-descent-restart");
+}
+
+std::string ReferenceQuirks::to_string() const {
+  std::string s;
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (!s.empty()) s += ',';
+    s += name;
+  };
+  add(first_gradient_omits_bias, "first-gradient-omits-bias");
+  add(armijo_jump, "armijo-jump");
+  add(skip_unit_step, "skip-unit-step");
+  add(no_descent_restart, "no-descent-restart");
+  return s;
+}
+
+SolverKind parse_solver_kind(std::string_view text, std::string_view option) {
+  if (text == "reference") return SolverKind::Reference;
+  if (text == "exact") return SolverKind::Exact;
+  if (text == "gn-cg") return SolverKind::GnCg;
+  if (text == "gn-exact") return SolverKind::GnExact;
+  throw UsageError(std::string(option) + ": unknown solver '" + std::string(text) +
+                   "': expected reference, exact, gn-cg or gn-exact");
+}
+
+std::string to_string(SolverKind kind) {
+  switch (kind) {
+    case SolverKind::Reference: return "reference";
+    case SolverKind::Exact: return "exact";
+    case SolverKind::GnCg: return "gn-cg";
+    case SolverKind::GnExact: return "gn-exact";
+  }
+  return "?";
+}
+
+std::string SolverSpec::to_string() const {
+  if (output == hidden) return sibp::to_string(output);
+  return sibp::to_string(output) + ":" + sibp::to_string(hidden);
+}
+
+SolverSpec parse_solver_spec(std::string_view text, std::string_view option) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    const SolverKind k = parse_solver_kind(text, option);
+    return {k, k};
+  }
+  if (text.find(':', colon + 1) != std::string_view::npos)
+    throw UsageError(std::string(option) + ": expected KIND or OUTPUT:HIDDEN (e.g. exact:gn-cg), got '" +
+                     std::string(text) + "'");
+  return {parse_solver_kind(text.substr(0, colon), option), parse_solver_kind(text.substr(colon + 1), option)};
+}
+
+void check_solver_fits_layer(SolverKind kind, Activation act, std::size_t layer) {
+  if (kind == SolverKind::Exact && act != Activation::Identity)
+    throw UsageError("--solver: 'exact' solves the linear (ridge) subproblem only, but layer " +
+                     std::to_string(layer) + " has activation " + to_string(act) +
+                     "; use OUTPUT:HIDDEN, e.g. exact:gn-cg or exact:reference");
+}
+
+void SolverOptions::validate() const {
+  if (iters < 1) throw UsageError("--solver-iters: expected an integer >= 1, got " + std::to_string(iters));
+}
+
+template <typename T>
+std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options) {
+  options.validate();
+  switch (kind) {
+    case SolverKind::Reference: return std::make_unique<ReferenceProxSolver<T>>(options);
+    // Fast solvers (src/train/prox_fast.hpp) are registered here.
+    case SolverKind::Exact:
+    case SolverKind::GnCg:
+    case SolverKind::GnExact:
+      throw UsageError("--solver: '" + to_string(kind) + "' is not built yet; use 'reference'");
+  }
+  throw UsageError("--solver: unknown solver kind");
+}
+
+template std::unique_ptr<ProxSolver<float>> make_prox_solver<float>(SolverKind, const SolverOptions&);
+template std::unique_ptr<ProxSolver<double>> make_prox_solver<double>(SolverKind, const SolverOptions&);
+
+}  // namespace sibp

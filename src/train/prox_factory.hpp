@@ -1,0 +1,100 @@
+#pragma once
+/// Options shared by every proximal solver of SIBP (ALGORITHMS.md §3.3) and
+/// the one place that turns a solver name into a ProxSolver.
+///
+/// Registration point for new solvers: add an enumerator to SolverKind, its
+/// name to parse_solver_kind()/to_string(), and a branch in
+/// make_prox_solver() (prox_factory.cpp).
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "train/prox_solver.hpp"
+
+namespace sibp {
+
+/// How the (W, b) pair of a layer is updated (ALGORITHMS.md §3, step 3.1).
+enum class UpdateMode {
+  Sequential,  ///< block Gauss–Seidel: W with b^k held, then b with W^{k+1} held (the authors')
+  Joint,       ///< one solve on the stacked variable [W b] with input [F; 1ᵀ]
+};
+
+/// Parses "sequential" or "joint". Throws UsageError naming `option` otherwise.
+UpdateMode parse_update_mode(std::string_view text, std::string_view option = "--update");
+std::string to_string(UpdateMode mode);
+
+/// Behaviours of the authors' MATLAB solver (FR3.m/FR4.m) that differ from
+/// the clean Fletcher–Reeves/Armijo method of ALGORITHMS.md §3.3 a. Every
+/// flag off is the clean reference; authors() reproduces the published code.
+struct ReferenceQuirks {
+  /// Output (linear) layer: the first gradient of every solve leaves out the
+  /// fixed offset B (b1ᵀ when solving for W, W F when solving for b).
+  bool first_gradient_omits_bias = false;
+  /// Hidden layers: after testing the unit step, the exponent jumps to
+  /// m0 = max(⌊log(0.01 φ / |0.1⟨g,d⟩|) / log ρ⌋, 0); m0 is accepted if the
+  /// unit step passed, otherwise the search goes on from m0 + 1.
+  bool armijo_jump = false;
+  /// A step is applied only when the accepted exponent m is > 0.
+  bool skip_unit_step = false;
+  /// No restart with d = −g when the Fletcher–Reeves direction is not a
+  /// descent direction (the published code never restarts). The clean
+  /// solver restarts, which keeps φ from increasing.
+  bool no_descent_restart = false;
+
+  /// Every quirk of the published code.
+  static ReferenceQuirks authors() { return {true, true, true, true}; }
+  bool any() const { return first_gradient_omits_bias || armijo_jump || skip_unit_step || no_descent_restart; }
+  /// Sets the flag called `name` ("first-gradient-omits-bias", "armijo-jump",
+  /// "skip-unit-step", "no-descent-restart"; '_' is accepted for '-').
+  /// Throws UsageError naming `option` and listing the names otherwise.
+  void enable(std::string_view name, std::string_view option = "--quirk");
+  /// The enabled flags' names joined by ',' ("" if none).
+  std::string to_string() const;
+};
+
+/// Which algorithm approximates a layer's proximal subproblem.
+enum class SolverKind {
+  Reference,  ///< the authors' Fletcher–Reeves CG with Armijo search (§3.3 a): prox_reference.hpp
+  Exact,      ///< ridge / Woodbury solve, linear layers only (§3.3 b)
+  GnCg,       ///< Gauss–Newton with block CG (§3.3 c)
+  GnExact,    ///< Gauss–Newton with an exact per-row Woodbury solve (§3.3 c)
+};
+
+/// Parses "reference", "exact", "gn-cg", "gn-exact". Throws UsageError otherwise.
+SolverKind parse_solver_kind(std::string_view text, std::string_view option = "--solver");
+std::string to_string(SolverKind kind);
+
+/// Solver choice by layer type: `output` for layer L (linear), `hidden` for
+/// layers 1..L-1.
+struct SolverSpec {
+  SolverKind output = SolverKind::Reference;
+  SolverKind hidden = SolverKind::Reference;
+  SolverKind for_layer(bool is_output_layer) const { return is_output_layer ? output : hidden; }
+  /// "reference", or "exact:gn-cg" when the two differ.
+  std::string to_string() const;
+};
+
+/// Parses "KIND" (every layer) or "OUTPUT:HIDDEN", e.g. "exact:gn-cg".
+/// Throws UsageError naming `option` for unknown kinds or malformed text.
+SolverSpec parse_solver_spec(std::string_view text, std::string_view option = "--solver");
+
+/// Throws UsageError if `kind` cannot solve a layer with activation `act`
+/// (only `exact` is restricted: it needs a linear layer). `layer` is 1-based.
+void check_solver_fits_layer(SolverKind kind, Activation act, std::size_t layer);
+
+/// Everything a solver is built from.
+struct SolverOptions {
+  int iters = 5;                        ///< iterations of iterative solvers (reference: FR-CG iterations)
+  UpdateMode mode = UpdateMode::Sequential;
+  ReferenceQuirks quirks;               ///< reference solver only
+  /// Throws UsageError naming the option if iters < 1.
+  void validate() const;
+};
+
+/// A new solver of `kind`. Solvers keep workspace between calls, so use one
+/// instance per layer.
+/// Throws UsageError for kinds that are not available in this build.
+template <typename T>
+std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options);
+
+}  // namespace sibp
