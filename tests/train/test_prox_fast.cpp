@@ -1,0 +1,352 @@
+// Tests for src/train/prox_fast.hpp: the exact linear prox, and the two Gauss–Newton
+// solvers (ALGORITHMS.md §3.1 "prox optimality", §3.3 b and c).
+#include <gtest/gtest.h>
+
+#include <Eigen/Cholesky>
+#include <random>
+#include <string>
+
+#include "core/error.hpp"
+#include "nn/activation.hpp"
+#include "train/prox_fast.hpp"
+
+namespace sibp {
+namespace {
+
+template <typename T>
+Mat<T> random_mat(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
+  std::normal_distribution<double> n(0.0, scale);
+  Mat<T> M(r, c);
+  for (Index j = 0; j < c; ++j)
+    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
+  return M;
+}
+
+template <typename T>
+Mat<double> to_d(const Mat<T>& M) { return M.template cast<double>(); }
+template <typename T>
+Vec<double> to_d(const Vec<T>& v) { return v.template cast<double>(); }
+
+/// A prox problem and its storage: F (d_in, m), W^k, b^k, G = W^k F + b^k 1ᵀ, and a target
+/// T = σ(G) − η·D with D random, which is how SIBP makes targets (§3 step 3.2).
+template <typename T>
+struct Case {
+  Mat<T> F, Wk, G, target;
+  Vec<T> bk;
+  ProxProblem<T> problem;
+
+  Case(Index d_in, Index m, Index d_out, Activation act, double eta, double lambda, unsigned seed) {
+    std::mt19937 gen(seed);
+    F = random_mat<T>(d_in, m, gen);
+    if (act == Activation::ReLU) F = F.cwiseMax(T(0));  // inputs of a hidden layer after ReLU
+    Wk = random_mat<T>(d_out, d_in, gen, 1.0 / std::sqrt(static_cast<double>(d_in)));
+    bk = random_mat<T>(d_out, 1, gen, 0.1);
+    G = Wk * F;
+    G.colwise() += bk;
+    Mat<T> Fl(d_out, m);
+    activate<T>(act, G, Fl);
+    target = Fl - static_cast<T>(eta) * random_mat<T>(d_out, m, gen);
+    problem.F = &F;
+    problem.target = &target;
+    problem.G = &G;
+    problem.act = act;
+    problem.lambda = lambda;
+  }
+};
+
+/// φ(W, b) of §3 evaluated independently of the solvers, in double.
+template <typename T>
+double phi(const Case<T>& c, const Mat<double>& W, const Vec<double>& b) {
+  Mat<double> G = W * to_d<T>(c.F);
+  G.colwise() += b;
+  Mat<double> S(G.rows(), G.cols());
+  activate<double>(c.problem.act, G, S);
+  return (S - to_d<T>(c.target)).squaredNorm() +
+         c.problem.lambda * ((W - to_d<T>(c.Wk)).squaredNorm() + (b - to_d<T>(c.bk)).squaredNorm());
+}
+
+/// ∇φ for a linear layer, in double: (∇_W, ∇_b) and the scale of its parts.
+struct LinearGrad {
+  Mat<double> gW;
+  Vec<double> gb;
+  double scale;
+};
+template <typename T>
+LinearGrad linear_grad(const Case<T>& c, const Mat<double>& W, const Vec<double>& b) {
+  const Mat<double> F = to_d<T>(c.F);
+  Mat<double> Res = W * F;
+  Res.colwise() += b;
+  Res -= to_d<T>(c.target);
+  const double lam = c.problem.lambda;
+  LinearGrad g;
+  const Mat<double> dW = 2 * Res * F.transpose(), pW = 2 * lam * (W - to_d<T>(c.Wk));
+  const Vec<double> db = 2 * Res.rowwise().sum(), pb = 2 * lam * (b - to_d<T>(c.bk));
+  g.gW = dW + pW;
+  g.gb = db + pb;
+  g.scale = dW.norm() + pW.norm() + db.norm() + pb.norm();
+  return g;
+}
+
+// Optimality of an exact solve, relative to the size of the gradient's parts. Double: the
+// solve is backward stable, cond ≤ ~100 here, so 1e-10 has margin. Float: eps·cond ≈ 1e-5,
+// and the double re-evaluation sees the float rounding of W itself, so 5e-4.
+template <typename T>
+double opt_tol() { return std::is_same_v<T, float> ? 5e-4 : 1e-10; }
+
+template <typename T>
+class ProxFastTest : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ProxFastTest, Scalars);
+
+const Activation kNonlinear[] = {Activation::ReLU, Activation::LeakyReLU, Activation::Tanh, Activation::Sigmoid};
+
+TYPED_TEST(ProxFastTest, ExactJointIsStationaryForEveryMethod) {
+  using T = TypeParam;
+  // m < d_in (Woodbury's case) and m > d_in (Cholesky's case).
+  for (const auto [d_in, m] : {std::pair<Index, Index>{40, 15}, {6, 30}}) {
+    for (RidgeMethod method : {RidgeMethod::Auto, RidgeMethod::Cholesky, RidgeMethod::Woodbury}) {
+      Case<T> c(d_in, m, 5, Activation::Identity, 0.5, 1.0, 1);
+      Mat<T> W = c.Wk;
+      Vec<T> b = c.bk;
+      LayerDiagnostics diag;
+      ExactLinearSolver<T> solver({/*joint=*/true, method});
+      solver.solve(c.problem, W, b, &diag);
+      const LinearGrad g = linear_grad(c, to_d<T>(W), to_d<T>(b));
+      const double rel = std::sqrt(g.gW.squaredNorm() + g.gb.squaredNorm()) / g.scale;
+      EXPECT_LT(rel, opt_tol<T>()) << "d_in=" << d_in << " m=" << m << " " << to_string(method);
+      EXPECT_LT(diag.objective_after, diag.objective_before);
+      EXPECT_NEAR(diag.objective_after, phi(c, to_d<T>(W), to_d<T>(b)), 1e-4 * diag.objective_before);
+      EXPECT_EQ(diag.solver_iterations, 1);
+    }
+  }
+}
+
+TYPED_TEST(ProxFastTest, ExactSequentialSolvesEachBlockInTurn) {
+  using T = TypeParam;
+  // Gauss–Seidel order (§3 step 3.1): W is optimal with b = b^k held, then b is optimal
+  // with the new W held. So ∇_W φ(W_new, b^k) = 0 and ∇_b φ(W_new, b_new) = 0.
+  Case<T> c(30, 12, 4, Activation::Identity, 0.5, 1.0, 2);
+  Mat<T> W = c.Wk;
+  Vec<T> b = c.bk;
+  ExactLinearSolver<T> solver;  // defaults: sequential, Auto
+  const double phi0 = phi(c, to_d<T>(c.Wk), to_d<T>(c.bk));
+  solver.solve(c.problem, W, b, nullptr);
+  const LinearGrad g_held = linear_grad(c, to_d<T>(W), to_d<T>(c.bk));
+  EXPECT_LT(g_held.gW.norm() / g_held.scale, opt_tol<T>());
+  const LinearGrad g_new = linear_grad(c, to_d<T>(W), to_d<T>(b));
+  EXPECT_LT(g_new.gb.norm() / g_new.scale, opt_tol<T>());
+  EXPECT_LT(phi(c, to_d<T>(W), to_d<T>(b)), phi0);
+  // b moved (the check on b is not vacuous) and W is not jointly optimal with it.
+  EXPECT_GT((to_d<T>(b) - to_d<T>(c.bk)).norm(), 1e-3);
+}
+
+TYPED_TEST(ProxFastTest, ExactIsNoWorseThanRandomPerturbations) {
+  using T = TypeParam;
+  // ensmallen's proximal_test idea: the prox answer beats 1000 random nearby points.
+  // φ is quadratic, so φ(θ* + δ) − φ(θ*) = ‖δF̃‖² + λ‖δ‖² ≥ λ‖δ‖² at the exact θ*. Float's θ*
+  // is off by ~1e-5 relative, which can cost at most |⟨∇φ(θ*), δ⟩|; the allowance below is
+  // that first-order term's bound, so a wrong solver (off by more) still fails.
+  Case<T> c(20, 10, 3, Activation::Identity, 1.0, 1.0, 3);
+  Mat<T> W = c.Wk;
+  Vec<T> b = c.bk;
+  ExactLinearSolver<T>({true, RidgeMethod::Auto}).solve(c.problem, W, b, nullptr);
+  const Mat<double> Ws = to_d<T>(W);
+  const Vec<double> bs = to_d<T>(b);
+  const double best = phi(c, Ws, bs);
+  const LinearGrad g = linear_grad(c, Ws, bs);
+  std::mt19937 gen(4);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_real_distribution<double> scale_pick(-4.0, 0.0);
+  int worse = 0;
+  for (int trial = 0; trial < 1000; ++trial) {
+    const double scale = std::pow(10.0, scale_pick(gen));  // 1e-4 .. 1
+    Mat<double> dW = Mat<double>::NullaryExpr(Ws.rows(), Ws.cols(), [&] { return scale * u(gen); });
+    Vec<double> db = Vec<double>::NullaryExpr(bs.size(), [&] { return scale * u(gen); });
+    const double first_order = std::abs((g.gW.array() * dW.array()).sum() + g.gb.dot(db));
+    const double allowance = std::is_same_v<T, float> ? first_order + 1e-12 * best : 1e-12 * best;
+    if (phi(c, Ws + dW, bs + db) < best - allowance) ++worse;
+  }
+  EXPECT_EQ(worse, 0);
+}
+
+TYPED_TEST(ProxFastTest, ExactRejectsNonlinearLayers) {
+  using T = TypeParam;
+  Case<T> c(5, 4, 2, Activation::ReLU, 0.1, 1.0, 5);
+  Mat<T> W = c.Wk;
+  Vec<T> b = c.bk;
+  ExactLinearSolver<T> solver;
+  try {
+    solver.solve(c.problem, W, b, nullptr);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("linear"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("relu"), std::string::npos) << e.what();
+  }
+}
+
+TYPED_TEST(ProxFastTest, GaussNewtonNeverIncreasesTheObjective) {
+  using T = TypeParam;
+  // ProxSolver contract: φ(new) ≤ φ(old), re-evaluated here in double. Float solvers accept
+  // on their own float evaluation, which can differ from the double one by ~eps·φ·√(m·d_out)
+  // ≈ 1e-5·φ; double by ~1e-13·φ.
+  const double slack = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  int strict = 0, total = 0, backtracked = 0;
+  for (Activation act : kNonlinear) {
+    for (double eta : {0.1, 1.0, 10.0}) {      // 10: targets far from σ(G), linearisation poor
+      for (double lambda : {0.01, 1.0}) {        // small λ: little damping, overshoot likely
+        for (unsigned seed = 0; seed < 3; ++seed) {
+          Case<T> c(12, 20, 6, act, eta, lambda, 100 + seed);
+          const double phi0 = phi(c, to_d<T>(c.Wk), to_d<T>(c.bk));
+          for (int which = 0; which < 2; ++which) {
+            Mat<T> W = c.Wk;
+            Vec<T> b = c.bk;
+            LayerDiagnostics diag;
+            if (which == 0)
+              GaussNewtonCgSolver<T>().solve(c.problem, W, b, &diag);
+            else
+              GaussNewtonExactSolver<T>().solve(c.problem, W, b, &diag);
+            const double phi1 = phi(c, to_d<T>(W), to_d<T>(b));
+            EXPECT_LE(phi1, phi0 * (1 + slack))
+                << to_string(act) << " eta=" << eta << " lambda=" << lambda << " seed=" << seed
+                << (which ? " exact" : " cg");
+            EXPECT_LE(diag.objective_after, diag.objective_before);
+            EXPECT_NEAR(diag.objective_before, phi0, 1e-4 * phi0);
+            EXPECT_NEAR(diag.objective_after, phi1, 1e-4 * phi0);
+            ASSERT_EQ(diag.line_search_exponents.size(), 1u);
+            if (diag.line_search_exponents[0] != 0) ++backtracked;
+            strict += phi1 < phi0 * (1 - 1e-3);
+            ++total;
+          }
+        }
+      }
+    }
+  }
+  // Not vacuous: nearly every solve makes real progress, and some needed the safeguard.
+  EXPECT_GE(strict, total * 9 / 10) << strict << " of " << total;
+  EXPECT_GT(backtracked, 0);
+}
+
+/// The Gauss–Newton step computed densely, in double: for each row j,
+/// (F̃ diag(s_j²) F̃ᵀ + λI) x_j = F̃ (e_j ⊙ s_j), with s = σ'(G), e = T − σ(G).
+template <typename T>
+Mat<double> dense_gauss_newton_step(const Case<T>& c) {
+  const Mat<double> G = to_d<T>(c.G), Tt = to_d<T>(c.target);
+  const Index d_in = c.F.rows(), m = c.F.cols(), d_out = G.rows();
+  Mat<double> Ft(d_in + 1, m);
+  Ft << to_d<T>(c.F), Mat<double>::Ones(1, m);
+  Mat<double> Fl(d_out, m), S(d_out, m);
+  activate<double>(c.problem.act, G, Fl);
+  activation_derivative<double>(c.problem.act, G, Fl, S);
+  const Mat<double> E = Tt - Fl;
+  Mat<double> D(d_out, d_in + 1);
+  for (Index j = 0; j < d_out; ++j) {
+    const Mat<double> Fs = Ft * S.row(j).transpose().asDiagonal();
+    Mat<double> M = Fs * Fs.transpose();
+    M.diagonal().array() += c.problem.lambda;
+    const Vec<double> rhs = Fs * E.row(j).transpose();
+    D.row(j) = M.llt().solve(rhs).transpose();
+  }
+  return D;
+}
+
+TYPED_TEST(ProxFastTest, ExactPerRowGaussNewtonEqualsDenseNormalEquations) {
+  using T = TypeParam;
+  // Small η keeps the linearisation good, so the safeguard accepts the full step (asserted)
+  // and W − W^k is the Gauss–Newton step itself. Tolerance: the m_j×m_j systems have
+  // cond ≤ ~100; float 1e-3, double 1e-9.
+  const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-9;
+  for (Activation act : kNonlinear) {
+    for (const auto [d_in, m] : {std::pair<Index, Index>{25, 10}, {6, 30}}) {
+      Case<T> c(d_in, m, 7, act, 0.05, 1.0, 7);
+      Mat<T> W = c.Wk;
+      Vec<T> b = c.bk;
+      LayerDiagnostics diag;
+      GaussNewtonExactSolver<T>().solve(c.problem, W, b, &diag);
+      ASSERT_EQ(diag.line_search_exponents.at(0), 0) << to_string(act);
+      Mat<double> D(W.rows(), d_in + 1);
+      D << to_d<T>(Mat<T>(W - c.Wk)), to_d<T>(Mat<T>(b - c.bk));
+      const Mat<double> ref = dense_gauss_newton_step(c);
+      EXPECT_GT(ref.norm(), 1e-3);
+      EXPECT_LT((D - ref).norm() / ref.norm(), tol) << to_string(act) << " d_in=" << d_in << " m=" << m;
+    }
+  }
+}
+
+TYPED_TEST(ProxFastTest, GaussNewtonCgConvergesToTheExactStep) {
+  using T = TypeParam;
+  // With enough CG steps (d_in + 1 unknowns per row) and a tight tolerance, block CG
+  // reaches the per-row exact step; with the default 5 it is only an approximation.
+  const double tol = std::is_same_v<T, float> ? 2e-3 : 1e-8;
+  for (Activation act : kNonlinear) {
+    Case<T> c(15, 40, 6, act, 0.05, 1.0, 8);
+    Mat<T> We = c.Wk, Wc = c.Wk;
+    Vec<T> be = c.bk, bc = c.bk;
+    GaussNewtonExactSolver<T>().solve(c.problem, We, be, nullptr);
+    GaussNewtonOptions o;
+    o.cg_iterations = 200;
+    o.cg_tolerance = std::is_same_v<T, float> ? 1e-6 : 1e-13;
+    LayerDiagnostics diag;
+    GaussNewtonCgSolver<T>(o).solve(c.problem, Wc, bc, &diag);
+    EXPECT_GT(diag.solver_iterations, 5);
+    EXPECT_LT(diag.solver_iterations, 200);
+    const Mat<double> dE = to_d<T>(Mat<T>(We - c.Wk)), dC = to_d<T>(Mat<T>(Wc - c.Wk));
+    EXPECT_LT((dC - dE).norm() / dE.norm(), tol) << to_string(act);
+    EXPECT_LT((to_d<T>(bc) - to_d<T>(be)).norm() / (to_d<T>(be) - to_d<T>(c.bk)).norm(), tol);
+  }
+}
+
+TYPED_TEST(ProxFastTest, GaussNewtonOnALinearLayerIsTheExactJointProx) {
+  using T = TypeParam;
+  // σ = identity: the linearisation is exact, so one Gauss–Newton step is the ridge solution.
+  Case<T> c(20, 9, 4, Activation::Identity, 1.0, 0.5, 9);
+  Mat<T> Wg = c.Wk, Wx = c.Wk;
+  Vec<T> bg = c.bk, bx = c.bk;
+  GaussNewtonExactSolver<T>().solve(c.problem, Wg, bg, nullptr);
+  ExactLinearSolver<T>({true, RidgeMethod::Auto}).solve(c.problem, Wx, bx, nullptr);
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  EXPECT_LT((to_d<T>(Wg) - to_d<T>(Wx)).norm() / to_d<T>(Wx).norm(), tol);
+  EXPECT_LT((to_d<T>(bg) - to_d<T>(bx)).norm() / to_d<T>(bx).norm(), tol);
+}
+
+TYPED_TEST(ProxFastTest, DiagnosticsAndDefaults) {
+  using T = TypeParam;
+  Case<T> c(10, 8, 3, Activation::Tanh, 0.3, 1.0, 10);
+  Mat<T> W = c.Wk;
+  Vec<T> b = c.bk;
+  LayerDiagnostics diag;
+  GaussNewtonCgSolver<T>().solve(c.problem, W, b, &diag);
+  EXPECT_EQ(diag.solver_iterations, 5);  // default K = 5, tolerance 0: exactly 5 steps
+  EXPECT_LT(diag.objective_after, diag.objective_before);
+  // Solving twice with one instance (workspace reuse) gives the same answer.
+  Mat<T> W2 = c.Wk;
+  Vec<T> b2 = c.bk;
+  GaussNewtonExactSolver<T> ex;
+  ex.solve(c.problem, W2, b2, nullptr);
+  Mat<T> W3 = c.Wk;
+  Vec<T> b3 = c.bk;
+  ex.solve(c.problem, W3, b3, nullptr);
+  EXPECT_EQ((W2 - W3).norm(), T(0));
+  EXPECT_EQ((b2 - b3).norm(), T(0));
+}
+
+TEST(ProxFastValidationTest, BadOptionsAndShapesThrowUsageError) {
+  GaussNewtonOptions o;
+  o.cg_iterations = 0;
+  EXPECT_THROW(GaussNewtonCgSolver<double>{o}, UsageError);
+  o = {};
+  o.max_backtracks = -1;
+  EXPECT_THROW(GaussNewtonExactSolver<double>{o}, UsageError);
+  Case<double> c(5, 4, 2, Activation::Tanh, 0.1, 1.0, 11);
+  Mat<double> Wbad = Mat<double>::Zero(2, 6);
+  Vec<double> b = c.bk;
+  EXPECT_THROW(GaussNewtonExactSolver<double>().solve(c.problem, Wbad, b, nullptr), UsageError);
+  Mat<double> W = c.Wk;
+  c.problem.lambda = 0;
+  EXPECT_THROW(GaussNewtonCgSolver<double>().solve(c.problem, W, b, nullptr), UsageError);
+  c.problem.lambda = 1;
+  c.problem.G = nullptr;
+  EXPECT_THROW(GaussNewtonCgSolver<double>().solve(c.problem, W, b, nullptr), UsageError);
+}
+
+}  // namespace
+}  // namespace sibp
