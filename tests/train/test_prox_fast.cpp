@@ -103,7 +103,7 @@ const Activation kNonlinear[] = {Activation::ReLU, Activation::LeakyReLU, Activa
 TYPED_TEST(ProxFastTest, ExactJointIsStationaryForEveryMethod) {
   using T = TypeParam;
   // m < d_in (Woodbury's case) and m > d_in (Cholesky's case).
-  for (const auto [d_in, m] : {std::pair<Index, Index>{40, 15}, {6, 30}}) {
+  for (const auto& [d_in, m] : {std::pair<Index, Index>{40, 15}, {6, 30}}) {
     for (RidgeMethod method : {RidgeMethod::Auto, RidgeMethod::Cholesky, RidgeMethod::Woodbury}) {
       Case<T> c(d_in, m, 5, Activation::Identity, 0.5, 1.0, 1);
       Mat<T> W = c.Wk;
@@ -256,7 +256,7 @@ TYPED_TEST(ProxFastTest, ExactPerRowGaussNewtonEqualsDenseNormalEquations) {
   // cond ≤ ~100; float 1e-3, double 1e-9.
   const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-9;
   for (Activation act : kNonlinear) {
-    for (const auto [d_in, m] : {std::pair<Index, Index>{25, 10}, {6, 30}}) {
+    for (const auto& [d_in, m] : {std::pair<Index, Index>{25, 10}, {6, 30}}) {
       Case<T> c(d_in, m, 7, act, 0.05, 1.0, 7);
       Mat<T> W = c.Wk;
       Vec<T> b = c.bk;
