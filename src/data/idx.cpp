@@ -66,6 +66,9 @@ class GzReader {
     int errnum = Z_OK;
     const char* msg = gzerror(f_, &errnum);
     std::string what = msg ? msg : "unknown zlib error";
+    // gzerror prefixes the path, which the message already starts with.
+    const std::string prefix = path_.string() + ": ";
+    if (what.starts_with(prefix)) what.erase(0, prefix.size());
     if (errnum == Z_BUF_ERROR)
       throw DataError(path_.string() + ": truncated gzip file: expected a complete gzip stream, found " +
                       "one that ends early (" + what + ")");
