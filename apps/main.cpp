@@ -1,2 +1,44 @@
+// The `sibp` command line: parses argv, runs one subcommand, maps errors to
+// exit codes (2 bad usage, 1 bad data or I/O, 3 diverged training).
+#include <cstdlib>
 #include <iostream>
-int main() { std::cout << "sibp\n"; return 0; }
+
+#include "commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sibp: train neural networks with Semi-Implicit Back Propagation (Liu & Zhang 2020)\n"
+               "and compare it with SGD, Adam and Proximal Backpropagation."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sibp ") + SIBP_VERSION);
+  sibp::cli::register_train(app);
+  sibp::cli::register_eval(app);
+  sibp::cli::register_data(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const sibp::cli::Exit& e) {
+    return e.code;
+  } catch (const sibp::UsageError& e) {
+    std::cerr << "sibp: error: " << e.what() << "\n";
+    return 2;
+  } catch (const sibp::DataError& e) {
+    std::cerr << "sibp: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "sibp: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sibp: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

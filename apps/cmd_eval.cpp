@@ -1,0 +1,114 @@
+// `sibp eval`: loss, accuracy and confusion matrix of a saved model on a data split.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "data/data_source.hpp"
+#include "io/safetensors.hpp"
+#include "train/fit.hpp"
+
+namespace sibp::cli {
+namespace {
+
+struct EvalArgs {
+  std::string model;
+  std::string data = "mnist:test";
+  std::string data_dir;
+  bool json = false;
+};
+
+Normalization normalization_from(const std::map<std::string, std::string>& meta, const std::string& model) {
+  Normalization norm;
+  auto mean = meta.find("sibp.norm.mean");
+  auto inv = meta.find("sibp.norm.inv_std");
+  if (mean == meta.end() || inv == meta.end()) return norm;
+  try {
+    norm.mean = nlohmann::json::parse(mean->second).get<std::vector<double>>();
+    norm.inv_std = nlohmann::json::parse(inv->second).get<std::vector<double>>();
+  } catch (const std::exception& e) {
+    throw DataError(model + ": metadata sibp.norm.* is not a list of numbers: " + e.what());
+  }
+  if (norm.mean.size() != norm.inv_std.size())
+    throw DataError(model + ": metadata sibp.norm.mean and sibp.norm.inv_std differ in length");
+  return norm;
+}
+
+void run(const EvalArgs& args) {
+  const Network<double> net = load_network<double>(args.model);
+  const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
+  DataOptions options;
+  options.data_dir = args.data_dir.empty() ? default_data_dir() : std::filesystem::path(args.data_dir);
+  const Dataset data = load_split(parse_data_spec(args.data), options, Split::Test);
+  if (data.num_features() != net.input_size())
+    throw UsageError("model '" + args.model + "' expects " + std::to_string(net.input_size()) +
+                     " input features, but '" + args.data + "' has " + std::to_string(data.num_features()));
+  if (net.output_size() < data.num_classes())
+    throw UsageError("model '" + args.model + "' has " + std::to_string(net.output_size()) +
+                     " outputs, but '" + args.data + "' has " + std::to_string(data.num_classes()) + " classes");
+  if (norm.standardize() && static_cast<Index>(norm.mean.size()) != data.num_features())
+    throw DataError(args.model + ": its standardisation has " + std::to_string(norm.mean.size()) +
+                    " features, the data has " + std::to_string(data.num_features()));
+
+  const Index C = net.output_size();
+  std::vector<long long> confusion(static_cast<std::size_t>(C * C), 0);  // row: true, column: predicted
+  double loss = 0;
+  Batch<double> batch;
+  Mat<double> out, scratch;
+  for (Index begin = 0; begin < data.size(); begin += 2000) {
+    const Index end = std::min(data.size(), begin + 2000);
+    data.make_range_batch<double>(begin, end, norm, batch);
+    // The model may have more outputs than the data has classes: pad Y.
+    Mat<double> Y = Mat<double>::Zero(C, batch.Y.cols());
+    Y.topRows(batch.Y.rows()) = batch.Y;
+    net.predict(batch.X, out, scratch);
+    loss += loss_sum<double>(net.loss(), out, Y);
+    const std::vector<int> predicted = predict_classes<double>(out);
+    for (Index j = 0; j < end - begin; ++j)
+      ++confusion[static_cast<std::size_t>(data.labels()[begin + j] * C + predicted[j])];
+  }
+  long long correct = 0;
+  for (Index c = 0; c < C; ++c) correct += confusion[static_cast<std::size_t>(c * C + c)];
+  const double n = static_cast<double>(data.size());
+  const double mean_loss = n > 0 ? loss / n : 0, accuracy = n > 0 ? correct / n : 0;
+
+  if (args.json) {
+    nlohmann::json j = {{"model", args.model}, {"data", args.data},    {"samples", data.size()},
+                        {"loss", mean_loss},   {"accuracy", accuracy}, {"confusion", nlohmann::json::array()}};
+    for (Index r = 0; r < C; ++r) {
+      nlohmann::json row = nlohmann::json::array();
+      for (Index c = 0; c < C; ++c) row.push_back(confusion[static_cast<std::size_t>(r * C + c)]);
+      j["confusion"].push_back(row);
+    }
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("model:    %s\ndata:     %s (%lld samples)\nloss:     %.6f\naccuracy: %.4f\n", args.model.c_str(),
+              args.data.c_str(), static_cast<long long>(data.size()), mean_loss, accuracy);
+  std::printf("confusion matrix (rows: true class, columns: predicted):\n      ");
+  for (Index c = 0; c < C; ++c) std::printf("%6lld", static_cast<long long>(c));
+  std::printf("\n");
+  for (Index r = 0; r < C; ++r) {
+    std::printf("%6lld", static_cast<long long>(r));
+    for (Index c = 0; c < C; ++c) std::printf("%6lld", confusion[static_cast<std::size_t>(r * C + c)]);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand("eval", "Loss, accuracy and confusion matrix of a saved model");
+  cmd->add_option("--model", args->model, "A model.safetensors written by sibp train")->required();
+  cmd->add_option("--data", args->data, "Data set and split, e.g. mnist:test (default split: test)")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", args->data_dir, "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)");
+  cmd->add_flag("--json", args->json, "Print the results as JSON");
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace sibp::cli
