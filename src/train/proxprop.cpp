@@ -1,0 +1,168 @@
+#include "train/proxprop.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+ProxPropSolver parse_proxprop_solver(std::string_view name, std::string_view option) {
+  if (name == "exact") return ProxPropSolver::Exact;
+  if (name == "cg") return ProxPropSolver::CG;
+  if (name == "gradient") return ProxPropSolver::Gradient;
+  throw UsageError(std::string(option) + ": expected exact, cg or gradient, got '" +
+                   std::string(name) + "'");
+}
+
+std::string to_string(ProxPropSolver s) {
+  switch (s) {
+    case ProxPropSolver::Exact: return "exact";
+    case ProxPropSolver::CG: return "cg";
+    case ProxPropSolver::Gradient: return "gradient";
+  }
+  return "?";
+}
+
+void ProxPropOptions::validate() const {
+  if (!(tau > 0) || !std::isfinite(tau))
+    throw UsageError("proxprop: tau must be a positive number, got " + std::to_string(tau));
+  if (prox_iters < 1)
+    throw UsageError("proxprop: prox iters must be at least 1, got " + std::to_string(prox_iters));
+  outer.validate();
+}
+
+ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, int prox_iters,
+                                      std::string_view outer_kind, UpdateOptions outer) {
+  if (outer_kind == "sgd") {
+    outer.kind = UpdateKind::SGD;
+  } else if (outer_kind == "adam") {
+    outer.kind = UpdateKind::Adam;
+    if (outer.momentum != 0 || outer.nesterov)
+      throw UsageError("--outer adam: --momentum/--nesterov apply to SGD only, got momentum " +
+                       std::to_string(outer.momentum) + (outer.nesterov ? " with nesterov" : ""));
+  } else {
+    throw UsageError("--outer: expected sgd or adam, got '" + std::string(outer_kind) + "'");
+  }
+  ProxPropOptions o;
+  o.tau = tau;
+  o.solver = parse_proxprop_solver(prox_solver, "--prox-solver");
+  o.prox_iters = prox_iters;
+  o.outer = outer;
+  if (!(tau > 0) || !std::isfinite(tau))
+    throw UsageError("--tau must be a positive number, got " + std::to_string(tau));
+  if (prox_iters < 1)
+    throw UsageError("--prox-iters must be at least 1, got " + std::to_string(prox_iters));
+  o.validate();
+  return o;
+}
+
+template <typename T>
+ProxProp<T>::ProxProp(const ProxPropOptions& options)
+    : options_((options.validate(), options)), rule_(options.outer) {}
+
+template <typename T>
+std::string ProxProp<T>::name() const {
+  if (options_.solver == ProxPropSolver::CG) return "proxprop-cg" + std::to_string(options_.prox_iters);
+  return "proxprop-" + to_string(options_.solver);
+}
+
+template <typename T>
+void ProxProp<T>::ensure_workspace(std::size_t layer, Index d_out, Index d_in) {
+  if (ridge_.size() <= layer) {
+    ridge_.resize(layer + 1);
+    zero_W_.resize(layer + 1);
+    zero_b_.resize(layer + 1);
+  }
+  if (zero_W_[layer].rows() != d_out || zero_W_[layer].cols() != d_in)
+    zero_W_[layer] = Mat<T>::Zero(d_out, d_in);
+  if (zero_b_[layer].size() != d_out) zero_b_[layer] = Vec<T>::Zero(d_out);
+}
+
+template <typename T>
+int ProxProp<T>::solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& F,
+                             const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW, Vec<T>& db) {
+  // §4 in the shifted unknown D = θ^k − θ*: argmin ½‖D[F;1ᵀ] − δ‖² + 1/(2τ)‖D‖²
+  // (see the header). RidgeSolver minimises ‖·‖² + λ‖·‖², the same minimiser with λ = 1/τ.
+  const double lambda = 1.0 / options_.tau;
+  if (F.cols() != delta.cols() || dW.rows() != delta.rows() || dW.cols() != F.rows() ||
+      db.size() != delta.rows())
+    throw std::invalid_argument("ProxProp::solve_layer: F, delta, dW, db shapes do not agree");
+  if (options_.solver != ProxPropSolver::Gradient) ensure_workspace(layer, dW.rows(), dW.cols());
+  switch (options_.solver) {
+    case ProxPropSolver::Gradient:
+      // The reference's `gradient` mode: θ* = θ^k − Ãᵀ-adjoint of (θ^kÃ − target) = θ^k − ∇θ.
+      dW.noalias() = delta * F.transpose();
+      db.noalias() = delta.rowwise().sum();
+      return 0;
+    case ProxPropSolver::Exact:
+      ridge_[layer].solve_with_bias(F, delta, zero_W_[layer], zero_b_[layer], lambda, dW, db);
+      return 0;
+    case ProxPropSolver::CG: {
+      // tolerance 0: exactly N steps, as the reference's `cgN` (bar its early exit, see header).
+      const CgReport r = ridge_[layer].solve_with_bias_cg(F, delta, zero_W_[layer], zero_b_[layer],
+                                                          lambda, options_.prox_iters, dW, db, 0.0);
+      return r.iterations;
+    }
+  }
+  return 0;
+}
+
+template <typename T>
+StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
+  StepReport report;
+  const std::size_t L = net.num_layers();
+  grads_.resize_like(net);
+  net.forward(batch.X, tape_);  // §4: everything below uses the OLD parameters θ^k
+  const Index m = tape_.batch_size();
+
+  // Δ_L = ∇_f ℓ / m: the batch-MEAN loss, as the reference's CrossEntropyLoss.
+  report.loss = loss_sum<T>(net.loss(), tape_.F[L], batch.Y, &delta_) / static_cast<double>(m);
+  if (!std::isfinite(report.loss)) {
+    report.finite = false;
+    return report;
+  }
+  delta_ *= T(1) / static_cast<T>(m);
+  if (this->diagnostics_) report.layers.clear();
+
+  for (std::size_t l = L; l >= 1; --l) {
+    const Dense<T>& layer = net.layer(l - 1);
+    multiply_by_derivative<T>(layer.act, tape_.G[l], tape_.F[l], delta_);  // δ_l = ∂(mean loss)/∂G_l
+    if (l == L) {
+      // The output layer is an ordinary layer: its plain gradient (§4, last sentence).
+      grads_.dW[l - 1].noalias() = delta_ * tape_.F[l - 1].transpose();
+      grads_.db[l - 1].noalias() = delta_.rowwise().sum();
+    } else {
+      const int iters = solve_layer(l - 1, tape_.F[l - 1], delta_, grads_.dW[l - 1], grads_.db[l - 1]);
+      if (this->diagnostics_) {
+        // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
+        LayerDiagnostics d;
+        d.layer = l - 1;
+        d.objective_before = 0.5 * static_cast<double>(delta_.squaredNorm());
+        residual_.resize(delta_.rows(), m);
+        residual_.noalias() = grads_.dW[l - 1] * tape_.F[l - 1];
+        residual_.colwise() += grads_.db[l - 1];
+        residual_ -= delta_;
+        d.objective_after = 0.5 * static_cast<double>(residual_.squaredNorm()) +
+                            0.5 / options_.tau *
+                                static_cast<double>(grads_.dW[l - 1].squaredNorm() +
+                                                    grads_.db[l - 1].squaredNorm());
+        d.solver_iterations = iters;
+        report.layers.insert(report.layers.begin(), d);
+      }
+    }
+    if (l > 1) {
+      // δ for the layer below goes through the OLD W_l (nothing has moved yet).
+      delta_below_.resize(layer.W.cols(), m);
+      delta_below_.noalias() = layer.W.transpose() * delta_;
+      delta_.swap(delta_below_);
+    }
+  }
+  rule_.step(net, grads_);
+  report.finite = net.all_finite();
+  return report;
+}
+
+template class ProxProp<float>;
+template class ProxProp<double>;
+
+}  // namespace sibp
