@@ -30,7 +30,8 @@ void check_same_config(const fs::path& dir, const RunConfig& planned) {
   } catch (const json::parse_error& e) {
     throw DataError(file.string() + ": not valid JSON: " + e.what());
   }
-  for (const auto& [key, value] : planned.to_json().items()) {
+  const json wanted = planned.to_json();  // named: items() refers into it
+  for (const auto& [key, value] : wanted.items()) {
     if (ignored_for_resume(key) || !stored.contains(key)) continue;
     if (stored[key] != value)
       throw UsageError(dir.string() + " holds a finished run with " + key + " = " + stored[key].dump() +

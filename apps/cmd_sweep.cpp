@@ -1,0 +1,57 @@
+// `sibp sweep FILE --out DIR`: a step-size sweep (experiment file of kind
+// "sweep"): each value x seed trained briefly, then sweep.csv, the
+// accuracy-against-step-size plot, and the largest stable step per sweep.
+#include <iostream>
+#include <memory>
+
+#include "apps/commands.hpp"
+#include "core/error.hpp"
+#include "experiment/compare.hpp"
+
+namespace sibp::cli {
+namespace {
+
+struct SweepArgs {
+  std::string file;
+  std::string out;
+  std::string data_dir;
+  std::vector<std::string> only;
+};
+
+void run(const SweepArgs& args) {
+  const ExperimentFile experiment = load_experiment(args.file);
+  if (experiment.kind != ExperimentKind::Sweep)
+    throw UsageError(args.file + ": is an experiment of kind \"" + to_string(experiment.kind) +
+                     "\"; run it with `sibp compare`");
+  ExperimentOptions options;
+  options.out_dir = args.out;
+  options.plan.data_dir = args.data_dir;
+  options.plan.only = args.only;
+  options.progress = &std::cerr;
+  const ExperimentRunReport report = run_experiment(experiment, options);
+  std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
+            << " stopped on a non-finite step), " << report.skipped << " already complete\n";
+  std::cout << "table:  " << report.outputs.table.string() << "\n";
+  std::cout << "report: " << report.outputs.report.string() << " (largest stable step per sweep)\n";
+  for (const PlotFiles& p : report.outputs.plots) std::cout << "plot:   " << p.svg.string() << "\n";
+}
+
+}  // namespace
+
+void register_sweep(CLI::App& app) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "sweep",
+      "Run a step-size sweep (experiment file of kind \"sweep\") into DIR, resuming an interrupted one; write "
+      "DIR/sweep.csv, the test-accuracy-against-step-size plot and DIR/report.md with each sweep's largest stable "
+      "step. A run counts as diverged if it stops on a non-finite step, ends with a training loss above its "
+      "initial one, or ends with a non-finite metric.");
+  cmd->add_option("FILE", args->file, "Sweep file (JSON, \"kind\": \"sweep\")")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Folder of fetched data sets for every run (default: $SIBP_DATA_DIR or ./data)");
+  cmd->add_option("--only", args->only, "Run only these sweep labels (repeatable)");
+  cmd->callback([args] { run(*args); });
+}
+
+}  // namespace sibp::cli
