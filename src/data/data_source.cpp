@@ -79,7 +79,7 @@ fs::path idx_dir_for(const DataSpec& spec, const DataOptions& options, const std
     case DataKind::Mnist:
       dir = options.resolved_data_dir() / "mnist";
       hint = "; run `sibp data fetch mnist` to download MNIST into " + dir.string() +
-             " (the data folder is the one given to the command, else $SIBP_DATA_DIR, else ./data)";
+             " (the data folder is --data-dir, else $SIBP_DATA_DIR, else ./data)";
       break;
     case DataKind::FashionMnist: {
       const fs::path own = options.resolved_data_dir() / "fashion-mnist";
