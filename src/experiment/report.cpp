@@ -163,6 +163,17 @@ std::string md_stat(const Stat& s, int digits, double scale = 1) {
   return out;
 }
 
+/// Like md_stat with 3 significant digits: timings span 0.01 s to hours.
+std::string md_stat_g(const Stat& s) {
+  if (s.n == 0) return "–";
+  auto g = [](double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return std::string(buf);
+  };
+  return s.n > 1 ? g(s.mean) + " ± " + g(s.std) : g(s.mean);
+}
+
 /// Markdown table cells must not contain '|' or newlines.
 std::string md_cell(std::string s) {
   for (char& c : s)
@@ -207,7 +218,7 @@ void compare_tables(std::ostringstream& md, const std::vector<LabelSummary>& row
       md << s.complete << (s.complete < s.seeds ? "/" + std::to_string(s.seeds) : "") << " | " << s.diverged
          << " | " << md_stat(s.final_train_loss, 4) << " | " << md_stat(s.best_train_loss, 4) << " | "
          << md_stat(s.final_train_acc, 2, 100) << " | " << md_stat(s.final_test_acc, 2, 100) << " | "
-         << md_stat(s.seconds_per_epoch, 1) << " |";
+         << md_stat_g(s.seconds_per_epoch) << " |";
       if (target) {
         if (s.reached_target == 0) {
           md << " not reached | not reached |";
@@ -216,7 +227,7 @@ void compare_tables(std::ostringstream& md, const std::vector<LabelSummary>& row
               s.reached_target < s.complete
                   ? " (" + std::to_string(s.reached_target) + "/" + std::to_string(s.complete) + " seeds)"
                   : "";
-          md << " " << md_stat(s.seconds_to_target, 1) << part << " | " << md_stat(s.epochs_to_target, 2) << part
+          md << " " << md_stat_g(s.seconds_to_target) << part << " | " << md_stat(s.epochs_to_target, 2) << part
              << " |";
         }
       }
