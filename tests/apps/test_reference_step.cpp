@@ -1,0 +1,109 @@
+// `sibp reference-step`: the golden cases through the command line, and
+// malformed case folders (exit 1 naming the file).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "test_support.hpp"
+
+namespace sibp {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_sibp;
+using testing::TempDir;
+
+fs::path case_dir(const std::string& name) { return fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / name; }
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+TEST(ReferenceStepCli, OriginalCaseMatchesWithAuthorsCompat) {
+  TempDir out;
+  const auto r = run_sibp("reference-step " + q(case_dir("case_b_original")) + " --out " + q(out.path() / "res") +
+                          " --compat authors --tol 1e-9");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("W1_after.bin"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  for (const char* f : {"W1_after.bin", "b3_after.bin", "manifest.json", "intermediate/F4_target.bin"})
+    EXPECT_TRUE(fs::exists(out.path() / "res" / f)) << f;
+  EXPECT_EQ(fs::file_size(out.path() / "res" / "W1_after.bin"), fs::file_size(case_dir("case_b_original") / "W1_after.bin"));
+}
+
+TEST(ReferenceStepCli, FixedCaseMatchesWithTwoQuirks) {
+  TempDir out;
+  const auto r = run_sibp("reference-step " + q(case_dir("case_b_fixed")) + " --out " + q(out.path()) +
+                          " --quirk armijo-jump --quirk skip-unit-step");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(ReferenceStepCli, WrongQuirksExceedTheTolerance) {
+  // The clean solver does not reproduce the authors' step: exit 1, and the
+  // table marks the tensors that differ.
+  TempDir out;
+  const auto r = run_sibp("reference-step " + q(case_dir("case_b_original")) + " --out " + q(out.path()));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("--tol"), std::string::npos) << r.err;
+}
+
+// A copy of a case's inputs that a test may break.
+fs::path copy_case(const TempDir& tmp) {
+  const fs::path dst = tmp.path() / "case";
+  fs::create_directories(dst);
+  for (const auto& e : fs::directory_iterator(case_dir("case_b_fixed")))
+    if (e.is_regular_file()) {
+      fs::copy_file(e.path(), dst / e.path().filename());
+      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
+    }
+  return dst;
+}
+
+TEST(ReferenceStepCli, MissingFileIsExit1NamingIt) {
+  TempDir tmp;
+  const fs::path c = copy_case(tmp);
+  fs::remove(c / "W2_before.bin");
+  const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("W2_before.bin"), std::string::npos) << r.err;
+}
+
+TEST(ReferenceStepCli, WrongSizeIsExit1NamingIt) {
+  TempDir tmp;
+  const fs::path c = copy_case(tmp);
+  testing::write_bytes(c / "b1_before.bin", std::string(24, '\0'));
+  const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("b1_before.bin"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("512"), std::string::npos) << "expected size in bytes: " << r.err;
+}
+
+TEST(ReferenceStepCli, BadManifestFieldIsExit1NamingIt) {
+  TempDir tmp;
+  const fs::path c = copy_case(tmp);
+  std::string m;
+  {
+    std::ifstream in(c / "manifest.json");
+    m.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto pos = m.find("\"<f8\"");
+  ASSERT_NE(pos, std::string::npos);
+  m.replace(pos, 5, "\">f4\"");
+  testing::write_bytes(c / "manifest.json", m);
+  const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("dtype"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("X.bin"), std::string::npos) << r.err;
+}
+
+TEST(ReferenceStepCli, UnknownQuirkIsUsageError) {
+  TempDir tmp;
+  const auto r = run_sibp("reference-step " + q(case_dir("case_b_fixed")) + " --out " + q(tmp.path()) +
+                          " --quirk faster");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("faster"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sibp
