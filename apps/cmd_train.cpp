@@ -108,6 +108,8 @@ void register_train(CLI::App& app) {
   RunConfig& c = args->config;
   CLI::App* cmd = app.add_subcommand("train", "Train a network and write config.json, metrics.csv/json, "
                                               "model.safetensors and result.json into --out");
+  // A later option overrides an earlier one (handy after --config or in scripts).
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--out", args->out, "Output folder (created if needed)")->required();
   cmd->add_option("--config", args->config_file,
                   "Start from a config.json (e.g. of an earlier run); options given here override it");
@@ -159,6 +161,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--quirk", c.quirks,
                   "Reproduce a quirk of the authors' code: first-gradient-omits-bias, armijo-jump, "
                   "skip-unit-step (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group(sibp_group);
   cmd->add_option("--compat", c.compat, "'authors': all three quirks of the published code")
       ->group(sibp_group);

@@ -2,6 +2,8 @@
 
 #include "core/error.hpp"
 #include "train/backprop.hpp"
+#include "train/proxprop.hpp"
+#include "train/sibp.hpp"
 
 namespace sibp {
 
@@ -29,7 +31,19 @@ template <typename T>
 std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const Network<T>& net) {
   if (c.algo == "sgd" || c.algo == "momentum" || c.algo == "nesterov" || c.algo == "adam")
     return std::make_unique<BackProp<T>>(update_options(c));
-  throw UsageError("--algo " + c.algo + " is not available in this build");
+  if (c.algo == "sibp") {
+    const SibpOptions options =
+        make_sibp_options(c.eta, c.lambda, c.solver, c.solver_iters, c.update, c.quirks, c.compat);
+    check_sibp_fits_network(options, net.spec());
+    return std::make_unique<Sibp<T>>(options);
+  }
+  if (c.algo == "proxprop") {
+    RunConfig outer = c;  // the outer optimizer is SGD or Adam as --outer says
+    outer.algo = c.outer == "adam" ? "adam" : "sgd";
+    return std::make_unique<ProxProp<T>>(
+        make_proxprop_options(c.tau, c.prox_solver, c.prox_iters, c.outer, update_options(outer)));
+  }
+  throw UsageError("unknown --algo '" + c.algo + "'");
 }
 
 template std::unique_ptr<TrainingAlgorithm<float>> make_algorithm<float>(const RunConfig&, const Network<float>&);

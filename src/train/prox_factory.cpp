@@ -1,6 +1,7 @@
 #include "train/prox_factory.hpp"
 
 #include "core/error.hpp"
+#include "train/prox_fast.hpp"
 #include "train/prox_reference.hpp"
 
 namespace sibp {
@@ -93,10 +94,18 @@ std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOpt
   switch (kind) {
     case SolverKind::Reference: return std::make_unique<ReferenceProxSolver<T>>(options);
     // Fast solvers (src/train/prox_fast.hpp) are registered here.
-    case SolverKind::Exact:
-    case SolverKind::GnCg:
+    case SolverKind::Exact: {
+      ExactLinearOptions exact;
+      exact.joint = options.mode == UpdateMode::Joint;
+      return std::make_unique<ExactLinearSolver<T>>(exact);
+    }
+    case SolverKind::GnCg: {
+      GaussNewtonOptions gn;
+      gn.cg_iterations = options.iters;
+      return std::make_unique<GaussNewtonCgSolver<T>>(gn);
+    }
     case SolverKind::GnExact:
-      throw UsageError("--solver: '" + to_string(kind) + "' is not built yet; use 'reference'");
+      return std::make_unique<GaussNewtonExactSolver<T>>(GaussNewtonOptions{});
   }
   throw UsageError("--solver: unknown solver kind");
 }

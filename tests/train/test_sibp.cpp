@@ -13,6 +13,7 @@
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
 #include "train/prox_reference.hpp"
+#include "train/prox_fast.hpp"
 #include "train/sibp.hpp"
 
 namespace sibp {
@@ -126,19 +127,12 @@ TEST(SibpOptions, MakeFromStrings) {
   EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "sequential", {}, "octave"), UsageError);
 }
 
-TEST(SibpOptions, FastSolversAreNotBuiltYetOrBuilt) {
-  // Until src/train/prox_fast registers them, asking for them must fail
-  // clearly instead of silently falling back to the reference solver.
+TEST(SibpOptions, FactoryBuildsEverySolverKind) {
   SolverOptions so;
-  for (SolverKind k : {SolverKind::Exact, SolverKind::GnCg, SolverKind::GnExact}) {
-    try {
-      auto s = make_prox_solver<double>(k, so);
-      EXPECT_NE(s, nullptr);
-    } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find(to_string(k)), std::string::npos) << e.what();
-    }
-  }
-  EXPECT_NE(make_prox_solver<float>(SolverKind::Reference, so), nullptr);
+  EXPECT_NE(dynamic_cast<ReferenceProxSolver<double>*>(make_prox_solver<double>(SolverKind::Reference, so).get()), nullptr);
+  EXPECT_NE(dynamic_cast<ExactLinearSolver<double>*>(make_prox_solver<double>(SolverKind::Exact, so).get()), nullptr);
+  EXPECT_NE(dynamic_cast<GaussNewtonCgSolver<float>*>(make_prox_solver<float>(SolverKind::GnCg, so).get()), nullptr);
+  EXPECT_NE(dynamic_cast<GaussNewtonExactSolver<float>*>(make_prox_solver<float>(SolverKind::GnExact, so).get()), nullptr);
 }
 
 // ---- the reference solver -------------------------------------------------

@@ -1,0 +1,136 @@
+// SIBP against its limits (ALGORITHMS.md §3.1) with every solver kind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/rng.hpp"
+#include "train/backprop.hpp"
+#include "train/sibp.hpp"
+
+namespace sibp {
+namespace {
+
+struct LimitCase {
+  Activation act;
+  Loss loss;
+};
+
+Network<double> random_network(Activation act, Loss loss, std::uint64_t seed) {
+  NetworkSpec spec;
+  spec.widths = {6, 5, 4, 3};
+  spec.hidden = act;
+  spec.loss = loss;
+  Rng rng(seed);
+  Initializer init;
+  init.std = 0.5;
+  return Network<double>(spec, init, rng);
+}
+
+Batch<double> random_batch(Index m, std::uint64_t seed) {
+  Rng rng(seed);
+  Batch<double> b;
+  b.X.resize(6, m);
+  for (Index i = 0; i < b.X.size(); ++i) b.X.data()[i] = rng.normal();
+  b.Y = Mat<double>::Zero(3, m);
+  for (Index j = 0; j < m; ++j) b.Y(static_cast<Index>(rng.below(3)), j) = 1.0;
+  return b;
+}
+
+// Relative distance between the parameter changes of two networks from `start`.
+double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start) {
+  double diff = 0, ref = 0;
+  for (std::size_t l = 0; l < start.num_layers(); ++l) {
+    diff += (a.layer(l).W - b.layer(l).W).squaredNorm() + (a.layer(l).b - b.layer(l).b).squaredNorm();
+    ref += (b.layer(l).W - start.layer(l).W).squaredNorm() + (b.layer(l).b - start.layer(l).b).squaredNorm();
+  }
+  return std::sqrt(diff / ref);
+}
+
+// The small-step limit, as the prox's first-order condition gives it: with η
+// fixed and λ → ∞, one SIBP step with an exact (or exact Gauss–Newton) prox
+// moves every parameter by −(η/λ)·∂(summed loss) + O((η/λ)²). The data term's
+// gradient at W^k is 2η·∂W_l (§3.1), and the prox's step is that over 2λ.
+// (The spec's "η → 0 with η/λ fixed" would send λ → 0, where the prox tends to
+// a Gauss–Newton step, not to SGD; see the note on §3.1 in docs/ALGORITHMS.md.)
+// So the relative difference from SGD with lr α = η/λ on the summed loss must
+// shrink linearly with α.
+TEST(SibpLimit, SmallStepEqualsSgdOnSummedLoss) {
+  const std::vector<LimitCase> cases = {
+      {Activation::ReLU, Loss::SoftmaxCrossEntropy},     {Activation::LeakyReLU, Loss::SoftmaxCrossEntropy},
+      {Activation::Tanh, Loss::SquaredError},            {Activation::Sigmoid, Loss::SoftmaxCrossEntropy},
+      {Activation::Identity, Loss::SquaredError},
+  };
+  const Index m = 8;
+  const double eta = 0.1;
+  for (const char* solver : {"exact:gn-exact", "exact:gn-cg"}) {
+    for (const auto& c : cases) {
+      const Network<double> start = random_network(c.act, c.loss, 11);
+      const Batch<double> batch = random_batch(m, 12);
+      double previous = 0;
+      for (double alpha : {1e-3, 2.5e-4}) {
+        Network<double> sgd_net = start;
+        UpdateOptions sgd;
+        sgd.lr = alpha * static_cast<double>(m);  // the summed loss's gradient is m × the mean's
+        BackProp<double> bp(sgd);
+        bp.step(sgd_net, batch);
+
+        Network<double> sibp_net = start;
+        // Enough GN-CG iterations to solve the 7-unknown rows exactly.
+        SibpOptions o = make_sibp_options(eta, std::to_string(eta / alpha), solver, 20, "sequential", {}, "");
+        Sibp<double> sibp(o);
+        const StepReport r = sibp.step(sibp_net, batch);
+        ASSERT_TRUE(r.finite);
+        const double rel = relative_step_difference(sibp_net, sgd_net, start);
+        SCOPED_TRACE(std::string(solver) + " " + to_string(c.act) + " alpha " + std::to_string(alpha));
+        // First-order agreement: the relative error is O(α) (a few × α here).
+        EXPECT_LT(rel, 50 * alpha);
+        // ... and it shrinks with α (by ~4 for a 4× smaller α; 2.5 leaves room
+        // for the O(α²) terms).
+        if (previous > 0) EXPECT_LT(rel, previous / 2.5);
+        previous = rel;
+      }
+    }
+  }
+}
+
+// A small network on generated data learns with every solver combination.
+TEST(SibpLearns, EverySolverCombinationReducesTheLoss) {
+  Rng rng(5);
+  const Index n = 120;
+  Batch<float> data;
+  data.X.resize(4, n);
+  data.Y = Mat<float>::Zero(3, n);
+  for (Index j = 0; j < n; ++j) {
+    const Index label = j % 3;
+    for (Index k = 0; k < 4; ++k)
+      data.X(k, j) = static_cast<float>((k % 3 == label ? 1.0 : 0.0) + 0.3 * rng.normal());
+    data.Y(label, j) = 1.0f;
+  }
+  for (const char* solver : {"reference", "exact:reference", "exact:gn-cg", "exact:gn-exact", "gn-exact"}) {
+    for (const char* update : {"sequential", "joint"}) {
+      SCOPED_TRACE(std::string(solver) + " " + update);
+      NetworkSpec spec;
+      spec.widths = {4, 16, 3};
+      Rng init_rng(1);
+      Network<float> net(spec, Initializer{}, init_rng);
+      Sibp<float> sibp(make_sibp_options(0.5, "1", solver, 5, update, {}, ""));
+      Tape<float> tape;
+      net.forward(data.X, tape);
+      const double before = loss_sum<float>(net.loss(), tape.F.back(), data.Y) / n;
+      for (int epoch = 0; epoch < 30; ++epoch)
+        for (Index begin = 0; begin < n; begin += 20) {
+          Batch<float> b;
+          b.X = data.X.middleCols(begin, 20);
+          b.Y = data.Y.middleCols(begin, 20);
+          ASSERT_TRUE(sibp.step(net, b).finite);
+        }
+      net.forward(data.X, tape);
+      const double after = loss_sum<float>(net.loss(), tape.F.back(), data.Y) / n;
+      EXPECT_LT(after, 0.3 * before) << "before " << before << " after " << after;
+      EXPECT_GT(static_cast<double>(count_correct<float>(tape.F.back(), data.Y)) / n, 0.9);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sibp
