@@ -184,7 +184,7 @@ void register_train(CLI::App& app) {
       ->group(loop_group);
   cmd->add_flag("--grad-norm", c.grad_norm, "Record the full-batch gradient norm at each evaluation")
       ->group(loop_group);
-  cmd->add_option("--threads", c.threads, "Threads (0: all cores)")->capture_default_str()->group(loop_group);
+  cmd->add_option("--threads", c.threads, "Threads for linear algebra (0: all cores); 1 is robust when other processes share the machine")->capture_default_str()->group(loop_group);
   cmd->callback([cmd, args] { run(*cmd, *args); });
 }
 

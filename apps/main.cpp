@@ -8,6 +8,8 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 
+#include <Eigen/Core>
+
 int main(int argc, char** argv) {
   // Eigen's GEMM allocates its packing buffers on every product. Above
   // glibc's mmap threshold each of those is a fresh mmap and a burst of page
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
   // makes the per-batch loop allocation-free in practice.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // One thread unless a command asks for more (sibp train --threads): see RunConfig::threads.
+  Eigen::setNbThreads(1);
   CLI::App app{"sibp: train neural networks with Semi-Implicit Back Propagation (Liu & Zhang 2020)\n"
                "and compare it with SGD, Adam and Proximal Backpropagation."};
   app.require_subcommand(1);

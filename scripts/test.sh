@@ -12,7 +12,7 @@ jobs=$(nproc)
 bash scripts/install-deps.sh
 
 echo "== Release build and tests"
-bash scripts/build.sh "$root/build" -DBUILD_TESTING=ON
+bash scripts/build.sh "$root/build" -DBUILD_TESTING=ON -DSIBP_BUILD_BENCH=OFF
 # Real-data tests fetch MNIST into the same folder the README's commands use.
 export SIBP_DATA_DIR=${SIBP_DATA_DIR:-"$root/data"}
 ctest --test-dir "$root/build" --output-on-failure -j"$jobs"

@@ -55,7 +55,10 @@ struct RunConfig {
   long long eval_every = 0;
   bool diagnostics = false;     ///< per-layer solver diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;       ///< ‖∇L‖ at each evaluation (implied by diagnostics)
-  int threads = 0;              ///< 0: all cores
+  /// Threads for the linear algebra; 0: all cores. One by default: Eigen's
+  /// parallel GEMM busy-waits between threads, and with another process on
+  /// the second core an epoch measured 10-20x slower on 2 threads (README).
+  int threads = 1;
 
   /// Every field as JSON.
   nlohmann::json to_json() const;

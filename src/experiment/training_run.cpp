@@ -102,9 +102,10 @@ bool run_is_complete(const fs::path& out_dir) {
 
 RunOutcome run_training(const RunConfig& c, const fs::path& out, const RunHooks& hooks) {
   c.validate();
-  if (c.threads > 0) {
-    omp_set_num_threads(c.threads);
-    Eigen::setNbThreads(c.threads);
+  {
+    const int threads = c.threads > 0 ? c.threads : omp_get_num_procs();
+    omp_set_num_threads(threads);
+    Eigen::setNbThreads(threads);
   }
   NetworkSpec spec;
   spec.widths = NetworkSpec::parse_widths(c.layers);
