@@ -32,8 +32,11 @@ std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const N
   if (c.algo == "sgd" || c.algo == "momentum" || c.algo == "nesterov" || c.algo == "adam")
     return std::make_unique<BackProp<T>>(update_options(c));
   if (c.algo == "sibp") {
+    // --compat/--quirk alone mean the authors' solver: the default solver gives way.
+    const bool quirky = !c.quirks.empty() || !c.compat.empty();
+    const std::string solver = quirky && c.solver == RunConfig{}.solver ? "reference" : c.solver;
     const SibpOptions options =
-        make_sibp_options(c.eta, c.lambda, c.solver, c.solver_iters, c.update, c.quirks, c.compat);
+        make_sibp_options(c.eta, c.lambda, solver, c.solver_iters, c.update, c.quirks, c.compat);
     check_sibp_fits_network(options, net.spec());
     return std::make_unique<Sibp<T>>(options);
   }

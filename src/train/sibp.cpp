@@ -68,6 +68,11 @@ SibpOptions make_sibp_options(double eta, const std::string& lambda, const std::
     o.quirks = ReferenceQuirks::authors();
   }
   for (const auto& q : quirks) o.quirks.enable(q);
+  // Quirks describe the authors' solver; silently ignoring them under another
+  // solver would make a "compat" run something else.
+  if (o.quirks.any() && (o.solver.output != SolverKind::Reference || o.solver.hidden != SolverKind::Reference))
+    throw UsageError("--compat/--quirk reproduce the authors' reference solver, but --solver is '" +
+                     o.solver.to_string() + "': add --solver reference");
   o.validate();
   return o;
 }

@@ -91,3 +91,27 @@ TEST(MakeAlgorithm, MomentumNamesImplyMomentum) {
 
 }  // namespace
 }  // namespace sibp
+
+namespace sibp {
+namespace {
+
+TEST(MakeAlgorithm, CompatAloneSelectsTheReferenceSolver) {
+  RunConfig c;
+  c.algo = "sibp";
+  c.layers = "4-5-3";
+  NetworkSpec spec;
+  spec.widths = {4, 5, 3};
+  const Network<double> net(spec);
+  c.compat = "authors";
+  EXPECT_NE(make_algorithm<double>(c, net), nullptr);  // default solver gives way to "reference"
+  c.solver = "exact:gn-cg";                             // an explicit other solver is a contradiction
+  EXPECT_THROW(make_algorithm<double>(c, net), UsageError);
+  c.compat.clear();
+  EXPECT_NE(make_algorithm<double>(c, net), nullptr);
+  c.algo = "proxprop";
+  c.outer = "rmsprop";
+  EXPECT_THROW(make_algorithm<double>(c, net), UsageError);
+}
+
+}  // namespace
+}  // namespace sibp

@@ -125,6 +125,9 @@ TEST(SibpOptions, MakeFromStrings) {
   EXPECT_THROW(make_sibp_options(0.5, "1,x", "reference", 5, "sequential", {}, ""), UsageError);
   EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "both", {}, ""), UsageError);
   EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "sequential", {}, "octave"), UsageError);
+  // Quirks belong to the reference solver: never silently ignored.
+  EXPECT_THROW(make_sibp_options(0.5, "1", "exact:gn-exact", 5, "sequential", {}, "authors"), UsageError);
+  EXPECT_THROW(make_sibp_options(0.5, "1", "exact:reference", 5, "sequential", {"armijo-jump"}, ""), UsageError);
 }
 
 TEST(SibpOptions, FactoryBuildsEverySolverKind) {
