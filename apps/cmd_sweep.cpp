@@ -44,7 +44,7 @@ void register_sweep(CLI::App& app) {
       "sweep",
       "Run a step-size sweep (experiment file of kind \"sweep\") into DIR, resuming an interrupted one; write "
       "DIR/sweep.csv, the test-accuracy-against-step-size plot and DIR/report.md with each sweep's largest stable "
-      "step. A run counts as diverged if it stops on a non-finite step, ends with a training loss above its "
+      "step. A run counts as diverged if it stops on a non-finite step, ends with a training loss not clearly below (95% of) its "
       "initial one, or ends with a non-finite metric.");
   cmd->add_option("FILE", args->file, "Sweep file (JSON, \"kind\": \"sweep\")")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();

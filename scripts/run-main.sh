@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: installs what is needed, builds, fetches MNIST
-# and trains the paper's 784-500-10 network with SGD, printing its results.
+# and reproduces the paper's MNIST comparison in reduced form
+# (experiments/quick-mnist.json: SGD, ProxProp, SIBP and Adam on 784-500-10),
+# ending with the path of the report. An interrupted run resumes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -8,6 +10,6 @@ bash scripts/install-deps.sh
 bash scripts/build.sh "$root/build"
 export SIBP_DATA_DIR=${SIBP_DATA_DIR:-"$root/data"}
 build/sibp data fetch mnist
-build/sibp train --data mnist --layers 784-500-10 --act relu --init normal:0.05 \
-  --algo sgd --lr 0.1 --batch 100 --epochs 5 --seed 1 --out runs/sgd
-build/sibp eval --model runs/sgd/model.safetensors --data mnist:test
+build/sibp compare experiments/quick-mnist.json --out results/quick-mnist
+echo
+echo "report: $root/results/quick-mnist/report.md"

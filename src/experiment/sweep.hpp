@@ -23,9 +23,11 @@ struct SweepPoint {
   std::optional<double> initial_train_loss, final_train_loss, final_test_acc;
 };
 
-/// A run counts as diverged when its status is "diverged", OR its final
-/// training loss is above the training loss at iteration 0, OR a final
-/// metric (training loss, test accuracy) is not finite.
+/// A run counts as diverged when its status is "diverged", OR a final
+/// metric (training loss, test accuracy) is not finite, OR its final
+/// training loss is not clearly below (above 95% of) the training loss at
+/// iteration 0 — which also catches a run that collapsed to a constant
+/// prediction without any NaN.
 SweepPoint classify_sweep_run(const RunResult& result);
 
 /// One value of one sweep, over its seeds.

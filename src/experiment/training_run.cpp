@@ -66,23 +66,47 @@ RunOutcome run_typed(const RunConfig& c, const NetworkSpec& spec, const Dataset&
 
   const auto meta = model_metadata(c, norm);
   std::vector<MetricsRow> rows;
+  // --diagnostics: the last step's per-layer report at each evaluation point,
+  // as metrics columns and, with the line-search exponents, diagnostics.json.
+  StepReport last_step;
+  json diagnostics = json::array();
   FitCallbacks<T> callbacks;
-  callbacks.on_eval = [&](const MetricsRow& row, const Network<T>& current) {
+  callbacks.on_eval = [&](const MetricsRow& evaluated, const Network<T>& current) {
+    MetricsRow row = evaluated;
+    if (c.diagnostics && row.iteration > 0) {
+      json point = {{"epoch", row.epoch}, {"iteration", row.iteration}, {"layers", json::array()}};
+      for (const LayerDiagnostics& d : last_step.layers) {
+        const std::string p = "layer" + std::to_string(d.layer + 1) + "_";
+        row.extra.emplace_back(p + "obj_before", d.objective_before);
+        row.extra.emplace_back(p + "obj_after", d.objective_after);
+        row.extra.emplace_back(p + "solver_iters", d.solver_iterations);
+        point["layers"].push_back({{"layer", d.layer + 1},
+                                   {"objective_before", d.objective_before},
+                                   {"objective_after", d.objective_after},
+                                   {"solver_iterations", d.solver_iterations},
+                                   {"line_search_exponents", d.line_search_exponents}});
+      }
+      diagnostics.push_back(point);
+      write_file_atomic(out / "diagnostics.json", diagnostics.dump(1) + "\n");
+    }
     rows.push_back(row);
     write_metrics(out, rows);
     if (current.all_finite()) save_safetensors(current, out / "model.safetensors", meta);
     return true;
   };
-  if (hooks.on_step) callbacks.on_step = [&](const StepInfo& info, const StepReport&) { hooks.on_step(info); };
+  callbacks.on_step = [&](const StepInfo& info, const StepReport& report) {
+    if (c.diagnostics) last_step = report;
+    if (hooks.on_step) hooks.on_step(info);
+  };
 
   const FitResult fr = fit(net, *algo, train, val, test, norm, fo, callbacks);
   RunOutcome outcome;
   outcome.out_dir = out;
-  outcome.rows = fr.rows;
+  outcome.rows = rows;
   outcome.status = fr.diverged ? RunStatus::Diverged : RunStatus::Completed;
   outcome.message = fr.diverged ? fr.message : "completed " + std::to_string(c.epochs) + " epochs";
-  outcome.train_seconds = fr.rows.empty() ? 0 : fr.rows.back().seconds;
-  const double epochs_done = fr.rows.empty() ? 0 : fr.rows.back().epoch;
+  outcome.train_seconds = rows.empty() ? 0 : rows.back().seconds;
+  const double epochs_done = rows.empty() ? 0 : rows.back().epoch;
   outcome.seconds_per_epoch = epochs_done > 0 ? outcome.train_seconds / epochs_done : 0;
   return outcome;
 }

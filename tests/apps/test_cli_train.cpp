@@ -180,6 +180,37 @@ TEST_F(CliTrain, UnwritableOutputAndMissingDataAreDataErrors) {
   EXPECT_NE(r.err.find("missing.csv"), std::string::npos) << r.err;
 }
 
+
+TEST_F(CliTrain, SibpAndProxPropTrainWithDiagnostics) {
+  for (const std::string solver : {"reference", "exact:gn-exact", "exact:gn-cg"}) {
+    const std::string out = "sibp-" + std::to_string(solver.size());
+    const auto r = run_sibp(train_args(out, "--algo sibp --eta 0.5 --solver " + solver + " --diagnostics"));
+    ASSERT_EQ(r.exit_code, 0) << solver << r.err;
+    const auto metrics = nlohmann::json::parse(slurp(dir_ / out / "metrics.json"));
+    EXPECT_GT(metrics.back()["test_acc"].get<double>(), 0.9) << solver;
+    ASSERT_TRUE(metrics.back().contains("grad_norm"));
+    EXPECT_LT(metrics.back()["grad_norm"].get<double>(), metrics.front()["grad_norm"].get<double>());
+    for (const char* layer : {"layer1_", "layer2_"}) {
+      const auto before = metrics.back()[std::string(layer) + "obj_before"].get<double>();
+      const auto after = metrics.back()[std::string(layer) + "obj_after"].get<double>();
+      EXPECT_LE(after, before) << solver << " " << layer;
+    }
+    const auto diag = nlohmann::json::parse(slurp(dir_ / out / "diagnostics.json"));
+    ASSERT_EQ(diag.size(), metrics.size() - 1);  // every point after iteration 0
+    EXPECT_EQ(diag.back()["layers"].size(), 2u);
+    EXPECT_TRUE(diag.back()["layers"][0].contains("line_search_exponents"));
+  }
+  const auto p = run_sibp(train_args("pp", "--algo proxprop --tau 0.05 --prox-solver cg --prox-iters 3 --lr 1 "
+                                           "--momentum 0.9 --nesterov"));
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto metrics = nlohmann::json::parse(slurp(dir_ / "pp" / "metrics.json"));
+  EXPECT_GT(metrics.back()["test_acc"].get<double>(), 0.9);
+  // Contradictory SIBP options are refused before training.
+  const auto bad = run_sibp(train_args("bad", "--algo sibp --solver exact"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("exact"), std::string::npos) << bad.err;
+}
+
 TEST(Cli, HelpOnEveryCommand) {
   for (const char* cmd : {"--help", "train --help", "eval --help", "data --help", "data fetch --help",
                           "reference-step --help"}) {

@@ -60,6 +60,13 @@ TEST(Sweep, EachDivergenceRule) {
   EXPECT_TRUE(p.diverged);
   EXPECT_NE(p.reason.find("above its initial value"), std::string::npos) << p.reason;
 
+  // Collapsed: just below the start (the MNIST SGD lr 10 case: 2.32 vs 2.39).
+  p = classify_sweep_run(result(10, "completed", {row(0, 2.39, 0.1), row(50, 2.32, 0.1)}));
+  EXPECT_TRUE(p.diverged);
+  EXPECT_NE(p.reason.find("not clearly below"), std::string::npos) << p.reason;
+  p = classify_sweep_run(result(10, "completed", {row(0, 2.3, 0.1), row(50, 2.1, 0.3)}));
+  EXPECT_FALSE(p.diverged) << p.reason;
+
   p = classify_sweep_run(result(10, "completed", {row(0, 2.3, 0.1), row(50, 0.5, NAN)}));
   EXPECT_TRUE(p.diverged);
   EXPECT_NE(p.reason.find("not finite"), std::string::npos);
