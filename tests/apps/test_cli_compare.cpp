@@ -63,7 +63,7 @@ class CliCompare : public ::testing::Test {
                   {"base", base_},
                   {"seeds", {1}},
                   {"sweeps", {{{"label", "sgd lr"}, {"base", {{"algo", "sgd"}}}, {"param", "lr"},
-                               {"values", {0.1, 1e6}}}}}};
+                               {"values", {1.0, 1e6}}}}}};
     testing::write_bytes(dir_ / "sweep.json", sweep.dump(2));
   }
   std::string path(const std::string& name) const { return "'" + (dir_ / name).string() + "'"; }
@@ -109,7 +109,7 @@ TEST_F(CliCompare, SweepRecordsDivergenceAndCompareDispatchesOnKind) {
   auto r = run_sibp("sweep " + path("sweep.json") + " --out " + path("sweep"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string csv = slurp(dir_ / "sweep" / "sweep.csv");
-  EXPECT_NE(csv.find("sgd lr,lr,0.1,1,stable"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("sgd lr,lr,1,1,stable"), std::string::npos) << csv;
   EXPECT_NE(csv.find("sgd lr,lr,1e+06,1,diverged"), std::string::npos) << csv;
 
   // The same file through `compare`: everything is already complete.
