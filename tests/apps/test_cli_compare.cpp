@@ -15,29 +15,11 @@
 namespace sibp {
 namespace {
 namespace fs = std::filesystem;
+using testing::write_blobs;
+using testing::slurp;
 using nlohmann::json;
 using testing::run_sibp;
 using testing::TempDir;
-
-void write_blobs(const fs::path& path, int n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> noise(0.0, 0.35);
-  std::ofstream out(path);
-  out << "label,a,b,c,d\n";
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 3;
-    out << label;
-    for (int k = 0; k < 4; ++k) out << ',' << ((k % 3 == label) ? 1.0 : 0.0) + noise(gen);
-    out << '\n';
-  }
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class CliCompare : public ::testing::Test {
  protected:

@@ -23,14 +23,9 @@
 namespace sibp {
 namespace {
 namespace fs = std::filesystem;
+using testing::write_blobs;
+using testing::slurp;
 using nlohmann::json;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool is_png(const fs::path& p) {
   const std::string b = slurp(p);
@@ -45,20 +40,6 @@ bool is_svg(const fs::path& p) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return at != std::string::npos && s.compare(at, 4, "<svg") == 0 && s.size() > 6 &&
          s.compare(s.size() - 6, 6, "</svg>") == 0;
-}
-
-// Three Gaussian blobs in 4 dimensions: a small network separates them in a few epochs.
-void write_blobs(const fs::path& path, int n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> noise(0.0, 0.35);
-  std::ofstream out(path);
-  out << "label,a,b,c,d\n";
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 3;
-    out << label;
-    for (int k = 0; k < 4; ++k) out << ',' << ((k % 3 == label) ? 1.0 : 0.0) + noise(gen);
-    out << '\n';
-  }
 }
 
 std::vector<std::string> split_csv_line(const std::string& line) {

@@ -17,6 +17,8 @@
 namespace sibp {
 namespace {
 namespace fs = std::filesystem;
+using testing::write_blobs;
+using testing::slurp;
 using nlohmann::json;
 
 MetricsRow row(long long it, std::optional<double> loss, std::optional<double> test) {
@@ -127,26 +129,6 @@ TEST(Sweep, NoStableValue) {
   EXPECT_FALSE(s[0].largest_stable);
 }
 
-void write_blobs(const fs::path& path, int n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> noise(0.0, 0.35);
-  std::ofstream out(path);
-  out << "label,a,b,c,d\n";
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 3;
-    out << label;
-    for (int k = 0; k < 4; ++k) out << ',' << ((k % 3 == label) ? 1.0 : 0.0) + noise(gen);
-    out << '\n';
-  }
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(Sweep, HugeSgdStepIsRecordedAsDivergedEndToEnd) {
   testing::TempDir dir;
   write_blobs(dir / "train.csv", 150, 1);
@@ -157,7 +139,7 @@ TEST(Sweep, HugeSgdStepIsRecordedAsDivergedEndToEnd) {
             {"base", {{"data", data}, {"layers", "4-8-3"}, {"epochs", 2}, {"batch", 10}, {"threads", 1}}},
             {"seeds", {1}},
             {"sweeps", {{{"label", "sgd lr"}, {"base", {{"algo", "sgd"}}}, {"param", "lr"},
-                         {"values", {0.1, 1e6}}}}}};
+                         {"values", {1.0, 1e6}}}}}};
   const ExperimentFile e = parse_experiment(j, "tiny-sweep.json");
   ExperimentOptions options;
   options.out_dir = dir / "out";
@@ -171,11 +153,11 @@ TEST(Sweep, HugeSgdStepIsRecordedAsDivergedEndToEnd) {
   std::getline(lines, small);
   std::getline(lines, huge);
   EXPECT_EQ(header, "label,param,value,seed,status,final_train_loss,final_test_acc,reason");
-  EXPECT_EQ(small.substr(0, small.find(",", 20)), "sgd lr,lr,0.1,1,stable") << small;
+  EXPECT_EQ(small.substr(0, small.find(",", 20)), "sgd lr,lr,1,1,stable") << small;
   EXPECT_EQ(huge.substr(0, 23), "sgd lr,lr,1e+06,1,diver") << huge;
 
   const std::string md = slurp(dir / "out" / "report.md");
-  EXPECT_NE(md.find("| sgd lr | algo=sgd | lr | 0.1 … 1e+06 (2) | 0.1 | yes |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sgd lr | algo=sgd | lr | 1 … 1e+06 (2) | 1 | yes |"), std::string::npos) << md;
   EXPECT_TRUE(fs::exists(dir / "out" / "plots" / "sweep_test_acc.svg"));
   EXPECT_TRUE(fs::exists(dir / "out" / "plots" / "sweep_test_acc.png"));
   EXPECT_TRUE(fs::exists(dir / "out" / "plots" / "sweep_test_acc.gp"));

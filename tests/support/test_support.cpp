@@ -49,4 +49,24 @@ CommandResult run_sibp(const std::string& args) {
   return r;
 }
 
+void write_blobs(const fs::path& path, int n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> noise(0.0, 0.35);
+  std::ofstream out(path);
+  out << "label,a,b,c,d\n";
+  for (int i = 0; i < n; ++i) {
+    const int label = i % 3;
+    out << label;
+    for (int k = 0; k < 4; ++k) out << ',' << ((k % 3 == label) ? 1.0 : 0.0) + noise(gen);
+    out << '\n';
+  }
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace sibp::testing

@@ -33,3 +33,14 @@ struct CommandResult {
 CommandResult run_sibp(const std::string& args);
 
 }  // namespace sibp::testing
+
+namespace sibp::testing {
+
+/// Three Gaussian blobs in 4 dimensions as a CSV with a header (label first):
+/// separable enough that a small network reaches high accuracy in a few epochs.
+void write_blobs(const std::filesystem::path& path, int n, unsigned seed);
+
+/// The whole content of a text file ("" if it cannot be read).
+std::string slurp(const std::filesystem::path& path);
+
+}  // namespace sibp::testing
