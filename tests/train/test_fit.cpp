@@ -94,7 +94,9 @@ TEST(Fit, EvaluatesAtStartEveryEvalEveryAndEpochEnds) {
     ASSERT_EQ(row.extra.size(), 1u);
     EXPECT_EQ(row.extra[0].first, "grad_norm");
     EXPECT_GT(row.extra[0].second, 0.0);
-    if (i > 0) EXPECT_GE(row.seconds, r.rows[i - 1].seconds);
+    if (i > 0) {
+      EXPECT_GE(row.seconds, r.rows[i - 1].seconds);
+    }
   }
   EXPECT_EQ(r.rows[0].seconds, 0.0);
   // Training moved the network: the loss at the end differs from the start.
