@@ -88,7 +88,9 @@ TEST(SibpLimit, SmallStepEqualsSgdOnSummedLoss) {
         EXPECT_LT(rel, 100 * alpha);
         // ... and it shrinks with α (by ~4 for a 4× smaller α; 2.5 leaves room
         // for the O(α²) terms).
-        if (previous > 0) EXPECT_LT(rel, previous / 2.5);
+        if (previous > 0) {
+          EXPECT_LT(rel, previous / 2.5);
+        }
         previous = rel;
       }
     }
