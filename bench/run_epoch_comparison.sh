@@ -13,6 +13,12 @@
 #                 shapes, measured by bench/epoch    (target >= 0.6)
 # Not run by CI: the machine is shared, so repeat and read best and median.
 set -euo pipefail
+# PyTorch from Debian uses the system BLAS: without OpenBLAS installed it runs on
+# the reference BLAS, 25x slower here (measured), which would flatter us.
+if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
+  echo "run_epoch_comparison: install libopenblas0-pthread first (apt-get install libopenblas0-pthread)" >&2
+  exit 2
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$root/build"}
 repeats=${2:-3}
@@ -34,7 +40,7 @@ echo "== ours: $epoch --repeat $repeats"
 echo "== PyTorch, default environment"
 /usr/bin/python3 "$root/scripts/bench_pytorch.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_default"
 echo "== PyTorch, OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE"
-OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
+env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
   /usr/bin/python3 "$root/scripts/bench_pytorch.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_tuned"
 
 read -r ours_best ours_med < <(stats "$tmp/ours")
