@@ -2,6 +2,8 @@
 // predict() against the tape, and initialisation reproducibility.
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "nn/network.hpp"
@@ -9,13 +11,7 @@
 namespace sibp {
 namespace {
 
-NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  s.loss = loss;
-  return s;
-}
+using testing::spec_of;
 
 TEST(Network, ForwardExactOnChosenParameters) {
   // 2-2-1 with ReLU, integer weights: every value is exact.

@@ -69,4 +69,12 @@ std::string slurp(const fs::path& path) {
   return ss.str();
 }
 
+NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
+  NetworkSpec s;
+  s.widths = std::move(widths);
+  s.hidden = hidden;
+  s.loss = loss;
+  return s;
+}
+
 }  // namespace sibp::testing

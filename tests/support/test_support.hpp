@@ -2,6 +2,9 @@
 /// Helpers shared by the test executables.
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include "nn/network.hpp"
 
 namespace sibp::testing {
 
@@ -42,5 +45,13 @@ void write_blobs(const std::filesystem::path& path, int n, unsigned seed);
 
 /// The whole content of a text file ("" if it cannot be read).
 std::string slurp(const std::filesystem::path& path);
+
+}  // namespace sibp::testing
+
+namespace sibp::testing {
+
+/// A network architecture with the given widths, hidden activation and loss
+/// (identity output).
+NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss);
 
 }  // namespace sibp::testing

@@ -2,6 +2,8 @@
 // the batch-mean loss, for every activation and both losses, in double.
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include <cmath>
 
 #include "core/rng.hpp"
@@ -11,13 +13,7 @@
 namespace sibp {
 namespace {
 
-NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  s.loss = loss;
-  return s;
-}
+using testing::spec_of;
 
 double mean_loss(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y) {
   Mat<double> out, scratch;

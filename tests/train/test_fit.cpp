@@ -3,6 +3,8 @@
 // high-level vs low-level check in the spirit of ggml's test_epoch_vs_fit.
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include <cmath>
 
 #include "core/error.hpp"
@@ -13,13 +15,7 @@
 namespace sibp {
 namespace {
 
-NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  s.loss = loss;
-  return s;
-}
+using testing::spec_of;
 
 // n samples of d Gaussian features; label = sign of the first feature, so
 // the set is learnable but not trivially so for a random network.
