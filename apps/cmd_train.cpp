@@ -170,6 +170,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--prox-solver", c.prox_solver, "exact or cg")->capture_default_str()->group(prox_group);
   cmd->add_option("--prox-iters", c.prox_iters, "CG iterations (cg solver)")->capture_default_str()
       ->group(prox_group);
+  cmd->add_option("--prox-cg", c.prox_cg,
+                  "reference: CG as in the reference code (eps 1e-6 in alpha/beta, early stop); textbook: plain CG")
+      ->capture_default_str()->group(prox_group);
   cmd->add_option("--outer", c.outer, "Outer optimizer: sgd or adam (uses --lr, --momentum, --nesterov)")
       ->capture_default_str()->group(prox_group);
   const char* loop_group = "Training loop";

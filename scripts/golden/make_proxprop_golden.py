@@ -12,7 +12,11 @@ written here independently in PyTorch, float64:
         theta* = argmin 1/2 ||theta A - T||^2 + 1/(2 tau) ||theta - theta^k||^2
      exactly (normal equations, solved jointly for W and b), or by N steps of
      conjugate gradient on those normal equations, one independent CG per row
-     of theta (one output unit), started at theta^k;
+     of theta (one output unit), started at theta^k: either textbook CG, or
+     the reference implementation's variant (github.com/tfrerix/proxprop,
+     ProxProp.py, conjugate_gradient_block: eps = 1e-6 added to the
+     denominators of alpha and beta, and a stop once the largest squared row
+     residual is below tol^2 = 1e-4 times the mean initial one);
   4. hidden layers report theta^k - theta* as their gradient, the output layer
      its plain back-propagated gradient; torch.optim.SGD applies them.
 
@@ -26,14 +30,17 @@ import os
 
 import torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SCRIPT = "scripts/golden/make_proxprop_golden.py"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                    "tests", "fixtures", "golden", "proxprop_steps.json")
 
 torch.set_default_dtype(torch.float64)
 
-WIDTHS = [6, 5, 4, 3]  # two ProxProp (hidden, ReLU) layers, one plain output layer
+# Two ProxProp (hidden, ReLU) layers, one plain output layer. With BATCH = 8 the
+# first layer has more unknowns per row (13) than samples and the second fewer (6),
+# so the C++ side's sample-space and parameter-space CG are both checked.
+WIDTHS = [12, 5, 4, 3]
 BATCH = 8
 TAU = 0.5
 STEPS = 2
@@ -73,6 +80,36 @@ def prox_cg(theta_k, A, T, tau, iters):
     return X
 
 
+def prox_cg_reference(theta_k, A, T, tau, iters, tol=1e-2, eps=1e-6):
+    # The reference's CG semantics, rows of theta as its columns of X.
+    def apply(X):
+        return (X @ A) @ A.T + X / tau
+    B = T @ A.T + theta_k / tau
+    X = theta_k.clone()
+    R = B - apply(X)
+    P = R.clone()
+    rs = (R * R).sum(dim=1, keepdim=True)
+    scale = rs.mean()
+    k = 0
+    while True:
+        k += 1
+        AP = apply(P)
+        alpha = rs / ((P * AP).sum(dim=1, keepdim=True) + eps)
+        X = X + alpha * P
+        if k == iters:
+            break
+        R = R - alpha * AP
+        rs_new = (R * R).sum(dim=1, keepdim=True)
+        if rs_new.max() < tol ** 2 * scale:
+            break
+        P = R + (rs_new / (rs + eps)) * P
+        rs = rs_new
+    return X, k
+
+
+STOPS = {}  # case name -> CG iterations of the reference variant's last solve
+
+
 def proxprop_grads(Ws, bs, X, labels, solver, iters, tau):
     """Sets .grad of every parameter as ProxProp reports it; returns the mean loss."""
     L = len(Ws)
@@ -96,8 +133,10 @@ def proxprop_grads(Ws, bs, X, labels, solver, iters, tau):
             theta_k = torch.cat([Ws[l - 1], bs[l - 1][:, None]], dim=1)
             if solver == "exact":
                 theta = prox_exact(theta_k, A, Tl, tau)
-            else:
+            elif solver == "cg-textbook":
                 theta = prox_cg(theta_k, A, Tl, tau, iters)
+            else:
+                theta, STOPS[l] = prox_cg_reference(theta_k, A, Tl, tau, iters)
             d = theta_k - theta
             Ws[l - 1].grad = d[:, :-1].clone()
             bs[l - 1].grad = d[:, -1].clone()
@@ -124,10 +163,15 @@ def main():
         {"name": "sgd", "kind": "sgd", "lr": 1.0, "momentum": 0.0, "nesterov": False},
         {"name": "nesterov", "kind": "sgd", "lr": 1.0, "momentum": 0.95, "nesterov": True},
     ]
-    solvers = [("exact", 0), ("cg", 3)]
+    # (solver, N, which CG); N = 40 lets the reference variant's early stop end the solves
+    solvers = [("exact", 0, None), ("cg-textbook", 3, "textbook"), ("cg-reference", 3, "reference"),
+               ("cg-reference", 40, "reference")]
     cases = []
-    for solver, iters in solvers:
+    for solver, iters, cg in solvers:
         for outer in outers:
+            if iters == 40 and outer["name"] != "sgd":
+                continue
+            STOPS.clear()
             Ws = [w.clone().requires_grad_() for w in W0]
             bs = [b.clone().requires_grad_() for b in b0]
             opt = torch.optim.SGD(Ws + bs, lr=outer["lr"], momentum=outer["momentum"],
@@ -137,10 +181,16 @@ def main():
                 loss = proxprop_grads(Ws, bs, X, labels, solver, iters, TAU)
                 opt.step()
                 steps.append({"loss": loss, "W": [tolist(w) for w in Ws], "b": [tolist(b) for b in bs]})
-            cases.append({
-                "name": f"{solver}{iters if solver == 'cg' else ''}_{outer['name']}",
-                "solver": solver, "prox_iters": iters, "tau": TAU, "outer": outer, "steps": steps,
-            })
+            case = {
+                "name": f"{solver}{iters if cg else ''}_{outer['name']}",
+                "solver": "cg" if cg else solver, "prox_iters": iters, "tau": TAU, "outer": outer,
+                "steps": steps,
+            }
+            if cg:
+                case["prox_cg"] = cg
+            if cg == "reference":
+                case["last_solve_iterations"] = [STOPS[l] for l in sorted(STOPS)]
+            cases.append(case)
 
     doc = {
         "format_version": FORMAT_VERSION,

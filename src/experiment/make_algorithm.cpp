@@ -44,7 +44,7 @@ std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const N
     RunConfig outer = c;  // the outer optimizer is SGD or Adam as --outer says
     outer.algo = c.outer == "adam" ? "adam" : "sgd";
     return std::make_unique<ProxProp<T>>(
-        make_proxprop_options(c.tau, c.prox_solver, c.prox_iters, c.outer, update_options(outer)));
+        make_proxprop_options(c.tau, c.prox_solver, c.prox_iters, c.outer, update_options(outer), c.prox_cg));
   }
   throw UsageError("unknown --algo '" + c.algo + "'");
 }

@@ -39,6 +39,7 @@ void for_each_field(RunConfig& c, F&& f) {
   f("tau", c.tau);
   f("prox_solver", c.prox_solver);
   f("prox_iters", c.prox_iters);
+  f("prox_cg", c.prox_cg);
   f("outer", c.outer);
   f("epochs", c.epochs);
   f("batch", c.batch);

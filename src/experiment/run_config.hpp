@@ -49,6 +49,7 @@ struct RunConfig {
   double tau = 0.05;
   std::string prox_solver = "cg";
   int prox_iters = 3;
+  std::string prox_cg = "reference";  ///< reference (ProxProp.py's CG) or textbook
   std::string outer = "sgd";
   // Loop
   int epochs = 5;

@@ -12,7 +12,44 @@ void CgOptions::validate() const {
     throw UsageError("cg: max_iterations must be >= 0, got " + std::to_string(max_iterations));
   if (!(tolerance >= 0))
     throw UsageError("cg: tolerance must be >= 0, got " + std::to_string(tolerance));
+  if (!(denominator_eps >= 0) || !std::isfinite(denominator_eps))
+    throw UsageError("cg: denominator eps must be finite and >= 0, got " + std::to_string(denominator_eps));
 }
+
+namespace cg_detail {
+
+template <typename T>
+void ratio(const Vec<T>& num, const Vec<T>& den, double eps, Vec<T>& out) {
+  const T e = static_cast<T>(eps);
+  out = ((den.array() + e) > T(0)).select(num.array() / (den.array() + e), T(0));
+}
+
+template <typename T>
+void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale, double mean_rr0,
+                CgReport& report) {
+  report.residual = 0;
+  double max_rr = 0;
+  bool all_relative = true;
+  for (Index i = 0; i < rr.size(); ++i) {
+    const double r2 = static_cast<double>(rr[i]);
+    const double r = std::sqrt(r2);
+    const double s = static_cast<double>(scale[i]);
+    report.residual = std::max(report.residual, r / s);
+    max_rr = std::max(max_rr, r2);
+    if (!(r == 0.0 || r <= options.tolerance * s)) all_relative = false;
+  }
+  if (options.stop == CgStop::Relative)
+    report.converged = all_relative;
+  else  // the reference's `res < tol**2 * tol_scale`, or nothing left to do
+    report.converged = max_rr == 0.0 || max_rr < options.tolerance * options.tolerance * mean_rr0;
+}
+
+template void ratio<float>(const Vec<float>&, const Vec<float>&, double, Vec<float>&);
+template void ratio<double>(const Vec<double>&, const Vec<double>&, double, Vec<double>&);
+template void check_stop<float>(const CgOptions&, const Vec<float>&, const Vec<float>&, double, CgReport&);
+template void check_stop<double>(const CgOptions&, const Vec<double>&, const Vec<double>&, double, CgReport&);
+
+}  // namespace cg_detail
 
 namespace {
 
@@ -63,37 +100,24 @@ CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Ma
   dot_per_system<T>(R_, R_, systems, rr_);
   P_ = R_;
 
-  const double tol = options.tolerance;
-  auto max_relative_residual = [&](const Vec<T>& rr) {
-    return static_cast<double>((rr.cwiseSqrt().array() / bnorm_.array()).maxCoeff());
-  };
-  auto all_converged = [&](const Vec<T>& rr) {
-    for (Index i = 0; i < n_sys; ++i) {
-      const double r = std::sqrt(static_cast<double>(rr[i]));
-      if (!(r == 0.0 || r <= tol * static_cast<double>(bnorm_[i]))) return false;
-    }
-    return true;
-  };
-
   CgReport report;
   if (n_sys == 0) {
     report.converged = true;
     return report;
   }
-  report.residual = max_relative_residual(rr_);
-  report.converged = all_converged(rr_);
+  const double mean_rr0 = static_cast<double>(rr_.mean());
+  cg_detail::check_stop<T>(options, rr_, bnorm_, mean_rr0, report);
   while (!report.converged && report.iterations < options.max_iterations) {
     op(P_, AP_);
     ++report.iterations;
     dot_per_system<T>(P_, AP_, systems, pap_);
-    // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: it must stay put,
-    // not divide by zero.
-    for (Index i = 0; i < n_sys; ++i) alpha_[i] = pap_[i] > T(0) ? rr_[i] / pap_[i] : T(0);
+    // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: α = 0 keeps it put.
+    cg_detail::ratio<T>(rr_, pap_, options.denominator_eps, alpha_);
     axpy_per_system<T>(alpha_, P_, systems, X);
     alpha_ = -alpha_;
     axpy_per_system<T>(alpha_, AP_, systems, R_);
     dot_per_system<T>(R_, R_, systems, rr_new_);
-    for (Index i = 0; i < n_sys; ++i) beta_[i] = rr_[i] > T(0) ? rr_new_[i] / rr_[i] : T(0);
+    cg_detail::ratio<T>(rr_new_, rr_, options.denominator_eps, beta_);
     // P ← R + diag(β) P
     if (systems == CgSystems::Rows)
       P_ = beta_.asDiagonal() * P_;
@@ -101,8 +125,7 @@ CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Ma
       P_ = P_ * beta_.asDiagonal();
     P_ += R_;
     rr_.swap(rr_new_);
-    report.residual = max_relative_residual(rr_);
-    report.converged = all_converged(rr_);
+    cg_detail::check_stop<T>(options, rr_, bnorm_, mean_rr0, report);
   }
   return report;
 }

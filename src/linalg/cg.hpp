@@ -16,14 +16,29 @@
 
 namespace sibp {
 
+/// When a CG solve stops before max_iterations.
+enum class CgStop {
+  /// Every system has ‖r_i‖ ≤ tolerance·‖b_i‖ (relative to its right-hand side).
+  Relative,
+  /// The ProxProp reference's `conjugate_gradient_block`: max_i ‖r_i‖² < tolerance² ·
+  /// mean_i ‖r_i⁰‖², the worst system against the mean initial residual (its tol = 1e-2).
+  ProxPropReference,
+};
+
 /// Options of a CG solve.
 struct CgOptions {
   /// Upper bound on operator applications; 0 returns the warm start.
   int max_iterations = 100;
-  /// Stop a system when ‖r_i‖ ≤ tolerance·‖b_i‖ (relative to its right-hand side).
-  /// 0 runs exactly max_iterations (ProxProp's fixed-`N` mode) unless r becomes exactly 0.
+  /// Threshold of the stopping test. 0 runs exactly max_iterations (ProxProp's
+  /// fixed-`N` mode) unless r becomes exactly 0.
   double tolerance = 1e-6;
-  /// Throws UsageError("cg: ...") for max_iterations < 0 or tolerance < 0 / NaN.
+  CgStop stop = CgStop::Relative;
+  /// Added to the denominators of α = rᵀr/(pᵀAp + eps) and β = r'ᵀr'/(rᵀr + eps), as the
+  /// ProxProp reference does (1e-6 there). It shortens steps of systems whose residual
+  /// is near eps; 0 is textbook CG.
+  double denominator_eps = 0.0;
+  /// Throws UsageError("cg: ...") for max_iterations < 0, or tolerance or
+  /// denominator_eps < 0 / NaN.
   void validate() const;
 };
 
@@ -48,6 +63,18 @@ struct CgResult {
   double residual = 0;
   bool converged = false;
 };
+
+namespace cg_detail {
+/// out_i = num_i / (den_i + eps) where that denominator is > 0, else 0: CG's α and β,
+/// shared by BlockCg and SampleSpaceCg so both follow one definition.
+template <typename T>
+void ratio(const Vec<T>& num, const Vec<T>& den, double eps, Vec<T>& out);
+/// Sets report.residual (max_i ‖r_i‖/scale_i) and report.converged (options.stop's test)
+/// from the squared residuals rr; mean_rr0 is the mean of the first ones.
+template <typename T>
+void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale, double mean_rr0,
+                CgReport& report);
+}  // namespace cg_detail
 
 /// AX ← op(X). AX arrives sized like X and must be overwritten (not accumulated).
 /// Requires: op is linear, symmetric positive definite on each system of X.

@@ -123,16 +123,33 @@ RidgeMethod RidgeSolver<T>::solve_with_bias(const Eigen::Ref<const Mat<T>>& F,
   return used;
 }
 
+namespace {
+
+CgOptions cg_options(int iterations, double tolerance) {
+  CgOptions options;
+  options.max_iterations = iterations;
+  options.tolerance = tolerance;
+  return options;
+}
+
+}  // namespace
+
 template <typename T>
 CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
                                   const Eigen::Ref<const Mat<T>>& W0, double lambda, int iterations,
                                   Eigen::Ref<Mat<T>> W, double tolerance) {
+  return solve_cg(F, R, W0, lambda, cg_options(iterations, tolerance), W);
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                                  const Eigen::Ref<const Mat<T>>& W0, double lambda, const CgOptions& options,
+                                  Eigen::Ref<Mat<T>> W) {
   check_lambda(lambda);
   check_shapes<T>(F, R, W0, W.rows(), W.cols());
-  CgOptions options;
-  options.max_iterations = iterations;
-  options.tolerance = tolerance;
   options.validate();
+  if (resolve_ridge_method(method_, F.rows(), F.cols()) == RidgeMethod::Woodbury)
+    return solve_cg_in_sample_space(F, R, W0, nullptr, static_cast<T>(lambda), options, W, nullptr);
   const T lam = static_cast<T>(lambda);
   rhs_.noalias() = R * F.transpose();
   rhs_ += lam * W0;
@@ -148,6 +165,43 @@ CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen
   return report;
 }
 
+// From the warm start θ0 the first residual is (R − θ0F̃)F̃ᵀ, so SampleSpaceCg applies
+// with w = 1 (see sample_space_cg.hpp). With b0/b given, F̃ = [F; 1ᵀ] and θ = [W b]
+// without forming either.
+template <typename T>
+CgReport RidgeSolver<T>::solve_cg_in_sample_space(const Eigen::Ref<const Mat<T>>& F,
+                                                  const Eigen::Ref<const Mat<T>>& R,
+                                                  const Eigen::Ref<const Mat<T>>& W0,
+                                                  const Eigen::Ref<const Vec<T>>* b0, T lam,
+                                                  const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                                                  Eigen::Ref<Vec<T>>* b) {
+  const Index m = F.cols();
+  K_.resize(m, m);
+  K_.template triangularView<Eigen::Lower>().setZero();
+  K_.template selfadjointView<Eigen::Lower>().rankUpdate(F.transpose());
+  if (b0) K_.array() += T(1);
+  K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+
+  XF_.noalias() = W0 * F;  // θ0F̃
+  if (b0) XF_.colwise() += *b0;
+  // ‖rhs_i‖² = λ²‖θ0_i‖² + 2λ (θ0F̃)_i·R_i + R_i K R_iᵀ: the stopping test's scale,
+  // without forming the d_out×d right-hand side λθ0 + RF̃ᵀ.
+  E_.noalias() = R * K_;  // scratch: RK
+  cg_bnorm_ = E_.cwiseProduct(R).rowwise().sum();
+  cg_bnorm_.noalias() += T(2) * lam * XF_.cwiseProduct(R).rowwise().sum();
+  cg_bnorm_.noalias() += lam * lam * W0.rowwise().squaredNorm();
+  if (b0) cg_bnorm_.noalias() += lam * lam * b0->cwiseAbs2();
+  cg_bnorm_ = cg_bnorm_.cwiseMax(T(0)).cwiseSqrt();
+
+  E_ = R - XF_;
+  const CgReport report = sample_cg_.solve(K_, nullptr, lam, E_, cg_bnorm_, options, Z_);
+  // θ = θ0 + Z F̃ᵀ. W may alias W0: W0 is not read after W is written.
+  if (b) *b = *b0 + Z_.rowwise().sum();
+  if (W.data() != W0.data()) W = W0;
+  W.noalias() += Z_ * F.transpose();
+  return report;
+}
+
 template <typename T>
 CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
                                             const Eigen::Ref<const Mat<T>>& target,
@@ -155,12 +209,31 @@ CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
                                             const Eigen::Ref<const Vec<T>>& b0, double lambda,
                                             int iterations, Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b,
                                             double tolerance) {
+  return solve_with_bias_cg(F, target, W0, b0, lambda, cg_options(iterations, tolerance), W, b);
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
+                                            const Eigen::Ref<const Mat<T>>& target,
+                                            const Eigen::Ref<const Mat<T>>& W0,
+                                            const Eigen::Ref<const Vec<T>>& b0, double lambda,
+                                            const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                                            Eigen::Ref<Vec<T>> b) {
   if (b.size() != W.rows())
     throw UsageError("ridge: bias b has " + std::to_string(b.size()) + " entries but W has " +
                      std::to_string(W.rows()) + " rows");
+  if (b0.size() != W0.rows())
+    throw UsageError("ridge: bias b0 has " + std::to_string(b0.size()) + " entries but W0 has " +
+                     std::to_string(W0.rows()) + " rows");
+  if (resolve_ridge_method(method_, F.rows() + 1, F.cols()) == RidgeMethod::Woodbury) {
+    check_lambda(lambda);
+    check_shapes<T>(F, target, W0, W.rows(), W.cols());
+    options.validate();
+    return solve_cg_in_sample_space(F, target, W0, &b0, static_cast<T>(lambda), options, W, &b);
+  }
   append_ones_row(F);
   join(W0, b0);
-  const CgReport report = solve_cg(Ft_, target, theta0_, lambda, iterations, theta_, tolerance);
+  const CgReport report = solve_cg(Ft_, target, theta0_, lambda, options, theta_);
   W = theta_.leftCols(F.rows());
   b = theta_.col(F.rows());
   return report;

@@ -19,6 +19,7 @@
 
 #include "core/types.hpp"
 #include "linalg/cg.hpp"
+#include "linalg/sample_space_cg.hpp"
 
 namespace sibp {
 
@@ -62,15 +63,25 @@ class RidgeSolver {
                               const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
                               double lambda, Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b);
 
-  /// Approximate solve: `iterations` steps of (multi-RHS, one system per row of W) CG on
-  /// the normal equations W(λI + FFᵀ) = λW0 + RFᵀ, warm-started at W0, matrix-free:
-  /// each step is X ↦ λX + (X F)Fᵀ, two GEMMs. tolerance 0 = exactly `iterations` steps.
-  /// Requires/aliasing as solve().
+  /// Approximate solve: CG (multi-RHS, one system per row of W) on the normal equations
+  /// W(λI + FFᵀ) = λW0 + RFᵀ, warm-started at W0, for at most options.max_iterations
+  /// steps (tolerance 0 = exactly that many). Where the method resolves to Woodbury
+  /// (m < d) the same iterates are computed in sample space (W = W0 + Z Fᵀ, one small
+  /// m×m product per step, SampleSpaceCg); with Cholesky, matrix-free in parameter
+  /// space, X ↦ λX + (XF)Fᵀ. Requires/aliasing as solve().
+  CgReport solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                    const Eigen::Ref<const Mat<T>>& W0, double lambda, const CgOptions& options,
+                    Eigen::Ref<Mat<T>> W);
+  /// The same with CgOptions{iterations, tolerance} (relative stopping test, no eps).
   CgReport solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
                     const Eigen::Ref<const Mat<T>>& W0, double lambda, int iterations,
                     Eigen::Ref<Mat<T>> W, double tolerance = 0.0);
 
   /// The CG version of solve_with_bias (ProxProp's `cgN` with λ = 1/τ).
+  CgReport solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& target,
+                              const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
+                              double lambda, const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                              Eigen::Ref<Vec<T>> b);
   CgReport solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& target,
                               const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
                               double lambda, int iterations, Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b,
@@ -81,11 +92,17 @@ class RidgeSolver {
  private:
   void append_ones_row(const Eigen::Ref<const Mat<T>>& F);
   void join(const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0);
+  // CG in the span of Fᵀ (F with a ones row when b0/b are given). Arguments checked by the caller.
+  CgReport solve_cg_in_sample_space(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
+                                    const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>* b0,
+                                    T lam, const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                                    Eigen::Ref<Vec<T>>* b);
 
   RidgeMethod method_;
   Mat<T> E_;        // (d_out, m): R − W0 F
   Mat<T> K_;        // (m, m) Woodbury, or (d, d) Cholesky: the matrix factored
-  Mat<T> Z_;        // (m, d_out) or (d, d_out): solved right-hand sides, transposed
+  Mat<T> Z_;        // (m, d_out) or (d, d_out): solved right-hand sides, transposed;
+                    // (d_out, m) in sample-space CG: the iterate's coefficients
   Eigen::LLT<Mat<T>> llt_;
   Mat<T> Ft_;       // (d + 1, m): [F; 1ᵀ]
   Mat<T> theta0_;   // (d_out, d + 1): [W0 b0]
@@ -94,6 +111,8 @@ class RidgeSolver {
   Mat<T> X_;        // (d_out, d): CG iterate
   Mat<T> XF_;       // (d_out, m): CG operator intermediate
   BlockCg<T> cg_;
+  SampleSpaceCg<T> sample_cg_;
+  Vec<T> cg_bnorm_;  // (d_out): ‖right-hand side‖ per row
 };
 
 }  // namespace sibp

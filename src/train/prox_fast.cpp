@@ -160,7 +160,23 @@ bool GaussNewtonCgSolver<T>::compute_step(double lambda, Activation, int& iterat
   const Mat<T>& Ft = this->Ft_;
   const T lam = static_cast<T>(lambda);
   S2_ = this->S_.array().square();
-  XF_ = this->E_.cwiseProduct(this->S_);
+  XF_ = this->E_.cwiseProduct(this->S_);  // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
+  CgOptions cg;
+  cg.max_iterations = this->options_.cg_iterations;
+  cg.tolerance = this->options_.cg_tolerance;
+  if (this->options_.cg_in_sample_space && Ft.cols() < Ft.rows()) {
+    const Index m = Ft.cols();
+    K_.resize(m, m);
+    K_.template triangularView<Eigen::Lower>().setZero();
+    K_.template selfadjointView<Eigen::Lower>().rankUpdate(Ft.transpose());
+    K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+    RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
+    bnorm_ = RHS_.cwiseProduct(XF_).rowwise().sum().cwiseMax(T(0)).cwiseSqrt();
+    iterations = sample_cg_.solve(K_, &S2_, lam, XF_, bnorm_, cg, Z_).iterations;
+    this->D_.noalias() = Z_ * Ft.transpose();
+    this->P_ = sample_cg_.ZK();  // Δθ F̃ = Z K, kept by the iteration
+    return true;
+  }
   RHS_.noalias() = XF_ * Ft.transpose();
   this->D_.setZero();
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
@@ -169,9 +185,6 @@ bool GaussNewtonCgSolver<T>::compute_step(double lambda, Activation, int& iterat
     AX.noalias() = XF_ * Ft.transpose();
     AX += lam * X;
   };
-  CgOptions cg;
-  cg.max_iterations = this->options_.cg_iterations;
-  cg.tolerance = this->options_.cg_tolerance;
   iterations = cg_.solve(op, RHS_, this->D_, cg, CgSystems::Rows).iterations;
   return false;
 }

@@ -26,6 +26,7 @@
 
 #include "linalg/cg.hpp"
 #include "linalg/ridge.hpp"
+#include "linalg/sample_space_cg.hpp"
 #include "train/prox_solver.hpp"
 
 namespace sibp {
@@ -64,6 +65,9 @@ struct GaussNewtonOptions {
   int cg_iterations = 5;      ///< GaussNewtonCgSolver: block-CG steps (each two GEMMs)
   double cg_tolerance = 0.0;  ///< GaussNewtonCgSolver: relative residual to stop early; 0 = never
   int max_backtracks = 10;    ///< halvings of the step toward θ^k before θ^k is kept
+  /// GaussNewtonCgSolver: run CG in sample space (SampleSpaceCg) when the batch is
+  /// smaller than d_in + 1 — the same iterates, cheaper; false forces parameter space.
+  bool cg_in_sample_space = true;
   /// Throws UsageError("gauss-newton: ...") for cg_iterations < 1, cg_tolerance < 0,
   /// max_backtracks < 0.
   void validate() const;
@@ -94,7 +98,9 @@ class GaussNewtonBase : public ProxSolver<T> {
 
 /// Gauss–Newton step by block CG (ALGORITHMS.md §3.3 c): for each output row j,
 /// CG on  x ↦ ((x F̃) ⊙ s_j²) F̃ᵀ + λx = (e_j ⊙ s_j) F̃ᵀ  from x = 0 (= warm start at θ^k),
-/// all rows at once so each CG step is two GEMMs. Then the safeguard above.
+/// all rows at once. With m < d_in + 1 the iterates are computed in sample space
+/// (x = z F̃ᵀ, see linalg/sample_space_cg.hpp: one m×m product per step), else each
+/// step is two GEMMs in parameter space. Then the safeguard above.
 template <typename T>
 class GaussNewtonCgSolver : public GaussNewtonBase<T> {
  public:
@@ -103,6 +109,10 @@ class GaussNewtonCgSolver : public GaussNewtonBase<T> {
  private:
   bool compute_step(double lambda, Activation act, int& iterations) override;
   BlockCg<T> cg_;
+  SampleSpaceCg<T> sample_cg_;
+  Mat<T> K_;    // (m, m): F̃ᵀF̃ (sample space)
+  Mat<T> Z_;    // (d_out, m): Δθ = Z F̃ᵀ (sample space)
+  Vec<T> bnorm_;  // (d_out): ‖(e_j ⊙ s_j) F̃ᵀ‖ (sample space)
   Mat<T> S2_;   // (d_out, m): s²
   Mat<T> RHS_;  // (d_out, d_in + 1)
   Mat<T> XF_;   // (d_out, m)

@@ -23,6 +23,28 @@ std::string to_string(ProxPropSolver s) {
   return "?";
 }
 
+ProxPropCg parse_proxprop_cg(std::string_view name, std::string_view option) {
+  if (name == "reference") return ProxPropCg::Reference;
+  if (name == "textbook") return ProxPropCg::Textbook;
+  throw UsageError(std::string(option) + ": expected reference or textbook, got '" + std::string(name) + "'");
+}
+
+std::string to_string(ProxPropCg c) { return c == ProxPropCg::Reference ? "reference" : "textbook"; }
+
+CgOptions proxprop_cg_options(ProxPropCg c, int iterations) {
+  CgOptions o;
+  o.max_iterations = iterations;
+  if (c == ProxPropCg::Reference) {
+    // conjugate_gradient_block(A, B, x0, tol=1e-2, maxit, eps=1e-6) in ProxProp.py.
+    o.tolerance = 1e-2;
+    o.stop = CgStop::ProxPropReference;
+    o.denominator_eps = 1e-6;
+  } else {
+    o.tolerance = 0.0;
+  }
+  return o;
+}
+
 void ProxPropOptions::validate() const {
   if (!(tau > 0) || !std::isfinite(tau))
     throw UsageError("proxprop: tau must be a positive number, got " + std::to_string(tau));
@@ -32,7 +54,8 @@ void ProxPropOptions::validate() const {
 }
 
 ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, int prox_iters,
-                                      std::string_view outer_kind, UpdateOptions outer) {
+                                      std::string_view outer_kind, UpdateOptions outer,
+                                      std::string_view prox_cg) {
   if (outer_kind == "sgd") {
     outer.kind = UpdateKind::SGD;
   } else if (outer_kind == "adam") {
@@ -47,6 +70,7 @@ ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, 
   o.tau = tau;
   o.solver = parse_proxprop_solver(prox_solver, "--prox-solver");
   o.prox_iters = prox_iters;
+  o.cg = parse_proxprop_cg(prox_cg, "--prox-cg");
   o.outer = outer;
   if (!(tau > 0) || !std::isfinite(tau))
     throw UsageError("--tau must be a positive number, got " + std::to_string(tau));
@@ -98,9 +122,9 @@ int ProxProp<T>::solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& 
       ridge_[layer].solve_with_bias(F, delta, zero_W_[layer], zero_b_[layer], lambda, dW, db);
       return 0;
     case ProxPropSolver::CG: {
-      // tolerance 0: exactly N steps, as the reference's `cgN` (bar its early exit, see header).
-      const CgReport r = ridge_[layer].solve_with_bias_cg(F, delta, zero_W_[layer], zero_b_[layer],
-                                                          lambda, options_.prox_iters, dW, db, 0.0);
+      const CgReport r = ridge_[layer].solve_with_bias_cg(F, delta, zero_W_[layer], zero_b_[layer], lambda,
+                                                          proxprop_cg_options(options_.cg, options_.prox_iters),
+                                                          dW, db);
       return r.iterations;
     }
   }

@@ -27,10 +27,10 @@
 ///   (torch.gesv). cgN: `conjugate_gradient_block`, which runs one CG per
 ///   column of X (= per output unit) in parallel, each with its own α and β,
 ///   warm-started at X0 = Z = θ^k and stopped after N operator applications.
-///   Two details of that function are not copied: it adds eps = 1e-6 to the
-///   denominators of α and β (a relative change of eps/(pᵀÃp), ~1e-4 or less
-///   at MNIST scale), and it stops before N once every squared column residual
-///   is below 1e-4 times their initial mean; we always make exactly N steps.
+///   That function adds eps = 1e-6 to the denominators of α and β and stops
+///   before N once every squared column residual is below 1e-4 times their
+///   initial mean; ProxPropCg::Reference (the default) does the same,
+///   ProxPropCg::Textbook makes exactly N plain CG steps.
 /// - gradient: X = Z − Aᵀ(AZ − Y), i.e. θ^k − θ* = ∇θ(mean loss), which
 ///   recovers plain back propagation with the outer optimizer.
 /// - Only the hidden layers are ProxProp layers; the last layer (final_fc in
@@ -66,12 +66,29 @@ ProxPropSolver parse_proxprop_solver(std::string_view name,
                                      std::string_view option = "--prox-solver");
 std::string to_string(ProxPropSolver s);
 
+/// Which CG `cgN` runs.
+enum class ProxPropCg {
+  /// The reference implementation's `conjugate_gradient_block` (ProxProp.py): eps = 1e-6
+  /// added to the denominators of α and β, and an early stop once every squared column
+  /// residual is below 1e-4 times their initial mean (its tol = 1e-2). Where a unit's
+  /// squared residual ‖δ_j Ãᵀ‖² is near 1e-6, β ≈ 0 makes its CG steepest descent.
+  Reference,
+  /// Textbook CG, exactly N steps.
+  Textbook,
+};
+/// Parses "reference", "textbook"; throws UsageError naming `option` otherwise.
+ProxPropCg parse_proxprop_cg(std::string_view name, std::string_view option = "--prox-cg");
+std::string to_string(ProxPropCg c);
+/// The CgOptions of `cgN` with N = iterations.
+CgOptions proxprop_cg_options(ProxPropCg c, int iterations);
+
 /// Options of ProxProp. Defaults are the paper's MLP run except the outer
 /// momentum (paper: Nesterov 0.95), which the caller opts into.
 struct ProxPropOptions {
   double tau = 0.05;                            ///< τ > 0, the proximal step
   ProxPropSolver solver = ProxPropSolver::CG;   ///< exact | cg | gradient
   int prox_iters = 3;                           ///< N of `cgN` (CG only), ≥ 1
+  ProxPropCg cg = ProxPropCg::Reference;        ///< which CG (CG only)
   /// The optimizer that applies θ^k − θ* (hidden layers) and ∇ (last layer).
   UpdateOptions outer = UpdateOptions{UpdateKind::SGD, /*lr=*/1.0};
 
@@ -85,7 +102,8 @@ struct ProxPropOptions {
 /// Nesterov belong to SGD. Throws UsageError naming --prox-solver, --outer,
 /// --tau, --prox-iters or the update option at fault.
 ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, int prox_iters,
-                                      std::string_view outer_kind, UpdateOptions outer);
+                                      std::string_view outer_kind, UpdateOptions outer,
+                                      std::string_view prox_cg = "reference");
 
 /// ProxProp: back propagation of the batch-mean loss with the old weights,
 /// then a linear proximal step per hidden layer whose θ^k − θ* is handed, with

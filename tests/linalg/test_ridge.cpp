@@ -189,6 +189,47 @@ TYPED_TEST(RidgeTest, CgApproachesExactAndIsWarmStarted) {
   EXPECT_LT((to_d<T>(Mat<T>(bc)) - to_d<T>(Mat<T>(be))).norm() / to_d<T>(Mat<T>(be)).norm(), tol);
 }
 
+// With m < d, CG runs in sample space (iterates W0 + Z Fᵀ); forcing Cholesky runs the
+// parameter-space CG. In exact arithmetic they are the same iterates, step by step,
+// with and without the bias row, and report the same residuals.
+TYPED_TEST(RidgeTest, SampleSpaceCgFollowsParameterSpaceCg) {
+  using T = TypeParam;
+  const Index d = 40, m = 12, d_out = 6;
+  const Mat<T> F = random_mat<T>(d, m, 25);
+  const Mat<T> R = random_mat<T>(d_out, m, 26);
+  const Mat<T> W0 = random_mat<T>(d_out, d, 27);
+  const Vec<T> b0 = random_mat<T>(d_out, 1, 28);
+  RidgeSolver<T> sample(RidgeMethod::Woodbury), param(RidgeMethod::Cholesky), automatic;
+  const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
+  for (double lambda : {0.3, 20.0}) {
+    for (int n = 0; n <= 7; ++n) {
+      Mat<T> Ws(d_out, d), Wp(d_out, d), Wa(d_out, d);
+      const CgReport rs = sample.solve_cg(F, R, W0, lambda, n, Ws);
+      const CgReport rp = param.solve_cg(F, R, W0, lambda, n, Wp);
+      automatic.solve_cg(F, R, W0, lambda, n, Wa);
+      EXPECT_EQ(rs.iterations, rp.iterations);
+      EXPECT_LT((to_d<T>(Ws) - to_d<T>(Wp)).norm() / to_d<T>(Wp).norm(), tol) << "n=" << n;
+      EXPECT_NEAR(rs.residual, rp.residual, 1e3 * tol * (1 + rp.residual)) << "n=" << n;
+      EXPECT_EQ((Wa - Ws).norm(), T(0)) << "Auto picks sample space when m < d";
+
+      Vec<T> bs(d_out), bp(d_out);
+      sample.solve_with_bias_cg(F, R, W0, b0, lambda, n, Ws, bs);
+      param.solve_with_bias_cg(F, R, W0, b0, lambda, n, Wp, bp);
+      EXPECT_LT((to_d<T>(Ws) - to_d<T>(Wp)).norm() / to_d<T>(Wp).norm(), tol) << "bias, n=" << n;
+      EXPECT_LT((to_d<T>(Mat<T>(bs)) - to_d<T>(Mat<T>(bp))).norm() / to_d<T>(Mat<T>(bp)).norm(), tol)
+          << "bias, n=" << n;
+    }
+  }
+  // A tolerance stops both at the same step, and the sample-space answer may overwrite W0.
+  Mat<T> Wp(d_out, d);
+  const CgReport rp = param.solve_cg(F, R, W0, 1.0, 50, Wp, 1e-3);
+  Mat<T> W_inplace = W0;
+  const CgReport rs = sample.solve_cg(F, R, W_inplace, 1.0, 50, W_inplace, 1e-3);
+  EXPECT_TRUE(rs.converged);
+  EXPECT_EQ(rs.iterations, rp.iterations);
+  EXPECT_LT((to_d<T>(W_inplace) - to_d<T>(Wp)).norm() / to_d<T>(Wp).norm(), 1e2 * tol);
+}
+
 TEST(RidgeValidationTest, BadInputsThrowUsageError) {
   RidgeSolver<double> s;
   const Mat<double> F = Mat<double>::Ones(4, 3), R = Mat<double>::Ones(2, 3), W0 = Mat<double>::Zero(2, 4);

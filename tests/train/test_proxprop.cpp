@@ -151,8 +151,11 @@ double max_abs_diff(const Network<double>& a, const Network<double>& b) {
   return d;
 }
 
+// Textbook CG: the properties checked with these options are those of plain CG; the
+// reference variant is checked against the golden file below.
 ProxPropOptions options(ProxPropSolver solver, double tau, int iters, UpdateOptions outer) {
   ProxPropOptions o;
+  o.cg = ProxPropCg::Textbook;
   o.solver = solver;
   o.tau = tau;
   o.prox_iters = iters;
@@ -379,7 +382,7 @@ json load_golden() {
 template <typename T>
 void run_golden(double tol, const std::string& only_case = "") {
   const json doc = load_golden();
-  ASSERT_EQ(doc.at("format_version").get<int>(), 1);
+  ASSERT_EQ(doc.at("format_version").get<int>(), 2);
   ASSERT_EQ(doc.at("script").get<std::string>(), "scripts/golden/make_proxprop_golden.py");
   NetworkSpec spec;
   for (const auto& w : doc.at("network").at("widths")) spec.widths.push_back(w.get<Index>());
@@ -406,14 +409,22 @@ void run_golden(double tol, const std::string& only_case = "") {
     const json& o = c.at("outer");
     const UpdateOptions outer = sgd(o.at("lr").get<double>(), o.at("momentum").get<double>(),
                                     o.at("nesterov").get<bool>());
-    const ProxPropOptions opt = options(parse_proxprop_solver(c.at("solver").get<std::string>()),
-                                        c.at("tau").get<double>(),
-                                        std::max(1, c.at("prox_iters").get<int>()), outer);
+    ProxPropOptions opt = options(parse_proxprop_solver(c.at("solver").get<std::string>()),
+                                  c.at("tau").get<double>(), std::max(1, c.at("prox_iters").get<int>()), outer);
+    opt.cg = parse_proxprop_cg(c.value("prox_cg", std::string("textbook")));
     ProxProp<T> pp(opt);
+    pp.set_diagnostics(true);
     Network<T> net = init.cast<T>();
     for (std::size_t s = 0; s < batches.size(); ++s) {
       const json& sj = c.at("steps").at(s);
       const StepReport rep = pp.step(net, batches[s]);
+      if (s + 1 == batches.size() && c.contains("last_solve_iterations")) {
+        // The reference CG's early stop ends where the script's did.
+        const json& its = c.at("last_solve_iterations");
+        ASSERT_EQ(its.size() + 1, net.num_layers());
+        for (std::size_t l = 0; l < its.size(); ++l)
+          EXPECT_EQ(rep.layers.at(l).solver_iterations, its.at(l).get<int>()) << "layer " << l;
+      }
       EXPECT_NEAR(rep.loss, sj.at("loss").get<double>(), tol) << "step " << s;
       for (std::size_t l = 0; l < net.num_layers(); ++l) {
         const Mat<double> W = net.layer(l).W.template cast<double>();
@@ -429,7 +440,8 @@ void run_golden(double tol, const std::string& only_case = "") {
 }
 
 TEST(ProxProp, MatchesPyTorchGoldenStepsInDouble) {
-  // exact and cg3, SGD lr 1 and Nesterov 0.95, two steps, from
+  // exact, textbook and reference cg3, reference cg40 (whose solves stop early), SGD lr 1
+  // and Nesterov 0.95, two steps, from
   // scripts/golden/make_proxprop_golden.py. Entries are O(1); the two sides
   // differ in solver (LU vs Cholesky/Woodbury, target vs shifted CG form) and
   // summation order, i.e. round-off ~1e-15 amplified by the condition number

@@ -1,0 +1,47 @@
+#pragma once
+/// Conjugate gradient for the layer problems of this project, run in sample space.
+///
+/// ProxProp's `cgN` (ALGORITHMS.md §4) and SIBP's Gauss–Newton CG (§3.3 c) both
+/// solve, one system per row x of a d_out×d matrix, warm-started at θ0,
+///
+///     x ↦ λx + ((x F̃) ⊙ w) F̃ᵀ = b,   with b − A(θ0) = s0 F̃ᵀ,
+///
+/// where F̃ is d×m (a layer's input with a ones row), w ≥ 0 per entry of x F̃
+/// (all ones for ProxProp, σ'(G)² for Gauss–Newton) and s0 a d_out×m matrix.
+/// Then every residual, direction and iterate minus θ0 is a coefficient matrix
+/// times F̃ᵀ, the operator maps Z F̃ᵀ to (λZ + (ZK) ⊙ w) F̃ᵀ with K = F̃ᵀF̃, and
+/// the row inner products are ⟨A F̃ᵀ, B F̃ᵀ⟩_i = (AK)_i · B_i. Run on the
+/// coefficients, CG follows the same iterates as in parameter space (BlockCg on
+/// the d-dimensional rows) in exact arithmetic, but each step is one
+/// (d_out×m)(m×m) product instead of two (d_out×d)(d×m) ones and passes over
+/// d_out×d matrices. It pays when m < d: MNIST's first layer has d = 785, m = 100.
+#include "core/types.hpp"
+#include "linalg/cg.hpp"
+
+namespace sibp {
+
+/// Multi-RHS CG on coefficients, with its workspace kept between solves.
+template <typename T>
+class SampleSpaceCg {
+ public:
+  /// Runs CG from Z = 0 (i.e. from θ0) on the system above.
+  /// - K: (m, m) = F̃ᵀF̃, symmetric (both triangles filled).
+  /// - w: (d_out, m) weights, or nullptr for all ones.
+  /// - S0: (d_out, m) coefficients of the first residual b − A(θ0).
+  /// - bnorm: (d_out) ‖b_i‖, the scale of the stopping test (as BlockCg's); 0 entries
+  ///   make that row's test absolute.
+  /// Ensures: Z (d_out, m) holds the coefficients of the last iterate minus θ0; the
+  /// report has BlockCg's meaning (iterations, max relative residual, converged).
+  CgReport solve(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0, const Vec<T>& bnorm,
+                 const CgOptions& options, Mat<T>& Z);
+
+  /// Z·K for the Z of the last solve: the change of the layer's pre-activation
+  /// (θ − θ0)F̃ = Z F̃ᵀF̃, kept up to date by the iteration at no extra cost.
+  const Mat<T>& ZK() const { return ZK_; }
+
+ private:
+  Mat<T> S_, SK_, P_, PK_, AP_, ZK_;  // (d_out, m): residual, ·K, direction, ·K, op(direction), Z·K
+  Vec<T> scale_, rr_, rr_new_, pap_, coef_;  // (d_out): per-row scalars (coef_: α, then β)
+};
+
+}  // namespace sibp
