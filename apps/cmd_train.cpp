@@ -152,7 +152,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--lambda", c.lambda, "Proximal weight lambda: one value or one per layer (1,1,0.5)")
       ->capture_default_str()->group(sibp_group);
   cmd->add_option("--solver", c.solver,
-                  "Prox solver: reference, exact, gn-cg, gn-exact, or OUTPUT:HIDDEN (e.g. exact:gn-cg)")
+                  "Prox solver: reference, exact, gn-cg, gn-exact, or OUTPUT:HIDDEN (e.g. exact:gn-exact)")
       ->capture_default_str()->group(sibp_group);
   cmd->add_option("--solver-iters", c.solver_iters, "Iterations of iterative prox solvers")
       ->capture_default_str()->group(sibp_group);

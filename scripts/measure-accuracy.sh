@@ -23,5 +23,5 @@ run sibp_gnexact --algo sibp --solver exact:gn-exact --epochs 3
 run sibp_gncg --algo sibp --solver exact:gn-cg --epochs 3
 run pp_nest --algo proxprop --tau 0.05 --prox-solver cg --prox-iters 3 --lr 1 --momentum 0.95 --nesterov --epochs 5
 run pp_sgd --algo proxprop --tau 0.05 --prox-solver cg --prox-iters 3 --lr 1 --epochs 5
-for eta in 0.1 0.3 1 3 10; do run eta_$eta --algo sibp --solver exact:gn-exact --eta $eta --lambda 1 --epochs 1; done
+for eta in 0.1 0.3 1 3 10; do run eta_$eta --algo sibp --solver exact:gn-cg --eta $eta --lambda 1 --epochs 1; done
 for eta in 0.1 0.3 1 3 10; do run etaref_$eta --algo sibp --solver reference --eta $eta --lambda 1 --epochs 1; done

@@ -104,7 +104,7 @@ TEST(MakeAlgorithm, CompatAloneSelectsTheReferenceSolver) {
   const Network<double> net(spec);
   c.compat = "authors";
   EXPECT_NE(make_algorithm<double>(c, net), nullptr);  // default solver gives way to "reference"
-  c.solver = "exact:gn-cg";                             // an explicit other solver is a contradiction
+  c.solver = "exact:gn-exact";                          // an explicit other solver is a contradiction
   EXPECT_THROW(make_algorithm<double>(c, net), UsageError);
   c.compat.clear();
   EXPECT_NE(make_algorithm<double>(c, net), nullptr);
