@@ -238,6 +238,24 @@ std::vector<Curve> make_curves(const std::vector<RunResult>& results) {
   return curves;
 }
 
+namespace {
+
+// Accuracies of trained networks crowd near 1, where a [0:1] axis cannot tell
+// runs apart; the untrained first point (near chance) would force that axis.
+// So the axis starts at the lowest band value after the first evaluation,
+// rounded down to 0.05; the line from the first point enters from below.
+std::string accuracy_yrange(const std::vector<Curve>& curves, int metric) {
+  double lo = std::numeric_limits<double>::infinity();
+  for (const Curve& c : curves)
+    for (const CurvePoint& p : c.points)
+      if (p.epoch > 0 && std::isfinite(p.value[metric][1])) lo = std::min(lo, p.value[metric][1]);
+  if (!std::isfinite(lo)) return "set yrange [0:1]\n";
+  lo = std::clamp(std::floor((lo - 0.01) * 20.0) / 20.0, 0.0, 0.95);
+  return "set yrange [" + num(lo) + ":1]\n";
+}
+
+}  // namespace
+
 std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, const std::vector<Curve>& curves) {
   fs::create_directories(plot_dir / "data");
   // One data file per label; columns documented in its header.
@@ -284,8 +302,12 @@ std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, c
         const std::string file = gq(data_files[i]);
         const std::string x = std::to_string(ax.column);
         if (any) plot += ", \\\n     ";
-        plot += file + " using " + x + ":" + std::to_string(m.column + 1) + ":" + std::to_string(m.column + 2) +
-                " with filledcurves lc rgb '" + colour(i) + "' notitle, \\\n     " + file + " using " + x + ":" +
+        // Accuracy bands start at the second point: the first (untrained, near chance) lies
+        // below the zoomed axis, and a band clipped there smears into a blob.
+        const std::string band_from = m.log_y ? "" : " every ::1";
+        plot += file + band_from + " using " + x + ":" + std::to_string(m.column + 1) + ":" +
+                std::to_string(m.column + 2) + " with filledcurves lc rgb '" + colour(i) + "' notitle, \\\n     " +
+                file + " using " + x + ":" +
                 std::to_string(m.column) + " with linespoints lw 2 pt 7 ps 0.5 lc rgb '" + colour(i) +
                 "' title " + gq(curves[i].title);
         any = true;
@@ -294,6 +316,7 @@ std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, c
       std::string script = script_header(name + ".gp");
       script += "set xlabel " + gq(ax.xlabel) + "\nset ylabel " + gq(m.ylabel) + "\n";
       script += m.log_y ? "set logscale y\n" : "unset logscale y\n";
+      if (!m.log_y) script += accuracy_yrange(curves, (m.column - 3) / 3);
       script += script_outputs(g, name, plot);
       const std::string caption = std::string(m.ylabel) + " against " + (ax.column == 1 ? "epochs" : "seconds");
       out.push_back(finish_plot(g, plot_dir, name, caption, script));

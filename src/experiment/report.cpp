@@ -248,7 +248,9 @@ void compare_tables(std::ostringstream& md, const std::vector<LabelSummary>& row
 void sweep_tables(std::ostringstream& md, const std::vector<SweepSummary>& sweeps) {
   md << "## Largest stable step\n\n"
         "A run counts as diverged when training stopped on a non-finite step, when its final training loss is "
-        "above its loss at iteration 0, or when a final metric is not finite.\n\n";
+        "not clearly below its loss at iteration 0 (above 95% of it: a run that collapsed to a constant "
+        "prediction, or whose logits blew up while its accuracy held), or when a final metric is not finite."
+        "\n\n";
   md << "| sweep | fixed options | parameter | values tried | largest stable value | every smaller value stable |\n"
         "|---|---|---|---|---|---|\n";
   for (const SweepSummary& s : sweeps) {

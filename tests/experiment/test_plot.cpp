@@ -177,6 +177,13 @@ TEST(Plot, WritesSixPlotsAsSvgAndPngWithRerunnableScripts) {
   EXPECT_EQ(plots[5].svg.filename(), "test_acc_vs_seconds.svg");
   const std::string script = slurp(plots[0].script);
   EXPECT_NE(script.find("set logscale y"), std::string::npos);
+  EXPECT_EQ(script.find("set yrange"), std::string::npos);
+  // Accuracy axes start just below the lowest trained value (0.65 → 0.6), not at 0.
+  EXPECT_NE(slurp(plots[2].script).find("set yrange [0.6:1]"), std::string::npos);
+  EXPECT_NE(slurp(plots[1].script).find("set yrange [0.65:1]"), std::string::npos);
+  // Their bands leave out the untrained first point, which lies below that axis.
+  EXPECT_NE(slurp(plots[2].script).find("every ::1 using"), std::string::npos);
+  EXPECT_EQ(script.find("every ::1"), std::string::npos);
   EXPECT_NE(script.find("filledcurves"), std::string::npos);
   EXPECT_NE(script.find("data/adam.dat"), std::string::npos);  // relative: the folder can be moved
   EXPECT_EQ(script.find(dir.path().string()), std::string::npos);

@@ -25,7 +25,9 @@ bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0
 
 void expect_same_optional(const std::optional<double>& a, const std::optional<double>& b, const char* what) {
   ASSERT_EQ(a.has_value(), b.has_value()) << what;
-  if (a) EXPECT_TRUE(same_double(*a, *b)) << what << ": " << *a << " vs " << *b;
+  if (a) {
+    EXPECT_TRUE(same_double(*a, *b)) << what << ": " << *a << " vs " << *b;
+  }
 }
 
 void expect_same_rows(const std::vector<MetricsRow>& a, const std::vector<MetricsRow>& b) {

@@ -258,9 +258,12 @@ TEST(SibpReferenceSolver, TraceRecordsEveryLineSearch) {
     EXPECT_EQ(trace[i].k, static_cast<int>(i % 4));
     EXPECT_EQ(trace[i].cols, i < 4 ? 5 : 1);
     EXPECT_LT(trace[i].sigma_gd, 0) << "clean solver searches along descent directions only";
-    if (trace[i].accepted) EXPECT_LT(trace[i].objective_last_trial, trace[i].objective_start);
-    if (i + 1 < trace.size() && i != 3 && trace[i].applied)
+    if (trace[i].accepted) {
+      EXPECT_LT(trace[i].objective_last_trial, trace[i].objective_start);
+    }
+    if (i + 1 < trace.size() && i != 3 && trace[i].applied) {
       EXPECT_NEAR(trace[i + 1].objective_start, trace[i].objective_last_trial, 1e-12 * trace[i].objective_start);
+    }
   }
 }
 
