@@ -300,8 +300,9 @@ TYPED_TEST(ProxFastTest, GaussNewtonCgInSampleSpaceFollowsParameterSpace) {
   // With m < d_in + 1 the CG runs on sample-space coefficients; forcing parameter
   // space must give the same step after every number of iterations (exact arithmetic
   // says they are the same iterates), and the same reported iteration count. In float
-  // the two round-off paths drift apart as CG loses orthogonality (~1e-3 after 8 steps).
-  const double tol = std::is_same_v<T, float> ? 3e-3 : 1e-10;
+  // the two round-off paths drift apart as CG loses orthogonality (~1e-3 after 8 steps);
+  // in double ~1e-10, more where the compiler contracts differently (3e-10 seen at -O1).
+  const double tol = std::is_same_v<T, float> ? 3e-3 : 1e-8;
   for (Activation act : kNonlinear) {
     for (int iters : {1, 2, 3, 5, 8}) {
       Case<T> c(30, 12, 5, act, 0.3, 0.7, 12);
