@@ -54,10 +54,13 @@ def prox_exact(theta_k, A, T, tau):
     return torch.linalg.solve(M, rhs.T).T
 
 
-def prox_cg(theta_k, A, T, tau, iters):
+def prox_cg(theta_k, A, T, tau, iters, reference=False, tol=1e-2, eps=1e-6):
     # Each row r of theta solves (A A^T + I/tau) x = A T_r^T + theta_k_r/tau: rows
     # are independent problems that share the matrix, so each keeps its own
-    # alpha and beta. Fixed iteration count, no tolerance test.
+    # alpha and beta. Textbook: a fixed iteration count, no tolerance test.
+    # reference=True: the reference's CG semantics (rows of theta as its columns
+    # of X): eps in the denominators of alpha and beta, and its early stop.
+    # Returns the iterate and the number of steps made.
     def apply(X):  # rows of X times the symmetric matrix
         return (X @ A) @ A.T + X / tau
     B = T @ A.T + theta_k / tau
@@ -65,44 +68,26 @@ def prox_cg(theta_k, A, T, tau, iters):
     R = B - apply(X)
     P = R.clone()
     rs = (R * R).sum(dim=1, keepdim=True)
-    for it in range(iters):
+    scale = rs.mean()
+    for k in range(1, iters + 1):
         AP = apply(P)
         pAp = (P * AP).sum(dim=1, keepdim=True)
-        alpha = torch.where(pAp > 0, rs / pAp, torch.zeros_like(rs))
-        X = X + alpha * P
-        if it + 1 == iters:
-            break
-        R = R - alpha * AP
-        rs_new = (R * R).sum(dim=1, keepdim=True)
-        beta = torch.where(rs > 0, rs_new / rs, torch.zeros_like(rs))
-        P = R + beta * P
-        rs = rs_new
-    return X
-
-
-def prox_cg_reference(theta_k, A, T, tau, iters, tol=1e-2, eps=1e-6):
-    # The reference's CG semantics, rows of theta as its columns of X.
-    def apply(X):
-        return (X @ A) @ A.T + X / tau
-    B = T @ A.T + theta_k / tau
-    X = theta_k.clone()
-    R = B - apply(X)
-    P = R.clone()
-    rs = (R * R).sum(dim=1, keepdim=True)
-    scale = rs.mean()
-    k = 0
-    while True:
-        k += 1
-        AP = apply(P)
-        alpha = rs / ((P * AP).sum(dim=1, keepdim=True) + eps)
+        if reference:
+            alpha = rs / (pAp + eps)
+        else:
+            alpha = torch.where(pAp > 0, rs / pAp, torch.zeros_like(rs))
         X = X + alpha * P
         if k == iters:
             break
         R = R - alpha * AP
         rs_new = (R * R).sum(dim=1, keepdim=True)
-        if rs_new.max() < tol ** 2 * scale:
+        if reference and rs_new.max() < tol ** 2 * scale:
             break
-        P = R + (rs_new / (rs + eps)) * P
+        if reference:
+            beta = rs_new / (rs + eps)
+        else:
+            beta = torch.where(rs > 0, rs_new / rs, torch.zeros_like(rs))
+        P = R + beta * P
         rs = rs_new
     return X, k
 
@@ -134,9 +119,9 @@ def proxprop_grads(Ws, bs, X, labels, solver, iters, tau):
             if solver == "exact":
                 theta = prox_exact(theta_k, A, Tl, tau)
             elif solver == "cg-textbook":
-                theta = prox_cg(theta_k, A, Tl, tau, iters)
+                theta, _ = prox_cg(theta_k, A, Tl, tau, iters)
             else:
-                theta, STOPS[l] = prox_cg_reference(theta_k, A, Tl, tau, iters)
+                theta, STOPS[l] = prox_cg(theta_k, A, Tl, tau, iters, reference=True)
             d = theta_k - theta
             Ws[l - 1].grad = d[:, :-1].clone()
             bs[l - 1].grad = d[:, -1].clone()

@@ -19,6 +19,12 @@ void CgOptions::validate() const {
 namespace cg_detail {
 
 template <typename T>
+void row_dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) {
+  out.setZero(A.rows());
+  for (Index j = 0; j < A.cols(); ++j) out.array() += A.col(j).array() * B.col(j).array();
+}
+
+template <typename T>
 void ratio(const Vec<T>& num, const Vec<T>& den, double eps, Vec<T>& out) {
   const T e = static_cast<T>(eps);
   out = ((den.array() + e) > T(0)).select(num.array() / (den.array() + e), T(0));
@@ -44,6 +50,8 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
     report.converged = max_rr == 0.0 || max_rr < options.tolerance * options.tolerance * mean_rr0;
 }
 
+template void row_dots<float>(const Mat<float>&, const Mat<float>&, Vec<float>&);
+template void row_dots<double>(const Mat<double>&, const Mat<double>&, Vec<double>&);
 template void ratio<float>(const Vec<float>&, const Vec<float>&, double, Vec<float>&);
 template void ratio<double>(const Vec<double>&, const Vec<double>&, double, Vec<double>&);
 template void check_stop<float>(const CgOptions&, const Vec<float>&, const Vec<float>&, double, CgReport&);
@@ -56,12 +64,9 @@ namespace {
 // out_i = <A_i, B_i> over each system i (a row or a column).
 template <typename T>
 void dot_per_system(const Mat<T>& A, const Mat<T>& B, CgSystems s, Vec<T>& out) {
-  if (s == CgSystems::Rows) {
-    // Column by column: a row-wise reduction of a column-major matrix strides through
-    // memory, which made it the largest cost of a CG step on 500×785 unknowns.
-    out.setZero();
-    for (Index j = 0; j < A.cols(); ++j) out.array() += A.col(j).array() * B.col(j).array();
-  } else
+  if (s == CgSystems::Rows)
+    cg_detail::row_dots<T>(A, B, out);  // the largest cost of a CG step on 500×785 unknowns
+  else
     out.noalias() = A.cwiseProduct(B).colwise().sum().transpose();
 }
 

@@ -65,6 +65,10 @@ struct CgResult {
 };
 
 namespace cg_detail {
+/// out_i = A_i · B_i over the rows of column-major A and B, column by column (a
+/// row-wise reduction would stride through memory).
+template <typename T>
+void row_dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out);
 /// out_i = num_i / (den_i + eps) where that denominator is > 0, else 0: CG's α and β,
 /// shared by BlockCg and SampleSpaceCg so both follow one definition.
 template <typename T>

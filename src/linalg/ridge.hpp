@@ -112,7 +112,7 @@ class RidgeSolver {
   Mat<T> XF_;       // (d_out, m): CG operator intermediate
   BlockCg<T> cg_;
   SampleSpaceCg<T> sample_cg_;
-  Vec<T> cg_bnorm_;  // (d_out): ‖right-hand side‖ per row
+  Vec<T> cg_bnorm_, cg_cross_;  // (d_out): ‖right-hand side‖ per row; (θ0F̃)_i·R_i
 };
 
 }  // namespace sibp

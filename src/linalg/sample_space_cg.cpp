@@ -7,16 +7,16 @@
 
 namespace sibp {
 
-namespace {
+using cg_detail::row_dots;
 
-// out_i = A_i · B_i over the rows, column by column (column-major storage).
 template <typename T>
-void row_dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) {
-  out.setZero(A.rows());
-  for (Index j = 0; j < A.cols(); ++j) out.array() += A.col(j).array() * B.col(j).array();
+void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K) {
+  // SYRK fills one triangle at half the cost of a GEMM; the products with K read all of it.
+  K.setZero(F.cols(), F.cols());
+  K.template selfadjointView<Eigen::Lower>().rankUpdate(F.transpose());
+  if (ones_row) K.array() += T(1);
+  K.template triangularView<Eigen::StrictlyUpper>() = K.transpose();
 }
-
-}  // namespace
 
 template <typename T>
 CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0,
@@ -68,6 +68,8 @@ CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, con
   return report;
 }
 
+template void gram_of_columns<float>(const Eigen::Ref<const Mat<float>>&, bool, Mat<float>&);
+template void gram_of_columns<double>(const Eigen::Ref<const Mat<double>>&, bool, Mat<double>&);
 template class SampleSpaceCg<float>;
 template class SampleSpaceCg<double>;
 

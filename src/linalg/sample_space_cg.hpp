@@ -20,6 +20,12 @@
 
 namespace sibp {
 
+/// K ← F̃ᵀF̃ (m×m, both triangles) for F̃ = F, or F̃ = [F; 1ᵀ] when `ones_row`
+/// (which adds 1 to every entry): the Gram matrix of a batch's columns that the
+/// sample-space solvers work with.
+template <typename T>
+void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K);
+
 /// Multi-RHS CG on coefficients, with its workspace kept between solves.
 template <typename T>
 class SampleSpaceCg {

@@ -165,13 +165,10 @@ bool GaussNewtonCgSolver<T>::compute_step(double lambda, Activation, int& iterat
   cg.max_iterations = this->options_.cg_iterations;
   cg.tolerance = this->options_.cg_tolerance;
   if (this->options_.cg_in_sample_space && Ft.cols() < Ft.rows()) {
-    const Index m = Ft.cols();
-    K_.resize(m, m);
-    K_.template triangularView<Eigen::Lower>().setZero();
-    K_.template selfadjointView<Eigen::Lower>().rankUpdate(Ft.transpose());
-    K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+    gram_of_columns<T>(Ft, false, K_);  // Ft_ already has its ones row
     RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
-    bnorm_ = RHS_.cwiseProduct(XF_).rowwise().sum().cwiseMax(T(0)).cwiseSqrt();
+    cg_detail::row_dots<T>(RHS_, XF_, bnorm_);
+    bnorm_ = bnorm_.cwiseMax(T(0)).cwiseSqrt();
     iterations = sample_cg_.solve(K_, &S2_, lam, XF_, bnorm_, cg, Z_).iterations;
     this->D_.noalias() = Z_ * Ft.transpose();
     this->P_ = sample_cg_.ZK();  // Δθ F̃ = Z K, kept by the iteration
@@ -203,10 +200,7 @@ bool GaussNewtonExactSolver<T>::compute_step(double lambda, Activation, int& ite
   const Index m = Ft.cols(), d_out = S.rows();
   const T lam = static_cast<T>(lambda);
 
-  K_.resize(m, m);
-  K_.setZero();
-  K_.template selfadjointView<Eigen::Lower>().rankUpdate(Ft.transpose());
-  K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
+  gram_of_columns<T>(Ft, false, K_);  // Ft_ already has its ones row
   Z_.setZero(d_out, m);
 
   const int n_threads = omp_get_max_threads();

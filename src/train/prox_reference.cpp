@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "linalg/sample_space_cg.hpp"
 
 namespace sibp {
 namespace {
@@ -197,7 +198,12 @@ LineSearchRecord ReferenceProxSolver<T>::armijo(const ProxProblem<T>& p, double 
 }
 
 template <typename T>
-void ReferenceProxSolver<T>::record(const LineSearchRecord& rec, LayerDiagnostics* diag) {
+void ReferenceProxSolver<T>::record(LineSearchRecord rec, Block block, Index rows, Index cols, int k,
+                                    LayerDiagnostics* diag) {
+  rec.block = block == Block::W ? 'W' : block == Block::b ? 'b' : 'J';
+  rec.rows = rows;
+  rec.cols = cols;
+  rec.k = k;
   if (diag) {
     diag->line_search_exponents.push_back(rec.accepted ? rec.m_exit : -1);
     ++diag->solver_iterations;
@@ -261,16 +267,12 @@ void ReferenceProxSolver<T>::run_cg(Block block, const ProxProblem<T>& p, Eigen:
     const double dd = static_cast<double>(w.d.squaredNorm());
 
     LineSearchRecord rec = armijo(p, phi, gsearch, xx, xd, dd);
-    rec.block = block == Block::W ? 'W' : block == Block::b ? 'b' : 'J';
-    rec.rows = X.rows();
-    rec.cols = X.cols();
-    rec.k = k;
     if (rec.applied) {
       const T t = static_cast<T>(std::pow(kRho, rec.m_exit));
       X += t * w.d;
       Z_ += t * PA_;
     }
-    record(rec, diag);
+    record(rec, block, X.rows(), X.cols(), k, diag);
   }
 }
 
@@ -285,17 +287,11 @@ double ReferenceProxSolver<T>::run_cg_sample(Block block, const ProxProblem<T>& 
   const Index m = F.cols();
   const Index d_out = X.rows();
 
-  // K = AᵀA; the ones row of A (b and [W b]) adds 1 to every entry. SYRK
-  // fills one triangle at half the cost of a GEMM; the C K products below
-  // read all of K.
-  if (block == Block::b) {
+  // K = AᵀA; the ones row of A (b and [W b]) adds 1 to every entry.
+  if (block == Block::b)
     K_.setOnes(m, m);
-  } else {
-    K_.setZero(m, m);
-    K_.template selfadjointView<Eigen::Lower>().rankUpdate(F.transpose());
-    if (block == Block::Joint) K_.array() += T(1);
-    K_.template triangularView<Eigen::StrictlyUpper>() = K_.transpose();
-  }
+  else
+    gram_of_columns<T>(F, block == Block::Joint, K_);
   Cx_.setZero(d_out, m);
   XK_.setZero(d_out, m);
   Cg_.resize(d_out, m);
@@ -339,17 +335,13 @@ double ReferenceProxSolver<T>::run_cg_sample(Block block, const ProxProblem<T>& 
     const double dd = dot(PA_, Cd_);
 
     LineSearchRecord rec = armijo(p, phi, gsearch, xx, xd, dd);
-    rec.block = block == Block::W ? 'W' : block == Block::b ? 'b' : 'J';
-    rec.rows = X.rows();
-    rec.cols = X.cols();
-    rec.k = k;
     if (rec.applied) {
       const T t = static_cast<T>(std::pow(kRho, rec.m_exit));
       Cx_ += t * Cd_;
       XK_ += t * PA_;
       Z_ += t * PA_;
     }
-    record(rec, diag);
+    record(rec, block, X.rows(), X.cols(), k, diag);
   }
 
   switch (block) {

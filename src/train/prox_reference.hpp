@@ -101,8 +101,9 @@ class ReferenceProxSolver : public ProxSolver<T> {
   /// the record but block, rows, cols and k.
   LineSearchRecord armijo(const ProxProblem<T>& p, double phi, double gsearch, double xx, double xd,
                           double dd) const;
-  /// Appends the search to the diagnostics and the trace.
-  void record(const LineSearchRecord& rec, LayerDiagnostics* diag);
+  /// Labels the search with its block, shape and iteration k and appends it to the
+  /// diagnostics and the trace.
+  void record(LineSearchRecord rec, Block block, Index rows, Index cols, int k, LayerDiagnostics* diag);
   /// out = D · A for the block's input A.
   void apply_input(Block block, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) const;
   /// g = 2 S Aᵀ + 2λ(X − X0).

@@ -1,6 +1,7 @@
 #pragma once
 /// Helpers shared by the test executables.
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,16 @@ struct CommandResult {
 
 /// Runs the sibp binary with `args` (a shell-quoted string), capturing output.
 CommandResult run_sibp(const std::string& args);
+
+/// An r×c matrix of independent N(0, scale²) entries drawn from `gen`, column by column.
+template <typename T>
+Mat<T> random_normal(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
+  std::normal_distribution<double> n(0.0, scale);
+  Mat<T> M(r, c);
+  for (Index j = 0; j < c; ++j)
+    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
+  return M;
+}
 
 }  // namespace sibp::testing
 

@@ -9,18 +9,10 @@
 #include "core/error.hpp"
 #include "nn/activation.hpp"
 #include "train/prox_fast.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
-
-template <typename T>
-Mat<T> random_mat(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
-  std::normal_distribution<double> n(0.0, scale);
-  Mat<T> M(r, c);
-  for (Index j = 0; j < c; ++j)
-    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
-  return M;
-}
 
 template <typename T>
 Mat<double> to_d(const Mat<T>& M) { return M.template cast<double>(); }
@@ -37,15 +29,15 @@ struct Case {
 
   Case(Index d_in, Index m, Index d_out, Activation act, double eta, double lambda, unsigned seed) {
     std::mt19937 gen(seed);
-    F = random_mat<T>(d_in, m, gen);
+    F = testing::random_normal<T>(d_in, m, gen);
     if (act == Activation::ReLU) F = F.cwiseMax(T(0));  // inputs of a hidden layer after ReLU
-    Wk = random_mat<T>(d_out, d_in, gen, 1.0 / std::sqrt(static_cast<double>(d_in)));
-    bk = random_mat<T>(d_out, 1, gen, 0.1);
+    Wk = testing::random_normal<T>(d_out, d_in, gen, 1.0 / std::sqrt(static_cast<double>(d_in)));
+    bk = testing::random_normal<T>(d_out, 1, gen, 0.1);
     G = Wk * F;
     G.colwise() += bk;
     Mat<T> Fl(d_out, m);
     activate<T>(act, G, Fl);
-    target = Fl - static_cast<T>(eta) * random_mat<T>(d_out, m, gen);
+    target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen);
     problem.F = &F;
     problem.target = &target;
     problem.G = &G;

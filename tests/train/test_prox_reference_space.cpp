@@ -15,18 +15,10 @@
 #include "io/reference_case.hpp"
 #include "nn/activation.hpp"
 #include "train/prox_reference.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
-
-template <typename T>
-Mat<T> random_mat(Index r, Index c, std::mt19937& gen, double scale) {
-  std::normal_distribution<double> n(0.0, scale);
-  Mat<T> M(r, c);
-  for (Index j = 0; j < c; ++j)
-    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
-  return M;
-}
 
 /// A prox problem as SIBP poses it (§3 step 3): G = W^k F + b^k 1ᵀ and
 /// T = σ(G) − η D with D random. A large η puts the target far away, so the
@@ -39,14 +31,14 @@ struct Problem {
   ProxProblem<T> p;
   Problem(Index d_in, Index m, Index d_out, Activation act, bool output, double eta, unsigned seed) {
     std::mt19937 gen(seed);
-    F = random_mat<T>(d_in, m, gen, 1.0);
-    Wk = random_mat<T>(d_out, d_in, gen, 0.3);
-    bk = random_mat<T>(d_out, 1, gen, 0.3).col(0);
+    F = testing::random_normal<T>(d_in, m, gen, 1.0);
+    Wk = testing::random_normal<T>(d_out, d_in, gen, 0.3);
+    bk = testing::random_normal<T>(d_out, 1, gen, 0.3).col(0);
     G = Wk * F;
     G.colwise() += bk;
     Mat<T> Fl = G;
     activate<T>(act, G, Fl);
-    target = Fl - static_cast<T>(eta) * random_mat<T>(d_out, m, gen, 1.0);
+    target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen, 1.0);
     p.F = &F;
     p.G = &G;
     p.target = &target;
