@@ -16,6 +16,7 @@ namespace {
 
 struct EvalArgs {
   std::string model;
+  std::string arch;
   std::string data = "mnist:test";
   std::string data_dir;
   bool json = false;
@@ -38,11 +39,15 @@ Normalization normalization_from(const std::map<std::string, std::string>& meta,
 }
 
 void run(const EvalArgs& args) {
-  const Network<double> net = load_network<double>(args.model);
-  const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
+  const DataSpec data_spec = parse_data_spec(args.data);
+  ModelFileOptions model_options;
+  if (!args.arch.empty()) model_options.arch = Architecture::parse(args.arch);
   DataOptions options;
   options.data_dir = args.data_dir.empty() ? default_data_dir() : std::filesystem::path(args.data_dir);
-  const Dataset data = load_split(parse_data_spec(args.data), options, Split::Test);
+  const Dataset data = load_split(data_spec, options, Split::Test);
+  model_options.input = data.sample_shape();
+  const Network<double> net = load_network<double>(args.model, model_options);
+  const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
   if (data.num_features() != net.input_size())
     throw UsageError("model '" + args.model + "' expects " + std::to_string(net.input_size()) +
                      " input features, but '" + args.data + "' has " + std::to_string(data.num_features()));
@@ -57,14 +62,15 @@ void run(const EvalArgs& args) {
   std::vector<long long> confusion(static_cast<std::size_t>(C * C), 0);  // row: true, column: predicted
   double loss = 0;
   Batch<double> batch;
-  Mat<double> out, scratch;
-  for (Index begin = 0; begin < data.size(); begin += 2000) {
-    const Index end = std::min(data.size(), begin + 2000);
+  Tape<double> work;
+  const Index chunk = evaluation_chunk(net.spec(), 2000);
+  for (Index begin = 0; begin < data.size(); begin += chunk) {
+    const Index end = std::min(data.size(), begin + chunk);
     data.make_range_batch<double>(begin, end, norm, batch);
     // The model may have more outputs than the data has classes: pad Y.
     Mat<double> Y = Mat<double>::Zero(C, batch.Y.cols());
     Y.topRows(batch.Y.rows()) = batch.Y;
-    net.predict(batch.X, out, scratch);
+    const Mat<double>& out = net.predict(batch.X, work);
     loss += loss_sum<double>(net.loss(), out, Y);
     const std::vector<int> predicted = predict_classes<double>(out);
     for (Index j = 0; j < end - begin; ++j)
@@ -104,6 +110,9 @@ void register_eval(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Loss, accuracy and confusion matrix of a saved model");
   cmd->add_option("--model", args->model, "A model.safetensors written by sibp train")->required();
+  cmd->add_option("--arch", args->arch,
+                  "The architecture, for a file without sibp.arch metadata (e.g. exported from PyTorch); "
+                  "must agree with the file's when it has one");
   cmd->add_option("--data", args->data, "Data set and split, e.g. mnist:test (default split: test)")
       ->capture_default_str();
   cmd->add_option("--data-dir", args->data_dir, "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)");

@@ -44,28 +44,24 @@ void run_reference_step(const ReferenceStepArgs& a) {
   options.lambda = c.lambda;
   options.validate();
 
-  NetworkSpec spec;
-  spec.widths = c.layers;
-  spec.hidden = Activation::ReLU;
-  spec.output = Activation::Identity;
-  spec.loss = Loss::SoftmaxCrossEntropy;
+  const NetworkSpec spec = NetworkSpec::mlp(c.layers, Activation::ReLU);
   Network<double> net(spec);
   for (std::size_t l = 0; l < c.num_layers(); ++l) {
-    net.layer(l).W = c.W_before[l];
-    net.layer(l).b = c.b_before[l];
+    net.params(l).W = c.W_before[l];
+    net.params(l).b = c.b_before[l];
   }
-  Sibp<double> sibp(options);
+  Sibp<double> sibp(options, spec);
   const StepReport report = sibp.step(net, Batch<double>{c.X, c.Y});
 
   std::vector<Mat<double>> W_after;
   std::vector<Vec<double>> b_after;
-  for (const auto& layer : net.layers()) {
-    W_after.push_back(layer.W);
-    b_after.push_back(layer.b);
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+    W_after.push_back(net.params(l).W);
+    b_after.push_back(net.params(l).b);
   }
   Tape<double> tape;
-  net.forward(c.X, tape);
-  const double loss_after = loss_sum<double>(net.loss(), tape.F.back(), c.Y) / static_cast<double>(c.X.cols());
+  const double loss_after =
+      loss_sum<double>(net.loss(), net.predict(c.X, tape), c.Y) / static_cast<double>(c.X.cols());
   const nlohmann::json extra = {{"generator", std::string("sibp reference-step ") + SIBP_VERSION},
                                 {"solver", "reference"},
                                 {"quirks", options.quirks.to_string()},

@@ -125,6 +125,9 @@ void register_train(CLI::App& app) {
   const char* model_group = "Model";
   cmd->add_option("--layers", c.layers, "Widths from input to classes, e.g. 784-500-10")
       ->capture_default_str()->group(model_group);
+  cmd->add_option("--arch", c.arch,
+                  "Architecture, e.g. 'conv(32,5,pad=2) relu maxpool(2) flatten dense(10)' (replaces --layers/--act)")
+      ->group(model_group);
   cmd->add_option("--act", c.act, "Hidden activation: relu, leaky-relu, tanh, sigmoid, identity")
       ->capture_default_str()->group(model_group);
   cmd->add_option("--loss", c.loss, "Loss: cross-entropy (softmax) or squared")->capture_default_str()

@@ -103,8 +103,7 @@ int run(int argc, char** argv) {
       if (v.label == "sgd" || ("," + only + ",").find("," + v.label + ",") != std::string::npos) kept.push_back(v);
     vs = kept;
   }
-  NetworkSpec spec;
-  spec.widths = NetworkSpec::parse_widths("784-500-10");
+  const NetworkSpec spec = NetworkSpec::mlp({784, 500, 10});
   Rng rng(1);
   const Network<float> init(spec, Initializer::parse("normal:0.05"), rng);
 
@@ -112,7 +111,7 @@ int run(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     for (const Variant& v : vs) {
       Network<float> net = init;
-      auto algo = make_algorithm<float>(v.config, net);
+      auto algo = make_algorithm<float>(v.config, spec);
       const auto t0 = std::chrono::steady_clock::now();
       for (const Batch<float>& b : fixed)
         if (!algo->step(net, b).finite) throw std::runtime_error(v.label + ": a step diverged");

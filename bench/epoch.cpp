@@ -133,10 +133,10 @@ int main(int argc, char** argv) try {
                                             static_cast<Index>(idims[1] * idims[2]), 10, "mnist-train");
   std::printf("data=%s samples=%ld\n", dir.c_str(), static_cast<long>(train.size()));
 
-  NetworkSpec spec;
-  spec.widths = {784, 500, 10};
+  const std::vector<Index> widths{784, 500, 10};
+  const NetworkSpec spec = NetworkSpec::mlp(widths);
   const Index batch = 100;
-  const double step_flops = bench::backprop_gemm_flops(spec.widths, batch);
+  const double step_flops = bench::backprop_gemm_flops(widths, batch);
   const double raw = eigen_raw_gflops();
   std::printf("eigen_raw_gflops=%.2f\n", raw);
   for (int r = 0; r < repeat; ++r) {

@@ -71,8 +71,10 @@ Dataset load_cifar10(const fs::path& dir, Split split) {
     pixels.reserve(static_cast<std::size_t>(total * kCifar10PixelBytes));
   }
   for (const auto& name : names) read_cifar10_batch(dir / name, pixels, labels);
-  return Dataset::from_bytes(std::move(pixels), std::move(labels), kCifar10PixelBytes, kCifar10Classes,
-                             std::string("cifar10-") + split_name(split));
+  Dataset ds = Dataset::from_bytes(std::move(pixels), std::move(labels), kCifar10PixelBytes, kCifar10Classes,
+                                   std::string("cifar10-") + split_name(split));
+  ds.set_sample_shape({3, 32, 32});  // each record stores its red, green, blue planes in turn
+  return ds;
 }
 
 }  // namespace sibp

@@ -26,6 +26,7 @@ Dataset Dataset::from_bytes(std::vector<std::uint8_t> pixels, std::vector<std::u
   ds.bytes_ = std::move(pixels);
   ds.labels_ = std::move(labels);
   ds.d_ = d;
+  ds.shape_ = {d, 1, 1};
   ds.num_classes_ = num_classes;
   ds.name_ = std::move(name);
   return ds;
@@ -41,6 +42,7 @@ Dataset Dataset::from_floats(std::vector<float> values, std::vector<std::uint8_t
   ds.values_ = std::move(values);
   ds.labels_ = std::move(labels);
   ds.d_ = d;
+  ds.shape_ = {d, 1, 1};
   ds.num_classes_ = num_classes;
   ds.name_ = std::move(name);
   return ds;
@@ -49,6 +51,13 @@ Dataset Dataset::from_floats(std::vector<float> values, std::vector<std::uint8_t
 double Dataset::feature(Index i, Index k) const {
   const std::size_t at = static_cast<std::size_t>(i * d_ + k);
   return is_bytes() ? bytes_[at] / 255.0 : static_cast<double>(values_[at]);
+}
+
+void Dataset::set_sample_shape(const Shape& shape) {
+  if (shape.size() != d_)
+    throw std::invalid_argument(name_ + ": sample shape " + shape.to_string() + " has " +
+                                std::to_string(shape.size()) + " values, but samples have " + std::to_string(d_));
+  shape_ = shape;
 }
 
 void Dataset::set_num_classes(int num_classes) {
@@ -61,6 +70,7 @@ Dataset Dataset::slice(Index begin, Index end, std::string name) const {
     throw std::invalid_argument("Dataset::slice: range out of bounds");
   Dataset out;
   out.d_ = d_;
+  out.shape_ = shape_;
   out.num_classes_ = num_classes_;
   out.name_ = std::move(name);
   out.labels_.assign(labels_.begin() + begin, labels_.begin() + end);

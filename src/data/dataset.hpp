@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/shape.hpp"
 #include "core/types.hpp"
 #include "data/batch.hpp"
 
@@ -42,6 +43,11 @@ class Dataset {
 
   Index size() const { return static_cast<Index>(labels_.size()); }
   Index num_features() const { return d_; }
+  /// The shape of one sample: (C, H, W) for images, (d, 1, 1) for feature vectors.
+  /// A sample's d = C·H·W values are stored in (C, H, W) order.
+  const Shape& sample_shape() const { return shape_; }
+  /// Requires: shape.size() == num_features() (std::invalid_argument otherwise).
+  void set_sample_shape(const Shape& shape);
   int num_classes() const { return num_classes_; }
   const std::string& name() const { return name_; }
   const std::vector<std::uint8_t>& labels() const { return labels_; }
@@ -74,6 +80,7 @@ class Dataset {
   std::vector<float> values_;
   std::vector<std::uint8_t> labels_;
   Index d_ = 0;
+  Shape shape_;
   int num_classes_ = 0;
   std::string name_;
 };

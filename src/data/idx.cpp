@@ -188,8 +188,10 @@ Dataset load_idx_dataset(const fs::path& images, const fs::path& labels, std::op
                     std::to_string(*at) + ", expected 0.." + std::to_string(C - 1) + " (" +
                     std::to_string(C) + " classes)");
   }
-  return Dataset::from_bytes(std::move(img.pixels), std::move(lab), img.rows * img.cols, std::max(C, 1),
-                             std::move(name));
+  Dataset ds = Dataset::from_bytes(std::move(img.pixels), std::move(lab), img.rows * img.cols, std::max(C, 1),
+                                   std::move(name));
+  ds.set_sample_shape({1, img.rows, img.cols});
+  return ds;
 }
 
 }  // namespace sibp

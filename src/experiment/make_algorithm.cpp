@@ -28,7 +28,7 @@ UpdateOptions update_options(const RunConfig& c) {
 }
 
 template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const Network<T>& net) {
+std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const NetworkSpec& spec) {
   if (c.algo == "sgd" || c.algo == "momentum" || c.algo == "nesterov" || c.algo == "adam")
     return std::make_unique<BackProp<T>>(update_options(c));
   if (c.algo == "sibp") {
@@ -37,8 +37,7 @@ std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const N
     const std::string solver = quirky && c.solver == RunConfig{}.solver ? "reference" : c.solver;
     const SibpOptions options =
         make_sibp_options(c.eta, c.lambda, solver, c.solver_iters, c.update, c.quirks, c.compat);
-    check_sibp_fits_network(options, net.spec());
-    return std::make_unique<Sibp<T>>(options);
+    return std::make_unique<Sibp<T>>(options, spec);
   }
   if (c.algo == "proxprop") {
     RunConfig outer = c;  // the outer optimizer is SGD or Adam as --outer says
@@ -49,7 +48,7 @@ std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& c, const N
   throw UsageError("unknown --algo '" + c.algo + "'");
 }
 
-template std::unique_ptr<TrainingAlgorithm<float>> make_algorithm<float>(const RunConfig&, const Network<float>&);
-template std::unique_ptr<TrainingAlgorithm<double>> make_algorithm<double>(const RunConfig&, const Network<double>&);
+template std::unique_ptr<TrainingAlgorithm<float>> make_algorithm<float>(const RunConfig&, const NetworkSpec&);
+template std::unique_ptr<TrainingAlgorithm<double>> make_algorithm<double>(const RunConfig&, const NetworkSpec&);
 
 }  // namespace sibp

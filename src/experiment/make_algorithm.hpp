@@ -12,9 +12,9 @@ namespace sibp {
 /// nesterov/adam, and as ProxProp's outer optimizer).
 UpdateOptions update_options(const RunConfig& config);
 
-/// The algorithm of `config` for `net` (which fixes the number of layers).
+/// The algorithm of `config` for networks of `spec`.
 /// Throws UsageError naming the option for invalid or inconsistent values.
 template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& config, const Network<T>& net);
+std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const RunConfig& config, const NetworkSpec& spec);
 
 }  // namespace sibp

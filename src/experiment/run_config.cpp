@@ -16,6 +16,7 @@ void for_each_field(RunConfig& c, F&& f) {
   f("val_split", c.val_split);
   f("standardize", c.standardize);
   f("layers", c.layers);
+  f("arch", c.arch);
   f("act", c.act);
   f("loss", c.loss);
   f("init", c.init);

@@ -23,6 +23,7 @@ struct RunConfig {
   bool standardize = false;     ///< per-feature standardisation (fitted on the training split)
   // Model
   std::string layers = "784-500-10";
+  std::string arch;             ///< --arch text; when set, --layers and --act are not used
   std::string act = "relu";
   std::string loss = "cross-entropy";
   std::string init = "normal:0.05";

@@ -54,7 +54,7 @@ RunOutcome run_typed(const RunConfig& c, const NetworkSpec& spec, const Dataset&
   Rng rng(c.seed);
   Network<T> net(spec, Initializer::parse(c.init), rng);
   if (!c.init_from.empty()) load_parameters_into(net, c.init_from);
-  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(c, net);
+  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(c, spec);
   algo->set_diagnostics(c.diagnostics);
 
   FitOptions fo;
@@ -131,11 +131,14 @@ RunOutcome run_training(const RunConfig& c, const fs::path& out, const RunHooks&
     omp_set_num_threads(threads);
     Eigen::setNbThreads(threads);
   }
-  NetworkSpec spec;
-  spec.widths = NetworkSpec::parse_widths(c.layers);
-  spec.hidden = parse_activation(c.act);
-  spec.output = Activation::Identity;
-  spec.loss = parse_loss(c.loss);
+  const Loss loss = parse_loss(c.loss);
+  const Activation hidden = parse_activation(c.act);
+  std::optional<Architecture> arch;
+  std::vector<Index> widths;
+  if (!c.arch.empty())
+    arch = Architecture::parse(c.arch);
+  else
+    widths = parse_widths(c.layers);
   Initializer::parse(c.init);  // fail on a bad initialiser before loading data
 
   DataOptions data_options;
@@ -144,16 +147,20 @@ RunOutcome run_training(const RunConfig& c, const fs::path& out, const RunHooks&
   std::optional<Dataset> val;
   if (c.val_split > 0) val = split_validation(data.train, static_cast<Index>(c.val_split));
   const Dataset& train = data.train;
-  if (spec.widths.front() != train.num_features())
-    throw UsageError("--layers " + c.layers + ": the first width must equal the number of features of '" +
-                     c.data + "', which is " + std::to_string(train.num_features()) + ", got " +
-                     std::to_string(spec.widths.front()));
-  if (spec.widths.back() != train.num_classes())
-    throw UsageError("--layers " + c.layers + ": the last width must equal the number of classes of '" +
-                     c.data + "', which is " + std::to_string(train.num_classes()) + ", got " +
-                     std::to_string(spec.widths.back()));
+  if (!arch) {
+    if (widths.front() != train.num_features())
+      throw UsageError("--layers " + c.layers + ": the first width must equal the number of features of '" +
+                       c.data + "', which is " + std::to_string(train.num_features()) + ", got " +
+                       std::to_string(widths.front()));
+    if (widths.back() != train.num_classes())
+      throw UsageError("--layers " + c.layers + ": the last width must equal the number of classes of '" +
+                       c.data + "', which is " + std::to_string(train.num_classes()) + ", got " +
+                       std::to_string(widths.back()));
+    arch = Architecture::from_widths(widths, hidden);
+  }
+  const NetworkSpec spec = NetworkSpec::build(*arch, train.sample_shape(), loss, train.num_classes());
   const Normalization norm = c.standardize ? train.fit_standardization() : Normalization{};
-  make_algorithm<float>(c, Network<float>(spec));  // validate algorithm options before writing anything
+  make_algorithm<float>(c, spec);  // validate algorithm options before writing anything
 
   ensure_writable_dir(out);
   std::error_code ec;

@@ -216,18 +216,28 @@ ParsedFile parse_file(const fs::path& path) {
   return f;
 }
 
-/// Checks that the file holds exactly the tensors of a network with these
-/// widths, with matching shapes. Runs before anything is allocated for the
-/// network, so absurd widths in the metadata cannot cause a huge allocation.
-void check_tensors(const ParsedFile& f, const std::vector<Index>& widths) {
-  const std::size_t L = widths.size() - 1;
-  std::string w;
-  for (std::size_t i = 0; i < widths.size(); ++i) w += (i ? "-" : "") + std::to_string(widths[i]);
-  const std::string layout = "a " + w + " network has tensors layers.0 .. layers." + std::to_string(L - 1) +
+/// The file's shape of parametrised layer i's weight: [out, in] for dense,
+/// [out, in, k, k] for conv (PyTorch's nn.Linear / nn.Conv2d).
+std::vector<std::uint64_t> weight_file_shape(const NetworkSpec& spec, std::size_t k) {
+  const LayerSpec& L = spec.layers[k];
+  const auto [rows, cols] = spec.weight_shape(k);
+  if (L.kind == LayerKind::Conv2d)
+    return {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(spec.shapes[k].channels),
+            static_cast<std::uint64_t>(L.kernel), static_cast<std::uint64_t>(L.kernel)};
+  return {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)};
+}
+
+/// Checks that the file holds exactly the tensors of `spec`, with matching
+/// shapes. Runs before anything is allocated for the network, so absurd sizes in
+/// the metadata cannot cause a huge allocation.
+void check_tensors(const ParsedFile& f, const NetworkSpec& spec) {
+  const std::size_t L = spec.num_param_layers();
+  const std::string net = "'" + spec.arch_string() + "' on " + spec.input.to_string();
+  const std::string layout = "the network " + net + " has tensors layers.0 .. layers." + std::to_string(L - 1) +
                              ", each with weight and bias";
   for (const auto& [name, t] : f.tensors) {
     bool known = false;
-    for (std::size_t l = 0; l < L && !known; ++l) known = (name == weight_name(l) || name == bias_name(l));
+    for (std::size_t i = 0; i < L && !known; ++i) known = (name == weight_name(i) || name == bias_name(i));
     if (!known) fail(f.path, "unexpected tensor '" + name + "' (" + layout + ")");
   }
   const auto check = [&](const std::string& name, const std::vector<std::uint64_t>& expected) {
@@ -235,95 +245,121 @@ void check_tensors(const ParsedFile& f, const std::vector<Index>& widths) {
     if (it == f.tensors.end()) fail(f.path, "missing tensor '" + name + "' (" + layout + ")");
     if (it->second.shape != expected)
       fail(f.path, "tensor '" + name + "' has shape " + shape_string(it->second.shape) + ", expected " +
-                       shape_string(expected) + " for a " + w + " network");
+                       shape_string(expected) + " for the network " + net);
   };
-  for (std::size_t l = 0; l < L; ++l) {
-    const auto d_in = static_cast<std::uint64_t>(widths[l]);
-    const auto d_out = static_cast<std::uint64_t>(widths[l + 1]);
-    check(weight_name(l), {d_out, d_in});
-    check(bias_name(l), {d_out});
+  std::size_t i = 0;
+  for (std::size_t k = 0; k < spec.layers.size(); ++k) {
+    if (!spec.layers[k].has_parameters()) continue;
+    const std::vector<std::uint64_t> w = weight_file_shape(spec, k);
+    check(weight_name(i), w);
+    check(bias_name(i), {w[0]});
+    ++i;
   }
 }
 
-/// Copies the file's tensors into `layers`.
-/// Requires: check_tensors passed for the widths of `layers`.
+/// Copies the file's tensors into `net`.
+/// Requires: check_tensors passed for net.spec().
 template <typename T>
-void copy_parameters(const ParsedFile& f, std::vector<Dense<T>>& layers) {
-  for (std::size_t l = 0; l < layers.size(); ++l) {
-    Mat<T>& W = layers[l].W;
-    Vec<T>& b = layers[l].b;
-    const TensorEntry& tw = f.tensors.at(weight_name(l));
-    const TensorEntry& tb = f.tensors.at(bias_name(l));
-    // Row-major [d_out, d_in] in the file; W is column-major.
+void copy_parameters(const ParsedFile& f, Network<T>& net) {
+  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+    Mat<T>& W = net.params(i).W;
+    Vec<T>& b = net.params(i).b;
+    const TensorEntry& tw = f.tensors.at(weight_name(i));
+    const TensorEntry& tb = f.tensors.at(bias_name(i));
+    // Row-major [d_out, d_in] (or [d_out, c_in, k, k], the same bytes) in the file; W is column-major.
     const auto d_in = static_cast<std::uint64_t>(W.cols());
     const char* pw = f.data(tw);
-    for (Index i = 0; i < W.rows(); ++i)
-      for (Index j = 0; j < W.cols(); ++j)
-        W(i, j) = element<T>(pw, tw.dtype, static_cast<std::uint64_t>(i) * d_in + static_cast<std::uint64_t>(j));
+    for (Index r = 0; r < W.rows(); ++r)
+      for (Index c = 0; c < W.cols(); ++c)
+        W(r, c) = element<T>(pw, tw.dtype, static_cast<std::uint64_t>(r) * d_in + static_cast<std::uint64_t>(c));
     const char* pb = f.data(tb);
-    for (Index i = 0; i < b.size(); ++i) b[i] = element<T>(pb, tb.dtype, static_cast<std::uint64_t>(i));
+    for (Index r = 0; r < b.size(); ++r) b[r] = element<T>(pb, tb.dtype, static_cast<std::uint64_t>(r));
   }
 }
 
-/// Widths from the weight shapes, for files without sibp.layers.
+/// Widths from the weight shapes, for files of fully connected networks without
+/// architecture metadata.
 std::vector<Index> infer_widths(const ParsedFile& f) {
   std::vector<Index> widths;
   for (std::size_t l = 0;; ++l) {
     const auto it = f.tensors.find(weight_name(l));
     if (it == f.tensors.end()) break;
     const TensorEntry& t = it->second;
-    if (t.shape.size() != 2 || t.shape[0] == 0 || t.shape[1] == 0)
+    if (t.shape.size() == 4)
+      fail(f.path, "tensor '" + t.name + "' is a convolution kernel " + shape_string(t.shape) +
+                       " and the file has no sibp.arch metadata: give the architecture (--arch)");
+    if (t.shape.size() != 2 || t.shape[0] == 0 || t.shape[1] == 0 || t.shape[0] > kMaxUnits ||
+        t.shape[1] > kMaxUnits * 16)
       fail(f.path, "tensor '" + t.name + "' has shape " + shape_string(t.shape) +
                        ", expected [d_out, d_in] with positive widths");
     if (l == 0) widths.push_back(static_cast<Index>(t.shape[1]));
     if (static_cast<std::uint64_t>(widths.back()) != t.shape[1])
       fail(f.path, "tensor '" + t.name + "' has shape " + shape_string(t.shape) + " but the previous layer outputs " +
-                       std::to_string(widths.back()) + " features (no sibp.layers metadata, so widths are inferred)");
+                       std::to_string(widths.back()) + " features (no architecture metadata, so widths are inferred)");
     widths.push_back(static_cast<Index>(t.shape[0]));
   }
   if (widths.empty())
-    fail(f.path, "no sibp.layers metadata and no tensor 'layers.0.weight' to infer the architecture from");
+    fail(f.path, "no sibp.arch metadata and no tensor 'layers.0.weight' to infer the architecture from");
   return widths;
 }
 
-NetworkSpec spec_from(const ParsedFile& f) {
-  NetworkSpec spec;
+NetworkSpec spec_from(const ParsedFile& f, const ModelFileOptions& options) {
   const auto meta = [&](const char* key) -> const std::string* {
     const auto it = f.metadata.find(key);
     return it == f.metadata.end() ? nullptr : &it->second;
   };
   // The parsers throw UsageError phrased for CLI options; in a file the
   // same text is a data problem, so it is reported with the file and key.
-  const auto bad = [&](const char* key, const std::string& value, const std::string& why) {
-    fail(f.path, "metadata " + std::string(key) + " = '" + value + "': " + why);
-  };
-  if (const std::string* v = meta(kMetaLayers)) {
+  const auto parse = [&](const char* key, auto&& fn) {
+    const std::string* v = meta(key);
     try {
-      spec.widths = NetworkSpec::parse_widths(*v);
-    } catch (const UsageError&) {
-      bad(kMetaLayers, *v, "expected positive widths joined by '-', e.g. 784-500-10");
-    }
-  } else {
-    spec.widths = infer_widths(f);
-  }
-  const std::pair<const char*, Activation*> acts[] = {{kMetaHidden, &spec.hidden}, {kMetaOutput, &spec.output}};
-  for (const auto& [key, target] : acts) {
-    if (const std::string* v = meta(key)) {
-      try {
-        *target = parse_activation(*v);
-      } catch (const UsageError& e) {
-        bad(key, *v, e.what());
-      }
-    }
-  }
-  if (const std::string* v = meta(kMetaLoss)) {
-    try {
-      spec.loss = parse_loss(*v);
+      return fn(*v);
     } catch (const UsageError& e) {
-      bad(kMetaLoss, *v, e.what());
+      fail(f.path, "metadata " + std::string(key) + " = '" + *v + "': " + e.what());
     }
+  };
+  Loss loss = Loss::SoftmaxCrossEntropy;
+  if (meta(kMetaLoss)) loss = parse(kMetaLoss, [](const std::string& v) { return parse_loss(v); });
+
+  std::optional<Architecture> arch;
+  std::optional<Shape> input;
+  if (meta(kMetaArch)) {
+    arch = parse(kMetaArch, [](const std::string& v) { return Architecture::parse(v, "architecture"); });
+    if (options.arch && !(*options.arch == *arch))
+      throw UsageError("--arch '" + options.arch->to_string() + "' disagrees with the architecture '" +
+                       arch->to_string() + "' recorded in '" + f.path.string() + "'");
+  } else if (options.arch) {
+    arch = options.arch;
   }
-  return spec;
+  if (meta(kMetaInput)) input = parse(kMetaInput, [](const std::string& v) { return Shape::parse(v, "input shape"); });
+  if (options.input) {
+    if (input && input->size() != options.input->size())
+      throw UsageError("the data's samples are " + options.input->to_string() + " but '" + f.path.string() +
+                       "' was trained on " + input->to_string());
+    if (!input || input->is_vector()) input = options.input;
+  }
+  if (!arch) {
+    // An MLP: sibp's older metadata (widths and activations), or the weight shapes alone.
+    std::vector<Index> widths;
+    if (meta(kMetaLayers))
+      widths = parse(kMetaLayers, [](const std::string& v) { return parse_widths(v, "layers"); });
+    else
+      widths = infer_widths(f);
+    const auto act = [&](const char* key, Activation fallback) {
+      return meta(key) ? parse(key, [](const std::string& v) { return parse_activation(v); }) : fallback;
+    };
+    arch = Architecture::from_widths(widths, act(kMetaHidden, Activation::ReLU), act(kMetaOutput, Activation::Identity));
+    if (!input) input = Shape{widths[0], 1, 1};
+    if (input->size() != widths[0])
+      throw UsageError("'" + f.path.string() + "' holds a network for " + std::to_string(widths[0]) +
+                       " input features, but the data's samples have " + std::to_string(input->size()));
+  }
+  if (!input) fail(f.path, "no sibp.input metadata: the input shape is unknown (evaluate it on data)");
+  try {
+    return NetworkSpec::build(*arch, *input, loss);
+  } catch (const UsageError& e) {
+    fail(f.path, std::string("the recorded architecture does not fit its input: ") + e.what());
+  }
 }
 
 }  // namespace
@@ -339,9 +375,8 @@ void save_safetensors(const Network<T>& net, const fs::path& path,
   nlohmann::ordered_json header;
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   const NetworkSpec& spec = net.spec();
-  meta[kMetaLayers] = spec.widths_string();
-  meta[kMetaHidden] = to_string(spec.hidden);
-  meta[kMetaOutput] = to_string(spec.output);
+  meta[kMetaArch] = spec.arch_string();
+  meta[kMetaInput] = spec.input.to_string();
   meta[kMetaLoss] = to_string(spec.loss);
   meta[kMetaVersion] = SIBP_VERSION;
   for (const auto& [key, value] : extra_metadata) {
@@ -357,11 +392,10 @@ void save_safetensors(const Network<T>& net, const fs::path& path,
     header[name] = {{"dtype", dtype_name(dtype)}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   };
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    const Dense<T>& layer = net.layer(l);
-    add(weight_name(l), {static_cast<std::uint64_t>(layer.W.rows()), static_cast<std::uint64_t>(layer.W.cols())},
-        layer.W.size());
-    add(bias_name(l), {static_cast<std::uint64_t>(layer.b.size())}, layer.b.size());
+  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+    const Params<T>& p = net.params(i);
+    add(weight_name(i), weight_file_shape(spec, net.layer_index(i)), p.W.size());
+    add(bias_name(i), {static_cast<std::uint64_t>(p.b.size())}, p.b.size());
   }
 
   std::string text;
@@ -376,22 +410,23 @@ void save_safetensors(const Network<T>& net, const fs::path& path,
   store_le<std::uint64_t>(out.data(), text.size());
   std::memcpy(out.data() + 8, text.data(), text.size());
   char* p = out.data() + 8 + text.size();
-  for (const Dense<T>& layer : net.layers()) {
-    // Row-major for PyTorch: walk W by rows.
-    for (Index i = 0; i < layer.W.rows(); ++i)
-      for (Index j = 0; j < layer.W.cols(); ++j, p += esize) store_le<T>(p, layer.W(i, j));
-    for (Index i = 0; i < layer.b.size(); ++i, p += esize) store_le<T>(p, layer.b[i]);
+  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+    const Params<T>& layer = net.params(i);
+    // Row-major for PyTorch: walk W by rows (a conv kernel's [in, k, k] are W's columns).
+    for (Index r = 0; r < layer.W.rows(); ++r)
+      for (Index c = 0; c < layer.W.cols(); ++c, p += esize) store_le<T>(p, layer.W(r, c));
+    for (Index r = 0; r < layer.b.size(); ++r, p += esize) store_le<T>(p, layer.b[r]);
   }
   write_file_atomic(path, out);
 }
 
 template <typename T>
-Network<T> load_network(const fs::path& path) {
+Network<T> load_network(const fs::path& path, const ModelFileOptions& options) {
   const ParsedFile f = parse_file(path);
-  const NetworkSpec spec = spec_from(f);
-  check_tensors(f, spec.widths);
+  const NetworkSpec spec = spec_from(f, options);
+  check_tensors(f, spec);
   Network<T> net(spec);
-  copy_parameters<T>(f, net.layers());
+  copy_parameters<T>(f, net);
   return net;
 }
 
@@ -400,12 +435,10 @@ void load_parameters_into(Network<T>& net, const fs::path& path) {
   if (net.num_layers() == 0)
     throw UsageError("load_parameters_into: the network has no layers to load '" + path.string() + "' into");
   const ParsedFile f = parse_file(path);
-  std::vector<Index> widths{net.input_size()};
-  for (const Dense<T>& layer : net.layers()) widths.push_back(layer.out_features());
-  check_tensors(f, widths);
-  std::vector<Dense<T>> layers = net.layers();
-  copy_parameters<T>(f, layers);
-  net.layers() = std::move(layers);
+  check_tensors(f, net.spec());
+  Network<T> loaded(net.spec());
+  copy_parameters<T>(f, loaded);
+  net = std::move(loaded);
 }
 
 std::map<std::string, std::string> read_safetensors_metadata(const fs::path& path) {
@@ -415,7 +448,7 @@ std::map<std::string, std::string> read_safetensors_metadata(const fs::path& pat
 #define SIBP_INSTANTIATE(T)                                                                            \
   template void save_safetensors<T>(const Network<T>&, const fs::path&,                                \
                                     const std::map<std::string, std::string>&);                        \
-  template Network<T> load_network<T>(const fs::path&);                                                \
+  template Network<T> load_network<T>(const fs::path&, const ModelFileOptions&);                                                \
   template void load_parameters_into<T>(Network<T>&, const fs::path&);
 SIBP_INSTANTIATE(float)
 SIBP_INSTANTIATE(double)

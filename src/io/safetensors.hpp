@@ -13,23 +13,28 @@
 ///             and the tensors cover it exactly, without holes or overlap.
 ///
 /// sibp names the tensors as a PyTorch module with an `nn.ModuleList` called
-/// `layers` of `nn.Linear` would: `layers.<l>.weight` of shape [d_out, d_in]
-/// and `layers.<l>.bias` of shape [d_out], for l = 0 .. L-1. Our W is
-/// column-major, so the writer transposes it into PyTorch's row-major order
-/// and the reader transposes back. The header is padded with spaces so the
-/// data area starts at a multiple of 8 bytes (so a reader may memory-map the
-/// tensors in place).
+/// `layers` of its parametrised layers would: `layers.<i>.weight` and
+/// `layers.<i>.bias` for i = 0 .. (number of dense and conv layers) - 1, in
+/// order. A dense weight is [d_out, d_in] (nn.Linear), a convolution kernel
+/// [c_out, c_in, k, k] (nn.Conv2d). Our W is column-major, so the writer
+/// transposes it into PyTorch's row-major order and the reader transposes back
+/// (a kernel's last three dimensions are W's columns, in that order). The
+/// header is padded with spaces so the data area starts at a multiple of 8
+/// bytes (so a reader may memory-map the tensors in place).
 ///
 /// `__metadata__` records the architecture, so a model file alone rebuilds
 /// the network:
-///   sibp.layers   widths, e.g. "784-500-10" (NetworkSpec::widths_string)
-///   sibp.hidden   hidden activation, e.g. "relu" (to_string(Activation))
-///   sibp.output   output activation, e.g. "identity"
+///   sibp.arch     the `--arch` text (NetworkSpec::arch_string), e.g.
+///                 "conv(16,5,pad=2) relu maxpool(2) flatten dense(10)"
+///   sibp.input    the input shape, e.g. "1x28x28" or "784" (Shape::to_string)
 ///   sibp.loss     loss, e.g. "cross-entropy" (to_string(Loss))
 ///   sibp.version  the sibp version that wrote the file (SIBP_VERSION)
 /// plus any entries the caller adds (configuration, seed, algorithm, ...).
+/// Files of fully connected networks written by sibp 0.1 (sibp.layers,
+/// sibp.hidden, sibp.output) still load.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "nn/network.hpp"
@@ -37,39 +42,53 @@
 namespace sibp {
 
 /// Metadata keys sibp itself writes; callers may not supply these.
+inline constexpr const char* kMetaArch = "sibp.arch";
+inline constexpr const char* kMetaInput = "sibp.input";
+inline constexpr const char* kMetaLoss = "sibp.loss";
+inline constexpr const char* kMetaVersion = "sibp.version";
+/// Read from files of sibp 0.1 (fully connected networks) only.
 inline constexpr const char* kMetaLayers = "sibp.layers";
 inline constexpr const char* kMetaHidden = "sibp.hidden";
 inline constexpr const char* kMetaOutput = "sibp.output";
-inline constexpr const char* kMetaLoss = "sibp.loss";
-inline constexpr const char* kMetaVersion = "sibp.version";
+
+/// What a caller knows about a model file beyond its contents.
+struct ModelFileOptions {
+  /// The architecture (`sibp eval --arch`): used when the file records none, and
+  /// must equal the recorded one when it does (UsageError otherwise).
+  std::optional<Architecture> arch;
+  /// The shape of the data's samples: used when the file records no input shape;
+  /// when it does, its size must agree (UsageError otherwise).
+  std::optional<Shape> input;
+};
 
 /// Writes `net` to `path` as a safetensors file, atomically (a reader never
 /// sees a half-written file; see write_file_atomic).
 ///
 /// Tensors are stored as "F32" for Network<float> and "F64" for
 /// Network<double>, so a round trip is bit-exact.
-/// Requires: `extra_metadata` does not use one of the five sibp.* keys above
+/// Requires: `extra_metadata` does not use one of the four sibp.* keys above
 ///   (throws UsageError naming the key otherwise).
 /// Throws DataError naming `path` if the file cannot be written.
 template <typename T>
 void save_safetensors(const Network<T>& net, const std::filesystem::path& path,
                       const std::map<std::string, std::string>& extra_metadata = {});
 
-/// Rebuilds a network from a safetensors file alone.
+/// Rebuilds a network from a safetensors file.
 ///
-/// The architecture comes from the sibp.* metadata. A file written by other
-/// software may lack it: then each missing key falls back independently —
-/// widths are inferred from the `layers.<l>.weight` shapes (which must
-/// chain: d_in of layer l equals d_out of layer l-1), hidden activation
-/// relu, output activation identity, loss cross-entropy. When sibp.layers is
-/// present the tensor shapes must agree with it.
-/// F32 and F64 tensors both load into either precision (F64 into float
-/// rounds to nearest). Non-finite values load as they are; callers that care
-/// check Network::all_finite().
+/// The architecture comes from sibp.arch and sibp.input, else from
+/// `options` (a file exported from PyTorch with our tensor names). A file
+/// without either is taken as a fully connected network: widths from sibp.layers
+/// or inferred from the `layers.<i>.weight` shapes (which must chain), hidden
+/// activation sibp.hidden or relu, output activation sibp.output or identity;
+/// the loss is sibp.loss or cross-entropy.
+/// F32 and F64 tensors both load into either precision (F64 into float rounds
+/// to nearest). Non-finite values load as they are; callers that care check
+/// Network::all_finite().
 /// Throws DataError naming `path` and what is wrong for any malformed file,
-/// missing or unexpected tensor, or unparsable metadata value.
+/// missing or unexpected tensor, unparsable metadata value, or a convolution
+/// kernel without an architecture; UsageError when `options` contradict the file.
 template <typename T>
-Network<T> load_network(const std::filesystem::path& path);
+Network<T> load_network(const std::filesystem::path& path, const ModelFileOptions& options = {});
 
 /// Overwrites the parameters of `net` with those in the file (for
 /// `--init-from`). Only parameters are read: the activations and loss of

@@ -1,73 +1,70 @@
 #pragma once
-/// A fully connected network (ALGORITHMS.md §1) and its forward pass.
+/// A network: a list of layers built from one typed description (NetworkSpec),
+/// its forward pass into the tape, and its loss (ALGORITHMS.md §1, §5).
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/rng.hpp"
 #include "core/types.hpp"
 #include "nn/activation.hpp"
+#include "nn/architecture.hpp"
 #include "nn/init.hpp"
+#include "nn/layers.hpp"
 #include "nn/loss.hpp"
 #include "nn/tape.hpp"
 
 namespace sibp {
 
-/// One dense layer: G = W F_in + b 1ᵀ, F_out = σ(G).
-template <typename T>
-struct Dense {
-  Mat<T> W;  // (d_out, d_in)
-  Vec<T> b;  // (d_out)
-  Activation act = Activation::ReLU;
-
-  Index in_features() const { return W.cols(); }
-  Index out_features() const { return W.rows(); }
-};
-
-/// Architecture of a network: widths d_0..d_L, hidden activation, loss.
-struct NetworkSpec {
-  std::vector<Index> widths;                   ///< d_0 (input) .. d_L (classes)
-  Activation hidden = Activation::ReLU;        ///< σ_1..σ_{L-1}
-  Activation output = Activation::Identity;    ///< σ_L (identity: logits)
-  Loss loss = Loss::SoftmaxCrossEntropy;
-
-  /// Parses "784-500-10" into widths. Throws UsageError naming the text
-  /// unless there are at least two positive integers.
-  static std::vector<Index> parse_widths(const std::string& text);
-  std::string widths_string() const;
-  /// Throws UsageError if fewer than 2 widths or any width < 1.
-  void validate() const;
-};
-
-/// A network of L dense layers with a loss.
+/// A network of layers with a loss. "Parametrised layer i" counts only the dense
+/// and conv layers (i = 0 .. num_param_layers()-1, the `layers.{i}` of a
+/// checkpoint); "layer k" counts every layer.
 ///
-/// Ensures: layers_[l].W is (d_{l+1}, d_l) for the spec's widths.
+/// Ensures: layer k maps spec().shapes[k] to spec().shapes[k+1].
 template <typename T>
 class Network {
  public:
   Network() = default;
-  /// Allocates layers for `spec` and draws their parameters with `init`.
-  Network(const NetworkSpec& spec, const Initializer& init, Rng& rng);
-  /// Allocates zero parameters for `spec`.
+  /// Builds the layers of `spec` with zero parameters.
   explicit Network(const NetworkSpec& spec);
+  /// Builds the layers of `spec` and draws their parameters with `init`: W then b
+  /// of each parametrised layer in order, each column-major, so a seed fixes every
+  /// parameter independently of the precision.
+  Network(const NetworkSpec& spec, const Initializer& init, Rng& rng);
+  Network(const Network& other);
+  Network& operator=(const Network& other);
+  Network(Network&&) noexcept = default;
+  Network& operator=(Network&&) noexcept = default;
 
-  std::size_t num_layers() const { return layers_.size(); }
-  Dense<T>& layer(std::size_t l) { return layers_[l]; }
-  const Dense<T>& layer(std::size_t l) const { return layers_[l]; }
-  std::vector<Dense<T>>& layers() { return layers_; }
-  const std::vector<Dense<T>>& layers() const { return layers_; }
   const NetworkSpec& spec() const { return spec_; }
   Loss loss() const { return spec_.loss; }
-  Index input_size() const { return layers_.front().in_features(); }
-  Index output_size() const { return layers_.back().out_features(); }
+
+  std::size_t num_layers() const { return layers_.size(); }
+  const Layer<T>& layer(std::size_t k) const { return *layers_[k]; }
+
+  std::size_t num_param_layers() const { return param_layers_.size(); }
+  Params<T>& params(std::size_t i) { return *layers_[param_layers_[i]]->params(); }
+  const Params<T>& params(std::size_t i) const { return *layers_[param_layers_[i]]->params(); }
+  /// σ of parametrised layer i.
+  Activation activation(std::size_t i) const { return layers_[param_layers_[i]]->spec().act; }
+  /// The layer index k of parametrised layer i.
+  std::size_t layer_index(std::size_t i) const { return param_layers_[i]; }
+
+  Index input_size() const { return spec_.input_size(); }
+  Index output_size() const { return spec_.output_size(); }
   /// Total number of weights and biases.
   Index num_parameters() const;
 
-  /// Forward pass of X (d0, m) recording every F and G on the tape.
-  /// Reuses the tape's buffers when the batch size is unchanged.
+  /// Forward pass of X (input_size(), m), samples as columns in (C, H, W) order,
+  /// recording every layer on the tape. Reuses the tape's buffers when the batch
+  /// size is unchanged. Throws std::invalid_argument if X has the wrong row count.
   void forward(const Eigen::Ref<const Mat<T>>& X, Tape<T>& tape) const;
 
-  /// Network output F_L for X, through two ping-pong buffers (no tape).
-  void predict(const Eigen::Ref<const Mat<T>>& X, Mat<T>& out, Mat<T>& scratch) const;
+  /// The network's output F_L (output_size(), m) for X, computed on `work`.
+  const Mat<T>& predict(const Eigen::Ref<const Mat<T>>& X, Tape<T>& work) const {
+    forward(X, work);
+    return work.output();
+  }
 
   /// True if every parameter is finite.
   bool all_finite() const;
@@ -76,16 +73,17 @@ class Network {
   template <typename U>
   Network<U> cast() const {
     Network<U> out(spec_);
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      out.layer(l).W = layers_[l].W.template cast<U>();
-      out.layer(l).b = layers_[l].b.template cast<U>();
+    for (std::size_t i = 0; i < num_param_layers(); ++i) {
+      out.params(i).W = params(i).W.template cast<U>();
+      out.params(i).b = params(i).b.template cast<U>();
     }
     return out;
   }
 
  private:
   NetworkSpec spec_;
-  std::vector<Dense<T>> layers_;
+  std::vector<std::unique_ptr<Layer<T>>> layers_;
+  std::vector<std::size_t> param_layers_;
 };
 
 }  // namespace sibp

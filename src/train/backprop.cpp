@@ -6,22 +6,26 @@ namespace sibp {
 
 template <typename T>
 double backprop_gradients(const Network<T>& net, Tape<T>& tape, const Eigen::Ref<const Mat<T>>& Y,
-                          Gradients<T>& grads, Mat<T>& delta, Mat<T>& delta_below) {
-  const std::size_t L = net.num_layers();
+                          Gradients<T>& grads, BackpropWork<T>& w) {
   const Index m = tape.batch_size();
   grads.resize_like(net);
   // Δ_L = ∇_f ℓ / m: the gradient of the batch mean.
-  const double loss = loss_sum<T>(net.loss(), tape.F[L], Y, &delta) / static_cast<double>(m);
-  delta *= T(1) / static_cast<T>(m);
-  for (std::size_t l = L; l >= 1; --l) {
-    const Dense<T>& layer = net.layer(l - 1);
-    multiply_by_derivative<T>(layer.act, tape.G[l], tape.F[l], delta);  // δ_l = σ'(G_l) ⊙ Δ_l
-    grads.dW[l - 1].noalias() = delta * tape.F[l - 1].transpose();
-    grads.db[l - 1].noalias() = delta.rowwise().sum();
-    if (l > 1) {
-      delta_below.resize(layer.W.cols(), m);
-      delta_below.noalias() = layer.W.transpose() * delta;
-      delta.swap(delta_below);
+  const double loss = loss_sum<T>(net.loss(), tape.output(), Y, &w.delta) / static_cast<double>(m);
+  w.delta *= T(1) / static_cast<T>(m);
+  const std::size_t lowest = net.layer_index(0);
+  std::size_t i = net.num_param_layers();
+  for (std::size_t k = net.num_layers(); k-- > lowest;) {
+    const Layer<T>& layer = net.layer(k);
+    LayerRecord<T>& rec = tape.layers[k];
+    if (layer.params()) {
+      --i;
+      multiply_by_derivative<T>(layer.spec().act, rec.G, rec.F, w.delta);  // δ = σ'(G) ⊙ Δ
+      grads.dW[i].noalias() = w.delta * layer.unfolded_input(tape.input_of(k), rec).transpose();
+      grads.db[i].noalias() = w.delta.rowwise().sum();
+    }
+    if (k > lowest) {
+      layer.backward_input(rec, w.delta, m, w.delta_below, w.unfolded);
+      w.delta.swap(w.delta_below);
     }
   }
   return loss;
@@ -31,7 +35,7 @@ template <typename T>
 StepReport BackProp<T>::step(Network<T>& net, const Batch<T>& batch) {
   StepReport report;
   net.forward(batch.X, tape_);
-  report.loss = backprop_gradients<T>(net, tape_, batch.Y, grads_, delta_, delta_below_);
+  report.loss = backprop_gradients<T>(net, tape_, batch.Y, grads_, work_);
   if (!std::isfinite(report.loss)) {
     report.finite = false;
     return report;
@@ -51,10 +55,10 @@ std::string BackProp<T>::name() const {
 
 template double backprop_gradients<float>(const Network<float>&, Tape<float>&,
                                           const Eigen::Ref<const Mat<float>>&, Gradients<float>&,
-                                          Mat<float>&, Mat<float>&);
+                                          BackpropWork<float>&);
 template double backprop_gradients<double>(const Network<double>&, Tape<double>&,
                                            const Eigen::Ref<const Mat<double>>&, Gradients<double>&,
-                                           Mat<double>&, Mat<double>&);
+                                           BackpropWork<double>&);
 template class BackProp<float>;
 template class BackProp<double>;
 

@@ -6,13 +6,24 @@
 
 namespace sibp {
 
-/// Computes ∂(mean loss)/∂W_l, ∂b_l by walking the tape backwards.
-/// The tape must hold a forward pass of `Y`'s batch. Leaves the gradient of
-/// the mean loss w.r.t. the input F_0 uncomputed (nobody needs it).
+/// Scratch matrices of back propagation, kept between batches so the per-batch
+/// loop does not allocate once shapes are settled.
+template <typename T>
+struct BackpropWork {
+  Mat<T> delta;        // ∂(mean loss)/∂(current layer's output), then δ = σ' ⊙ that
+  Mat<T> delta_below;  // the same for the layer below
+  Mat<T> unfolded;     // conv: Wᵀδ in patch space before col2im
+};
+
+/// Computes ∂(mean loss)/∂W, ∂b of every parametrised layer by walking the tape
+/// backwards through every layer (ALGORITHMS.md §2, §5): δ = σ'(G) ⊙ Δ,
+/// ∂W = δ Pᵀ, ∂b = δ 1, and Δ below = the layer's adjoint of δ.
+/// The tape must hold a forward pass of `Y`'s batch. Stops at the lowest
+/// parametrised layer (nobody needs the gradient w.r.t. the input).
 /// Returns the batch's mean loss.
 template <typename T>
 double backprop_gradients(const Network<T>& net, Tape<T>& tape, const Eigen::Ref<const Mat<T>>& Y,
-                          Gradients<T>& grads, Mat<T>& delta, Mat<T>& delta_below);
+                          Gradients<T>& grads, BackpropWork<T>& work);
 
 /// Back propagation + an UpdateRule: SGD, momentum, Nesterov, Adam.
 template <typename T>
@@ -27,7 +38,7 @@ class BackProp : public TrainingAlgorithm<T> {
   UpdateRule<T> rule_;
   Tape<T> tape_;
   Gradients<T> grads_;
-  Mat<T> delta_, delta_below_;
+  BackpropWork<T> work_;
 };
 
 }  // namespace sibp

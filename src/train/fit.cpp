@@ -16,19 +16,28 @@ void FitOptions::validate() const {
   if (eval_every < 0) throw UsageError("--eval-every must be >= 0, got " + std::to_string(eval_every));
 }
 
+Index evaluation_chunk(const NetworkSpec& spec, Index at_most) {
+  // A convolution's patch matrices make its tape far larger per sample than an
+  // MLP's: keep one chunk's tape near 256 MB of floats.
+  constexpr Index kBudgetFloats = Index(64) << 20;
+  const Index per_sample = std::max<Index>(1, spec.activation_floats_per_sample());
+  return std::clamp<Index>(kBudgetFloats / per_sample, 1, std::max<Index>(1, at_most));
+}
+
 template <typename T>
 EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk) {
   EvalResult r;
   const Index n = data.size();
   if (n == 0) return r;
   Batch<T> batch;
-  Mat<T> out, scratch;
+  Tape<T> work;
   double loss = 0;
   Index correct = 0;
+  chunk = evaluation_chunk(net.spec(), chunk);
   for (Index begin = 0; begin < n; begin += chunk) {
     const Index end = std::min(n, begin + chunk);
     data.make_range_batch<T>(begin, end, norm, batch);
-    net.predict(batch.X, out, scratch);
+    const Mat<T>& out = net.predict(batch.X, work);
     loss += loss_sum<T>(net.loss(), out, batch.Y);
     correct += count_correct<T>(out, batch.Y);
   }
@@ -45,20 +54,21 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
   Batch<T> batch;
   Tape<T> tape;
   Gradients<T> part, total;
-  Mat<T> delta, below;
+  BackpropWork<T> work;
   total.resize_like(net);
   for (auto& m : total.dW) m.setZero();
   for (auto& v : total.db) v.setZero();
+  chunk = evaluation_chunk(net.spec(), chunk);
   for (Index begin = 0; begin < n; begin += chunk) {
     const Index end = std::min(n, begin + chunk);
     data.make_range_batch<T>(begin, end, norm, batch);
     net.forward(batch.X, tape);
-    backprop_gradients<T>(net, tape, batch.Y, part, delta, below);
+    backprop_gradients<T>(net, tape, batch.Y, part, work);
     // Each chunk's gradient is of its own mean; weight it by its share.
     const T w = static_cast<T>(static_cast<double>(end - begin) / static_cast<double>(n));
-    for (std::size_t l = 0; l < net.num_layers(); ++l) {
-      total.dW[l] += w * part.dW[l];
-      total.db[l] += w * part.db[l];
+    for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+      total.dW[i] += w * part.dW[i];
+      total.db[i] += w * part.db[i];
     }
   }
   return total.norm();

@@ -69,7 +69,11 @@ struct FitResult {
   std::string message;
 };
 
-/// Mean loss and accuracy of `net` on `data`, in chunks of `chunk` samples.
+/// Samples per evaluation chunk for `spec`: at most `at_most`, fewer when a
+/// chunk's tape would be large (convolutions).
+Index evaluation_chunk(const NetworkSpec& spec, Index at_most);
+
+/// Mean loss and accuracy of `net` on `data`, in chunks of at most `chunk` samples.
 template <typename T>
 EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm,
                     Index chunk = 2000);

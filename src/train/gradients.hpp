@@ -11,16 +11,16 @@ namespace sibp {
 /// gradient of the batch-mean loss; for ProxProp θ^k − θ* (ALGORITHMS.md §4).
 template <typename T>
 struct Gradients {
-  std::vector<Mat<T>> dW;  // dW[l] has the shape of layer l's W
-  std::vector<Vec<T>> db;  // db[l] has the shape of layer l's b
+  std::vector<Mat<T>> dW;  // dW[i] has the shape of parametrised layer i's W
+  std::vector<Vec<T>> db;  // db[i] has the shape of parametrised layer i's b
 
   /// Sizes the buffers for `net` (no-op if already sized).
   void resize_like(const Network<T>& net) {
-    dW.resize(net.num_layers());
-    db.resize(net.num_layers());
-    for (std::size_t l = 0; l < net.num_layers(); ++l) {
-      dW[l].resize(net.layer(l).W.rows(), net.layer(l).W.cols());
-      db[l].resize(net.layer(l).b.size());
+    dW.resize(net.num_param_layers());
+    db.resize(net.num_param_layers());
+    for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+      dW[i].resize(net.params(i).W.rows(), net.params(i).W.cols());
+      db[i].resize(net.params(i).b.size());
     }
   }
   /// Euclidean norm over every entry.

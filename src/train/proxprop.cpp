@@ -134,13 +134,13 @@ int ProxProp<T>::solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& 
 template <typename T>
 StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
   StepReport report;
-  const std::size_t L = net.num_layers();
+  const std::size_t L = net.num_param_layers();
   grads_.resize_like(net);
   net.forward(batch.X, tape_);  // §4: everything below uses the OLD parameters θ^k
   const Index m = tape_.batch_size();
 
   // Δ_L = ∇_f ℓ / m: the batch-MEAN loss, as the reference's CrossEntropyLoss.
-  report.loss = loss_sum<T>(net.loss(), tape_.F[L], batch.Y, &delta_) / static_cast<double>(m);
+  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &delta_) / static_cast<double>(m);
   if (!std::isfinite(report.loss)) {
     report.finite = false;
     return report;
@@ -148,36 +148,41 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
   delta_ *= T(1) / static_cast<T>(m);
   if (this->diagnostics_) report.layers.clear();
 
-  for (std::size_t l = L; l >= 1; --l) {
-    const Dense<T>& layer = net.layer(l - 1);
-    multiply_by_derivative<T>(layer.act, tape_.G[l], tape_.F[l], delta_);  // δ_l = ∂(mean loss)/∂G_l
-    if (l == L) {
-      // The output layer is an ordinary layer: its plain gradient (§4, last sentence).
-      grads_.dW[l - 1].noalias() = delta_ * tape_.F[l - 1].transpose();
-      grads_.db[l - 1].noalias() = delta_.rowwise().sum();
-    } else {
-      const int iters = solve_layer(l - 1, tape_.F[l - 1], delta_, grads_.dW[l - 1], grads_.db[l - 1]);
-      if (this->diagnostics_) {
-        // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
-        LayerDiagnostics d;
-        d.layer = l - 1;
-        d.objective_before = 0.5 * static_cast<double>(delta_.squaredNorm());
-        residual_.resize(delta_.rows(), m);
-        residual_.noalias() = grads_.dW[l - 1] * tape_.F[l - 1];
-        residual_.colwise() += grads_.db[l - 1];
-        residual_ -= delta_;
-        d.objective_after = 0.5 * static_cast<double>(residual_.squaredNorm()) +
-                            0.5 / options_.tau *
-                                static_cast<double>(grads_.dW[l - 1].squaredNorm() +
-                                                    grads_.db[l - 1].squaredNorm());
-        d.solver_iterations = iters;
-        report.layers.insert(report.layers.begin(), d);
+  const std::size_t lowest = net.layer_index(0);
+  std::size_t i = L;
+  for (std::size_t k = net.num_layers(); k-- > lowest;) {
+    const Layer<T>& layer = net.layer(k);
+    LayerRecord<T>& rec = tape_.layers[k];
+    if (layer.params()) {
+      --i;
+      multiply_by_derivative<T>(layer.spec().act, rec.G, rec.F, delta_);  // δ_l = ∂(mean loss)/∂G_l
+      const Mat<T>& P = layer.unfolded_input(tape_.input_of(k), rec);
+      if (i + 1 == L) {
+        // The output layer is an ordinary layer: its plain gradient (§4, last sentence).
+        grads_.dW[i].noalias() = delta_ * P.transpose();
+        grads_.db[i].noalias() = delta_.rowwise().sum();
+      } else {
+        const int iters = solve_layer(i, P, delta_, grads_.dW[i], grads_.db[i]);
+        if (this->diagnostics_) {
+          // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
+          LayerDiagnostics d;
+          d.layer = i;
+          d.objective_before = 0.5 * static_cast<double>(delta_.squaredNorm());
+          residual_.resize(delta_.rows(), delta_.cols());
+          residual_.noalias() = grads_.dW[i] * P;
+          residual_.colwise() += grads_.db[i];
+          residual_ -= delta_;
+          d.objective_after = 0.5 * static_cast<double>(residual_.squaredNorm()) +
+                              0.5 / options_.tau *
+                                  static_cast<double>(grads_.dW[i].squaredNorm() + grads_.db[i].squaredNorm());
+          d.solver_iterations = iters;
+          report.layers.insert(report.layers.begin(), d);
+        }
       }
     }
-    if (l > 1) {
-      // δ for the layer below goes through the OLD W_l (nothing has moved yet).
-      delta_below_.resize(layer.W.cols(), m);
-      delta_below_.noalias() = layer.W.transpose() * delta_;
+    if (k > lowest) {
+      // δ for the layer below goes through the OLD weights (nothing has moved yet).
+      layer.backward_input(rec, delta_, m, delta_below_, work_);
       delta_.swap(delta_below_);
     }
   }

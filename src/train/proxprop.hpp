@@ -109,7 +109,8 @@ ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, 
 /// then a linear proximal step per hidden layer whose θ^k − θ* is handed, with
 /// the output layer's plain gradient, to one outer UpdateRule (SGD/Nesterov/Adam).
 ///
-/// Requires: the network's layers are Dense (every layer is; activations any).
+/// Works on any list of layers: dense and conv layers below the last
+/// parametrised one take the proximal step with their unfolded input P (§5).
 /// Ensures (per step): StepReport.loss is the batch mean loss before the step;
 /// once shapes are settled, no heap allocation in step() apart from Eigen's
 /// GEMM blocking buffers.
@@ -145,7 +146,8 @@ class ProxProp : public TrainingAlgorithm<T> {
   UpdateRule<T> rule_;
   Tape<T> tape_;
   Gradients<T> grads_;
-  Mat<T> delta_, delta_below_;   // (d_l, m): ∂(mean loss)/∂F_l, then δ_l after σ'
+  Mat<T> delta_, delta_below_;   // ∂(mean loss)/∂(a layer's output), then δ_l after σ'
+  Mat<T> work_;                  // conv: patch-space scratch of the adjoint
   std::vector<RidgeSolver<T>> ridge_;  // one per hidden layer: its workspace keeps its shapes
   std::vector<Mat<T>> zero_W_;         // (d_l, d_{l-1}): the warm start D = 0, i.e. θ = θ^k
   std::vector<Vec<T>> zero_b_;         // (d_l)

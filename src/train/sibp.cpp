@@ -77,74 +77,74 @@ SibpOptions make_sibp_options(double eta, const std::string& lambda, const std::
   return o;
 }
 
-void check_sibp_fits_network(const SibpOptions& options, const NetworkSpec& spec) {
-  const std::size_t L = spec.widths.size() - 1;
-  options.lambda_for(0, L);
-  for (std::size_t l = 0; l < L; ++l) {
-    const bool out = l + 1 == L;
-    check_solver_fits_layer(options.solver.for_layer(out), out ? spec.output : spec.hidden, l + 1);
-  }
-}
-
 template <typename T>
-Sibp<T>::Sibp(const SibpOptions& options) : options_(options) {
+Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec) : options_(options), spec_(spec) {
   options_.validate();
-}
-
-template <typename T>
-void Sibp<T>::build_solvers(const Network<T>& net) {
-  const std::size_t L = net.num_layers();
-  check_sibp_fits_network(options_, net.spec());
-  solvers_.clear();
-  for (std::size_t l = 0; l < L; ++l)
-    solvers_.push_back(make_prox_solver<T>(options_.solver.for_layer(l + 1 == L), options_.solver_options()));
+  const std::size_t L = spec_.num_param_layers();
+  options_.lambda_for(0, L);  // throws unless 1 or L values
+  std::size_t i = 0;
+  for (const LayerSpec& layer : spec_.layers) {
+    if (!layer.has_parameters()) continue;
+    const bool out = ++i == L;
+    const SolverKind kind = options_.solver.for_layer(out);
+    check_solver_fits_layer(kind, layer.act, i);
+    solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options()));
+  }
+  T_.resize(L);
 }
 
 template <typename T>
 StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
-  const std::size_t L = net.num_layers();
-  if (solvers_.size() != L) build_solvers(net);
+  const std::size_t L = net.num_param_layers();
+  if (L != solvers_.size() || net.spec().shapes != spec_.shapes)
+    throw std::invalid_argument("Sibp::step: the network is not the one the algorithm was built for (" +
+                                net.spec().arch_string() + " on " + net.spec().input.to_string() + ", expected " +
+                                spec_.arch_string() + " on " + spec_.input.to_string() + ")");
   const T eta = static_cast<T>(options_.eta);
   StepReport report;
 
-  // 1. Forward at (W^k, b^k), keeping every F_l and G_l (§3 step 1).
+  // 1. Forward at (W^k, b^k), keeping every layer's P, G and F (§3 step 1).
   net.forward(batch.X, tape_);
   const Index m = tape_.batch_size();
-  T_.resize(L + 1);
 
-  // 2. D_L = ∇_F ℓ per sample (not divided by m); T_L = F_L − η D_L (§3 step 2).
-  D_.resize(L + 1);
-  report.loss = loss_sum<T>(net.loss(), tape_.F[L], batch.Y, &D_[L]) / static_cast<double>(m);
+  // 2. D_L = ∇_F ℓ per sample (not divided by m) (§3 step 2).
+  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &D_) / static_cast<double>(m);
   if (!std::isfinite(report.loss)) {
     report.finite = false;
     return report;
   }
-  T_[L].noalias() = tape_.F[L] - eta * D_[L];
 
   if (this->diagnostics_) report.layers.resize(L);
-  // 3. Backward sweep (§3 step 3).
-  for (std::size_t l = L; l >= 1; --l) {
-    Dense<T>& layer = net.layer(l - 1);
-    ProxProblem<T> problem;
-    problem.F = &tape_.F[l - 1];
-    problem.target = &T_[l];
-    problem.G = &tape_.G[l];
-    problem.act = layer.act;
-    problem.lambda = options_.lambda_for(l - 1, L);
-    problem.is_output_layer = (l == L);
-    LayerDiagnostics* diag = nullptr;
-    if (this->diagnostics_) {
-      diag = &report.layers[l - 1];
-      diag->layer = l - 1;
+  // 3. Backward sweep over every layer (§3 step 3, §5).
+  const std::size_t lowest = net.layer_index(0);
+  std::size_t i = L;
+  for (std::size_t k = net.num_layers(); k-- > lowest;) {
+    const Layer<T>& layer = net.layer(k);
+    LayerRecord<T>& rec = tape_.layers[k];
+    if (layer.params()) {
+      --i;
+      T_[i].noalias() = rec.F - eta * D_;  // T_l = F_l − η D_l
+      ProxProblem<T> problem;
+      problem.F = &layer.unfolded_input(tape_.input_of(k), rec);
+      problem.target = &T_[i];
+      problem.G = &rec.G;
+      problem.act = layer.spec().act;
+      problem.lambda = options_.lambda_for(i, L);
+      problem.is_output_layer = (i + 1 == L);
+      LayerDiagnostics* diag = nullptr;
+      if (this->diagnostics_) {
+        diag = &report.layers[i];
+        diag->layer = i;
+      }
+      // 3.1 implicit step on the layer's parameters.
+      Params<T>& p = net.params(i);
+      solvers_[i]->solve(problem, p.W, p.b, diag);
+      if (k == lowest) break;
+      // 3.2 D below = adjoint of (W_l^{k+1}, σ_l'(G_l^k) ⊙ D_l): the updated weights make it semi-implicit.
+      multiply_by_derivative<T>(layer.spec().act, rec.G, rec.F, D_);
     }
-    // 3.1 implicit step on the layer's parameters.
-    solvers_[l - 1]->solve(problem, layer.W, layer.b, diag);
-    if (l > 1) {
-      // 3.2 D_{l-1} = (W_l^{k+1})ᵀ(σ_l'(G_l^k) ⊙ D_l): the updated weights make it semi-implicit.
-      multiply_by_derivative<T>(layer.act, tape_.G[l], tape_.F[l], D_[l]);
-      D_[l - 1].noalias() = layer.W.transpose() * D_[l];
-      T_[l - 1].noalias() = tape_.F[l - 1] - eta * D_[l - 1];
-    }
+    layer.backward_input(rec, D_, m, D_below_, work_);
+    D_.swap(D_below_);
   }
   report.finite = net.all_finite();
   return report;

@@ -42,20 +42,20 @@ SibpOptions make_sibp_options(double eta, const std::string& lambda, const std::
                               const std::string& update, const std::vector<std::string>& quirks,
                               const std::string& compat);
 
-/// Throws UsageError if the options cannot train `spec` (λ count, `exact`
-/// on a nonlinear layer).
-void check_sibp_fits_network(const SibpOptions& options, const NetworkSpec& spec);
-
-/// One SIBP step per batch (§3): forward, D_L = ∇ℓ per sample (not /m),
-/// T_L = F_L − η D_L, then for l = L..1 a proximal update of (W_l, b_l)
-/// towards T_l followed by D_{l-1} = (W_l^{k+1})ᵀ(σ_l'(G_l^k) ⊙ D_l),
-/// T_{l-1} = F_{l-1} − η D_{l-1}.
-/// Solvers are made per layer by make_prox_solver() on the first step.
+/// One SIBP step per batch (§3, §5): forward, D_L = ∇ℓ per sample (not /m),
+/// then down the list of layers: at a dense or conv layer l, the target
+/// T_l = F_l − η D_l, a proximal update of (W_l, b_l) towards T_l with the layer's
+/// unfolded input P_l in place of F_{l-1}, and D below = the layer's adjoint of
+/// σ_l'(G_l^k) ⊙ D_l through the *updated* W_l (for a dense layer
+/// (W_l^{k+1})ᵀ(σ' ⊙ D_l)); a pooling or flatten layer passes D through its adjoint.
 template <typename T>
 class Sibp : public TrainingAlgorithm<T> {
  public:
-  /// Throws UsageError if options.validate() fails.
-  explicit Sibp(const SibpOptions& options);
+  /// Builds one proximal solver per parametrised layer of `spec`.
+  /// Throws UsageError if options.validate() fails, λ has neither 1 nor one value
+  /// per parametrised layer, or a solver cannot solve its layer (`exact` on a
+  /// nonlinear layer).
+  Sibp(const SibpOptions& options, const NetworkSpec& spec);
 
   /// Ensures: report.loss is the batch mean loss before the step;
   /// report.finite is false if it or any new parameter is NaN/Inf (then the
@@ -63,21 +63,22 @@ class Sibp : public TrainingAlgorithm<T> {
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override { return "sibp"; }
 
-  /// The targets of the last step: last_targets()[l] = T_l, (d_l, m), for
-  /// l = 1..L ([0] is empty). T_l for l < L uses the updated W_{l+1}.
+  /// The targets of the last step: last_targets()[i] = T of parametrised layer i,
+  /// (d_out, n). Every target but the last uses the updated weights above it.
   const std::vector<Mat<T>>& last_targets() const { return T_; }
-  /// The solver of layer `l` (0-based), or null before the first step.
-  ProxSolver<T>* solver(std::size_t l) { return l < solvers_.size() ? solvers_[l].get() : nullptr; }
+  /// The solver of parametrised layer `i`.
+  ProxSolver<T>& solver(std::size_t i) { return *solvers_.at(i); }
   const SibpOptions& options() const { return options_; }
 
  private:
-  void build_solvers(const Network<T>& net);
-
   SibpOptions options_;
-  std::vector<std::unique_ptr<ProxSolver<T>>> solvers_;  // one per layer
+  NetworkSpec spec_;
+  std::vector<std::unique_ptr<ProxSolver<T>>> solvers_;  // one per parametrised layer
   Tape<T> tape_;
-  std::vector<Mat<T>> T_;  // T_[l]: (d_l, m), l = 1..L
-  std::vector<Mat<T>> D_;  // D_[l]: (d_l, m), l = 1..L; overwritten by σ_l' ⊙ D_l once used
+  std::vector<Mat<T>> T_;  // T_[i]: (d_out, n) target of parametrised layer i
+  Mat<T> D_;               // D at the output of the layer being visited; σ' ⊙ D once used
+  Mat<T> D_below_;         // D at its input
+  Mat<T> work_;            // conv: patch-space scratch of the adjoint
 };
 
 }  // namespace sibp

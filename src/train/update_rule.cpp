@@ -79,7 +79,7 @@ void UpdateRule<T>::update_param(P& p, const P& g_in, P& buf1, P& buf2) {
 
 template <typename T>
 void UpdateRule<T>::step(Network<T>& net, const Gradients<T>& grads) {
-  const std::size_t L = net.num_layers();
+  const std::size_t L = net.num_param_layers();
   if (grads.dW.size() != L || grads.db.size() != L)
     throw std::invalid_argument("UpdateRule::step: gradients do not match the network's layers");
   W1_.resize(L);
@@ -88,8 +88,8 @@ void UpdateRule<T>::step(Network<T>& net, const Gradients<T>& grads) {
   b2_.resize(L);
   ++t_;
   for (std::size_t l = 0; l < L; ++l) {
-    update_param(net.layer(l).W, grads.dW[l], W1_[l], W2_[l]);
-    update_param(net.layer(l).b, grads.db[l], b1_[l], b2_[l]);
+    update_param(net.params(l).W, grads.dW[l], W1_[l], W2_[l]);
+    update_param(net.params(l).b, grads.db[l], b1_[l], b2_[l]);
   }
 }
 

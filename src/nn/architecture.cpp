@@ -1,0 +1,341 @@
+#include "nn/architecture.hpp"
+
+#include <cctype>
+#include <charconv>
+
+#include "core/error.hpp"
+
+namespace sibp {
+
+namespace {
+
+std::string trim(std::string_view s) {
+  std::size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return std::string(s.substr(a, b - a));
+}
+
+/// A whole non-negative decimal integer, or nullopt (no sign, no spaces, no overflow).
+std::optional<Index> parse_index(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  Index v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+bool is_activation_name(std::string_view w) {
+  return w == "relu" || w == "tanh" || w == "sigmoid" || w == "leaky_relu" || w == "leaky-relu" ||
+         w == "identity";
+}
+
+std::string activation_word(Activation a) { return a == Activation::LeakyReLU ? "leaky_relu" : to_string(a); }
+
+const char* kind_name(LayerKind k) {
+  switch (k) {
+    case LayerKind::Dense: return "dense";
+    case LayerKind::Conv2d: return "conv";
+    case LayerKind::MaxPool2d: return "maxpool";
+    case LayerKind::AvgPool2d: return "avgpool";
+    case LayerKind::Flatten: return "flatten";
+  }
+  return "?";
+}
+
+/// Reports errors of one `--arch` text with its position.
+struct ArchError {
+  std::string_view option, text;
+  [[noreturn]] void operator()(std::size_t word, std::string_view w, const std::string& what) const {
+    throw UsageError(std::string(option) + " '" + std::string(text) + "': word " + std::to_string(word) + " '" +
+                     std::string(w) + "': " + what);
+  }
+};
+
+/// Splits into words; a word may contain spaces inside its parentheses.
+std::vector<std::string> split_words(std::string_view text, const ArchError& err) {
+  std::vector<std::string> words;
+  std::string cur;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(') ++depth;
+    if (c == ')' && --depth < 0) err(words.size() + 1, cur + c, "')' without '('");
+    if (depth == 0 && std::isspace(static_cast<unsigned char>(c))) {
+      if (!cur.empty()) words.push_back(std::move(cur));
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  if (depth != 0) err(words.size() + 1, cur, "'(' without ')'");
+  if (!cur.empty()) words.push_back(std::move(cur));
+  return words;
+}
+
+LayerSpec parse_layer_word(const std::string& w, std::size_t pos, const ArchError& err) {
+  const std::size_t open = w.find('(');
+  const std::string name = w.substr(0, open);
+  std::vector<std::string> args;
+  if (open != std::string::npos) {
+    if (w.back() != ')') err(pos, w, "expected the word to end with ')'");
+    const std::string inside = w.substr(open + 1, w.size() - open - 2);
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = inside.find(',', start);
+      args.push_back(trim(std::string_view(inside).substr(start, comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  LayerSpec L;
+  const std::string usage = name == "conv"      ? "conv(C,K[,stride=S][,pad=P])"
+                            : name == "maxpool" ? "maxpool(K[,stride=S])"
+                            : name == "avgpool" ? "avgpool(K[,stride=S])"
+                            : name == "dense"   ? "dense(N)"
+                                                : "";
+  auto number = [&](const std::string& s, const char* what, Index lo, Index hi) {
+    const auto v = parse_index(s);
+    if (!v || *v < lo || *v > hi)
+      err(pos, w, std::string(what) + " must be an integer from " + std::to_string(lo) + " to " +
+                      std::to_string(hi) + ", got '" + s + "' (expected " + usage + ")");
+    return *v;
+  };
+  if (name == "flatten") {
+    if (open != std::string::npos) err(pos, w, "flatten takes no arguments");
+    L.kind = LayerKind::Flatten;
+    return L;
+  }
+  if (name == "dense") {
+    if (args.size() != 1) err(pos, w, "expected " + usage);
+    L.kind = LayerKind::Dense;
+    L.units = number(args[0], "the width N", 1, kMaxUnits);
+    return L;
+  }
+  const bool conv = name == "conv";
+  if (!conv && name != "maxpool" && name != "avgpool")
+    err(pos, w,
+        "unknown layer: expected conv(C,K[,stride=S][,pad=P]), maxpool(K[,stride=S]), avgpool(K[,stride=S]), "
+        "flatten, dense(N) or an activation (relu, tanh, sigmoid, leaky_relu, identity)");
+  L.kind = conv ? LayerKind::Conv2d : name == "maxpool" ? LayerKind::MaxPool2d : LayerKind::AvgPool2d;
+  const std::size_t positional = conv ? 2 : 1;
+  if (open == std::string::npos || args.size() < positional) err(pos, w, "expected " + usage);
+  if (conv) L.units = number(args[0], "the channel count C", 1, kMaxUnits);
+  L.kernel = number(args[positional - 1], "the kernel K", 1, kMaxKernel);
+  L.stride = conv ? 1 : L.kernel;
+  bool seen_stride = false, seen_pad = false;
+  for (std::size_t i = positional; i < args.size(); ++i) {
+    const std::size_t eq = args[i].find('=');
+    const std::string key = trim(std::string_view(args[i]).substr(0, eq));
+    const std::string value = eq == std::string::npos ? "" : trim(std::string_view(args[i]).substr(eq + 1));
+    if (key == "stride" && eq != std::string::npos && !seen_stride) {
+      L.stride = number(value, "stride", 1, kMaxKernel);
+      seen_stride = true;
+    } else if (conv && key == "pad" && eq != std::string::npos && !seen_pad) {
+      L.pad = number(value, "pad", 0, kMaxKernel);
+      seen_pad = true;
+    } else {
+      err(pos, w, "unexpected argument '" + args[i] + "' (expected " + usage + ", each keyword at most once)");
+    }
+  }
+  return L;
+}
+
+}  // namespace
+
+std::string LayerSpec::to_string() const {
+  const std::string k = std::to_string(kernel);
+  switch (kind) {
+    case LayerKind::Dense: return "dense(" + std::to_string(units) + ")";
+    case LayerKind::Flatten: return "flatten";
+    case LayerKind::Conv2d: {
+      std::string s = "conv(" + std::to_string(units) + "," + k;
+      if (stride != 1) s += ",stride=" + std::to_string(stride);
+      if (pad != 0) s += ",pad=" + std::to_string(pad);
+      return s + ")";
+    }
+    case LayerKind::MaxPool2d:
+    case LayerKind::AvgPool2d: {
+      std::string s = std::string(kind_name(kind)) + "(" + k;
+      if (stride != kernel) s += ",stride=" + std::to_string(stride);
+      return s + ")";
+    }
+  }
+  return "?";
+}
+
+Architecture Architecture::parse(std::string_view text, std::string_view option) {
+  const ArchError err{option, text};
+  const std::vector<std::string> words = split_words(text, err);
+  if (words.empty())
+    throw UsageError(std::string(option) + ": expected layers such as 'conv(32,5,pad=2) relu maxpool(2) dense(10)', got '" +
+                     std::string(text) + "'");
+  Architecture arch;
+  bool may_take_activation = false;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (is_activation_name(w)) {
+      if (!may_take_activation)
+        err(i + 1, w,
+            arch.layers.empty() || arch.layers.back().has_parameters()
+                ? "an activation must follow a dense or conv layer, and only one per layer"
+                : "an activation must follow a dense or conv layer, not " + arch.layers.back().to_string());
+      arch.layers.back().act = parse_activation(w);
+      may_take_activation = false;
+      continue;
+    }
+    arch.layers.push_back(parse_layer_word(w, i + 1, err));
+    may_take_activation = arch.layers.back().has_parameters();
+  }
+  return arch;
+}
+
+Architecture Architecture::from_widths(const std::vector<Index>& widths, Activation hidden, Activation output) {
+  if (widths.size() < 2) throw UsageError("--layers: expected at least an input and an output width, e.g. 784-10");
+  Architecture arch;
+  for (std::size_t l = 1; l < widths.size(); ++l) {
+    if (widths[l] < 1 || widths[l] > kMaxUnits)
+      throw UsageError("--layers: widths must be integers from 1 to " + std::to_string(kMaxUnits) + ", got " +
+                       std::to_string(widths[l]));
+    LayerSpec L;
+    L.kind = LayerKind::Dense;
+    L.units = widths[l];
+    L.act = l + 1 == widths.size() ? output : hidden;
+    arch.layers.push_back(L);
+  }
+  return arch;
+}
+
+std::string Architecture::to_string() const {
+  std::string s;
+  for (const LayerSpec& L : layers) {
+    if (!s.empty()) s += ' ';
+    s += L.to_string();
+    if (L.has_parameters() && L.act != Activation::Identity) s += ' ' + activation_word(L.act);
+  }
+  return s;
+}
+
+std::vector<Index> parse_widths(std::string_view text, std::string_view option) {
+  std::vector<Index> widths;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dash = text.find('-', start);
+    const std::string_view part = text.substr(start, dash == std::string_view::npos ? dash : dash - start);
+    const auto v = parse_index(part);
+    if (!v || *v < 1 || *v > kMaxUnits)
+      throw UsageError(std::string(option) + " '" + std::string(text) +
+                       "': expected widths like 784-500-10 (integers from 1 to " + std::to_string(kMaxUnits) +
+                       " joined by '-'), got '" + std::string(part) + "'");
+    widths.push_back(*v);
+    if (dash == std::string_view::npos) break;
+    start = dash + 1;
+  }
+  if (widths.size() < 2)
+    throw UsageError(std::string(option) + " '" + std::string(text) +
+                     "': expected at least an input and an output width, e.g. 784-10");
+  return widths;
+}
+
+NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss, std::optional<Index> classes) {
+  if (arch.layers.empty()) throw UsageError("network: the architecture has no layers");
+  if (input.size() < 1) throw UsageError("network: the input shape " + input.to_string() + " is empty");
+  NetworkSpec spec;
+  spec.input = input;
+  spec.loss = loss;
+  Shape s = input;
+  // A tensor in image layout (the output of conv or pooling) must be flattened
+  // before a dense layer; the network's own input is delivered as vectors.
+  bool image_layout = false;
+  std::size_t position = 0;
+  auto where = [&](const LayerSpec& L) {
+    return "layer " + std::to_string(position) + " '" + L.to_string() + "'";
+  };
+  for (const LayerSpec& given : arch.layers) {
+    ++position;
+    if (given.kind == LayerKind::Dense && image_layout && !s.is_vector()) {
+      LayerSpec flatten;
+      flatten.kind = LayerKind::Flatten;
+      spec.layers.push_back(flatten);
+      spec.shapes.push_back(s);
+      s = {s.size(), 1, 1};
+      image_layout = false;
+    }
+    spec.layers.push_back(given);
+    spec.shapes.push_back(s);
+    switch (given.kind) {
+      case LayerKind::Dense: s = {given.units, 1, 1}; break;
+      case LayerKind::Flatten:
+        s = {s.size(), 1, 1};
+        image_layout = false;
+        break;
+      case LayerKind::Conv2d:
+      case LayerKind::MaxPool2d:
+      case LayerKind::AvgPool2d: {
+        const Index pad = given.kind == LayerKind::Conv2d ? given.pad : 0;
+        const Index h = s.height + 2 * pad, w = s.width + 2 * pad;
+        if (given.kernel > h || given.kernel > w)
+          throw UsageError("--arch: " + where(given) + ": the kernel " + std::to_string(given.kernel) +
+                           " is larger than its input " + s.to_string() +
+                           (pad ? " padded to " + std::to_string(h) + "x" + std::to_string(w) : std::string()));
+        const Index channels = given.kind == LayerKind::Conv2d ? given.units : s.channels;
+        s = {channels, (h - given.kernel) / given.stride + 1, (w - given.kernel) / given.stride + 1};
+        image_layout = true;
+        break;
+      }
+    }
+  }
+  spec.shapes.push_back(s);
+  if (!s.is_vector())
+    throw UsageError("--arch: the network's output is " + s.to_string() +
+                     "; it must be a vector of class scores (end with dense(N))");
+  if (classes && s.size() != *classes)
+    throw UsageError("--arch: the last layer outputs " + std::to_string(s.size()) +
+                     " values but the data has " + std::to_string(*classes) + " classes");
+  if (spec.num_param_layers() == 0)
+    throw UsageError("--arch: the network has no layer with parameters (dense or conv)");
+  return spec;
+}
+
+NetworkSpec NetworkSpec::mlp(const std::vector<Index>& widths, Activation hidden, Loss loss, Activation output) {
+  if (widths.empty()) throw UsageError("network: needs at least two widths (input and output)");
+  return build(Architecture::from_widths(widths, hidden, output), {widths[0], 1, 1}, loss);
+}
+
+std::string NetworkSpec::arch_string() const { return architecture().to_string(); }
+
+std::size_t NetworkSpec::num_param_layers() const {
+  std::size_t n = 0;
+  for (const LayerSpec& L : layers) n += L.has_parameters();
+  return n;
+}
+
+std::pair<Index, Index> NetworkSpec::weight_shape(std::size_t k) const {
+  const LayerSpec& L = layers.at(k);
+  const Shape& in = shapes.at(k);
+  if (L.kind == LayerKind::Dense) return {L.units, in.size()};
+  if (L.kind == LayerKind::Conv2d) return {L.units, in.channels * L.kernel * L.kernel};
+  throw std::invalid_argument("NetworkSpec::weight_shape: layer " + std::to_string(k) + " has no parameters");
+}
+
+Index NetworkSpec::num_parameters() const {
+  Index n = 0;
+  for (std::size_t k = 0; k < layers.size(); ++k)
+    if (layers[k].has_parameters()) {
+      const auto [r, c] = weight_shape(k);
+      n += r * c + r;
+    }
+  return n;
+}
+
+Index NetworkSpec::activation_floats_per_sample() const {
+  Index n = input.size();
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const Index out = shapes[k + 1].size();
+    n += 2 * out;  // F and G
+    if (layers[k].kind == LayerKind::Conv2d) n += weight_shape(k).second * shapes[k + 1].pixels();  // patches
+    if (layers[k].kind == LayerKind::MaxPool2d) n += 2 * out;  // arg-max indices (64-bit)
+  }
+  return 2 * n;  // the backward pass holds as much again (differences, targets, solver work)
+}
+
+}  // namespace sibp

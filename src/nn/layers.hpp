@@ -1,0 +1,102 @@
+#pragma once
+/// The layers a network is a list of (ALGORITHMS.md §1, §5), behind one small
+/// interface: forward into the tape, the adjoint of the layer's linear map, and
+/// the parameters of the layers that have them.
+///
+/// Every parametrised layer (dense, convolution) computes
+///
+///     P = U(F_in)          the layer's input unfolded: F_in itself (dense) or its
+///                          patch matrix (im2col, convolution)
+///     G = W·P + b·1ᵀ       (d_out, n), one column per sample (dense) or per sample-pixel
+///     F = σ(G)
+///
+/// so the algorithms see every parametrised layer as section 1's dense layer with
+/// P in place of F_{l-1}. Parameter-free layers (pooling, flatten) are maps whose
+/// adjoint carries a difference from their output back to their input.
+/// Layouts are those of nn/architecture.hpp.
+#include <memory>
+
+#include "nn/architecture.hpp"
+#include "nn/tape.hpp"
+
+namespace sibp {
+
+/// The weights and biases of a dense or conv layer: G = W·P + b·1ᵀ.
+template <typename T>
+struct Params {
+  /// (d_out, d_in): dense (units, inputs); conv (c_out, c_in·k·k), PyTorch's
+  /// [out, in, kh, kw] kernel with its last three dimensions flattened in that order.
+  Mat<T> W;
+  Vec<T> b;  // (d_out)
+};
+
+/// Geometry of a convolution or pooling window over a (channels, height, width) input.
+struct WindowGeometry {
+  Index channels = 0, height = 0, width = 0;  ///< of the input
+  Index kernel = 1, stride = 1, pad = 0;
+  Index out_height = 0, out_width = 0;
+  static WindowGeometry of(const LayerSpec& L, const Shape& in, const Shape& out);
+};
+
+/// P ← the patch matrix of `in` (channels, m·H·W): column (j·H' + u)·W' + v holds the
+/// window of sample j at output pixel (u, v), row (c·k + ki)·k + kj its channel-c
+/// entry at kernel offset (ki, kj), zero where the window leaves the padded input.
+template <typename T>
+void im2col(const Mat<T>& in, const WindowGeometry& g, Index m, Mat<T>& P);
+
+/// The adjoint of im2col: d_in (channels, m·H·W) ← Σ of every patch entry into the
+/// input entry it was copied from.
+template <typename T>
+void col2im(const Mat<T>& dP, const WindowGeometry& g, Index m, Mat<T>& d_in);
+
+/// Vector layout (C·H·W, m) → image layout (C, m·H·W), and back.
+template <typename T>
+void vectors_to_image(const Mat<T>& X, const Shape& s, Mat<T>& out);
+template <typename T>
+void image_to_vectors(const Mat<T>& X, const Shape& s, Index m, Mat<T>& out);
+
+/// One layer. Implementations: Dense, Conv2d, MaxPool2d, AvgPool2d, Flatten.
+template <typename T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::unique_ptr<Layer<T>> clone() const = 0;
+
+  const LayerSpec& spec() const { return spec_; }
+  const Shape& input_shape() const { return in_; }
+  const Shape& output_shape() const { return out_; }
+
+  /// Records the forward pass of m samples: rec.F, and whatever backward_input needs.
+  /// Requires: `in` holds m samples of input_shape() in this layer's input layout.
+  virtual void forward(const Mat<T>& in, Index m, LayerRecord<T>& rec) const = 0;
+
+  /// d_in ← the adjoint of the layer's map applied to `d`. For dense/conv, `d` is a
+  /// difference on G (after σ'; (d_out, n)) and d_in = Uᵀ(Wᵀd) with the layer's current
+  /// W; for pooling and flatten, `d` is on the output and d_in = (the map)ᵀ d. `work`
+  /// is scratch that keeps its allocation between calls.
+  virtual void backward_input(const LayerRecord<T>& rec, const Mat<T>& d, Index m, Mat<T>& d_in,
+                              Mat<T>& work) const = 0;
+
+  /// The layer's parameters, or null for a parameter-free layer.
+  virtual Params<T>* params() { return nullptr; }
+  virtual const Params<T>* params() const { return nullptr; }
+
+  /// The matrix W multiplies (P above): the input itself for dense, rec.P for conv.
+  /// Requires: params() is not null.
+  virtual const Mat<T>& unfolded_input(const Mat<T>& in, const LayerRecord<T>& rec) const;
+
+ protected:
+  Layer(const LayerSpec& spec, const Shape& in, const Shape& out) : spec_(spec), in_(in), out_(out) {}
+  Layer(const Layer&) = default;
+
+ private:
+  LayerSpec spec_;
+  Shape in_, out_;
+};
+
+/// Builds the layer `spec` mapping `in` to `out` (as NetworkSpec resolved them), with
+/// zero parameters.
+template <typename T>
+std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec, const Shape& in, const Shape& out);
+
+}  // namespace sibp
