@@ -38,8 +38,13 @@ Diff compare(const Mat<double>& a, const Mat<double>& r) {
 
 void run_reference_step(const ReferenceStepArgs& a) {
   if (!(a.tol >= 0)) throw UsageError("--tol: expected a number >= 0, got " + std::to_string(a.tol));
-  SibpOptions options = make_sibp_options(1.0, "1", "reference", 5, "sequential", a.quirks, a.compat);
   const ReferenceCase c = read_reference_case(a.dir);
+  SibpOptions options;
+  options.solver = {SolverKind::Reference, SolverKind::Reference};
+  options.solver_iters = 5;
+  options.mode = UpdateMode::Sequential;
+  if (!a.compat.empty()) options.quirks = ReferenceQuirks::authors();
+  for (const std::string& q : a.quirks) options.quirks.enable(q);
   options.eta = c.eta;
   options.lambda = c.lambda;
   options.validate();

@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "core/atomic_file.hpp"
+#include "core/json_read.hpp"
 #include "core/error.hpp"
 #include "experiment/training_run.hpp"
 
@@ -17,9 +18,12 @@ namespace sibp::cli {
 namespace {
 
 struct TrainArgs {
-  RunConfig config;
   std::string out;
   std::string config_file;
+  bool resume = false;
+  bool overwrite = false;
+  /// Option key → the texts given on the command line, in table order when applied.
+  std::map<std::string, std::vector<std::string>> given;
 };
 
 std::string format_duration(double s) {
@@ -40,28 +44,31 @@ std::string fmt(const std::optional<double>& v, int precision = 4) {
   return buf;
 }
 
-void run(CLI::App& cmd, TrainArgs& args) {
-  RunConfig config = args.config;
-  if (!args.config_file.empty()) {
+void run(const TrainArgs& args) {
+  RunOptions options;
+  if (args.resume) {
+    // The run continues as configured; options given here must not change it.
+    options = stored_run_options(args.out);
+  } else if (!args.config_file.empty()) {
     // Start from the file; options given on the command line win.
-    nlohmann::json base;
-    try {
-      base = nlohmann::json::parse(read_file(args.config_file));
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(args.config_file + ": not valid JSON: " + e.what());
-    }
+    nlohmann::json base = read_json_file(args.config_file);
+    if (!base.is_object())
+      throw DataError(args.config_file + ": expected a JSON object of run options, got a JSON " + base.type_name());
     for (const char* drop : {"software", "data_shape"}) base.erase(drop);
-    const nlohmann::json given = args.config.to_json();
-    for (const CLI::Option* opt : cmd.get_options()) {
-      if (opt->count() == 0 || opt->get_name() == "--config" || opt->get_name() == "--out") continue;
-      std::string key = opt->get_name().substr(2);
-      for (char& ch : key)
-        if (ch == '-') ch = '_';
-      if (key == "quirk") key = "quirks";
-      if (given.contains(key)) base[key] = given[key];
-    }
-    config = RunConfig::from_json(base, args.config_file);
+    read_run_options(base, args.config_file, options);
   }
+  std::vector<std::string> keys;
+  for (const RunOptionInfo& info : run_option_table()) {
+    const auto it = args.given.find(info.key);
+    if (it == args.given.end()) continue;
+    if (info.repeatable) info.from_json(options, nlohmann::json::array());  // the command line replaces the list
+    for (const std::string& text : it->second) info.from_text(options, text);
+    keys.push_back(info.key);
+  }
+  check_applicable(options, keys);
+  const RunSpec spec(options);
+  const OutputMode mode = args.resume ? OutputMode::Resume : args.overwrite ? OutputMode::Overwrite : OutputMode::New;
+  const int epochs = spec.fit().epochs;
 
   RunHooks hooks;
   const bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -76,13 +83,16 @@ void run(CLI::App& cmd, TrainArgs& args) {
                                                   static_cast<double>(info.total_iterations - info.iteration)
                                             : 0;
       std::fprintf(stderr, "\repoch %d/%d  iter %lld/%lld  loss %.4f  %.0f samples/s  ETA %s   ",
-                   info.epoch, config.epochs, info.iteration, info.total_iterations, info.loss, rate,
+                   info.epoch, epochs, info.iteration, info.total_iterations, info.loss, rate,
                    format_duration(eta).c_str());
       std::fflush(stderr);
     };
   }
-  const RunOutcome outcome = run_training(config, args.out, hooks);
+  const RunOutcome outcome = run_training(spec, args.out, hooks, mode);
   if (tty) std::fprintf(stderr, "\n");
+  if (outcome.resumed && !outcome.rows.empty())
+    std::cout << (outcome.message == "already finished" ? "the run in " + args.out + " had already finished\n"
+                                                         : "resumed the run in " + args.out + "\n");
 
   std::cout << "epoch  iteration  seconds  train_loss  train_acc  val_acc  test_loss  test_acc\n";
   for (const MetricsRow& r : outcome.rows) {
@@ -105,93 +115,39 @@ void run(CLI::App& cmd, TrainArgs& args) {
 
 void register_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  RunConfig& c = args->config;
-  CLI::App* cmd = app.add_subcommand("train", "Train a network and write config.json, metrics.csv/json, "
-                                              "model.safetensors and result.json into --out");
-  // A later option overrides an earlier one (handy after --config or in scripts).
-  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train a network and write config.json, metrics.csv/json, model.safetensors and result.json into --out "
+      "(one process per folder; resumable with --resume)");
   cmd->add_option("--out", args->out, "Output folder (created if needed)")->required();
-  cmd->add_option("--config", args->config_file,
-                  "Start from a config.json (e.g. of an earlier run); options given here override it");
-  const char* data_group = "Data";
-  cmd->add_option("--data", c.data, "Data set: mnist, fashion-mnist, cifar10:DIR, idx:DIR, csv:TRAIN[,TEST]")
-      ->capture_default_str()->group(data_group);
-  cmd->add_option("--data-dir", c.data_dir, "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)")
-      ->group(data_group);
-  cmd->add_option("--val-split", c.val_split, "Hold out the last N training samples for validation")
-      ->capture_default_str()->group(data_group);
-  cmd->add_flag("--standardize", c.standardize, "Standardise features (mean/std of the training split)")
-      ->group(data_group);
-  const char* model_group = "Model";
-  cmd->add_option("--layers", c.layers, "Widths from input to classes, e.g. 784-500-10")
-      ->capture_default_str()->group(model_group);
-  cmd->add_option("--arch", c.arch,
-                  "Architecture, e.g. 'conv(32,5,pad=2) relu maxpool(2) flatten dense(10)' (replaces --layers/--act)")
-      ->group(model_group);
-  cmd->add_option("--act", c.act, "Hidden activation: relu, leaky-relu, tanh, sigmoid, identity")
-      ->capture_default_str()->group(model_group);
-  cmd->add_option("--loss", c.loss, "Loss: cross-entropy (softmax) or squared")->capture_default_str()
-      ->group(model_group);
-  cmd->add_option("--init", c.init, "Initialiser: normal:STD, he, glorot")->capture_default_str()
-      ->group(model_group);
-  cmd->add_option("--init-from", c.init_from, "Start from the weights in this .safetensors file")
-      ->group(model_group);
-  cmd->add_option("--dtype", c.dtype, "Precision: f32 or f64")->capture_default_str()->group(model_group);
-  const char* algo_group = "Algorithm";
-  cmd->add_option("--algo", c.algo, "sgd, momentum, nesterov, adam, sibp, proxprop")->capture_default_str()
-      ->group(algo_group);
-  cmd->add_option("--lr", c.lr, "Learning rate (SGD/Adam; ProxProp's outer optimizer)")->capture_default_str()
-      ->group(algo_group);
-  cmd->add_option("--momentum", c.momentum, "SGD momentum (0.9 if --algo momentum/nesterov and unset)")
-      ->group(algo_group);
-  cmd->add_flag("--nesterov", c.nesterov, "Nesterov momentum")->group(algo_group);
-  cmd->add_option("--weight-decay", c.weight_decay, "L2 weight decay added to the gradient (as PyTorch)")
-      ->group(algo_group);
-  cmd->add_option("--beta1", c.beta1, "Adam beta1")->capture_default_str()->group(algo_group);
-  cmd->add_option("--beta2", c.beta2, "Adam beta2")->capture_default_str()->group(algo_group);
-  cmd->add_option("--eps", c.eps, "Adam epsilon")->capture_default_str()->group(algo_group);
-  const char* sibp_group = "SIBP (--algo sibp)";
-  cmd->add_option("--eta", c.eta, "Neuron step eta")->capture_default_str()->group(sibp_group);
-  cmd->add_option("--lambda", c.lambda, "Proximal weight lambda: one value or one per layer (1,1,0.5)")
-      ->capture_default_str()->group(sibp_group);
-  cmd->add_option("--solver", c.solver,
-                  "Prox solver: reference, exact, gn-cg, gn-exact, or OUTPUT:HIDDEN (e.g. exact:gn-exact)")
-      ->capture_default_str()->group(sibp_group);
-  cmd->add_option("--solver-iters", c.solver_iters, "Iterations of iterative prox solvers")
-      ->capture_default_str()->group(sibp_group);
-  cmd->add_option("--update", c.update, "sequential (W then b, the authors') or joint ([W b])")
-      ->capture_default_str()->group(sibp_group);
-  cmd->add_option("--quirk", c.quirks,
-                  "Reproduce a quirk of the authors' code: first-gradient-omits-bias, armijo-jump, "
-                  "skip-unit-step (repeatable)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->group(sibp_group);
-  cmd->add_option("--compat", c.compat, "'authors': all three quirks of the published code")
-      ->group(sibp_group);
-  const char* prox_group = "ProxProp (--algo proxprop)";
-  cmd->add_option("--tau", c.tau, "Proximal step tau")->capture_default_str()->group(prox_group);
-  cmd->add_option("--prox-solver", c.prox_solver, "exact or cg")->capture_default_str()->group(prox_group);
-  cmd->add_option("--prox-iters", c.prox_iters, "CG iterations (cg solver)")->capture_default_str()
-      ->group(prox_group);
-  cmd->add_option("--prox-cg", c.prox_cg,
-                  "reference: CG as in the reference code (eps 1e-6 in alpha/beta, early stop); textbook: plain CG")
-      ->capture_default_str()->group(prox_group);
-  cmd->add_option("--outer", c.outer, "Outer optimizer: sgd or adam (uses --lr, --momentum, --nesterov)")
-      ->capture_default_str()->group(prox_group);
-  const char* loop_group = "Training loop";
-  cmd->add_option("--epochs", c.epochs, "Epochs")->capture_default_str()->group(loop_group);
-  cmd->add_option("--batch", c.batch, "Mini-batch size")->capture_default_str()->group(loop_group);
-  cmd->add_option("--seed", c.seed, "Seed for initialisation and shuffling")->capture_default_str()
-      ->group(loop_group);
-  cmd->add_option("--eval-every", c.eval_every, "Also evaluate every N iterations (0: epoch ends only)")
-      ->capture_default_str()->group(loop_group);
-  cmd->add_flag("--diagnostics", c.diagnostics,
-                "Record per-layer solver diagnostics and the full-batch gradient norm")
-      ->group(loop_group);
-  cmd->add_flag("--grad-norm", c.grad_norm, "Record the full-batch gradient norm at each evaluation")
-      ->group(loop_group);
-  cmd->add_option("--threads", c.threads, "Threads for linear algebra (0: all cores); 1 is robust when other processes share the machine")->capture_default_str()->group(loop_group);
-  cmd->callback([cmd, args] { run(*cmd, *args); });
+  auto* config = cmd->add_option("--config", args->config_file,
+                                 "Start from a config.json (e.g. of an earlier run); options given here override it");
+  auto* resume = cmd->add_flag("--resume", args->resume,
+                               "Continue the interrupted run in --out from its last checkpoint (as configured there)");
+  cmd->add_flag("--overwrite", args->overwrite, "Delete the run already in --out and start over")->excludes(resume);
+  resume->excludes(config);
+  // Every run option from the one table (experiment/run_options.hpp): names, help
+  // texts and defaults are those of config.json and experiment files.
+  const RunOptions defaults;
+  for (const RunOptionInfo& info : run_option_table()) {
+    std::string help = info.help;
+    const nlohmann::json d = info.to_json(defaults);
+    if (!d.is_null() && !info.flag && !(d.is_string() && d.get<std::string>().empty()))
+      help += " [default: " + (d.is_string() ? d.get<std::string>() : d.dump()) + "]";
+    const std::string key = info.key;
+    CLI::Option* opt = nullptr;
+    if (info.flag) {
+      opt = cmd->add_flag_function(info.cli, [args, key](std::int64_t) { args->given[key] = {"true"}; }, help);
+    } else {
+      opt = cmd->add_option_function<std::vector<std::string>>(
+          info.cli, [args, key](const std::vector<std::string>& v) { args->given[key] = v; }, help);
+      opt->type_name(info.value_name)->allow_extra_args(false);
+      // A later value overrides an earlier one (handy after --config or in scripts); --quirk accumulates.
+      opt->multi_option_policy(info.repeatable ? CLI::MultiOptionPolicy::TakeAll : CLI::MultiOptionPolicy::TakeLast);
+    }
+    opt->group(info.group);
+  }
+  cmd->callback([args] { run(*args); });
 }
 
 }  // namespace sibp::cli

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   // makes the per-batch loop allocation-free in practice.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  // One thread unless a command asks for more (sibp train --threads): see RunConfig::threads.
+  // One thread unless a command asks for more (sibp train --threads): see RunOptions::threads.
   Eigen::setNbThreads(1);
   CLI::App app{"sibp: train neural networks with Semi-Implicit Back Propagation (Liu & Zhang 2020)\n"
                "and compare it with SGD, Adam and Proximal Backpropagation."};

@@ -9,7 +9,7 @@
 // same initial weights on the same N batches (default 600 = one MNIST epoch)
 // with every algorithm in turn, so background load hits all of them alike;
 // the minimum over repeats is reported. Algorithms are configured through
-// RunConfig and make_algorithm(), exactly as `sibp train` does. Output lines
+// RunOptions and RunSpec, exactly as `sibp train` does. Output lines
 // are `key=value` for scripts:
 //   label=... seconds_per_epoch=... ratio_to_sgd=... ms_per_batch=...
 #include <omp.h>
@@ -29,8 +29,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/data_source.hpp"
-#include "experiment/make_algorithm.hpp"
-#include "experiment/run_config.hpp"
+#include "experiment/run_options.hpp"
 #include "nn/init.hpp"
 
 using namespace sibp;
@@ -39,29 +38,29 @@ namespace {
 
 struct Variant {
   std::string label;
-  RunConfig config;
+  RunOptions options;
 };
 
-// The settings of the issues' targets; each differs from RunConfig's defaults
-// only in the algorithm options.
+// The settings of the issues' targets; each differs from the defaults only in
+// the algorithm options.
 std::vector<Variant> variants() {
   std::vector<Variant> v;
   auto add = [&](std::string label, auto edit) {
-    RunConfig c;
-    c.layers = "784-500-10";
-    edit(c);
-    v.push_back({std::move(label), c});
+    RunOptions o;
+    edit(o);
+    v.push_back({std::move(label), o});
   };
-  add("sgd", [](RunConfig& c) { c.algo = "sgd"; c.lr = 0.1; });
-  add("sibp-exact:gn-exact", [](RunConfig& c) { c.algo = "sibp"; c.solver = "exact:gn-exact"; });
-  add("sibp-exact:gn-cg", [](RunConfig& c) { c.algo = "sibp"; c.solver = "exact:gn-cg"; });
-  add("sibp-reference", [](RunConfig& c) { c.algo = "sibp"; c.solver = "reference"; });
-  add("sibp-compat-authors", [](RunConfig& c) { c.algo = "sibp"; c.compat = "authors"; c.solver = "reference"; });
-  add("proxprop-cg3", [](RunConfig& c) {
-    c.algo = "proxprop"; c.prox_solver = "cg"; c.prox_iters = 3; c.lr = 1; c.momentum = 0.95; c.nesterov = true;
+  add("sgd", [](RunOptions& o) { o.algo = Algo::SGD; o.lr = 0.1; });
+  add("sibp-exact:gn-exact", [](RunOptions& o) { o.algo = Algo::SIBP; o.solver = parse_solver_spec("exact:gn-exact"); });
+  add("sibp-exact:gn-cg", [](RunOptions& o) { o.algo = Algo::SIBP; o.solver = parse_solver_spec("exact:gn-cg"); });
+  add("sibp-reference", [](RunOptions& o) { o.algo = Algo::SIBP; o.solver = parse_solver_spec("reference"); });
+  add("sibp-compat-authors", [](RunOptions& o) { o.algo = Algo::SIBP; o.compat_authors = true; });
+  add("proxprop-cg3", [](RunOptions& o) {
+    o.algo = Algo::ProxProp; o.prox_solver = ProxPropSolver::CG; o.prox_iters = 3; o.lr = 1; o.momentum = 0.95;
+    o.nesterov = true;
   });
-  add("proxprop-exact", [](RunConfig& c) {
-    c.algo = "proxprop"; c.prox_solver = "exact"; c.lr = 1; c.momentum = 0.95; c.nesterov = true;
+  add("proxprop-exact", [](RunOptions& o) {
+    o.algo = Algo::ProxProp; o.prox_solver = ProxPropSolver::Exact; o.lr = 1; o.momentum = 0.95; o.nesterov = true;
   });
   return v;
 }
@@ -111,7 +110,7 @@ int run(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     for (const Variant& v : vs) {
       Network<float> net = init;
-      auto algo = make_algorithm<float>(v.config, spec);
+      auto algo = make_algorithm<float>(RunSpec(v.options).algorithm(), spec);
       const auto t0 = std::chrono::steady_clock::now();
       for (const Batch<float>& b : fixed)
         if (!algo->step(net, b).finite) throw std::runtime_error(v.label + ": a step diverged");

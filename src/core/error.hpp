@@ -13,6 +13,29 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// A run option with a bad value. `key` is the option's name in configuration
+/// files ("solver_iters"); what() reads as on the command line
+/// ("--solver-iters: expected an integer >= 1, got 0"). Front ends that name
+/// options differently (a JSON path, a Python keyword) rebuild the message from
+/// key() and detail().
+class OptionError : public UsageError {
+ public:
+  OptionError(std::string key, std::string detail)
+      : UsageError(cli_name(key) + ": " + detail), key_(std::move(key)), detail_(std::move(detail)) {}
+  const std::string& key() const { return key_; }
+  const std::string& detail() const { return detail_; }
+  /// "--solver-iters" for "solver_iters".
+  static std::string cli_name(const std::string& key) {
+    std::string s = "--" + key;
+    for (char& c : s)
+      if (c == '_') c = '-';
+    return s;
+  }
+
+ private:
+  std::string key_, detail_;
+};
+
 /// Bad input files or unreadable/unwritable paths. The message names the
 /// path, what was expected and what was found. The CLI exits with code 1.
 class DataError : public std::runtime_error {

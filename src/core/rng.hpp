@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace sibp {
@@ -48,6 +50,30 @@ class Rng {
       return static_cast<std::uint64_t>(m >> 64);
     }
     return static_cast<std::uint64_t>(full >> 64);
+  }
+
+  /// The whole state as text (engine words and the cached normal), for
+  /// checkpoints: set_state(state()) continues the same stream.
+  std::string state() const {
+    std::ostringstream ss;
+    ss << engine_ << ' ' << has_spare_ << ' ' << std::hexfloat << spare_;
+    return ss.str();
+  }
+  /// Restores a state() text. Returns false (and leaves the generator as it was)
+  /// if the text is not one.
+  bool set_state(const std::string& text) {
+    std::istringstream ss(text);
+    std::mt19937_64 engine;
+    bool has_spare = false;
+    std::string spare_text;
+    if (!(ss >> engine >> has_spare >> spare_text)) return false;
+    char* end = nullptr;
+    const double spare = std::strtod(spare_text.c_str(), &end);
+    if (end != spare_text.c_str() + spare_text.size()) return false;
+    engine_ = engine;
+    has_spare_ = has_spare;
+    spare_ = spare;
+    return true;
   }
 
   /// Fisher–Yates shuffle of v in place.

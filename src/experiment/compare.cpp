@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 #include "experiment/report.hpp"
 #include "experiment/sweep.hpp"
 
@@ -21,16 +22,12 @@ bool ignored_for_resume(const std::string& key) { return key == "data_dir" || ke
 
 /// Throws UsageError if the complete run in `dir` was trained with options
 /// other than `planned`'s.
-void check_same_config(const fs::path& dir, const RunConfig& planned) {
+void check_same_config(const fs::path& dir, const RunOptions& planned) {
   const fs::path file = dir / "config.json";
   if (!fs::exists(file)) return;
-  json stored;
-  try {
-    stored = json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
-    throw DataError(file.string() + ": not valid JSON: " + e.what());
-  }
-  const json wanted = planned.to_json();  // named: items() refers into it
+  const json stored = read_json_file(file);
+  if (!stored.is_object()) throw DataError(file.string() + ": expected a JSON object of run options");
+  const json wanted = run_options_json(planned);  // named: items() refers into it
   for (const auto& [key, value] : wanted.items()) {
     if (ignored_for_resume(key) || !stored.contains(key)) continue;
     if (stored[key] != value)
@@ -61,15 +58,18 @@ std::string data_group_name(const std::string& data) { return folder_name(data);
 ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOptions& options) {
   const std::vector<PlannedRun> plan = plan_runs(e, options.plan);
   find_gnuplot();  // fail now, not after hours of training
-  ensure_writable_dir(options.out_dir);
-  for (const PlannedRun& p : plan)
-    if (run_is_complete(options.out_dir / p.subdir)) check_same_config(options.out_dir / p.subdir, p.config);
+  const RunFolder lock(options.out_dir);  // one writer of the summary, plots and report
+  for (const PlannedRun& p : plan) {
+    const RunFolder::Content c = run_folder_content(options.out_dir / p.subdir);
+    if (c == RunFolder::Content::Complete || c == RunFolder::Content::Interrupted)
+      check_same_config(options.out_dir / p.subdir, p.config);
+  }
   write_file_atomic(options.out_dir / "experiment.json", e.json.dump(2) + "\n");
 
   ExperimentRunReport report;
   report.planned = static_cast<int>(plan.size());
-  const auto train = options.train ? options.train : [](const RunConfig& c, const fs::path& d, const RunHooks& h) {
-    return run_training(c, d, h);
+  const auto train = options.train ? options.train : [](const RunOptions& c, const fs::path& d, const RunHooks& h) {
+    return run_training(RunSpec(c), d, h, OutputMode::Continue);
   };
   std::ostream* log = options.progress;
   for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -83,8 +83,10 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
       if (log) *log << tag << ": already complete in " << dir.string() << ", skipped" << std::endl;
       continue;
     }
-    if (log) *log << tag << ": training (" << p.config.algo << ", " << p.config.epochs << " epochs) into "
-                  << dir.string() << std::endl;
+    if (log)
+      *log << tag << ": " << (run_folder_content(dir) == RunFolder::Content::Interrupted ? "resuming" : "training")
+           << " (" << to_string(p.config.algo) << ", " << p.config.epochs << " epochs) into " << dir.string()
+           << std::endl;
     const auto start = std::chrono::steady_clock::now();
     const RunOutcome outcome = train(p.config, dir, options.hooks);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

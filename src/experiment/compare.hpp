@@ -21,7 +21,7 @@ struct ExperimentOptions {
   std::ostream* progress = nullptr;   ///< one line per run started / finished (the CLI passes std::cerr)
   RunHooks hooks;                     ///< per-step progress of the run in flight
   /// Trains one run; empty: run_training. Lets tests observe which runs train.
-  std::function<RunOutcome(const RunConfig&, const std::filesystem::path&, const RunHooks&)> train;
+  std::function<RunOutcome(const RunOptions&, const std::filesystem::path&, const RunHooks&)> train;
 };
 
 /// The files an experiment's outputs consist of (absolute paths).

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 
 namespace sibp {
 namespace fs = std::filesystem;
@@ -24,16 +25,12 @@ std::string folder_name(const std::string& label) {
   return out;
 }
 
-std::string format_number(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
 std::vector<double> geometric_grid(double from, double to, int points) {
   if (!(from > 0) || !std::isfinite(from) || !(to > from) || !std::isfinite(to))
     throw UsageError("grid: needs 0 < from < to, got from " + format_number(from) + ", to " + format_number(to));
-  if (points < 2) throw UsageError("grid: points must be at least 2, got " + std::to_string(points));
+  if (points < 2 || points > kMaxGridPoints)
+    throw UsageError("grid: points must be from 2 to " + std::to_string(kMaxGridPoints) + ", got " +
+                     std::to_string(points));
   std::vector<double> values(static_cast<std::size_t>(points));
   const double ratio = std::log(to / from);
   for (int i = 0; i < points; ++i) {
@@ -72,48 +69,40 @@ std::string describe(const json& v) {
   return std::string(v.type_name()) + " " + text;
 }
 
-const json& run_config_defaults() {
-  static const json defaults = RunConfig{}.to_json();
-  return defaults;
-}
-
-/// Checks the RunConfig keys in `options` one by one so that a message can
-/// name the full key path; RunConfig::from_json stays the final authority.
+/// Checks the option keys in `options` one by one so that a message can
+/// name the full key path: known, and each value readable.
 void check_run_options(const json& options, const std::string& source, const std::string& path) {
   if (!options.is_object()) fail(source, path, "must be an object of run options, got " + describe(options));
-  const json& defaults = run_config_defaults();
+  RunOptions scratch;
   for (const auto& [key, v] : options.items()) {
     const std::string where = path.empty() ? key : path + "." + key;
     if (key == "seed") fail(source, where, "is not allowed here: list seeds in the top-level \"seeds\"");
-    auto it = defaults.find(key);
-    if (it == defaults.end()) fail(source, where, "is not a run option (see `sibp train --help`)");
-    const json& d = *it;
-    if (d.is_string()) {
-      if (!v.is_string() && !v.is_number()) fail(source, where, "must be a string, got " + describe(v));
-    } else if (d.is_boolean()) {
-      if (!v.is_boolean()) fail(source, where, "must be true or false, got " + describe(v));
-    } else if (d.is_number_float()) {
-      if (!v.is_number()) fail(source, where, "must be a number, got " + describe(v));
-    } else if (d.is_number()) {
-      if (!v.is_number_integer()) fail(source, where, "must be an integer, got " + describe(v));
-    } else if (d.is_array()) {
-      bool ok = v.is_string() || v.is_array();
-      if (v.is_array())
-        for (const auto& e : v) ok = ok && e.is_string();
-      if (!ok) fail(source, where, "must be a list of strings, got " + describe(v));
+    const RunOptionInfo* info = find_run_option(key);
+    if (!info) fail(source, where, "is not a run option (see `sibp train --help`)");
+    try {
+      info->from_json(scratch, v);
+    } catch (const OptionError& e) {
+      throw UsageError(source + ": " + where + ": " + e.detail());
     }
   }
 }
 
-/// Builds and validates the RunConfig of `merged`; `path` names the run.
-RunConfig make_config(const json& merged, const std::string& source, const std::string& path) {
-  RunConfig c = RunConfig::from_json(merged, source + ": " + path);
+/// Reads and resolves the options of `merged`; `own` are the keys the run sets
+/// itself (they must apply to its algorithm); `path` names the run.
+RunOptions make_config(const json& merged, const json& own, const std::string& source, const std::string& path) {
+  RunOptions o;
+  read_run_options(merged, source + ": " + path, o);
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : own.items()) keys.push_back(key);
   try {
-    c.validate();
+    check_applicable(o, keys);
+    RunSpec{o};
+  } catch (const OptionError& e) {
+    throw UsageError(source + ": " + path + "." + e.key() + ": " + e.detail());
   } catch (const UsageError& e) {
     throw UsageError(source + ": " + path + ": " + e.what());
   }
-  return c;
+  return o;
 }
 
 const json& require(const json& obj, const char* key, const std::string& source, const std::string& path) {
@@ -138,15 +127,14 @@ void claim_label(std::set<std::string>& folders, const std::string& label, const
 }
 
 bool sweepable(const std::string& key) {
-  const json& defaults = run_config_defaults();
-  auto it = defaults.find(key);
-  return key == "lambda" || (it != defaults.end() && it->is_number_float());
+  const RunOptionInfo* info = find_run_option(key);
+  return info && info->number;
 }
 
 std::string sweepable_keys() {
   std::string out;
-  for (const auto& [key, v] : run_config_defaults().items())
-    if (sweepable(key)) out += (out.empty() ? "" : ", ") + key;
+  for (const RunOptionInfo& info : run_option_table())
+    if (info.number) out += (out.empty() ? "" : ", ") + info.key;
   return out;
 }
 
@@ -250,11 +238,12 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
     check_run_options(*it, source, "base");
     e.base = *it;
   }
-  RunConfig::from_json(e.base, source + ": base");
 
   const json& seeds = require(j, "seeds", source, "");
   if (!seeds.is_array() || seeds.empty())
     fail(source, "seeds", "must be a non-empty list of non-negative integers, got " + describe(seeds));
+  if (seeds.size() > kMaxSeeds)
+    fail(source, "seeds", "lists " + std::to_string(seeds.size()) + " seeds; at most " + std::to_string(kMaxSeeds));
   for (std::size_t i = 0; i < seeds.size(); ++i) {
     const json& s = seeds[i];
     if (!s.is_number_integer() || (s.is_number_integer() && !s.is_number_unsigned() && s.get<long long>() < 0))
@@ -271,6 +260,7 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
   }
 
   std::set<std::string> folders;
+  std::size_t planned = 0;
   if (e.kind == ExperimentKind::Compare) {
     if (j.contains("sweeps")) fail(source, "sweeps", "is only for \"kind\": \"sweep\"");
     const json& runs = require(j, "runs", source, "");
@@ -280,14 +270,14 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
       const std::string path = "runs[" + std::to_string(i) + "]";
       const json& r = runs[i];
       if (!r.is_object()) fail(source, path, "must be an object, got " + describe(r));
-      RunSpec spec;
-      spec.label = require_label(r, source, path);
-      claim_label(folders, spec.label, source, path);
-      spec.options = r;
-      spec.options.erase("label");
-      check_run_options(spec.options, source, path);
-      make_config(merged_options(e.base, spec.options), source, path);
-      e.runs.push_back(std::move(spec));
+      LabelledRun run;
+      run.label = require_label(r, source, path);
+      claim_label(folders, run.label, source, path);
+      run.options = r;
+      run.options.erase("label");
+      check_run_options(run.options, source, path);
+      make_config(merged_options(e.base, run.options), run.options, source, path);
+      e.runs.push_back(std::move(run));
     }
   } else {
     if (j.contains("runs")) fail(source, "runs", "is only for \"kind\": \"compare\"; a sweep lists \"sweeps\"");
@@ -298,10 +288,16 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
       const std::string path = "sweeps[" + std::to_string(i) + "]";
       SweepSpec spec = parse_sweep(sweeps[i], source, path);
       claim_label(folders, spec.label, source, path);
+      planned += spec.values.size() * e.seeds.size();
+      if (planned > kMaxPlannedRuns)
+        fail(source, path, "brings the experiment to " + std::to_string(planned) + " runs (values × seeds); at most " +
+                               std::to_string(kMaxPlannedRuns));
       for (double v : spec.values) {
         json merged = merged_options(e.base, spec.base);
         merged[spec.param] = v;
-        make_config(merged, source, path + " (" + spec.param + " " + format_number(v) + ")");
+        json own = spec.base;
+        own[spec.param] = v;
+        make_config(merged, own, source, path + " (" + spec.param + " " + format_number(v) + ")");
       }
       e.sweeps.push_back(std::move(spec));
     }
@@ -310,19 +306,12 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
 }
 
 ExperimentFile load_experiment(const fs::path& path) {
-  const std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& err) {
-    throw DataError(path.string() + ": not valid JSON: " + err.what());
-  }
-  return parse_experiment(j, path.string());
+  return parse_experiment(read_json_file(path), path.string());
 }
 
 std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& options) {
   std::set<std::string> labels;
-  for (const RunSpec& r : e.runs) labels.insert(r.label);
+  for (const LabelledRun& r : e.runs) labels.insert(r.label);
   for (const SweepSpec& s : e.sweeps) labels.insert(s.label);
   for (const std::string& l : options.only)
     if (!labels.count(l)) {
@@ -333,22 +322,22 @@ std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& op
   auto wanted = [&](const std::string& label) {
     return options.only.empty() || std::find(options.only.begin(), options.only.end(), label) != options.only.end();
   };
-  auto finish = [&](json merged, std::uint64_t seed, const std::string& path) {
+  auto finish = [&](json merged, const json& own, std::uint64_t seed, const std::string& path) {
     merged["seed"] = seed;
     if (!options.data_dir.empty()) merged["data_dir"] = options.data_dir;
-    return make_config(merged, e.source, path);
+    return make_config(merged, own, e.source, path);
   };
 
   std::vector<PlannedRun> plan;
   for (std::size_t i = 0; i < e.runs.size(); ++i) {
-    const RunSpec& r = e.runs[i];
+    const LabelledRun& r = e.runs[i];
     if (!wanted(r.label)) continue;
     for (std::uint64_t seed : e.seeds) {
       PlannedRun p;
       p.label = r.label;
       p.seed = seed;
       p.options = r.options;
-      p.config = finish(merged_options(e.base, r.options), seed, "runs[" + std::to_string(i) + "]");
+      p.config = finish(merged_options(e.base, r.options), r.options, seed, "runs[" + std::to_string(i) + "]");
       p.subdir = fs::path(folder_name(r.label)) / ("seed-" + std::to_string(seed));
       plan.push_back(std::move(p));
     }
@@ -365,7 +354,7 @@ std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& op
         p.value = v;
         p.options = s.base;
         p.options[s.param] = v;
-        p.config = finish(merged_options(e.base, p.options), seed, "sweeps[" + std::to_string(i) + "]");
+        p.config = finish(merged_options(e.base, p.options), p.options, seed, "sweeps[" + std::to_string(i) + "]");
         p.subdir = fs::path(folder_name(s.label)) / (s.param + "-" + format_number(v)) /
                    ("seed-" + std::to_string(seed));
         plan.push_back(std::move(p));

@@ -11,10 +11,11 @@
 ///    "sweeps": [{"label": "sgd lr", "base": {"algo": "sgd"}, "param": "lr",
 ///                "values": [0.01, 0.1, 1]  or  "grid": {"from": 0.01, "to": 100, "points": 9}}]}
 ///
-/// A run's RunConfig is `base` overlaid with the run's own keys (for sweeps:
-/// the sweep's `base`, then `param` = value) and the seed. Every run is
-/// checked through RunConfig::from_json and validate() when the file is
-/// loaded, so a typo in the last run fails before the first one trains.
+/// A run's options are `base` overlaid with the run's own keys (for sweeps:
+/// the sweep's `base`, then `param` = value) and the seed. Every run is read
+/// and resolved (RunSpec) when the file is loaded, so a typo in the last run
+/// fails before the first one trains. A run's own keys must apply to its
+/// algorithm ("eta" in an sgd run is an error); `base` keys need not.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -23,24 +24,31 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiment/run_config.hpp"
+#include "core/format.hpp"
+#include "experiment/run_options.hpp"
 
 namespace sibp {
 
 enum class ExperimentKind { Compare, Sweep };
+
+/// Limits that keep a typo from planning millions of runs: refused with a message
+/// naming the key before anything is expanded.
+inline constexpr int kMaxGridPoints = 1000;
+inline constexpr std::size_t kMaxSeeds = 1000;
+inline constexpr std::size_t kMaxPlannedRuns = 100000;
 std::string to_string(ExperimentKind k);
 
 /// One labelled configuration of a comparison.
-struct RunSpec {
+struct LabelledRun {
   std::string label;
-  nlohmann::json options;  ///< the run's own RunConfig keys (without "label"), an object
+  nlohmann::json options;  ///< the run's own option keys (without "label"), an object
 };
 
 /// One step-size sweep: `param` takes each of `values` on top of `base`.
 struct SweepSpec {
   std::string label;
-  nlohmann::json base = nlohmann::json::object();  ///< RunConfig keys of this sweep
-  std::string param;                               ///< a floating-point RunConfig key, or "lambda"
+  nlohmann::json base = nlohmann::json::object();  ///< run option keys of this sweep
+  std::string param;                               ///< a real-valued run option, or "lambda"
   std::vector<double> values;                      ///< increasing
 };
 
@@ -53,7 +61,7 @@ struct ExperimentFile {
   nlohmann::json base = nlohmann::json::object();
   std::vector<std::uint64_t> seeds;
   std::optional<double> target_accuracy;  ///< test accuracy that counts as "reached"
-  std::vector<RunSpec> runs;              ///< kind Compare
+  std::vector<LabelledRun> runs;          ///< kind Compare
   std::vector<SweepSpec> sweeps;          ///< kind Sweep
   nlohmann::json json;                    ///< the file as read (copied next to the results)
 };
@@ -62,7 +70,7 @@ struct ExperimentFile {
 struct PlannedRun {
   std::string label;            ///< the run's (or sweep's) label
   std::uint64_t seed = 1;
-  RunConfig config;             ///< validated
+  RunOptions config;            ///< validated (RunSpec(config) does not throw)
   nlohmann::json options;       ///< the keys that distinguish this run from `base` (legend text)
   std::filesystem::path subdir; ///< relative to the output folder
   // Sweeps only:
@@ -77,10 +85,11 @@ struct PlanOptions {
 };
 
 /// Parses and checks an experiment. Throws UsageError naming `source` and
-/// the key path (e.g. `x.json: runs[2].eta must be a number, got string "a"`)
-/// for unknown keys, missing fields, wrong types, empty or repeated seeds,
-/// duplicate labels (also labels that map to the same folder name), a bad
-/// grid, and any run whose merged RunConfig fails from_json or validate().
+/// the key path (e.g. `x.json: runs[2].eta: expected a finite number, got string "a"`)
+/// for unknown keys, missing fields, wrong types, empty, repeated or too many
+/// seeds, duplicate labels (also labels that map to the same folder name), a bad
+/// or too large grid (kMaxGridPoints, kMaxPlannedRuns), and any run whose
+/// options do not resolve (RunSpec).
 ExperimentFile parse_experiment(const nlohmann::json& j, const std::string& source);
 
 /// Reads and parses a file. Throws DataError if it cannot be read or is not
@@ -96,12 +105,10 @@ std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& op
 /// `label` with every character outside [A-Za-z0-9._-] replaced by '-'.
 std::string folder_name(const std::string& label);
 
-/// The shortest decimal text that reads back to `v` ("0.1", "1e-05").
-std::string format_number(double v);
 
 /// `points` values from `from` to `to` spaced evenly on a log scale, inner
 /// values rounded to 3 significant digits (so labels and folder names stay
-/// readable). Requires 0 < from < to, points >= 2 (UsageError otherwise).
+/// readable). Requires 0 < from < to, 2 <= points <= kMaxGridPoints (UsageError otherwise).
 std::vector<double> geometric_grid(double from, double to, int points);
 
 }  // namespace sibp

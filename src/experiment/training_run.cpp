@@ -1,15 +1,18 @@
 #include "experiment/training_run.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <Eigen/Core>
+#include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/format.hpp"
+#include "core/json_read.hpp"
 #include "core/rng.hpp"
-#include "data/data_source.hpp"
-#include "experiment/make_algorithm.hpp"
 #include "io/metrics_file.hpp"
 #include "io/safetensors.hpp"
 
@@ -17,9 +20,20 @@ namespace sibp {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string to_string(RunStatus s) { return s == RunStatus::Completed ? "completed" : "diverged"; }
+std::string to_string(RunStatus s) {
+  switch (s) {
+    case RunStatus::Completed: return "completed";
+    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Stopped: return "stopped";
+  }
+  return "?";
+}
 
 namespace {
+
+constexpr const char* kCheckpoint = "checkpoint.safetensors";
+/// Top-level names that follow the committed generation while the run lasts.
+const std::vector<std::string> kLinked{"metrics.csv", "metrics.json", "model.safetensors"};
 
 json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -37,9 +51,9 @@ json row_json(const MetricsRow& r) {
   return j;
 }
 
-std::map<std::string, std::string> model_metadata(const RunConfig& c, const Normalization& norm) {
-  std::map<std::string, std::string> meta{{"sibp.algo", c.algo}, {"sibp.data", c.data},
-                                          {"sibp.seed", std::to_string(c.seed)}};
+std::map<std::string, std::string> model_metadata(const RunOptions& o, const Normalization& norm) {
+  std::map<std::string, std::string> meta{
+      {"sibp.algo", to_string(o.algo)}, {"sibp.data", o.data}, {"sibp.seed", std::to_string(o.seed)}};
   if (norm.standardize()) {
     meta["sibp.norm.mean"] = json(norm.mean).dump();
     meta["sibp.norm.inv_std"] = json(norm.inv_std).dump();
@@ -47,138 +61,286 @@ std::map<std::string, std::string> model_metadata(const RunConfig& c, const Norm
   return meta;
 }
 
+/// Options that may differ between an interrupted run and its resumption
+/// without changing its results: where the data lives and how many threads.
+bool ignored_for_resume(const std::string& key) { return key == "data_dir" || key == "threads"; }
+
+void check_same_options(const json& stored, const json& wanted, const fs::path& dir) {
+  for (const auto& [key, value] : wanted.items()) {
+    if (ignored_for_resume(key)) continue;
+    const auto it = stored.find(key);
+    if (it == stored.end() || *it != value)
+      throw UsageError(dir.string() + " holds a run with " + key + " = " +
+                       (it == stored.end() ? std::string("(unset)") : it->dump()) + ", but " + value.dump() +
+                       " was asked for; continue it without changing options, or use --overwrite");
+  }
+}
+
+// ---------------------------------------------------------------- checkpoints
+
 template <typename T>
-RunOutcome run_typed(const RunConfig& c, const NetworkSpec& spec, const Dataset& train,
-                     const Dataset* val, const Dataset* test, const Normalization& norm,
-                     const fs::path& out, const RunHooks& hooks) {
-  Rng rng(c.seed);
-  Network<T> net(spec, Initializer::parse(c.init), rng);
-  if (!c.init_from.empty()) load_parameters_into(net, c.init_from);
-  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(c, spec);
-  algo->set_diagnostics(c.diagnostics);
+std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std::size_t rows) {
+  TensorSet<T> set;
+  for (const auto& [name, M] : a.tensors) set.matrices["algo." + name] = M;
+  set.integers["fit.order"].assign(s.order.begin(), s.order.end());
+  char seconds[64];
+  std::snprintf(seconds, sizeof seconds, "%a", s.seconds);  // exact, unlike a decimal rendering
+  set.metadata = {{"sibp.checkpoint", "1"},
+                  {"fit.epoch", std::to_string(s.epoch)},
+                  {"fit.batch", std::to_string(s.batch)},
+                  {"fit.iteration", std::to_string(s.iteration)},
+                  {"fit.seconds", seconds},
+                  {"fit.samples", std::to_string(s.samples)},
+                  {"fit.rng", s.rng},
+                  {"algo.step", std::to_string(a.step)},
+                  {"metrics.rows", std::to_string(rows)}};
+  return encode_tensor_set(set);
+}
 
-  FitOptions fo;
-  fo.epochs = c.epochs;
-  fo.batch_size = c.batch;
-  fo.seed = c.seed;
-  fo.eval_every = c.eval_every;
-  fo.gradient_norm = c.grad_norm || c.diagnostics;
+template <typename T>
+struct Checkpoint {
+  FitState fit;
+  AlgorithmState<T> algo;
+  std::size_t rows = 0;
+};
 
-  const auto meta = model_metadata(c, norm);
-  std::vector<MetricsRow> rows;
-  // --diagnostics: the last step's per-layer report at each evaluation point,
-  // as metrics columns and, with the line-search exponents, diagnostics.json.
-  StepReport last_step;
-  json diagnostics = json::array();
-  FitCallbacks<T> callbacks;
-  callbacks.on_eval = [&](const MetricsRow& evaluated, const Network<T>& current) {
-    MetricsRow row = evaluated;
-    if (c.diagnostics && row.iteration > 0) {
-      json point = {{"epoch", row.epoch}, {"iteration", row.iteration}, {"layers", json::array()}};
-      for (const LayerDiagnostics& d : last_step.layers) {
-        const std::string p = "layer" + std::to_string(d.layer + 1) + "_";
-        row.extra.emplace_back(p + "obj_before", d.objective_before);
-        row.extra.emplace_back(p + "obj_after", d.objective_after);
-        row.extra.emplace_back(p + "solver_iters", d.solver_iterations);
-        point["layers"].push_back({{"layer", d.layer + 1},
-                                   {"objective_before", d.objective_before},
-                                   {"objective_after", d.objective_after},
-                                   {"solver_iterations", d.solver_iterations},
-                                   {"line_search_exponents", d.line_search_exponents}});
-      }
-      diagnostics.push_back(point);
-      write_file_atomic(out / "diagnostics.json", diagnostics.dump(1) + "\n");
-    }
-    rows.push_back(row);
-    write_metrics(out, rows);
-    if (current.all_finite()) save_safetensors(current, out / "model.safetensors", meta);
-    return true;
+template <typename T>
+Checkpoint<T> read_checkpoint(const fs::path& path) {
+  const TensorSet<T> set = read_tensor_set<T>(path);
+  const auto meta = [&](const char* key) -> const std::string& {
+    const auto it = set.metadata.find(key);
+    if (it == set.metadata.end()) throw DataError(path.string() + ": checkpoint metadata '" + key + "' is missing");
+    return it->second;
   };
-  callbacks.on_step = [&](const StepInfo& info, const StepReport& report) {
-    if (c.diagnostics) last_step = report;
+  const auto integer = [&](const char* key) {
+    const std::string& text = meta(key);
+    long long v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < 0)
+      throw DataError(path.string() + ": checkpoint metadata '" + key + "' = '" + text + "' is not a count");
+    return v;
+  };
+  if (meta("sibp.checkpoint") != "1")
+    throw DataError(path.string() + ": checkpoint format '" + meta("sibp.checkpoint") + "', expected 1");
+  Checkpoint<T> c;
+  c.fit.epoch = static_cast<int>(integer("fit.epoch"));
+  c.fit.batch = integer("fit.batch");
+  c.fit.iteration = integer("fit.iteration");
+  c.fit.samples = integer("fit.samples");
+  c.fit.seconds = std::strtod(meta("fit.seconds").c_str(), nullptr);
+  c.fit.rng = meta("fit.rng");
+  c.algo.step = integer("algo.step");
+  c.rows = static_cast<std::size_t>(integer("metrics.rows"));
+  for (const auto& [name, M] : set.matrices) {
+    if (name.rfind("algo.", 0) != 0) throw DataError(path.string() + ": unexpected checkpoint tensor '" + name + "'");
+    c.algo.tensors[name.substr(5)] = M;
+  }
+  const auto order = set.integers.find("fit.order");
+  if (order == set.integers.end()) throw DataError(path.string() + ": checkpoint tensor 'fit.order' is missing");
+  c.fit.order.assign(order->second.begin(), order->second.end());
+  return c;
+}
+
+// ---------------------------------------------------------------- the run
+
+struct RunData {
+  LoadedData data;
+  std::optional<Dataset> val;
+  Normalization norm;
+  NetworkSpec net;
+};
+
+template <typename T>
+RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder& folder, bool resume, const RunHooks& hooks) {
+  const RunOptions& o = spec.options();
+  const fs::path& out = folder.path();
+  Rng rng(o.seed);
+  Network<T> net(d.net, o.init, rng);
+  if (!o.init_from.empty()) load_parameters_into(net, o.init_from);
+  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(spec.algorithm(), d.net);
+  algo->set_diagnostics(spec.diagnostics());
+  FitOptions fo = spec.fit();
+  fo.diagnostics = spec.diagnostics();
+
+  RunOutcome outcome;
+  outcome.out_dir = out;
+  std::vector<MetricsRow>& rows = outcome.rows;
+  std::optional<FitState> from;
+  if (resume) {
+    const fs::path gen = folder.committed();
+    load_parameters_into(net, gen / "model.safetensors");
+    Checkpoint<T> c = read_checkpoint<T>(gen / kCheckpoint);
+    algo->restore(c.algo, net);
+    rows = read_metrics_csv(gen / "metrics.csv");
+    if (rows.size() != c.rows)
+      throw DataError((gen / "metrics.csv").string() + ": " + std::to_string(rows.size()) + " rows, but its checkpoint says " +
+                      std::to_string(c.rows));
+    from = std::move(c.fit);
+    outcome.resumed = true;
+  }
+
+  const auto meta = model_metadata(o, d.norm);
+  bool stopped = false;
+  FitCallbacks<T> callbacks;
+  callbacks.on_eval = [&](const MetricsRow& row, const Network<T>& current, const FitState& state) {
+    rows.push_back(row);
+    const MetricsText text = metrics_text(rows);
+    folder.commit({{"metrics.csv", text.csv},
+                   {"metrics.json", text.json},
+                   {"model.safetensors", encode_network(current, meta)},
+                   {kCheckpoint, checkpoint_bytes<T>(state, algo->state(), rows.size())}},
+                  kLinked);
+    if (hooks.on_eval && !hooks.on_eval(row)) stopped = true;
+    return !stopped;
+  };
+  callbacks.on_step = [&](const StepInfo& info, const StepReport&) {
     if (hooks.on_step) hooks.on_step(info);
   };
 
-  const FitResult fr = fit(net, *algo, train, val, test, norm, fo, callbacks);
-  RunOutcome outcome;
-  outcome.out_dir = out;
-  outcome.rows = rows;
-  outcome.status = fr.diverged ? RunStatus::Diverged : RunStatus::Completed;
-  outcome.message = fr.diverged ? fr.message : "completed " + std::to_string(c.epochs) + " epochs";
+  const Dataset* val = d.val ? &*d.val : nullptr;
+  const Dataset* test = d.data.test ? &*d.data.test : nullptr;
+  const FitResult fr = fit(net, *algo, d.data.train, val, test, d.norm, fo, callbacks, from ? &*from : nullptr);
+  outcome.status = fr.diverged ? RunStatus::Diverged : stopped ? RunStatus::Stopped : RunStatus::Completed;
+  outcome.message = fr.diverged ? fr.message
+                    : stopped   ? "stopped at iteration " + std::to_string(rows.empty() ? 0 : rows.back().iteration)
+                                : "completed " + std::to_string(o.epochs) + " epochs";
   outcome.train_seconds = rows.empty() ? 0 : rows.back().seconds;
   const double epochs_done = rows.empty() ? 0 : rows.back().epoch;
   outcome.seconds_per_epoch = epochs_done > 0 ? outcome.train_seconds / epochs_done : 0;
   return outcome;
 }
 
+RunData load_run_data(const RunSpec& spec) {
+  const RunOptions& o = spec.options();
+  DataOptions data_options;
+  data_options.data_dir = spec.data().dir;
+  RunData d;
+  d.data = load_data(spec.data().spec, data_options);
+  if (o.val_split > 0) d.val = split_validation(d.data.train, o.val_split);
+  const Dataset& train = d.data.train;
+  if (train.size() == 0) throw DataError(o.data + ": the training split has no samples");
+  d.net = spec.model().network(train.sample_shape(), train.num_classes(), o.data);
+  d.norm = o.standardize ? train.fit_standardization() : Normalization{};
+  return d;
+}
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
 }  // namespace
+
+double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtype) {
+  const double value = dtype == DType::F64 ? 8.0 : 4.0;
+  // Parameters, gradients or directions, two optimizer buffers, and the solvers'
+  // workspaces (a few matrices the size of a layer's weights): eight copies.
+  const double params = 8.0 * static_cast<double>(spec.num_parameters());
+  const double per_sample = static_cast<double>(spec.activation_floats_per_sample());
+  const double tape = per_sample * static_cast<double>(batch);
+  const double eval = per_sample * static_cast<double>(evaluation_chunk(spec, 2000));
+  return (params + tape + eval) * value;
+}
 
 bool run_is_complete(const fs::path& out_dir) {
   const fs::path p = out_dir / "result.json";
-  if (!fs::exists(p)) return false;
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return false;
   try {
-    const json j = json::parse(read_file(p));
-    return j.contains("status") && j["status"].is_string();
+    const json j = read_json_file(p);
+    return j.is_object() && j.contains("status") && j["status"].is_string();
   } catch (const std::exception&) {
     return false;
   }
 }
 
-RunOutcome run_training(const RunConfig& c, const fs::path& out, const RunHooks& hooks) {
-  c.validate();
+RunOptions stored_run_options(const fs::path& out_dir) {
+  const fs::path file = out_dir / "config.json";
+  json j = read_json_file(file);
+  if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object of run options");
+  for (const char* drop : {"software", "data_shape"}) j.erase(drop);
+  RunOptions o;
+  read_run_options(j, file.string(), o);
+  return o;
+}
+
+RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode) {
+  const RunOptions& o = spec.options();
   {
-    const int threads = c.threads > 0 ? c.threads : omp_get_num_procs();
+    const int threads = spec.threads() > 0 ? spec.threads() : omp_get_num_procs();
     omp_set_num_threads(threads);
     Eigen::setNbThreads(threads);
   }
-  const Loss loss = parse_loss(c.loss);
-  const Activation hidden = parse_activation(c.act);
-  std::optional<Architecture> arch;
-  std::vector<Index> widths;
-  if (!c.arch.empty())
-    arch = Architecture::parse(c.arch);
-  else
-    widths = parse_widths(c.layers);
-  Initializer::parse(c.init);  // fail on a bad initialiser before loading data
+  // Everything that can be refused is checked before the folder is touched.
+  RunData d = load_run_data(spec);
+  const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
+  if (have > 0 && need > have)
+    throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
+                     " parameters, batches of " + std::to_string(o.batch) + "), more than this machine's " +
+                     gigabytes(have) + "; use a smaller network (--layers/--arch) or --batch");
 
-  DataOptions data_options;
-  data_options.data_dir = c.data_dir.empty() ? default_data_dir() : fs::path(c.data_dir);
-  LoadedData data = load_data(parse_data_spec(c.data), data_options);
-  std::optional<Dataset> val;
-  if (c.val_split > 0) val = split_validation(data.train, static_cast<Index>(c.val_split));
-  const Dataset& train = data.train;
-  if (!arch) {
-    if (widths.front() != train.num_features())
-      throw UsageError("--layers " + c.layers + ": the first width must equal the number of features of '" +
-                       c.data + "', which is " + std::to_string(train.num_features()) + ", got " +
-                       std::to_string(widths.front()));
-    if (widths.back() != train.num_classes())
-      throw UsageError("--layers " + c.layers + ": the last width must equal the number of classes of '" +
-                       c.data + "', which is " + std::to_string(train.num_classes()) + ", got " +
-                       std::to_string(widths.back()));
-    arch = Architecture::from_widths(widths, hidden);
+  RunFolder folder(out);
+  RunFolder::Content content = folder.content();
+  const json options = run_options_json(o);
+  const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
+  switch (content) {
+    case RunFolder::Content::Empty:
+      if (mode == OutputMode::Resume) throw UsageError("--resume: " + out.string() + " holds no run to resume");
+      break;
+    case RunFolder::Content::Complete:
+      if (mode == OutputMode::New)
+        throw UsageError(out.string() + " already holds a finished run" + hint);
+      if (mode == OutputMode::Resume || mode == OutputMode::Continue) {
+        check_same_options(run_options_json(stored_run_options(out)), options, out);
+        folder.finish();  // a run killed after result.json may still have its links
+        RunOutcome done;
+        done.out_dir = out;
+        done.rows = read_metrics_csv(out / "metrics.csv");
+        done.message = "already finished";
+        done.resumed = true;
+        const json result = read_json_file(out / "result.json");
+        if (result.value("status", "") == "diverged") done.status = RunStatus::Diverged;
+        return done;
+      }
+      break;
+    case RunFolder::Content::Interrupted:
+      if (mode == OutputMode::New) throw UsageError(out.string() + " holds an interrupted run" + hint);
+      if (mode == OutputMode::Resume || mode == OutputMode::Continue)
+        check_same_options(run_options_json(stored_run_options(out)), options, out);
+      break;
+    case RunFolder::Content::Unusable:
+      if (mode == OutputMode::New)
+        throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
+                                        "--overwrite to start over, or another --out");
+      if (mode == OutputMode::Resume)
+        throw UsageError("--resume: " + out.string() +
+                         " holds no checkpoint (the run stopped before its first evaluation); use --overwrite");
+      break;
   }
-  const NetworkSpec spec = NetworkSpec::build(*arch, train.sample_shape(), loss, train.num_classes());
-  const Normalization norm = c.standardize ? train.fit_standardization() : Normalization{};
-  make_algorithm<float>(c, spec);  // validate algorithm options before writing anything
+  const bool resume =
+      (mode == OutputMode::Resume || mode == OutputMode::Continue) && content == RunFolder::Content::Interrupted;
+  if (!resume) {
+    folder.clear();
+    json config = options;
+    config["software"] = {{"name", "sibp"}, {"version", SIBP_VERSION}};
+    config["data_shape"] = {{"train", d.data.train.size()},
+                            {"val", d.val ? d.val->size() : 0},
+                            {"test", d.data.test ? d.data.test->size() : 0},
+                            {"features", d.data.train.num_features()},
+                            {"input", d.net.input.to_string()},
+                            {"classes", d.data.train.num_classes()}};
+    write_file_atomic(out / "config.json", config.dump(2) + "\n");
+  }
 
-  ensure_writable_dir(out);
-  std::error_code ec;
-  fs::remove(out / "result.json", ec);  // a rerun into the same folder is not complete until it ends
-  json config = c.to_json();
-  config["software"] = {{"name", "sibp"}, {"version", SIBP_VERSION}};
-  config["data_shape"] = {{"train", train.size()},
-                          {"val", val ? val->size() : 0},
-                          {"test", data.test ? data.test->size() : 0},
-                          {"features", train.num_features()},
-                          {"classes", train.num_classes()}};
-  write_file_atomic(out / "config.json", config.dump(2) + "\n");
-
-  const Dataset* val_ptr = val ? &*val : nullptr;
-  const Dataset* test_ptr = data.test ? &*data.test : nullptr;
-  RunOutcome outcome = c.dtype == "f64"
-                           ? run_typed<double>(c, spec, train, val_ptr, test_ptr, norm, out, hooks)
-                           : run_typed<float>(c, spec, train, val_ptr, test_ptr, norm, out, hooks);
+  RunOutcome outcome = o.dtype == DType::F64 ? train_typed<double>(spec, d, folder, resume, hooks)
+                                             : train_typed<float>(spec, d, folder, resume, hooks);
+  if (outcome.status == RunStatus::Stopped) return outcome;  // resumable: the links stay
   json result = {{"status", to_string(outcome.status)},
                  {"message", outcome.message},
                  {"train_seconds", outcome.train_seconds},
@@ -186,6 +348,7 @@ RunOutcome run_training(const RunConfig& c, const fs::path& out, const RunHooks&
                  {"evaluations", outcome.rows.size()}};
   if (!outcome.rows.empty()) result["final"] = row_json(outcome.rows.back());
   write_file_atomic(out / "result.json", result.dump(2) + "\n");
+  folder.finish();
   return outcome;
 }
 

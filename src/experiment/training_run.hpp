@@ -1,13 +1,14 @@
 #pragma once
 /// One training run end to end: data, network, algorithm, fit, and every
-/// output file (config.json, metrics.csv/json, model.safetensors, result.json).
+/// output file, resumable after an interruption.
 /// `sibp train` is a thin wrapper around it; `sibp compare` calls it per run.
 #include <filesystem>
 #include <functional>
-#include <ostream>
 #include <string>
+#include <vector>
 
-#include "experiment/run_config.hpp"
+#include "experiment/run_folder.hpp"
+#include "experiment/run_options.hpp"
 #include "train/fit.hpp"
 
 namespace sibp {
@@ -15,33 +16,61 @@ namespace sibp {
 struct RunHooks {
   /// Called after every step (progress display); may be empty.
   std::function<void(const StepInfo&)> on_step;
+  /// Called at every evaluation point after its checkpoint is committed; return
+  /// false to stop (the run then ends as interrupted and can be resumed).
+  std::function<bool(const MetricsRow&)> on_eval;
 };
 
-enum class RunStatus { Completed, Diverged };
+enum class RunStatus { Completed, Diverged, Stopped };
 std::string to_string(RunStatus s);
+
+/// What to do with an output folder that already holds a run.
+enum class OutputMode {
+  New,        ///< refuse it (UsageError): the folder must be empty
+  Resume,     ///< continue its interrupted run; a finished run is left as it is
+  Overwrite,  ///< delete its run files and start over
+  Continue,   ///< resume an interrupted run, leave a finished one, start in an empty or unusable folder
+};
 
 struct RunOutcome {
   RunStatus status = RunStatus::Completed;
   std::string message;             ///< for Diverged: where and why
-  std::vector<MetricsRow> rows;    ///< every evaluation point
+  std::vector<MetricsRow> rows;    ///< every evaluation point, including those before a resume
   double train_seconds = 0;        ///< wall time of the training steps
   double seconds_per_epoch = 0;
+  bool resumed = false;            ///< continued from a checkpoint
   std::filesystem::path out_dir;
 };
 
-/// Trains as `config` says and writes into `out_dir` (created if needed):
-/// - config.json: the config, the software version and the data's shape;
-/// - metrics.csv / metrics.json: rewritten at every evaluation point;
-/// - model.safetensors: the parameters at the last evaluation point whose
-///   parameters were finite (a diverged run keeps its last good checkpoint);
-/// - result.json, written last: status, message, final metrics, timing —
-///   its presence means the run finished (used to resume comparisons).
-/// Every file is written atomically. Throws UsageError / DataError for bad
-/// options or data, before anything is trained.
-RunOutcome run_training(const RunConfig& config, const std::filesystem::path& out_dir,
-                        const RunHooks& hooks = {});
+/// Trains as `spec` says and writes into `out_dir` (created if needed), holding
+/// the folder's lock throughout (RunFolder: a second writer fails at once):
+/// - config.json: the options (run_options_json), the software version and the
+///   data's shape, written before training;
+/// - metrics.csv / metrics.json, model.safetensors and a checkpoint, committed
+///   together at every evaluation point (RunFolder::commit): model.safetensors holds
+///   the parameters of the last evaluation point, so a diverged run keeps its
+///   last good one;
+/// - result.json, written last: status, message, final metrics, timing — its
+///   presence means the run finished.
+/// With OutputMode::Resume the run continues from its last checkpoint and ends
+/// exactly as the uninterrupted run would have (same parameters and metrics;
+/// the `seconds` column aside); `spec` must then equal the stored configuration
+/// (UsageError naming the first differing option; data_dir and threads may differ).
+/// Throws UsageError / DataError for bad options, data or folder content before
+/// anything is written; FolderLockedError if another process holds the folder.
+RunOutcome run_training(const RunSpec& spec, const std::filesystem::path& out_dir, const RunHooks& hooks = {},
+                        OutputMode mode = OutputMode::New);
+
+/// The options stored in `out_dir`/config.json (for `sibp train --resume`).
+/// Throws DataError naming the file if it is missing or malformed.
+RunOptions stored_run_options(const std::filesystem::path& out_dir);
 
 /// True if `out_dir/result.json` exists and was written by a finished run.
 bool run_is_complete(const std::filesystem::path& out_dir);
+
+/// Bytes of memory a training run of `spec` needs beyond its data, roughly:
+/// parameters, gradients and optimizer or solver state, and the tape of a batch
+/// and of an evaluation chunk. Used to refuse runs that cannot fit.
+double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtype);
 
 }  // namespace sibp

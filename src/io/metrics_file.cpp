@@ -146,10 +146,15 @@ std::optional<N> parse_cell(const std::string& cell) {
 
 }  // namespace
 
-void write_metrics(const fs::path& dir, const std::vector<MetricsRow>& rows) {
+MetricsText metrics_text(const std::vector<MetricsRow>& rows) {
   const std::vector<std::string> extras = extra_columns(rows);
-  write_file_atomic(dir / "metrics.csv", csv_text(rows, extras));
-  write_file_atomic(dir / "metrics.json", json_text(rows, extras));
+  return {csv_text(rows, extras), json_text(rows, extras)};
+}
+
+void write_metrics(const fs::path& dir, const std::vector<MetricsRow>& rows) {
+  const MetricsText text = metrics_text(rows);
+  write_file_atomic(dir / "metrics.csv", text.csv);
+  write_file_atomic(dir / "metrics.json", text.json);
 }
 
 std::vector<MetricsRow> read_metrics_csv(const fs::path& path) {

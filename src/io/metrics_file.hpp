@@ -27,6 +27,12 @@ inline const std::vector<std::string>& metrics_base_columns() {
   return names;
 }
 
+/// The contents of metrics.csv and metrics.json for `rows` (Requires: as write_metrics).
+struct MetricsText {
+  std::string csv, json;
+};
+MetricsText metrics_text(const std::vector<MetricsRow>& rows);
+
 /// Writes `dir`/metrics.csv and `dir`/metrics.json from scratch, each
 /// atomically (a reader sees the previous or the new file, never a mix).
 /// Meant to be called after every evaluation point; the files are small.

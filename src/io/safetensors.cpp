@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -20,10 +21,10 @@ namespace {
 /// allocating anything for it.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
-enum class FileDType { F32, F64 };
+enum class FileDType { F32, F64, I64 };
 
 std::size_t dtype_size(FileDType d) { return d == FileDType::F32 ? 4 : 8; }
-const char* dtype_name(FileDType d) { return d == FileDType::F32 ? "F32" : "F64"; }
+const char* dtype_name(FileDType d) { return d == FileDType::F32 ? "F32" : d == FileDType::F64 ? "F64" : "I64"; }
 
 template <typename T>
 constexpr FileDType dtype_of() {
@@ -85,6 +86,7 @@ U load_le(const char* src) {
 template <typename T>
 T element(const char* base, FileDType dtype, std::uint64_t k) {
   if (dtype == FileDType::F32) return static_cast<T>(load_le<float>(base + 4 * k));
+  if (dtype == FileDType::I64) return static_cast<T>(load_le<std::int64_t>(base + 8 * k));
   return static_cast<T>(load_le<double>(base + 8 * k));
 }
 
@@ -105,8 +107,10 @@ TensorEntry parse_entry(const fs::path& path, const std::string& name, const nlo
     t.dtype = FileDType::F32;
   else if (dtype == "F64")
     t.dtype = FileDType::F64;
+  else if (dtype == "I64")
+    t.dtype = FileDType::I64;
   else
-    fail(path, who + " has unsupported dtype '" + dtype + "' (sibp reads F32 and F64)");
+    fail(path, who + " has unsupported dtype '" + dtype + "' (sibp reads F32, F64 and I64)");
 
   const auto sh = j.find("shape");
   if (sh == j.end()) fail(path, who + " has no \"shape\"");
@@ -246,6 +250,8 @@ void check_tensors(const ParsedFile& f, const NetworkSpec& spec) {
     if (it->second.shape != expected)
       fail(f.path, "tensor '" + name + "' has shape " + shape_string(it->second.shape) + ", expected " +
                        shape_string(expected) + " for the network " + net);
+    if (it->second.dtype == FileDType::I64)
+      fail(f.path, "tensor '" + name + "' is I64; network parameters must be F32 or F64");
   };
   std::size_t i = 0;
   for (std::size_t k = 0; k < spec.layers.size(); ++k) {
@@ -364,60 +370,132 @@ NetworkSpec spec_from(const ParsedFile& f, const ModelFileOptions& options) {
 
 }  // namespace
 
-template <typename T>
-void save_safetensors(const Network<T>& net, const fs::path& path,
-                      const std::map<std::string, std::string>& extra_metadata) {
-  constexpr FileDType dtype = dtype_of<T>();
-  const std::size_t esize = dtype_size(dtype);
+namespace {
 
-  // ordered_json keeps __metadata__ first and layers in order, so the
+/// One tensor to write: its header entry and a writer of its little-endian bytes.
+struct OutTensor {
+  std::string name;
+  FileDType dtype;
+  std::vector<std::uint64_t> shape;
+  std::uint64_t numel;
+  std::function<void(char*)> write;
+};
+
+/// A (rows, cols) column-major matrix as a row-major [rows, cols] tensor (or,
+/// with `shape` given, the same bytes under another row-major shape).
+template <typename T>
+OutTensor matrix_tensor(std::string name, const Mat<T>& M, std::vector<std::uint64_t> shape = {}) {
+  if (shape.empty()) shape = {static_cast<std::uint64_t>(M.rows()), static_cast<std::uint64_t>(M.cols())};
+  return {std::move(name), dtype_of<T>(), std::move(shape), static_cast<std::uint64_t>(M.size()), [&M](char* p) {
+            for (Index r = 0; r < M.rows(); ++r)
+              for (Index c = 0; c < M.cols(); ++c, p += sizeof(T)) store_le<T>(p, M(r, c));
+          }};
+}
+
+std::string encode(const std::map<std::string, std::string>& metadata, const std::vector<OutTensor>& tensors) {
+  // ordered_json keeps __metadata__ first and tensors in order, so the
   // header reads naturally with `head -c`.
   nlohmann::ordered_json header;
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metadata) meta[key] = value;
+  header["__metadata__"] = std::move(meta);
+  std::uint64_t offset = 0;
+  for (const OutTensor& t : tensors) {
+    const std::uint64_t bytes = t.numel * dtype_size(t.dtype);
+    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError("safetensors: metadata must be valid UTF-8 text: " + std::string(e.what()));
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string out(8 + text.size() + offset, '\0');
+  store_le<std::uint64_t>(out.data(), text.size());
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  char* p = out.data() + 8 + text.size();
+  for (const OutTensor& t : tensors) {
+    t.write(p);
+    p += t.numel * dtype_size(t.dtype);
+  }
+  return out;
+}
+
+}  // namespace
+
+template <typename T>
+std::string encode_network(const Network<T>& net, const std::map<std::string, std::string>& extra_metadata) {
+  std::map<std::string, std::string> meta;
   const NetworkSpec& spec = net.spec();
   meta[kMetaArch] = spec.arch_string();
   meta[kMetaInput] = spec.input.to_string();
   meta[kMetaLoss] = to_string(spec.loss);
   meta[kMetaVersion] = SIBP_VERSION;
   for (const auto& [key, value] : extra_metadata) {
-    if (meta.contains(key))
+    if (meta.count(key))
       throw UsageError("save_safetensors: metadata key '" + key + "' is reserved for sibp, got value '" + value + "'");
     meta[key] = value;
   }
-  header["__metadata__"] = std::move(meta);
-
-  std::uint64_t offset = 0;
-  const auto add = [&](const std::string& name, std::vector<std::uint64_t> shape, Index numel) {
-    const std::uint64_t bytes = static_cast<std::uint64_t>(numel) * esize;
-    header[name] = {{"dtype", dtype_name(dtype)}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  };
+  std::vector<Mat<T>> biases;  // b as (d_out, 1) matrices, kept alive for the writers
+  biases.reserve(net.num_param_layers());
+  std::vector<OutTensor> tensors;
   for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
     const Params<T>& p = net.params(i);
-    add(weight_name(i), weight_file_shape(spec, net.layer_index(i)), p.W.size());
-    add(bias_name(i), {static_cast<std::uint64_t>(p.b.size())}, p.b.size());
+    // A conv kernel's [in, k, k] are W's columns: W row-major is [out, in, k, k] row-major.
+    tensors.push_back(matrix_tensor<T>(weight_name(i), p.W, weight_file_shape(spec, net.layer_index(i))));
+    biases.push_back(Mat<T>(p.b));
+    tensors.push_back(matrix_tensor<T>(bias_name(i), biases.back(), {static_cast<std::uint64_t>(p.b.size())}));
   }
+  return encode(meta, tensors);
+}
 
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError("save_safetensors: metadata must be valid UTF-8 text: " + std::string(e.what()));
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');
+template <typename T>
+void save_safetensors(const Network<T>& net, const fs::path& path,
+                      const std::map<std::string, std::string>& extra_metadata) {
+  write_file_atomic(path, encode_network(net, extra_metadata));
+}
 
-  std::string out(8 + text.size() + offset, '\0');
-  store_le<std::uint64_t>(out.data(), text.size());
-  std::memcpy(out.data() + 8, text.data(), text.size());
-  char* p = out.data() + 8 + text.size();
-  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
-    const Params<T>& layer = net.params(i);
-    // Row-major for PyTorch: walk W by rows (a conv kernel's [in, k, k] are W's columns).
-    for (Index r = 0; r < layer.W.rows(); ++r)
-      for (Index c = 0; c < layer.W.cols(); ++c, p += esize) store_le<T>(p, layer.W(r, c));
-    for (Index r = 0; r < layer.b.size(); ++r, p += esize) store_le<T>(p, layer.b[r]);
+template <typename T>
+std::string encode_tensor_set(const TensorSet<T>& set) {
+  std::vector<OutTensor> tensors;
+  for (const auto& [name, M] : set.matrices) tensors.push_back(matrix_tensor<T>(name, M));
+  for (const auto& [name, v] : set.integers)
+    tensors.push_back({name, FileDType::I64, {static_cast<std::uint64_t>(v.size())}, v.size(), [&v](char* p) {
+                         for (std::int64_t x : v) {
+                           store_le<std::int64_t>(p, x);
+                           p += 8;
+                         }
+                       }});
+  return encode(set.metadata, tensors);
+}
+
+template <typename T>
+TensorSet<T> read_tensor_set(const fs::path& path) {
+  const ParsedFile f = parse_file(path);
+  TensorSet<T> set;
+  set.metadata = f.metadata;
+  for (const auto& [name, t] : f.tensors) {
+    const char* data = f.data(t);
+    if (t.dtype == FileDType::I64) {
+      if (t.shape.size() != 1) fail(path, "tensor '" + name + "': I64 tensors must be 1-D, found " + shape_string(t.shape));
+      std::vector<std::int64_t> v(t.shape[0]);
+      for (std::size_t k = 0; k < v.size(); ++k) v[k] = load_le<std::int64_t>(data + 8 * k);
+      set.integers[name] = std::move(v);
+      continue;
+    }
+    // Checkpoint values must come back bit for bit: no F64 → float rounding.
+    if (t.dtype != dtype_of<T>() || t.shape.size() != 2)
+      fail(path, "tensor '" + name + "' is " + dtype_name(t.dtype) + " " + shape_string(t.shape) + ", expected a " +
+                     dtype_name(dtype_of<T>()) + " matrix");
+    Mat<T> M(static_cast<Index>(t.shape[0]), static_cast<Index>(t.shape[1]));
+    for (Index r = 0; r < M.rows(); ++r)
+      for (Index c = 0; c < M.cols(); ++c)
+        M(r, c) = element<T>(data, t.dtype, static_cast<std::uint64_t>(r) * t.shape[1] + static_cast<std::uint64_t>(c));
+    set.matrices[name] = std::move(M);
   }
-  write_file_atomic(path, out);
+  return set;
 }
 
 template <typename T>
@@ -448,6 +526,9 @@ std::map<std::string, std::string> read_safetensors_metadata(const fs::path& pat
 #define SIBP_INSTANTIATE(T)                                                                            \
   template void save_safetensors<T>(const Network<T>&, const fs::path&,                                \
                                     const std::map<std::string, std::string>&);                        \
+  template std::string encode_network<T>(const Network<T>&, const std::map<std::string, std::string>&); \
+  template std::string encode_tensor_set<T>(const TensorSet<T>&);                                      \
+  template TensorSet<T> read_tensor_set<T>(const fs::path&);                                           \
   template Network<T> load_network<T>(const fs::path&, const ModelFileOptions&);                                                \
   template void load_parameters_into<T>(Network<T>&, const fs::path&);
 SIBP_INSTANTIATE(float)

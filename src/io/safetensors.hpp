@@ -34,6 +34,7 @@
 /// sibp.hidden, sibp.output) still load.
 #include <filesystem>
 #include <map>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -72,6 +73,26 @@ struct ModelFileOptions {
 template <typename T>
 void save_safetensors(const Network<T>& net, const std::filesystem::path& path,
                       const std::map<std::string, std::string>& extra_metadata = {});
+
+/// The bytes save_safetensors writes (for callers that commit several files together).
+template <typename T>
+std::string encode_network(const Network<T>& net, const std::map<std::string, std::string>& extra_metadata = {});
+
+/// Named tensors of any meaning (checkpoints): matrices stored as row-major
+/// [rows, cols] tensors of T's dtype, integer vectors as 1-D I64 tensors.
+template <typename T>
+struct TensorSet {
+  std::map<std::string, Mat<T>> matrices;
+  std::map<std::string, std::vector<std::int64_t>> integers;
+  std::map<std::string, std::string> metadata;
+};
+/// The safetensors bytes of `set`.
+template <typename T>
+std::string encode_tensor_set(const TensorSet<T>& set);
+/// Reads a file of encode_tensor_set, bit-exactly. Throws DataError naming the path
+/// for a malformed file, or a tensor that is neither a matrix of T's dtype nor a 1-D I64.
+template <typename T>
+TensorSet<T> read_tensor_set(const std::filesystem::path& path);
 
 /// Rebuilds a network from a safetensors file.
 ///

@@ -32,6 +32,8 @@ class BackProp : public TrainingAlgorithm<T> {
   explicit BackProp(const UpdateOptions& options) : rule_(options) {}
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override;
+  AlgorithmState<T> state() const override { return rule_.state(); }
+  void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_.restore(s, net); }
   const Gradients<T>& last_gradients() const { return grads_; }
 
  private:

@@ -5,15 +5,20 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
 
 namespace sibp {
 
 void FitOptions::validate() const {
-  if (epochs < 1) throw UsageError("--epochs must be a positive integer, got " + std::to_string(epochs));
-  if (batch_size < 1) throw UsageError("--batch must be a positive integer, got " + std::to_string(batch_size));
-  if (eval_every < 0) throw UsageError("--eval-every must be >= 0, got " + std::to_string(eval_every));
+  if (epochs < 1 || epochs > kMaxEpochs)
+    throw OptionError("epochs", "expected an integer from 1 to " + std::to_string(kMaxEpochs) + ", got " +
+                                    std::to_string(epochs));
+  if (batch_size < 1 || batch_size > kMaxBatch)
+    throw OptionError("batch", "expected an integer from 1 to " + std::to_string(kMaxBatch) + ", got " +
+                                   std::to_string(batch_size));
+  if (eval_every < 0) throw OptionError("eval_every", "expected an integer >= 0, got " + std::to_string(eval_every));
 }
 
 Index evaluation_chunk(const NetworkSpec& spec, Index at_most) {
@@ -47,10 +52,8 @@ EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalizat
 }
 
 template <typename T>
-double full_gradient_norm(const Network<T>& net, const Dataset& data, const Normalization& norm,
-                          Index chunk) {
+Gradients<T> full_gradient(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk) {
   const Index n = data.size();
-  if (n == 0) return 0;
   Batch<T> batch;
   Tape<T> tape;
   Gradients<T> part, total;
@@ -71,13 +74,19 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
       total.db[i] += w * part.db[i];
     }
   }
-  return total.norm();
+  return total;
+}
+
+template <typename T>
+double full_gradient_norm(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk) {
+  if (data.size() == 0) return 0;
+  return full_gradient(net, data, norm, chunk).norm();
 }
 
 template <typename T>
 FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train, const Dataset* val,
               const Dataset* test, const Normalization& norm, const FitOptions& options,
-              const FitCallbacks<T>& callbacks) {
+              const FitCallbacks<T>& callbacks, const FitState* resume) {
   options.validate();
   if (train.size() == 0) throw DataError(train.name() + ": the training set is empty");
   using Clock = std::chrono::steady_clock;
@@ -86,21 +95,43 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   const Index m = options.batch_size;
   const long long batches_per_epoch = (n + m - 1) / m;
   const long long total = batches_per_epoch * options.epochs;
+  const std::size_t L = net.num_param_layers();
+  const bool diagnostics = options.diagnostics;
   // The shuffling stream is separate from the initialisation stream so the
   // same seed gives the same batches whatever the initialiser drew.
   Rng rng(options.seed ^ 0x9E3779B97F4A7C15ULL);
-  std::vector<Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), Index(0));
+  FitState state;
+  state.order.resize(static_cast<std::size_t>(n));
+  std::iota(state.order.begin(), state.order.end(), Index(0));
+  if (resume) {
+    if (resume->order.size() != static_cast<std::size_t>(n) || !rng.set_state(resume->rng) || resume->epoch < 0 ||
+        resume->epoch > options.epochs || resume->batch < 0 || resume->batch > batches_per_epoch)
+      throw DataError("checkpoint: its loop state (epoch " + std::to_string(resume->epoch) + ", batch " +
+                      std::to_string(resume->batch) + ", " + std::to_string(resume->order.size()) +
+                      " samples) does not fit this run (" + std::to_string(options.epochs) + " epochs of " +
+                      std::to_string(batches_per_epoch) + " batches, " + std::to_string(n) + " samples)");
+    state = *resume;
+  }
+  if (!resume) state.rng = rng.state();
   Batch<T> batch;
-  double train_seconds = 0;
-  long long iteration = 0;
-  Index samples = 0;
+
+  // Diagnostics carried between evaluation points: the weights at the last one,
+  // the mean target move since, and the last step's per-layer report.
+  std::vector<Mat<T>> W_prev;
+  std::vector<double> move_sum(L, 0.0);
+  std::vector<long long> move_count(L, 0);
+  StepReport last_step;
+  const auto remember_weights = [&] {
+    W_prev.resize(L);
+    for (std::size_t i = 0; i < L; ++i) W_prev[i] = net.params(i).W;
+  };
+  if (diagnostics) remember_weights();
 
   auto evaluate_point = [&]() -> bool {
     MetricsRow row;
-    row.iteration = iteration;
-    row.epoch = static_cast<double>(iteration) / static_cast<double>(batches_per_epoch);
-    row.seconds = train_seconds;
+    row.iteration = state.iteration;
+    row.epoch = static_cast<double>(state.iteration) / static_cast<double>(batches_per_epoch);
+    row.seconds = state.seconds;
     if (!options.skip_train_eval) {
       const EvalResult tr = evaluate(net, train, norm);
       row.train_loss = tr.loss;
@@ -116,43 +147,89 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
       row.test_loss = te.loss;
       row.test_acc = te.accuracy;
     }
-    if (options.gradient_norm) row.extra.emplace_back("grad_norm", full_gradient_norm(net, train, norm));
+    if (diagnostics) {
+      const Gradients<T> g = full_gradient(net, train, norm);
+      row.extra.emplace_back("grad_norm", g.norm());
+      for (std::size_t i = 0; i < L; ++i) {
+        const std::string p = "layer" + std::to_string(i + 1) + "_";
+        row.extra.emplace_back(p + "grad_norm", std::sqrt(static_cast<double>(g.dW[i].squaredNorm()) +
+                                                          static_cast<double>(g.db[i].squaredNorm())));
+        if (state.iteration > 0) {
+          const double base = static_cast<double>(W_prev[i].norm());
+          row.extra.emplace_back(p + "update", static_cast<double>((net.params(i).W - W_prev[i]).norm()) / base);
+        }
+      }
+      if (state.iteration > 0)
+        for (const LayerDiagnostics& d : last_step.layers) {
+          const std::string p = "layer" + std::to_string(d.layer + 1) + "_";
+          row.extra.emplace_back(p + "obj_before", d.objective_before);
+          row.extra.emplace_back(p + "obj_after", d.objective_after);
+          row.extra.emplace_back(p + "solver_iters", d.solver_iterations);
+        }
+      for (std::size_t i = 0; i < L; ++i)
+        if (move_count[i] > 0)
+          row.extra.emplace_back("layer" + std::to_string(i + 1) + "_target_move",
+                                 move_sum[i] / static_cast<double>(move_count[i]));
+      remember_weights();
+      std::fill(move_sum.begin(), move_sum.end(), 0.0);
+      std::fill(move_count.begin(), move_count.end(), 0);
+    } else if (options.gradient_norm) {
+      row.extra.emplace_back("grad_norm", full_gradient_norm(net, train, norm));
+    }
     result.rows.push_back(row);
-    if (callbacks.on_eval && !callbacks.on_eval(result.rows.back(), net)) {
+    if (callbacks.on_eval && !callbacks.on_eval(result.rows.back(), net, state)) {
       result.stopped_by_callback = true;
       return false;
     }
     return true;
   };
 
-  if (!evaluate_point()) return result;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    rng.shuffle(order);
-    for (long long b = 0; b < batches_per_epoch; ++b) {
+  if (!resume && !evaluate_point()) return result;
+  for (; state.epoch <= options.epochs; ++state.epoch, state.batch = 0) {
+    if (state.epoch == 0) continue;  // before the first epoch
+    if (state.batch == 0) {
+      // A new epoch (a resumed state that ended an epoch has batch == batches_per_epoch).
+      rng.shuffle(state.order);
+      state.rng = rng.state();
+    }
+    for (; state.batch < batches_per_epoch; ++state.batch) {
       const auto t0 = Clock::now();
-      const Index begin = b * m;
+      const Index begin = state.batch * m;
       const Index size = std::min(m, n - begin);
-      train.make_batch<T>(order.data() + begin, size, norm, batch);
-      const StepReport report = algo.step(net, batch);
-      train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-      ++iteration;
-      samples += size;
+      train.make_batch<T>(state.order.data() + begin, size, norm, batch);
+      StepReport report = algo.step(net, batch);
+      state.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      ++state.iteration;
+      state.samples += size;
       if (!report.finite || !std::isfinite(report.loss)) {
         result.diverged = true;
-        result.diverged_epoch = epoch;
-        result.diverged_iteration = iteration;
+        result.diverged_epoch = state.epoch;
+        result.diverged_iteration = state.iteration;
         result.message = "training diverged: loss or parameters became NaN/Inf at epoch " +
-                         std::to_string(epoch) + ", iteration " + std::to_string(iteration) +
-                         " (batch loss " + std::to_string(report.loss) + ")";
+                         std::to_string(state.epoch) + ", iteration " + std::to_string(state.iteration) +
+                         " (batch loss " + format_number(report.loss) + ")";
         return result;
       }
       if (callbacks.on_step) {
-        StepInfo info{epoch, iteration, total, report.loss, train_seconds, samples};
+        StepInfo info{state.epoch, state.iteration, total, report.loss, state.seconds, state.samples};
         callbacks.on_step(info, report);
       }
-      const bool epoch_end = (b + 1 == batches_per_epoch);
-      const bool scheduled = options.eval_every > 0 && iteration % options.eval_every == 0;
-      if ((epoch_end || scheduled) && !evaluate_point()) return result;
+      if (diagnostics) {
+        for (const LayerDiagnostics& d : report.layers)
+          if (std::isfinite(d.target_move) && d.layer < L) {
+            move_sum[d.layer] += d.target_move;
+            ++move_count[d.layer];
+          }
+        last_step = std::move(report);
+      }
+      const bool epoch_end = (state.batch + 1 == batches_per_epoch);
+      const bool scheduled = options.eval_every > 0 && state.iteration % options.eval_every == 0;
+      if (epoch_end || scheduled) {
+        ++state.batch;  // the state handed to on_eval is after this step
+        const bool go_on = evaluate_point();
+        --state.batch;
+        if (!go_on) return result;
+      }
     }
   }
   return result;
@@ -162,9 +239,10 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   template EvalResult evaluate<T>(const Network<T>&, const Dataset&, const Normalization&, Index); \
   template double full_gradient_norm<T>(const Network<T>&, const Dataset&, const Normalization&, \
                                         Index);                                                 \
+  template Gradients<T> full_gradient<T>(const Network<T>&, const Dataset&, const Normalization&, Index); \
   template FitResult fit<T>(Network<T>&, TrainingAlgorithm<T>&, const Dataset&, const Dataset*,  \
                             const Dataset*, const Normalization&, const FitOptions&,             \
-                            const FitCallbacks<T>&);
+                            const FitCallbacks<T>&, const FitState*);
 SIBP_INSTANTIATE(float)
 SIBP_INSTANTIATE(double)
 #undef SIBP_INSTANTIATE

@@ -9,8 +9,13 @@
 
 #include "data/dataset.hpp"
 #include "train/algorithm.hpp"
+#include "train/gradients.hpp"
 
 namespace sibp {
+
+/// Upper bounds of FitOptions: larger values are typos, refused before anything runs.
+inline constexpr int kMaxEpochs = 1'000'000;
+inline constexpr Index kMaxBatch = 10'000'000;
 
 struct FitOptions {
   int epochs = 5;
@@ -20,10 +25,24 @@ struct FitOptions {
   long long eval_every = 0;
   /// Add ‖∇L‖ of the full-training-set mean loss to every evaluation point.
   bool gradient_norm = false;
+  /// Per-layer diagnostics at every evaluation point (see fit()); implies gradient_norm.
+  bool diagnostics = false;
   /// Skip evaluating the training set (loss/accuracy columns stay empty); for sweeps.
   bool skip_train_eval = false;
-  /// Throws UsageError naming the option for epochs < 1, batch < 1, eval_every < 0.
+  /// Throws OptionError for epochs or batch outside [1, kMax...], eval_every < 0.
   void validate() const;
+};
+
+/// Where the loop stands: enough to continue a run exactly where it was (with
+/// the network's parameters and the algorithm's state, a checkpoint).
+struct FitState {
+  int epoch = 0;             ///< the epoch in progress or just finished (1-based); 0 before the first
+  long long batch = 0;       ///< batches done in that epoch
+  long long iteration = 0;   ///< steps done
+  double seconds = 0;        ///< wall seconds spent in training steps
+  Index samples = 0;         ///< samples stepped on
+  std::string rng;           ///< the shuffling generator (Rng::state()), after the epoch's shuffle
+  std::vector<Index> order;  ///< the epoch's sample order
 };
 
 /// Loss and accuracy of a network on a data set.
@@ -54,8 +73,9 @@ struct StepInfo {
 
 template <typename T>
 struct FitCallbacks {
-  /// Called at every evaluation point with the current network; return false to stop.
-  std::function<bool(const MetricsRow&, const Network<T>&)> on_eval;
+  /// Called at every evaluation point with the current network and the loop's
+  /// state there (checkpoint it to resume); return false to stop.
+  std::function<bool(const MetricsRow&, const Network<T>&, const FitState&)> on_eval;
   /// Called after every step (for progress lines and diagnostics).
   std::function<void(const StepInfo&, const StepReport&)> on_step;
 };
@@ -78,6 +98,12 @@ template <typename T>
 EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm,
                     Index chunk = 2000);
 
+/// ∇L of the mean loss over all of `data` at the current parameters, per
+/// parametrised layer (chunks weighted by their share of the samples).
+template <typename T>
+Gradients<T> full_gradient(const Network<T>& net, const Dataset& data, const Normalization& norm,
+                           Index chunk = 2000);
+
 /// ‖∇L‖ of the mean loss over all of `data` at the current parameters.
 template <typename T>
 double full_gradient_norm(const Network<T>& net, const Dataset& data, const Normalization& norm,
@@ -88,9 +114,24 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
 /// report is not finite (FitResult::diverged, with epoch and iteration);
 /// the network's parameters are then not to be trusted, and on_eval is not
 /// called again, so a checkpoint written there stays the last good one.
+///
+/// With `resume` (a FitState passed to on_eval earlier, with `net` and `algo`
+/// restored to that point) the loop continues from there without evaluating
+/// again, and every later step and evaluation is what the uninterrupted loop
+/// would have computed.
+///
+/// Diagnostics (options.diagnostics) add these columns, i = 1..L the
+/// parametrised layers: grad_norm (‖∇L‖ over the training set), layer<i>_grad_norm
+/// (its part for layer i's weights and biases), layer<i>_update
+/// (‖W_i − W_i'‖ / ‖W_i'‖ with W_i' the weights at the previous evaluation point:
+/// the last epoch's relative update when evaluating at epoch ends), and from the
+/// last step: layer<i>_obj_before, layer<i>_obj_after, layer<i>_solver_iters
+/// (SIBP and ProxProp's subproblems) and layer<i>_target_move (SIBP: the mean of
+/// ‖T_i − F_i‖ / ‖F_i‖ over the steps since the previous evaluation point).
 template <typename T>
 FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
               const Dataset* val, const Dataset* test, const Normalization& norm,
-              const FitOptions& options, const FitCallbacks<T>& callbacks = {});
+              const FitOptions& options, const FitCallbacks<T>& callbacks = {},
+              const FitState* resume = nullptr);
 
 }  // namespace sibp

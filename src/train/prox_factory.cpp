@@ -85,7 +85,8 @@ void check_solver_fits_layer(SolverKind kind, Activation act, std::size_t layer)
 }
 
 void SolverOptions::validate() const {
-  if (iters < 1) throw UsageError("--solver-iters: expected an integer >= 1, got " + std::to_string(iters));
+  if (iters < 1 || iters > 10000)
+    throw OptionError("solver_iters", "expected an integer from 1 to 10000, got " + std::to_string(iters));
 }
 
 template <typename T>

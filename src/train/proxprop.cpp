@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
@@ -46,38 +47,12 @@ CgOptions proxprop_cg_options(ProxPropCg c, int iterations) {
 }
 
 void ProxPropOptions::validate() const {
-  if (!(tau > 0) || !std::isfinite(tau))
-    throw UsageError("proxprop: tau must be a positive number, got " + std::to_string(tau));
-  if (prox_iters < 1)
-    throw UsageError("proxprop: prox iters must be at least 1, got " + std::to_string(prox_iters));
+  if (!(tau > 0) || !std::isfinite(tau)) throw OptionError("tau", "expected a finite number > 0, got " + format_number(tau));
+  if (prox_iters < 1 || prox_iters > 10000)
+    throw OptionError("prox_iters", "expected an integer from 1 to 10000, got " + std::to_string(prox_iters));
+  if (outer.kind == UpdateKind::Adam && (outer.momentum != 0 || outer.nesterov))
+    throw OptionError("momentum", "--momentum/--nesterov apply to SGD, not to the Adam outer optimizer (--outer adam)");
   outer.validate();
-}
-
-ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, int prox_iters,
-                                      std::string_view outer_kind, UpdateOptions outer,
-                                      std::string_view prox_cg) {
-  if (outer_kind == "sgd") {
-    outer.kind = UpdateKind::SGD;
-  } else if (outer_kind == "adam") {
-    outer.kind = UpdateKind::Adam;
-    if (outer.momentum != 0 || outer.nesterov)
-      throw UsageError("--outer adam: --momentum/--nesterov apply to SGD only, got momentum " +
-                       std::to_string(outer.momentum) + (outer.nesterov ? " with nesterov" : ""));
-  } else {
-    throw UsageError("--outer: expected sgd or adam, got '" + std::string(outer_kind) + "'");
-  }
-  ProxPropOptions o;
-  o.tau = tau;
-  o.solver = parse_proxprop_solver(prox_solver, "--prox-solver");
-  o.prox_iters = prox_iters;
-  o.cg = parse_proxprop_cg(prox_cg, "--prox-cg");
-  o.outer = outer;
-  if (!(tau > 0) || !std::isfinite(tau))
-    throw UsageError("--tau must be a positive number, got " + std::to_string(tau));
-  if (prox_iters < 1)
-    throw UsageError("--prox-iters must be at least 1, got " + std::to_string(prox_iters));
-  o.validate();
-  return o;
 }
 
 template <typename T>
@@ -146,7 +121,7 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
     return report;
   }
   delta_ *= T(1) / static_cast<T>(m);
-  if (this->diagnostics_) report.layers.clear();
+  if (diagnostics_) report.layers.clear();
 
   const std::size_t lowest = net.layer_index(0);
   std::size_t i = L;
@@ -163,7 +138,7 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
         grads_.db[i].noalias() = delta_.rowwise().sum();
       } else {
         const int iters = solve_layer(i, P, delta_, grads_.dW[i], grads_.db[i]);
-        if (this->diagnostics_) {
+        if (diagnostics_) {
           // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
           LayerDiagnostics d;
           d.layer = i;

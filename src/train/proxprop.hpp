@@ -92,18 +92,10 @@ struct ProxPropOptions {
   /// The optimizer that applies θ^k − θ* (hidden layers) and ∇ (last layer).
   UpdateOptions outer = UpdateOptions{UpdateKind::SGD, /*lr=*/1.0};
 
-  /// Throws UsageError("proxprop: ...") for τ not positive and finite,
-  /// prox_iters < 1, or invalid outer options (the UpdateOptions message).
+  /// Throws OptionError for τ not positive and finite, prox_iters outside
+  /// [1, 10000], momentum with an Adam outer optimizer, or invalid outer options.
   void validate() const;
 };
-
-/// Builds validated options from plain values (CLI strings, config files).
-/// `outer_kind` is "sgd" or "adam" and overrides `outer.kind`; momentum and
-/// Nesterov belong to SGD. Throws UsageError naming --prox-solver, --outer,
-/// --tau, --prox-iters or the update option at fault.
-ProxPropOptions make_proxprop_options(double tau, std::string_view prox_solver, int prox_iters,
-                                      std::string_view outer_kind, UpdateOptions outer,
-                                      std::string_view prox_cg = "reference");
 
 /// ProxProp: back propagation of the batch-mean loss with the old weights,
 /// then a linear proximal step per hidden layer whose θ^k − θ* is handed, with
@@ -123,6 +115,9 @@ class ProxProp : public TrainingAlgorithm<T> {
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   /// "proxprop-exact", "proxprop-cg3", or "proxprop-gradient".
   std::string name() const override;
+  void set_diagnostics(bool on) override { diagnostics_ = on; }
+  AlgorithmState<T> state() const override { return rule_.state(); }
+  void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_.restore(s, net); }
 
   const ProxPropOptions& options() const { return options_; }
   /// The directions handed to the outer rule in the last step: θ^k − θ* for
@@ -143,6 +138,7 @@ class ProxProp : public TrainingAlgorithm<T> {
   void ensure_workspace(std::size_t layer, Index d_out, Index d_in);
 
   ProxPropOptions options_;
+  bool diagnostics_ = false;
   UpdateRule<T> rule_;
   Tape<T> tape_;
   Gradients<T> grads_;

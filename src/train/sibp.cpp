@@ -4,24 +4,30 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
 void SibpOptions::validate() const {
   if (!(eta > 0) || !std::isfinite(eta))
-    throw UsageError("--eta: expected a finite number > 0, got " + std::to_string(eta));
-  if (lambda.empty()) throw UsageError("--lambda: expected one value or one per layer, got none");
+    throw OptionError("eta", "expected a finite number > 0, got " + format_number(eta));
+  if (lambda.empty()) throw OptionError("lambda", "expected one value or one per layer, got none");
   for (double v : lambda)
     if (!(v > 0) || !std::isfinite(v))
-      throw UsageError("--lambda: every value must be a finite number > 0, got " + std::to_string(v));
+      throw OptionError("lambda", "every value must be a finite number > 0, got " + format_number(v));
   solver_options().validate();
+  // Quirks describe the authors' solver; silently ignoring them under another
+  // solver would make a "compat" run something else.
+  if (quirks.any() && (solver.output != SolverKind::Reference || solver.hidden != SolverKind::Reference))
+    throw OptionError("solver", "--compat/--quirk reproduce the authors' reference solver, but the solver is '" +
+                                    solver.to_string() + "': use --solver reference");
 }
 
 double SibpOptions::lambda_for(std::size_t l, std::size_t L) const {
   if (lambda.size() == 1) return lambda[0];
   if (lambda.size() != L)
-    throw UsageError("--lambda: expected 1 value or " + std::to_string(L) + " (one per layer), got " +
-                     std::to_string(lambda.size()));
+    throw OptionError("lambda", "expected 1 value or " + std::to_string(L) + " (one per dense or conv layer), got " +
+                                    std::to_string(lambda.size()));
   return lambda[l];
 }
 
@@ -33,7 +39,7 @@ SolverOptions SibpOptions::solver_options() const {
   return o;
 }
 
-std::vector<double> parse_lambda_list(const std::string& text, const std::string& option) {
+std::vector<double> parse_lambda_list(const std::string& text) {
   std::vector<double> out;
   std::stringstream ss(text);
   std::string part;
@@ -46,35 +52,12 @@ std::vector<double> parse_lambda_list(const std::string& text, const std::string
       used = 0;
     }
     if (part.empty() || used != part.size() || !(v > 0) || !std::isfinite(v))
-      throw UsageError(option + " '" + text + "': expected positive numbers joined by ',', got '" + part + "'");
+      throw OptionError("lambda", "'" + text + "': expected positive numbers joined by ',', got '" + part + "'");
     out.push_back(v);
   }
-  if (out.empty()) throw UsageError(option + ": expected one value or one per layer, got ''");
+  if (out.empty() || (!text.empty() && text.back() == ','))
+    throw OptionError("lambda", "'" + text + "': expected one value or one per layer joined by ','");
   return out;
-}
-
-SibpOptions make_sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
-                              const std::string& update, const std::vector<std::string>& quirks,
-                              const std::string& compat) {
-  SibpOptions o;
-  o.eta = eta;
-  o.lambda = parse_lambda_list(lambda);
-  o.solver = parse_solver_spec(solver);
-  o.solver_iters = solver_iters;
-  o.mode = parse_update_mode(update);
-  if (!compat.empty()) {
-    if (compat != "authors") throw UsageError("--compat: expected 'authors', got '" + compat + "'");
-    if (!quirks.empty()) throw UsageError("--compat authors already sets every quirk; drop --quirk");
-    o.quirks = ReferenceQuirks::authors();
-  }
-  for (const auto& q : quirks) o.quirks.enable(q);
-  // Quirks describe the authors' solver; silently ignoring them under another
-  // solver would make a "compat" run something else.
-  if (o.quirks.any() && (o.solver.output != SolverKind::Reference || o.solver.hidden != SolverKind::Reference))
-    throw UsageError("--compat/--quirk reproduce the authors' reference solver, but --solver is '" +
-                     o.solver.to_string() + "': add --solver reference");
-  o.validate();
-  return o;
 }
 
 template <typename T>
@@ -114,7 +97,7 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
     return report;
   }
 
-  if (this->diagnostics_) report.layers.resize(L);
+  if (diagnostics_) report.layers.resize(L);
   // 3. Backward sweep over every layer (§3 step 3, §5).
   const std::size_t lowest = net.layer_index(0);
   std::size_t i = L;
@@ -132,9 +115,12 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
       problem.lambda = options_.lambda_for(i, L);
       problem.is_output_layer = (i + 1 == L);
       LayerDiagnostics* diag = nullptr;
-      if (this->diagnostics_) {
+      if (diagnostics_) {
         diag = &report.layers[i];
         diag->layer = i;
+        // ‖T − F‖ / ‖F‖ = η‖D‖ / ‖F‖: how far the layer's output is asked to move.
+        diag->target_move = static_cast<double>(eta) * static_cast<double>(D_.norm()) /
+                            static_cast<double>(rec.F.norm());
       }
       // 3.1 implicit step on the layer's parameters.
       Params<T>& p = net.params(i);

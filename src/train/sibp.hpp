@@ -21,26 +21,19 @@ struct SibpOptions {
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;             ///< reference solver only (§3.3 a)
 
-  /// Throws UsageError naming the option (--eta, --lambda, --solver-iters)
-  /// for a non-positive or non-finite value.
+  /// Throws OptionError naming eta, lambda or solver_iters for a value out of
+  /// range, and naming solver when quirks are asked of a solver other than the
+  /// reference one.
   void validate() const;
-  /// λ of layer `l` (0-based) in a network of `L` layers.
-  /// Throws UsageError if `lambda` has neither 1 nor L values.
+  /// λ of parametrised layer `l` (0-based) in a network of `L` of them.
+  /// Throws OptionError if `lambda` has neither 1 nor L values.
   double lambda_for(std::size_t l, std::size_t L) const;
   /// The per-solver options these imply.
   SolverOptions solver_options() const;
 };
 
-/// Parses "1" or "1,0.5,0.1" (one λ per layer). Throws UsageError naming `option`.
-std::vector<double> parse_lambda_list(const std::string& text, const std::string& option = "--lambda");
-
-/// Builds SibpOptions from the plain strings of a run configuration
-/// (the `sibp train` options): `compat` is "" or "authors" (every quirk),
-/// `quirks` names single quirks (ReferenceQuirks::enable). Validates.
-/// Throws UsageError naming the offending option.
-SibpOptions make_sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
-                              const std::string& update, const std::vector<std::string>& quirks,
-                              const std::string& compat);
+/// Parses "1" or "1,0.5,0.1" (one λ per parametrised layer). Throws OptionError("lambda").
+std::vector<double> parse_lambda_list(const std::string& text);
 
 /// One SIBP step per batch (§3, §5): forward, D_L = ∇ℓ per sample (not /m),
 /// then down the list of layers: at a dense or conv layer l, the target
@@ -62,6 +55,7 @@ class Sibp : public TrainingAlgorithm<T> {
   /// parameters may be partly updated).
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override { return "sibp"; }
+  void set_diagnostics(bool on) override { diagnostics_ = on; }
 
   /// The targets of the last step: last_targets()[i] = T of parametrised layer i,
   /// (d_out, n). Every target but the last uses the updated weights above it.
@@ -73,6 +67,7 @@ class Sibp : public TrainingAlgorithm<T> {
  private:
   SibpOptions options_;
   NetworkSpec spec_;
+  bool diagnostics_ = false;
   std::vector<std::unique_ptr<ProxSolver<T>>> solvers_;  // one per parametrised layer
   Tape<T> tape_;
   std::vector<Mat<T>> T_;  // T_[i]: (d_out, n) target of parametrised layer i

@@ -3,18 +3,22 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
 void UpdateOptions::validate() const {
-  auto bad = [](const std::string& what) { throw UsageError("update: " + what); };
-  if (!(lr > 0) || !std::isfinite(lr)) bad("lr must be a positive number, got " + std::to_string(lr));
-  if (!(momentum >= 0 && momentum < 1)) bad("momentum must be in [0, 1), got " + std::to_string(momentum));
-  if (nesterov && momentum == 0) bad("nesterov requires momentum > 0");
-  if (!(weight_decay >= 0)) bad("weight decay must be >= 0, got " + std::to_string(weight_decay));
-  if (!(beta1 >= 0 && beta1 < 1)) bad("beta1 must be in [0, 1), got " + std::to_string(beta1));
-  if (!(beta2 >= 0 && beta2 < 1)) bad("beta2 must be in [0, 1), got " + std::to_string(beta2));
-  if (!(eps > 0)) bad("eps must be positive, got " + std::to_string(eps));
+  auto bad = [](const char* key, const std::string& what, double got) {
+    throw OptionError(key, what + ", got " + format_number(got));
+  };
+  if (!(lr > 0) || !std::isfinite(lr)) bad("lr", "expected a finite number > 0", lr);
+  if (!(momentum >= 0 && momentum < 1)) bad("momentum", "expected a number in [0, 1)", momentum);
+  if (nesterov && momentum == 0) throw OptionError("nesterov", "requires momentum > 0 (--momentum)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    bad("weight_decay", "expected a finite number >= 0", weight_decay);
+  if (!(beta1 >= 0 && beta1 < 1)) bad("beta1", "expected a number in [0, 1)", beta1);
+  if (!(beta2 >= 0 && beta2 < 1)) bad("beta2", "expected a number in [0, 1)", beta2);
+  if (!(eps > 0) || !std::isfinite(eps)) bad("eps", "expected a finite number > 0", eps);
 }
 
 template <typename T>
@@ -91,6 +95,53 @@ void UpdateRule<T>::step(Network<T>& net, const Gradients<T>& grads) {
     update_param(net.params(l).W, grads.dW[l], W1_[l], W2_[l]);
     update_param(net.params(l).b, grads.db[l], b1_[l], b2_[l]);
   }
+}
+
+template <typename T>
+AlgorithmState<T> UpdateRule<T>::state() const {
+  AlgorithmState<T> s;
+  s.step = t_;
+  const auto put = [&](const char* name, const auto& bufs) {
+    for (std::size_t i = 0; i < bufs.size(); ++i)
+      if (bufs[i].size() > 0) s.tensors[std::string(name) + "." + std::to_string(i)] = bufs[i];
+  };
+  put("W1", W1_);
+  put("W2", W2_);
+  put("b1", b1_);
+  put("b2", b2_);
+  return s;
+}
+
+template <typename T>
+void UpdateRule<T>::restore(const AlgorithmState<T>& s, const Network<T>& net) {
+  if (s.step < 0) throw DataError("optimizer state: negative step counter " + std::to_string(s.step));
+  const std::size_t L = net.num_param_layers();
+  std::vector<Mat<T>> W1(L), W2(L);
+  std::vector<Vec<T>> b1(L), b2(L);
+  for (const auto& [name, value] : s.tensors) {
+    const std::size_t dot = name.find('.');
+    const std::string kind = name.substr(0, dot);
+    std::size_t i = L;
+    if (dot != std::string::npos && dot + 1 < name.size() &&
+        name.find_first_not_of("0123456789", dot + 1) == std::string::npos && name.size() - dot < 8)
+      i = std::stoul(name.substr(dot + 1));
+    const bool weight = kind == "W1" || kind == "W2", bias = kind == "b1" || kind == "b2";
+    if (i >= L || !(weight || bias)) throw DataError("optimizer state: unexpected tensor '" + name + "'");
+    const Index rows = weight ? net.params(i).W.rows() : net.params(i).b.size();
+    const Index cols = weight ? net.params(i).W.cols() : 1;
+    if (value.rows() != rows || value.cols() != cols)
+      throw DataError("optimizer state: tensor '" + name + "' is " + std::to_string(value.rows()) + "x" +
+                      std::to_string(value.cols()) + ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
+    if (kind == "W1") W1[i] = value;
+    if (kind == "W2") W2[i] = value;
+    if (kind == "b1") b1[i] = value;
+    if (kind == "b2") b2[i] = value;
+  }
+  t_ = s.step;
+  W1_ = std::move(W1);
+  W2_ = std::move(W2);
+  b1_ = std::move(b1);
+  b2_ = std::move(b2);
 }
 
 template class UpdateRule<float>;

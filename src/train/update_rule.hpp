@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nn/network.hpp"
+#include "train/algorithm.hpp"
 #include "train/gradients.hpp"
 
 namespace sibp {
@@ -22,9 +23,25 @@ struct UpdateOptions {
   double beta2 = 0.999;       ///< Adam
   double eps = 1e-8;          ///< Adam
 
-  /// Throws UsageError("update: ...") for lr ≤ 0, momentum ∉ [0,1),
+  /// Throws OptionError naming the field for lr ≤ 0, momentum ∉ [0,1),
   /// nesterov without momentum, betas ∉ [0,1), eps ≤ 0, weight decay < 0.
   void validate() const;
+
+  /// The defaults `sibp train` uses for each rule: SGD lr 0.1 (and momentum 0.9
+  /// when asked for by name), Adam lr 1e-3 as torch.optim.Adam.
+  static UpdateOptions sgd(double lr = 0.1, double momentum = 0.0, bool nesterov = false) {
+    UpdateOptions o;
+    o.lr = lr;
+    o.momentum = momentum;
+    o.nesterov = nesterov;
+    return o;
+  }
+  static UpdateOptions adam(double lr = 1e-3) {
+    UpdateOptions o;
+    o.kind = UpdateKind::Adam;
+    o.lr = lr;
+    return o;
+  }
 };
 
 /// Applies directions to parameters. State (momentum buffers, Adam moments)
@@ -39,6 +56,12 @@ class UpdateRule {
   void step(Network<T>& net, const Gradients<T>& grads);
   long long step_count() const { return t_; }
   const UpdateOptions& options() const { return options_; }
+  /// The step counter and every buffer in use ("W1.<i>", "W2.<i>", "b1.<i>",
+  /// "b2.<i>": momentum or first moment, and second moment, of parametrised layer i).
+  AlgorithmState<T> state() const;
+  /// Restores a state() of a rule with the same options on the same network.
+  /// Throws DataError naming the tensor for a buffer of the wrong shape or name.
+  void restore(const AlgorithmState<T>& s, const Network<T>& net);
 
  private:
   template <typename P>

@@ -1,0 +1,559 @@
+#include "experiment/run_options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "core/error.hpp"
+#include "core/format.hpp"
+
+namespace sibp {
+
+using nlohmann::json;
+
+std::string to_string(Algo a) {
+  switch (a) {
+    case Algo::SGD: return "sgd";
+    case Algo::Momentum: return "momentum";
+    case Algo::Nesterov: return "nesterov";
+    case Algo::Adam: return "adam";
+    case Algo::SIBP: return "sibp";
+    case Algo::ProxProp: return "proxprop";
+  }
+  return "?";
+}
+
+Algo parse_algo(std::string_view name) {
+  for (Algo a : {Algo::SGD, Algo::Momentum, Algo::Nesterov, Algo::Adam, Algo::SIBP, Algo::ProxProp})
+    if (name == to_string(a)) return a;
+  throw OptionError("algo", "expected one of sgd, momentum, nesterov, adam, sibp, proxprop, got '" +
+                                std::string(name) + "'");
+}
+
+namespace {
+
+std::string describe(const json& v) {
+  std::string text = v.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return std::string(v.type_name()) + " " + text;
+}
+
+/// How one typed value is read from JSON and from text and written back.
+/// Readers throw OptionError(key, ...), so every message names the option.
+template <typename V>
+struct Codec {
+  std::function<V(const std::string& key, const json&)> from_json;
+  std::function<V(const std::string& key, const std::string&)> from_text;
+  std::function<json(const V&)> to_json;
+};
+
+/// A parser's message without its own "--key" prefix, which OptionError adds back.
+std::string detail_of(const std::string& key, std::string message) {
+  const std::string prefix = OptionError::cli_name(key);
+  if (message.rfind(prefix, 0) == 0) {
+    message.erase(0, prefix.size());
+    if (message.rfind(": ", 0) == 0) message.erase(0, 2);
+    else if (message.rfind(" ", 0) == 0) message.erase(0, 1);
+  }
+  return message;
+}
+
+/// A codec for values written as text both on the command line and in JSON,
+/// parsed by a library function that throws UsageError.
+template <typename V, typename Parse, typename Print>
+Codec<V> text_codec(Parse parse, Print print) {
+  auto from_text = [parse](const std::string& key, const std::string& text) -> V {
+    try {
+      return parse(text);
+    } catch (const OptionError& e) {
+      throw OptionError(key, e.detail());
+    } catch (const UsageError& e) {
+      throw OptionError(key, detail_of(key, e.what()));
+    }
+  };
+  return {[from_text](const std::string& key, const json& v) -> V {
+            if (!v.is_string()) throw OptionError(key, "expected a string, got " + describe(v));
+            return from_text(key, v.get<std::string>());
+          },
+          from_text, [print](const V& v) { return json(print(v)); }};
+}
+
+Codec<std::string> string_codec(std::function<void(const std::string&)> check = {}) {
+  return text_codec<std::string>(
+      [check](const std::string& s) {
+        if (check) check(s);
+        return s;
+      },
+      [](const std::string& s) { return s; });
+}
+
+Codec<double> number_codec() {
+  auto from_text = [](const std::string& key, const std::string& text) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v))
+      throw OptionError(key, "expected a finite number, got '" + text + "'");
+    return v;
+  };
+  return {[](const std::string& key, const json& v) {
+            if (!v.is_number() || !std::isfinite(v.get<double>()))
+              throw OptionError(key, "expected a finite number, got " + describe(v));
+            return v.get<double>();
+          },
+          from_text, [](const double& v) { return json(v); }};
+}
+
+/// Integers of type I in [lo, hi]; JSON numbers must be integers (no 2.0, no wrap-around).
+template <typename I>
+Codec<I> integer_codec(I lo, I hi) {
+  const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  auto check = [lo, hi, range](const std::string& key, auto v, const std::string& shown) -> I {
+    if (std::cmp_less(v, lo) || std::cmp_greater(v, hi)) throw OptionError(key, "expected " + range + ", got " + shown);
+    return static_cast<I>(v);
+  };
+  return {[check, range](const std::string& key, const json& v) -> I {
+            // check() compares across signedness exactly, so no value wraps around.
+            if (v.is_number_unsigned()) return check(key, v.get<std::uint64_t>(), v.dump());
+            if (v.is_number_integer()) return check(key, v.get<std::int64_t>(), v.dump());
+            throw OptionError(key, "expected " + range + ", got " + describe(v));
+          },
+          [check, range](const std::string& key, const std::string& text) -> I {
+            I v{};
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+            if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+              throw OptionError(key, "expected " + range + ", got '" + text + "'");
+            return check(key, v, text);
+          },
+          [](const I& v) { return json(v); }};
+}
+
+Codec<bool> flag_codec() {
+  return {[](const std::string& key, const json& v) {
+            if (!v.is_boolean()) throw OptionError(key, "expected true or false, got " + describe(v));
+            return v.get<bool>();
+          },
+          [](const std::string&, const std::string&) { return true; }, [](const bool& v) { return json(v); }};
+}
+
+std::string join_numbers(const std::vector<double>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + format_number(v[i]);
+  return s;
+}
+
+std::string widths_text(const std::vector<Index>& w) {
+  std::string s;
+  for (std::size_t i = 0; i < w.size(); ++i) s += (i ? "-" : "") + std::to_string(w[i]);
+  return s;
+}
+
+/// The table row for RunOptions member `field` with codec `c`.
+template <typename V>
+RunOptionInfo row(std::string key, std::string group, std::string value_name, std::string help,
+                  std::set<Algo> applies, V RunOptions::*field, Codec<V> c) {
+  RunOptionInfo info;
+  info.key = std::move(key);
+  info.group = std::move(group);
+  info.value_name = std::move(value_name);
+  info.help = std::move(help);
+  info.applies_to = std::move(applies);
+  info.cli = OptionError::cli_name(info.key);
+  info.flag = std::is_same_v<V, bool>;
+  info.number = std::is_same_v<V, double>;
+  const std::string k = info.key;
+  info.from_json = [k, field, c](RunOptions& o, const json& v) { o.*field = c.from_json(k, v); };
+  info.from_text = [k, field, c](RunOptions& o, const std::string& t) { o.*field = c.from_text(k, t); };
+  info.to_json = [field, c](const RunOptions& o) { return c.to_json(o.*field); };
+  return info;
+}
+
+/// The same for a std::optional member (null in JSON: left to its default).
+template <typename V>
+RunOptionInfo optional_row(std::string key, std::string group, std::string value_name, std::string help,
+                           std::set<Algo> applies, std::optional<V> RunOptions::*field, Codec<V> c) {
+  RunOptionInfo info;
+  info.key = std::move(key);
+  info.group = std::move(group);
+  info.value_name = std::move(value_name);
+  info.help = std::move(help);
+  info.applies_to = std::move(applies);
+  info.cli = OptionError::cli_name(info.key);
+  info.number = std::is_same_v<V, double>;
+  const std::string k = info.key;
+  info.from_json = [k, field, c](RunOptions& o, const json& v) {
+    if (v.is_null())
+      (o.*field).reset();
+    else
+      o.*field = c.from_json(k, v);
+  };
+  info.from_text = [k, field, c](RunOptions& o, const std::string& t) { o.*field = c.from_text(k, t); };
+  info.to_json = [field, c](const RunOptions& o) { return o.*field ? c.to_json(*(o.*field)) : json(nullptr); };
+  return info;
+}
+
+std::vector<RunOptionInfo> build_table() {
+  using A = Algo;
+  const std::set<Algo> all{};
+  const std::set<Algo> gradient{A::SGD, A::Momentum, A::Nesterov, A::Adam, A::ProxProp};
+  const std::set<Algo> sgd{A::SGD, A::Momentum, A::Nesterov, A::ProxProp};
+  const std::set<Algo> adam{A::Adam, A::ProxProp};
+  const std::set<Algo> sibp{A::SIBP};
+  const std::set<Algo> proxprop{A::ProxProp};
+  const std::string D = "Data", M = "Model", G = "Algorithm", S = "SIBP (--algo sibp)",
+                    P = "ProxProp (--algo proxprop)", L = "Training loop";
+  std::vector<RunOptionInfo> t;
+
+  t.push_back(row("data", D, "SPEC", "Data set: mnist, fashion-mnist, cifar10:DIR, idx:DIR, csv:TRAIN[,TEST]", all,
+                  &RunOptions::data,
+                  string_codec([](const std::string& s) { parse_data_spec(s); })));
+  t.push_back(row("data_dir", D, "DIR", "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)", all,
+                  &RunOptions::data_dir, string_codec()));
+  t.push_back(row("val_split", D, "N", "Hold out the last N training samples for validation", all,
+                  &RunOptions::val_split, integer_codec<Index>(0, Index(1) << 40)));
+  t.push_back(row("standardize", D, "", "Standardise features (mean/std of the training split)", all,
+                  &RunOptions::standardize, flag_codec()));
+
+  t.push_back(row("layers", M, "WIDTHS", "Fully connected widths from input to classes, e.g. 784-500-10 (with --act)",
+                  all, &RunOptions::layers,
+                  text_codec<std::vector<Index>>([](const std::string& s) { return parse_widths(s); }, widths_text)));
+  t.push_back(optional_row(
+      "arch", M, "LAYERS",
+      "Architecture, e.g. 'conv(32,5,pad=2) relu maxpool(2) dense(10)'; replaces --layers and --act", all,
+      &RunOptions::arch,
+      text_codec<Architecture>([](const std::string& s) { return Architecture::parse(s); },
+                               [](const Architecture& a) { return a.to_string(); })));
+  t.push_back(row("act", M, "NAME", "Hidden activation of --layers: relu, leaky-relu, tanh, sigmoid, identity", all,
+                  &RunOptions::act,
+                  text_codec<Activation>([](const std::string& s) { return parse_activation(s); },
+                                         [](Activation a) { return to_string(a); })));
+  t.push_back(row("loss", M, "NAME", "Loss: cross-entropy (softmax) or squared", all, &RunOptions::loss,
+                  text_codec<Loss>([](const std::string& s) { return parse_loss(s); },
+                                   [](Loss l) { return to_string(l); })));
+  t.push_back(row("init", M, "NAME", "Initialiser: normal:STD, he, glorot", all, &RunOptions::init,
+                  text_codec<Initializer>([](const std::string& s) { return Initializer::parse(s); },
+                                          [](const Initializer& i) { return i.to_string(); })));
+  t.push_back(row("init_from", M, "FILE", "Start from the weights in this .safetensors file", all,
+                  &RunOptions::init_from, string_codec()));
+  t.push_back(row("dtype", M, "TYPE", "Precision: f32 or f64", all, &RunOptions::dtype,
+                  text_codec<DType>(
+                      [](const std::string& s) {
+                        if (s == "f32") return DType::F32;
+                        if (s == "f64") return DType::F64;
+                        throw UsageError("expected f32 or f64, got '" + s + "'");
+                      },
+                      [](DType d) { return d == DType::F64 ? "f64" : "f32"; })));
+
+  t.push_back(row("algo", G, "NAME", "sgd, momentum, nesterov, adam, sibp, proxprop", all, &RunOptions::algo,
+                  text_codec<Algo>([](const std::string& s) { return parse_algo(s); },
+                                   [](Algo a) { return to_string(a); })));
+  t.push_back(optional_row("lr", G, "NUMBER",
+                           "Learning rate (default 0.1; adam 1e-3; proxprop's outer optimizer 1, or 1e-3 with "
+                           "--outer adam)",
+                           gradient, &RunOptions::lr, number_codec()));
+  t.push_back(optional_row("momentum", G, "NUMBER", "SGD momentum (default 0.9 for --algo momentum/nesterov, else 0)",
+                           sgd, &RunOptions::momentum, number_codec()));
+  t.push_back(row("nesterov", G, "", "Nesterov momentum", sgd, &RunOptions::nesterov, flag_codec()));
+  t.push_back(row("weight_decay", G, "NUMBER", "L2 weight decay added to the gradient (as PyTorch)", gradient,
+                  &RunOptions::weight_decay, number_codec()));
+  t.push_back(row("beta1", G, "NUMBER", "Adam beta1", adam, &RunOptions::beta1, number_codec()));
+  t.push_back(row("beta2", G, "NUMBER", "Adam beta2", adam, &RunOptions::beta2, number_codec()));
+  t.push_back(row("eps", G, "NUMBER", "Adam epsilon", adam, &RunOptions::eps, number_codec()));
+
+  t.push_back(row("eta", S, "NUMBER", "Neuron step eta", sibp, &RunOptions::eta, number_codec()));
+  t.push_back(row("lambda", S, "LIST",
+                  "Proximal weight lambda: one value, or one per dense/conv layer (1,1,0.5)", sibp,
+                  &RunOptions::lambda,
+                  text_codec<std::vector<double>>([](const std::string& s) { return parse_lambda_list(s); },
+                                                  join_numbers)));
+  t.back().number = true;  // a sweep may vary it (one λ for every layer)
+  // A number is as natural as a string for one λ in a file.
+  t.back().from_json = [](RunOptions& o, const json& v) {
+    if (v.is_number()) {
+      if (!std::isfinite(v.get<double>()) || !(v.get<double>() > 0))
+        throw OptionError("lambda", "expected a finite number > 0, got " + v.dump());
+      o.lambda = {v.get<double>()};
+      return;
+    }
+    if (!v.is_string()) throw OptionError("lambda", "expected a number or a string like \"1,0.5\", got " + describe(v));
+    o.lambda = parse_lambda_list(v.get<std::string>());
+  };
+  t.push_back(optional_row(
+      "solver", S, "KIND",
+      "Prox solver: reference, exact, gn-cg, gn-exact, or OUTPUT:HIDDEN (default exact:gn-cg; reference with "
+      "--compat/--quirk)",
+      sibp, &RunOptions::solver,
+      text_codec<SolverSpec>([](const std::string& s) { return parse_solver_spec(s); },
+                             [](const SolverSpec& s) { return s.to_string(); })));
+  t.push_back(row("solver_iters", S, "N", "Iterations of iterative prox solvers", sibp, &RunOptions::solver_iters,
+                  integer_codec<int>(1, 10000)));
+  t.push_back(row("update", S, "MODE", "sequential (W then b, the authors') or joint ([W b])", sibp,
+                  &RunOptions::update,
+                  text_codec<UpdateMode>([](const std::string& s) { return parse_update_mode(s); },
+                                         [](UpdateMode m) { return to_string(m); })));
+  {
+    RunOptionInfo q;
+    q.key = "quirks";
+    q.cli = "--quirk";
+    q.group = S;
+    q.value_name = "NAME";
+    q.help =
+        "Reproduce one quirk of the authors' code: first-gradient-omits-bias, armijo-jump, skip-unit-step, "
+        "no-descent-restart (repeatable: --quirk)";
+    q.applies_to = sibp;
+    q.repeatable = true;
+    q.from_text = [](RunOptions& o, const std::string& name) {
+      try {
+        o.quirks.enable(name);
+      } catch (const UsageError& e) {
+        throw OptionError("quirk", e.what());
+      }
+    };
+    q.from_json = [from = q.from_text](RunOptions& o, const json& v) {
+      o.quirks = {};
+      if (v.is_string()) return from(o, v.get<std::string>());
+      if (!v.is_array()) throw OptionError("quirks", "expected a list of quirk names, got " + describe(v));
+      for (const json& e : v) {
+        if (!e.is_string()) throw OptionError("quirks", "expected a list of quirk names, got " + describe(v));
+        from(o, e.get<std::string>());
+      }
+    };
+    q.to_json = [](const RunOptions& o) {
+      json list = json::array();
+      const std::string names = o.quirks.to_string();
+      for (std::size_t a = 0; a < names.size();) {
+        const std::size_t b = names.find(',', a);
+        list.push_back(names.substr(a, b == std::string::npos ? b : b - a));
+        if (b == std::string::npos) break;
+        a = b + 1;
+      }
+      return list.empty() ? json(nullptr) : list;
+    };
+    t.push_back(std::move(q));
+  }
+  {
+    RunOptionInfo c;
+    c.key = "compat";
+    c.cli = "--compat";
+    c.group = S;
+    c.value_name = "authors";
+    c.help = "'authors': every quirk of the published code (implies --solver reference)";
+    c.applies_to = sibp;
+    c.from_text = [](RunOptions& o, const std::string& s) {
+      if (s != "authors") throw OptionError("compat", "expected 'authors', got '" + s + "'");
+      o.compat_authors = true;
+    };
+    c.from_json = [](RunOptions& o, const json& v) {
+      if (!v.is_string()) throw OptionError("compat", "expected \"authors\" or \"\", got " + describe(v));
+      const std::string s = v.get<std::string>();
+      if (!s.empty() && s != "authors") throw OptionError("compat", "expected 'authors' or '', got '" + s + "'");
+      o.compat_authors = !s.empty();
+    };
+    c.to_json = [](const RunOptions& o) { return o.compat_authors ? json("authors") : json(nullptr); };
+    t.push_back(std::move(c));
+  }
+
+  t.push_back(row("tau", P, "NUMBER", "Proximal step tau", proxprop, &RunOptions::tau, number_codec()));
+  t.push_back(row("prox_solver", P, "KIND", "exact or cg (or gradient: plain back propagation)", proxprop,
+                  &RunOptions::prox_solver,
+                  text_codec<ProxPropSolver>([](const std::string& s) { return parse_proxprop_solver(s); },
+                                             [](ProxPropSolver s) { return to_string(s); })));
+  t.push_back(row("prox_iters", P, "N", "CG iterations (cg solver)", proxprop, &RunOptions::prox_iters,
+                  integer_codec<int>(1, 10000)));
+  t.push_back(row("prox_cg", P, "KIND",
+                  "reference: CG as in the reference code (eps 1e-6 in alpha/beta, early stop); textbook: plain CG",
+                  proxprop, &RunOptions::prox_cg,
+                  text_codec<ProxPropCg>([](const std::string& s) { return parse_proxprop_cg(s); },
+                                         [](ProxPropCg c) { return to_string(c); })));
+  t.push_back(row("outer", P, "KIND", "Outer optimizer: sgd or adam (uses --lr, --momentum, --nesterov, --beta1...)",
+                  proxprop, &RunOptions::outer,
+                  text_codec<UpdateKind>(
+                      [](const std::string& s) {
+                        if (s == "sgd") return UpdateKind::SGD;
+                        if (s == "adam") return UpdateKind::Adam;
+                        throw UsageError("expected sgd or adam, got '" + s + "'");
+                      },
+                      [](UpdateKind k) { return k == UpdateKind::Adam ? "adam" : "sgd"; })));
+
+  t.push_back(row("epochs", L, "N", "Epochs", all, &RunOptions::epochs, integer_codec<int>(1, kMaxEpochs)));
+  t.push_back(row("batch", L, "N", "Mini-batch size", all, &RunOptions::batch, integer_codec<Index>(1, kMaxBatch)));
+  t.push_back(row("seed", L, "N", "Seed for initialisation and shuffling (0 .. 2^64-1)", all, &RunOptions::seed,
+                  integer_codec<std::uint64_t>(0, std::numeric_limits<std::uint64_t>::max())));
+  t.push_back(row("eval_every", L, "N", "Also evaluate every N iterations (0: epoch ends only)", all,
+                  &RunOptions::eval_every, integer_codec<Index>(0, Index(1) << 40)));
+  t.push_back(row("diagnostics", L, "", "Record per-layer diagnostics and the full-batch gradient norm", all,
+                  &RunOptions::diagnostics, flag_codec()));
+  t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", all,
+                  &RunOptions::grad_norm, flag_codec()));
+  t.push_back(row("threads", L, "N",
+                  "Threads for linear algebra (0: all cores); 1 is robust when other processes share the machine",
+                  all, &RunOptions::threads, integer_codec<int>(0, kMaxThreads)));
+  return t;
+}
+
+/// Fills the defaults that depend on the algorithm (and on the quirks).
+RunOptions resolved(RunOptions o) {
+  if (!o.lr) {
+    const bool adam = o.algo == Algo::Adam || (o.algo == Algo::ProxProp && o.outer == UpdateKind::Adam);
+    o.lr = adam ? UpdateOptions::adam().lr : o.algo == Algo::ProxProp ? ProxPropOptions{}.outer.lr
+                                                                      : UpdateOptions::sgd().lr;
+  }
+  if (!o.momentum) o.momentum = (o.algo == Algo::Momentum || o.algo == Algo::Nesterov) ? 0.9 : 0.0;
+  if (o.algo == Algo::Nesterov) o.nesterov = true;
+  if (!o.solver) {
+    // Quirks describe the authors' solver: asking for them picks it, here and only here.
+    const bool quirky = o.compat_authors || o.quirks.any();
+    o.solver = quirky ? SolverSpec{SolverKind::Reference, SolverKind::Reference} : SolverSpec{};
+  }
+  return o;
+}
+
+UpdateOptions update_options_of(const RunOptions& o, UpdateKind kind) {
+  UpdateOptions u = kind == UpdateKind::Adam ? UpdateOptions::adam(*o.lr) : UpdateOptions::sgd(*o.lr);
+  u.weight_decay = o.weight_decay;
+  if (kind == UpdateKind::Adam) {
+    if (*o.momentum != 0 || o.nesterov)
+      throw OptionError(o.momentum != 0 ? "momentum" : "nesterov", "applies to SGD, not to Adam");
+    u.beta1 = o.beta1;
+    u.beta2 = o.beta2;
+    u.eps = o.eps;
+  } else {
+    u.momentum = *o.momentum;
+    u.nesterov = o.nesterov;
+  }
+  u.validate();
+  return u;
+}
+
+}  // namespace
+
+const std::vector<RunOptionInfo>& run_option_table() {
+  static const std::vector<RunOptionInfo> table = build_table();
+  return table;
+}
+
+const RunOptionInfo* find_run_option(std::string_view key) {
+  for (const RunOptionInfo& info : run_option_table())
+    if (info.key == key) return &info;
+  return nullptr;
+}
+
+void read_run_options(const json& j, const std::string& source, RunOptions& options) {
+  if (!j.is_object())
+    throw UsageError(source + ": expected a JSON object of run options, got " + describe(j));
+  for (const auto& [key, value] : j.items()) {
+    const RunOptionInfo* info = find_run_option(key);
+    if (!info) throw UsageError(source + ": unknown key '" + key + "' (see `sibp train --help`)");
+    try {
+      info->from_json(options, value);
+    } catch (const OptionError& e) {
+      throw UsageError(source + ": key '" + key + "': " + e.detail());
+    }
+  }
+}
+
+json run_options_json(const RunOptions& options) {
+  const RunOptions o = resolved(options);
+  json j = json::object();
+  for (const RunOptionInfo& info : run_option_table()) {
+    if (!info.applies(o.algo)) continue;
+    if (o.arch && (info.key == "layers" || info.key == "act")) continue;
+    json v = info.to_json(o);
+    if (!v.is_null()) j[info.key] = std::move(v);
+  }
+  return j;
+}
+
+void check_applicable(const RunOptions& options, const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    const RunOptionInfo* info = find_run_option(key);
+    if (!info || info->applies(options.algo)) continue;
+    std::string algos;
+    for (Algo a : info->applies_to) algos += (algos.empty() ? "" : ", ") + to_string(a);
+    throw OptionError(key, "applies to --algo " + algos + ", not " + to_string(options.algo));
+  }
+}
+
+NetworkSpec ModelSpec::network(const Shape& input, Index classes, const std::string& data_name) const {
+  if (arch) return NetworkSpec::build(*arch, input, loss, classes);
+  const std::string text = widths_text(widths);
+  if (widths.front() != input.size())
+    throw OptionError("layers", "'" + text + "': the first width must equal the number of features of '" +
+                                    data_name + "', which is " + std::to_string(input.size()) + ", got " +
+                                    std::to_string(widths.front()));
+  if (widths.back() != classes)
+    throw OptionError("layers", "'" + text + "': the last width must equal the number of classes of '" +
+                                    data_name + "', which is " + std::to_string(classes) + ", got " +
+                                    std::to_string(widths.back()));
+  return NetworkSpec::build(Architecture::from_widths(widths, act), input, loss, classes);
+}
+
+RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
+  const RunOptions& o = options_;
+  try {
+    data_.spec = parse_data_spec(o.data);
+  } catch (const UsageError& e) {
+    throw OptionError("data", detail_of("data", e.what()));
+  }
+  data_.dir = o.data_dir.empty() ? default_data_dir() : std::filesystem::path(o.data_dir);
+  data_.val_split = o.val_split;
+  data_.standardize = o.standardize;
+
+  model_.arch = o.arch;
+  model_.widths = o.layers;
+  model_.act = o.act;
+  model_.loss = o.loss;
+  model_.init = o.init;
+  model_.init_from = o.init_from;
+  model_.dtype = o.dtype;
+
+  if (o.compat_authors && o.quirks.any())
+    throw OptionError("quirk", "--compat authors already sets every quirk; drop --quirk");
+  switch (o.algo) {
+    case Algo::SGD:
+    case Algo::Momentum:
+    case Algo::Nesterov:
+      if (o.algo != Algo::SGD && *o.momentum == 0)
+        throw OptionError("momentum", "--algo " + to_string(o.algo) + " needs momentum > 0, got 0");
+      algorithm_ = update_options_of(o, UpdateKind::SGD);
+      break;
+    case Algo::Adam: algorithm_ = update_options_of(o, UpdateKind::Adam); break;
+    case Algo::SIBP: {
+      SibpOptions s;
+      s.eta = o.eta;
+      s.lambda = o.lambda;
+      s.solver = *o.solver;
+      s.solver_iters = o.solver_iters;
+      s.mode = o.update;
+      s.quirks = o.compat_authors ? ReferenceQuirks::authors() : o.quirks;
+      s.validate();
+      algorithm_ = s;
+      break;
+    }
+    case Algo::ProxProp: {
+      ProxPropOptions p;
+      p.tau = o.tau;
+      p.solver = o.prox_solver;
+      p.prox_iters = o.prox_iters;
+      p.cg = o.prox_cg;
+      p.outer = update_options_of(o, o.outer);
+      p.validate();
+      algorithm_ = p;
+      break;
+    }
+  }
+
+  fit_.epochs = o.epochs;
+  fit_.batch_size = o.batch;
+  fit_.seed = o.seed;
+  fit_.eval_every = o.eval_every;
+  fit_.gradient_norm = o.grad_norm || o.diagnostics;
+  fit_.validate();
+  if (o.threads < 0 || o.threads > kMaxThreads)
+    throw OptionError("threads", "expected an integer from 0 (all cores) to " + std::to_string(kMaxThreads) +
+                                     ", got " + std::to_string(o.threads));
+  threads_ = o.threads;
+}
+
+}  // namespace sibp
