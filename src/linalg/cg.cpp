@@ -81,6 +81,27 @@ void axpy_per_system(const Vec<T>& a, const Mat<T>& X, CgSystems s, Mat<T>& Y) {
 
 }  // namespace
 
+/// Parameter space: the vectors are the unknowns, the metric is the identity.
+template <typename T>
+struct ParameterSpace {
+  static constexpr bool kIdentityMetric = true;
+  const BlockOperator<T>& op;
+  CgSystems systems;
+  void metric(const Mat<T>&, Mat<T>&) const {}
+  void apply(const Mat<T>& P, const Mat<T>&, Mat<T>& AP) const {
+    AP.resize(P.rows(), P.cols());
+    op(P, AP);
+  }
+  void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) const { dot_per_system<T>(A, B, systems, out); }
+  void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y) const { axpy_per_system<T>(a, X, systems, Y); }
+  void scale(const Vec<T>& a, Mat<T>& X) const {
+    if (systems == CgSystems::Rows)
+      X = a.asDiagonal() * X;
+    else
+      X = X * a.asDiagonal();
+  }
+};
+
 template <typename T>
 CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
                            const CgOptions& options, CgSystems systems) {
@@ -89,50 +110,14 @@ CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Ma
     throw UsageError("cg: right-hand side is " + std::to_string(B.rows()) + "x" +
                      std::to_string(B.cols()) + " but the unknown is " + std::to_string(X.rows()) +
                      "x" + std::to_string(X.cols()));
-  const Index n_sys = systems == CgSystems::Rows ? X.rows() : X.cols();
-  R_.resize(X.rows(), X.cols());
-  P_.resize(X.rows(), X.cols());
-  AP_.resize(X.rows(), X.cols());
-  for (Vec<T>* v : {&rr_, &rr_new_, &pap_, &alpha_, &beta_, &bnorm_}) v->resize(n_sys);
-
+  const ParameterSpace<T> space{op, systems};
   // Residual scale per system: ‖b_i‖, or 1 where b_i = 0 so the test is absolute there.
   dot_per_system<T>(B, B, systems, bnorm_);
   bnorm_ = bnorm_.cwiseSqrt();
   bnorm_ = (bnorm_.array() > T(0)).select(bnorm_, T(1));
-
-  op(X, AP_);
-  R_ = B - AP_;
-  dot_per_system<T>(R_, R_, systems, rr_);
-  P_ = R_;
-
-  CgReport report;
-  if (n_sys == 0) {
-    report.converged = true;
-    return report;
-  }
-  const double mean_rr0 = static_cast<double>(rr_.mean());
-  cg_detail::check_stop<T>(options, rr_, bnorm_, mean_rr0, report);
-  while (!report.converged && report.iterations < options.max_iterations) {
-    op(P_, AP_);
-    ++report.iterations;
-    dot_per_system<T>(P_, AP_, systems, pap_);
-    // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: α = 0 keeps it put.
-    cg_detail::ratio<T>(rr_, pap_, options.denominator_eps, alpha_);
-    axpy_per_system<T>(alpha_, P_, systems, X);
-    alpha_ = -alpha_;
-    axpy_per_system<T>(alpha_, AP_, systems, R_);
-    dot_per_system<T>(R_, R_, systems, rr_new_);
-    cg_detail::ratio<T>(rr_new_, rr_, options.denominator_eps, beta_);
-    // P ← R + diag(β) P
-    if (systems == CgSystems::Rows)
-      P_ = beta_.asDiagonal() * P_;
-    else
-      P_ = P_ * beta_.asDiagonal();
-    P_ += R_;
-    rr_.swap(rr_new_);
-    cg_detail::check_stop<T>(options, rr_, bnorm_, mean_rr0, report);
-  }
-  return report;
+  space.apply(X, X, v_.AP);
+  v_.R = B - v_.AP;
+  return run_cg<T>(space, v_, X, nullptr, bnorm_, options);
 }
 
 template <typename T>

@@ -80,13 +80,90 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
                 CgReport& report);
 }  // namespace cg_detail
 
+/// The one conjugate-gradient iteration of this project, whatever space its vectors
+/// live in (ALGORITHMS.md §3.3 c, §4). A `Space` supplies:
+///   - `static constexpr bool kIdentityMetric`: true when vectors are the unknowns
+///     themselves (parameter space); false when they are coefficients C of C·F̃ᵀ
+///     (sample space), whose inner products need M·C = C·K;
+///   - `void metric(const Mat<T>& V, Mat<T>& MV)`: MV ← M·V (unused with the identity);
+///   - `void apply(const Mat<T>& P, const Mat<T>& MP, Mat<T>& AP)`: AP ← A·P;
+///   - `void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out)`: one inner product per system;
+///   - `void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y)`: Y += a_i X_i per system;
+///   - `void scale(const Vec<T>& a, Mat<T>& X)`: X_i ← a_i X_i per system.
+/// Each system i follows the iterates it would follow alone (multi-RHS CG, not
+/// O'Leary's block CG).
+template <typename T>
+struct CgVectors {
+  Mat<T> R, MR;    ///< residual and its metric image
+  Mat<T> P, MP;    ///< direction and its metric image
+  Mat<T> AP;       ///< A·P
+  Vec<T> rr, rr_new, pap, coef;  ///< per system: ‖r‖²_M, the next one, ⟨p, Ap⟩, α or β
+};
+
+/// Runs CG from X (its metric image MX, if tracked) with the first residual in
+/// v.R. Ensures: X (and MX when `track_MX`) hold the last iterate; the report
+/// says how many operator applications were made and whether every system met
+/// the stopping test, whose per-system scale is `scale` (0 entries: absolute).
+template <typename T, typename Space>
+CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<T>& scale,
+                const CgOptions& options) {
+  const Index n_sys = scale.size();
+  const auto metric_of = [&](const Mat<T>& V, Mat<T>& MV) -> const Mat<T>& {
+    if constexpr (Space::kIdentityMetric) {
+      return V;
+    } else {
+      space.metric(V, MV);
+      return MV;
+    }
+  };
+  const Mat<T>& MR = metric_of(v.R, v.MR);
+  space.dots(MR, v.R, v.rr);
+  v.rr = v.rr.cwiseMax(T(0));  // ⟨r, Mr⟩ ≥ 0; round-off must not hand a negative to sqrt
+  v.P = v.R;
+  if constexpr (!Space::kIdentityMetric) v.MP = v.MR;
+  CgReport report;
+  if (n_sys == 0) {
+    report.converged = true;
+    return report;
+  }
+  const double mean_rr0 = static_cast<double>(v.rr.mean());
+  cg_detail::check_stop<T>(options, v.rr, scale, mean_rr0, report);
+  while (!report.converged && report.iterations < options.max_iterations) {
+    ++report.iterations;
+    const Mat<T>& MP = Space::kIdentityMetric ? v.P : v.MP;
+    space.apply(v.P, MP, v.AP);
+    space.dots(MP, v.AP, v.pap);
+    // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: α = 0 keeps it put.
+    cg_detail::ratio<T>(v.rr, v.pap, options.denominator_eps, v.coef);
+    space.axpy(v.coef, v.P, X);
+    if (MX) space.axpy(v.coef, MP, *MX);
+    v.coef = -v.coef;
+    space.axpy(v.coef, v.AP, v.R);
+    const Mat<T>& MR_new = metric_of(v.R, v.MR);
+    space.dots(MR_new, v.R, v.rr_new);
+    v.rr_new = v.rr_new.cwiseMax(T(0));
+    cg_detail::ratio<T>(v.rr_new, v.rr, options.denominator_eps, v.coef);
+    // P ← R + diag(β) P, and its metric image the same way: no product of its own.
+    space.scale(v.coef, v.P);
+    v.P += v.R;
+    if constexpr (!Space::kIdentityMetric) {
+      space.scale(v.coef, v.MP);
+      v.MP += v.MR;
+    }
+    v.rr.swap(v.rr_new);
+    cg_detail::check_stop<T>(options, v.rr, scale, mean_rr0, report);
+  }
+  return report;
+}
+
 /// AX ← op(X). AX arrives sized like X and must be overwritten (not accumulated).
 /// Requires: op is linear, symmetric positive definite on each system of X.
 template <typename T>
 using BlockOperator = std::function<void(const Mat<T>& X, Mat<T>& AX)>;
 
-/// Multi-RHS conjugate gradient with its workspace kept between solves, so
-/// solving the same shapes again allocates nothing.
+/// Multi-RHS conjugate gradient in parameter space (run_cg with the identity
+/// metric), with its workspace kept between solves, so solving the same shapes
+/// again allocates nothing.
 template <typename T>
 class BlockCg {
  public:
@@ -97,8 +174,8 @@ class BlockCg {
                  const CgOptions& options, CgSystems systems = CgSystems::Rows);
 
  private:
-  Mat<T> R_, P_, AP_;       // residual, direction, op(direction); shaped like X
-  Vec<T> rr_, rr_new_, pap_, alpha_, beta_, bnorm_;  // one entry per system
+  CgVectors<T> v_;
+  Vec<T> bnorm_;  // one entry per system
 };
 
 /// Solves A x = b for one SPD operator, starting from x0 (warm start).

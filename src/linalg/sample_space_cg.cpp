@@ -18,9 +18,32 @@ void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K
   K.template triangularView<Eigen::StrictlyUpper>() = K.transpose();
 }
 
+namespace {
+
+/// Sample space: vectors are coefficients C of C·F̃ᵀ; ⟨A F̃ᵀ, B F̃ᵀ⟩_i = (A K)_i · B_i,
+/// and the operator maps C to λC + (C K) ⊙ w (sample_space_cg.hpp).
 template <typename T>
-CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0,
-                                 const Vec<T>& bnorm, const CgOptions& options, Mat<T>& Z) {
+struct SampleSpace {
+  static constexpr bool kIdentityMetric = false;
+  const Mat<T>& K;
+  const Mat<T>* w;
+  T lambda;
+  void metric(const Mat<T>& V, Mat<T>& MV) const { MV.noalias() = V * K; }
+  void apply(const Mat<T>& P, const Mat<T>& PK, Mat<T>& AP) const {
+    AP = PK;
+    if (w) AP.array() *= w->array();
+    AP += lambda * P;
+  }
+  void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) const { row_dots<T>(A, B, out); }
+  void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y) const { Y.noalias() += a.asDiagonal() * X; }
+  void scale(const Vec<T>& a, Mat<T>& X) const { X = a.asDiagonal() * X; }
+};
+
+}  // namespace
+
+template <typename T>
+CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0, const Vec<T>& bnorm,
+                                 const CgOptions& options, Mat<T>& Z) {
   options.validate();
   const Index d_out = S0.rows(), m = S0.cols();
   if (K.rows() != m || K.cols() != m || bnorm.size() != d_out || (w && (w->rows() != d_out || w->cols() != m)))
@@ -29,43 +52,9 @@ CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, con
   scale_ = (bnorm.array() > T(0)).select(bnorm, T(1));
   Z.setZero(d_out, m);
   ZK_.setZero(d_out, m);
-  S_ = S0;
-  SK_.noalias() = S_ * K;
-  P_ = S_;
-  PK_ = SK_;
-  row_dots<T>(SK_, S_, rr_);
-  rr_ = rr_.cwiseMax(T(0));  // sKsᵀ ≥ 0; round-off must not hand a negative to sqrt
-
-  CgReport report;
-  if (d_out == 0) {
-    report.converged = true;
-    return report;
-  }
-  const double mean_rr0 = static_cast<double>(rr_.mean());
-  cg_detail::check_stop<T>(options, rr_, scale_, mean_rr0, report);
-  while (!report.converged && report.iterations < options.max_iterations) {
-    ++report.iterations;
-    AP_ = PK_;  // op(P F̃ᵀ) = (λP + (PK) ⊙ w) F̃ᵀ
-    if (w) AP_.array() *= w->array();
-    AP_ += lambda * P_;
-    row_dots<T>(PK_, AP_, pap_);
-    // A row already at r = 0 has p = 0 and pᵀAp = 0: α = 0 keeps it put.
-    cg_detail::ratio<T>(rr_, pap_, options.denominator_eps, coef_);
-    Z.noalias() += coef_.asDiagonal() * P_;
-    ZK_.noalias() += coef_.asDiagonal() * PK_;
-    S_.noalias() -= coef_.asDiagonal() * AP_;
-    SK_.noalias() = S_ * K;
-    row_dots<T>(SK_, S_, rr_new_);
-    rr_new_ = rr_new_.cwiseMax(T(0));
-    cg_detail::ratio<T>(rr_new_, rr_, options.denominator_eps, coef_);
-    P_ = coef_.asDiagonal() * P_;
-    P_ += S_;
-    PK_ = coef_.asDiagonal() * PK_;  // (S + βP)K without another product
-    PK_ += SK_;
-    rr_.swap(rr_new_);
-    cg_detail::check_stop<T>(options, rr_, scale_, mean_rr0, report);
-  }
-  return report;
+  v_.R = S0;
+  SampleSpace<T> space{K, w, lambda};
+  return run_cg<T>(space, v_, Z, &ZK_, scale_, options);
 }
 
 template void gram_of_columns<float>(const Eigen::Ref<const Mat<float>>&, bool, Mat<float>&);

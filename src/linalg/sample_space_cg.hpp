@@ -26,7 +26,8 @@ namespace sibp {
 template <typename T>
 void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K);
 
-/// Multi-RHS CG on coefficients, with its workspace kept between solves.
+/// Multi-RHS CG on coefficients (run_cg with the metric C ↦ C·K), with its
+/// workspace kept between solves.
 template <typename T>
 class SampleSpaceCg {
  public:
@@ -46,8 +47,9 @@ class SampleSpaceCg {
   const Mat<T>& ZK() const { return ZK_; }
 
  private:
-  Mat<T> S_, SK_, P_, PK_, AP_, ZK_;  // (d_out, m): residual, ·K, direction, ·K, op(direction), Z·K
-  Vec<T> scale_, rr_, rr_new_, pap_, coef_;  // (d_out): per-row scalars (coef_: α, then β)
+  CgVectors<T> v_;  // (d_out, m) coefficient matrices: residual, direction and their ·K images
+  Mat<T> ZK_;       // (d_out, m): Z·K
+  Vec<T> scale_;    // (d_out): stopping-test scale per row
 };
 
 }  // namespace sibp

@@ -77,11 +77,15 @@ SolverSpec parse_solver_spec(std::string_view text, std::string_view option) {
   return {parse_solver_kind(text.substr(0, colon), option), parse_solver_kind(text.substr(colon + 1), option)};
 }
 
-void check_solver_fits_layer(SolverKind kind, Activation act, std::size_t layer) {
-  if (kind == SolverKind::Exact && act != Activation::Identity)
-    throw UsageError("--solver: 'exact' solves the linear (ridge) subproblem only, but layer " +
-                     std::to_string(layer) + " has activation " + to_string(act) +
-                     "; use OUTPUT:HIDDEN, e.g. exact:gn-cg or exact:reference");
+void check_solver_fits_layer(SolverKind kind, const LayerSpec& layer, std::size_t index) {
+  if (kind == SolverKind::Exact && layer.act != Activation::Identity)
+    throw OptionError("solver", "'exact' solves the linear (ridge) subproblem only, but layer " +
+                                    std::to_string(index) + " (" + layer.to_string() + ") has activation " +
+                                    to_string(layer.act) + "; use OUTPUT:HIDDEN, e.g. exact:gn-cg or exact:reference");
+  if (kind == SolverKind::GnExact && layer.kind != LayerKind::Dense)
+    throw OptionError("solver", "'gn-exact' factors a matrix per output unit over the batch's columns, which for "
+                                "layer " + std::to_string(index) + " (" + layer.to_string() +
+                                ") are batch x output pixels; use gn-cg or reference there");
 }
 
 void SolverOptions::validate() const {

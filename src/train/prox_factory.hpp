@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "nn/architecture.hpp"
 #include "train/prox_solver.hpp"
 
 namespace sibp {
@@ -80,9 +81,10 @@ struct SolverSpec {
 /// Throws UsageError naming `option` for unknown kinds or malformed text.
 SolverSpec parse_solver_spec(std::string_view text, std::string_view option = "--solver");
 
-/// Throws UsageError if `kind` cannot solve a layer with activation `act`
-/// (only `exact` is restricted: it needs a linear layer). `layer` is 1-based.
-void check_solver_fits_layer(SolverKind kind, Activation act, std::size_t layer);
+/// Throws OptionError("solver") if `kind` cannot solve `layer`: `exact` needs a
+/// linear (identity) layer; `gn-exact` works on batch×batch matrices, so a dense
+/// layer only. `index` is the 1-based number among the parametrised layers.
+void check_solver_fits_layer(SolverKind kind, const LayerSpec& layer, std::size_t index);
 
 /// Everything a solver is built from.
 struct SolverOptions {

@@ -92,37 +92,38 @@ void GaussNewtonOptions::validate() const {
     throw UsageError("gauss-newton: max_backtracks must be >= 0, got " + std::to_string(max_backtracks));
 }
 
-template <typename T>
-GaussNewtonBase<T>::GaussNewtonBase(const GaussNewtonOptions& options) : options_(options) {
-  options_.validate();
-}
+template <typename T, typename Step>
+GaussNewtonSolver<T, Step>::GaussNewtonSolver(const GaussNewtonOptions& options)
+    : options_((options.validate(), options)), step_(options) {}
 
-template <typename T>
-void GaussNewtonBase<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
+template <typename T, typename Step>
+void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
   check_problem<T>("gauss-newton prox solver", problem, W, b, true);
   // §3.3 c: linearise σ at G = G^k; symbols as in ALGORITHMS.md §3.
   const Mat<T>& F = *problem.F;
   const Mat<T>& Tl = *problem.target;
   const Mat<T>& G = *problem.G;
-  const Index d_in = F.rows(), m = F.cols(), d_out = Tl.rows();
+  const Index d_in = F.rows(), n = F.cols(), d_out = Tl.rows();
 
-  Ft_.resize(d_in + 1, m);
-  Ft_.topRows(d_in) = F;
-  Ft_.row(d_in).setOnes();
-  Fk_.resize(d_out, m);
-  S_.resize(d_out, m);
+  Fk_.resize(d_out, n);
+  S_.resize(d_out, n);
   activate<T>(problem.act, G, Fk_);
   activation_derivative<T>(problem.act, G, Fk_, S_);
   E_ = Tl - Fk_;
   const double phi0 = static_cast<double>(E_.squaredNorm());
 
   D_.resize(d_out, d_in + 1);
-  int iterations = 0;
-  if (!compute_step(problem.lambda, problem.act, iterations)) P_.noalias() = D_ * Ft_;
+  bool has_P = false;
+  const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, D_, P_, has_P);
+  if (!has_P) {
+    P_.resize(d_out, n);
+    P_.noalias() = D_.leftCols(d_in) * F;
+    P_.colwise() += D_.col(d_in);
+  }
 
   // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
   const double reg = problem.lambda * static_cast<double>(D_.squaredNorm());
-  Gt_.resize(d_out, m);
+  Gt_.resize(d_out, n);
   T t = T(1);
   int accepted = -1;
   double phi = phi0;
@@ -150,57 +151,68 @@ void GaussNewtonBase<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>&
   }
 }
 
+namespace {
+/// Ft ← [F; 1ᵀ].
+template <typename T>
+void with_ones_row(const Mat<T>& F, Mat<T>& Ft) {
+  Ft.resize(F.rows() + 1, F.cols());
+  Ft.topRows(F.rows()) = F;
+  Ft.row(F.rows()).setOnes();
+}
+}  // namespace
+
 // ---------------------------------------------------------------- Gauss–Newton by block CG
 
 template <typename T>
-GaussNewtonCgSolver<T>::GaussNewtonCgSolver(const GaussNewtonOptions& options) : GaussNewtonBase<T>(options) {}
-
-template <typename T>
-bool GaussNewtonCgSolver<T>::compute_step(double lambda, Activation, int& iterations) {
-  const Mat<T>& Ft = this->Ft_;
-  const T lam = static_cast<T>(lambda);
-  S2_ = this->S_.array().square();
-  XF_ = this->E_.cwiseProduct(this->S_);  // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
+int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
+  const Mat<T>& F = sys.F;
+  const Index d_in = F.rows(), n = F.cols();
+  const T lam = static_cast<T>(sys.lambda);
+  S2_ = sys.S.array().square();
+  XF_ = sys.E.cwiseProduct(sys.S);  // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
   CgOptions cg;
-  cg.max_iterations = this->options_.cg_iterations;
-  cg.tolerance = this->options_.cg_tolerance;
-  if (this->options_.cg_in_sample_space && Ft.cols() < Ft.rows()) {
-    gram_of_columns<T>(Ft, false, K_);  // Ft_ already has its ones row
+  cg.max_iterations = options_.cg_iterations;
+  cg.tolerance = options_.cg_tolerance;
+  if (options_.cg_in_sample_space && n < d_in + 1) {
+    with_ones_row<T>(F, Ft_);
+    gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
     RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
     cg_detail::row_dots<T>(RHS_, XF_, bnorm_);
     bnorm_ = bnorm_.cwiseMax(T(0)).cwiseSqrt();
-    iterations = sample_cg_.solve(K_, &S2_, lam, XF_, bnorm_, cg, Z_).iterations;
-    this->D_.noalias() = Z_ * Ft.transpose();
-    this->P_ = sample_cg_.ZK();  // Δθ F̃ = Z K, kept by the iteration
-    return true;
+    const int iterations = sample_cg_.solve(K_, &S2_, lam, XF_, bnorm_, cg, Z_).iterations;
+    D.noalias() = Z_ * Ft_.transpose();
+    P = sample_cg_.ZK();  // Δθ F̃ = Z K, kept by the iteration
+    has_P = true;
+    return iterations;
   }
-  RHS_.noalias() = XF_ * Ft.transpose();
-  this->D_.setZero();
+  // Parameter space, F̃ = [F; 1ᵀ] without forming it: X F̃ = X_W F + x_b 1ᵀ, Y F̃ᵀ = [Y Fᵀ, Y 1].
+  RHS_.resize(XF_.rows(), d_in + 1);
+  RHS_.leftCols(d_in).noalias() = XF_ * F.transpose();
+  RHS_.col(d_in) = XF_.rowwise().sum();
+  D.setZero();
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
-    XF_.noalias() = X * Ft;
+    XF_.noalias() = X.leftCols(d_in) * F;
+    XF_.colwise() += X.col(d_in);
     XF_.array() *= S2_.array();
-    AX.noalias() = XF_ * Ft.transpose();
+    AX.leftCols(d_in).noalias() = XF_ * F.transpose();
+    AX.col(d_in) = XF_.rowwise().sum();
     AX += lam * X;
   };
-  iterations = cg_.solve(op, RHS_, this->D_, cg, CgSystems::Rows).iterations;
-  return false;
+  has_P = false;
+  return cg_.solve(op, RHS_, D, cg, CgSystems::Rows).iterations;
 }
 
 // ---------------------------------------------------------------- exact Gauss–Newton per row
 
 template <typename T>
-GaussNewtonExactSolver<T>::GaussNewtonExactSolver(const GaussNewtonOptions& options)
-    : GaussNewtonBase<T>(options) {}
+int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
+  const Mat<T>& S = sys.S;
+  const Mat<T>& E = sys.E;
+  const Index m = sys.F.cols(), d_out = S.rows();
+  const T lam = static_cast<T>(sys.lambda);
 
-template <typename T>
-bool GaussNewtonExactSolver<T>::compute_step(double lambda, Activation, int& iterations) {
-  const Mat<T>& Ft = this->Ft_;
-  const Mat<T>& S = this->S_;
-  const Mat<T>& E = this->E_;
-  const Index m = Ft.cols(), d_out = S.rows();
-  const T lam = static_cast<T>(lambda);
-
-  gram_of_columns<T>(Ft, false, K_);  // Ft_ already has its ones row
+  with_ones_row<T>(sys.F, Ft_);
+  gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
   Z_.setZero(d_out, m);
 
   const int n_threads = omp_get_max_threads();
@@ -237,19 +249,21 @@ bool GaussNewtonExactSolver<T>::compute_step(double lambda, Activation, int& ite
     for (Index a = 0; a < mj; ++a) Z_(j, w.idx[a]) = z[a] * w.s[a];
   }
 
-  this->D_.noalias() = Z_ * Ft.transpose();
-  this->P_.noalias() = Z_ * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
-  iterations = 1;
-  return true;
+  D.noalias() = Z_ * Ft_.transpose();
+  P.noalias() = Z_ * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
+  has_P = true;
+  return 1;
 }
 
 template class ExactLinearSolver<float>;
 template class ExactLinearSolver<double>;
-template class GaussNewtonBase<float>;
-template class GaussNewtonBase<double>;
-template class GaussNewtonCgSolver<float>;
-template class GaussNewtonCgSolver<double>;
-template class GaussNewtonExactSolver<float>;
-template class GaussNewtonExactSolver<double>;
+template class GaussNewtonSolver<float, GnCgStep<float>>;
+template class GaussNewtonSolver<double, GnCgStep<double>>;
+template class GaussNewtonSolver<float, GnExactStep<float>>;
+template class GaussNewtonSolver<double, GnExactStep<double>>;
+template class GnCgStep<float>;
+template class GnCgStep<double>;
+template class GnExactStep<float>;
+template class GnExactStep<double>;
 
 }  // namespace sibp

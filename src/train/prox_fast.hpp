@@ -62,85 +62,103 @@ class ExactLinearSolver : public ProxSolver<T> {
 
 /// Options of the Gauss–Newton solvers.
 struct GaussNewtonOptions {
-  int cg_iterations = 5;      ///< GaussNewtonCgSolver: block-CG steps (each two GEMMs)
-  double cg_tolerance = 0.0;  ///< GaussNewtonCgSolver: relative residual to stop early; 0 = never
+  int cg_iterations = 5;      ///< GnCgStep: block-CG steps (each two GEMMs, or one m×m product)
+  double cg_tolerance = 0.0;  ///< GnCgStep: relative residual to stop early; 0 = never
   int max_backtracks = 10;    ///< halvings of the step toward θ^k before θ^k is kept
-  /// GaussNewtonCgSolver: run CG in sample space (SampleSpaceCg) when the batch is
-  /// smaller than d_in + 1 — the same iterates, cheaper; false forces parameter space.
+  /// GnCgStep: run CG in sample space (SampleSpaceCg) when the layer has fewer
+  /// columns than unknowns per row (n < d_in + 1) — the same iterates, cheaper;
+  /// false forces parameter space.
   bool cg_in_sample_space = true;
   /// Throws UsageError("gauss-newton: ...") for cg_iterations < 1, cg_tolerance < 0,
   /// max_backtracks < 0.
   void validate() const;
 };
 
-/// Work shared by both Gauss–Newton solvers: linearisation and the safeguarded step.
+/// One layer's problem linearised at G^k (§3.3 c): for each output row j,
+///   min_x ‖(x F̃) ⊙ s_j − e_j‖² + λ‖x‖²,   x = row j of Δθ = [ΔW Δb], F̃ = [F; 1ᵀ].
 template <typename T>
-class GaussNewtonBase : public ProxSolver<T> {
- public:
-  explicit GaussNewtonBase(const GaussNewtonOptions& options);
-  void solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) final;
-
- protected:
-  /// Sets D_ (d_out, d_in + 1) to the Gauss–Newton step Δθ, given Ft_ = [F; 1ᵀ],
-  /// S_ = σ'(G^k) and E_ = T − σ(G^k). May also set P_ = Δθ F̃ (returns true) to
-  /// spare the safeguard that GEMM. Returns the iteration count through `iterations`.
-  virtual bool compute_step(double lambda, Activation act, int& iterations) = 0;
-
-  GaussNewtonOptions options_;
-  Mat<T> Ft_;     // (d_in + 1, m): [F; 1ᵀ]
-  Mat<T> S_;      // (d_out, m): σ'(G^k)
-  Mat<T> E_;      // (d_out, m): T − σ(G^k)
-  Mat<T> D_;      // (d_out, d_in + 1): Δθ
-  Mat<T> P_;      // (d_out, m): Δθ F̃, the change of G per unit step
-  Mat<T> Fk_;     // (d_out, m): σ(G^k)
-  Mat<T> Gt_;     // (d_out, m): trial pre-activation / activation
+struct GaussNewtonSystem {
+  const Mat<T>& F;  ///< (d_in, n): the layer's (unfolded) input
+  const Mat<T>& S;  ///< (d_out, n): σ'(G^k)
+  const Mat<T>& E;  ///< (d_out, n): T − σ(G^k)
+  double lambda;
 };
 
-/// Gauss–Newton step by block CG (ALGORITHMS.md §3.3 c): for each output row j,
-/// CG on  x ↦ ((x F̃) ⊙ s_j²) F̃ᵀ + λx = (e_j ⊙ s_j) F̃ᵀ  from x = 0 (= warm start at θ^k),
-/// all rows at once. With m < d_in + 1 the iterates are computed in sample space
-/// (x = z F̃ᵀ, see linalg/sample_space_cg.hpp: one m×m product per step), else each
-/// step is two GEMMs in parameter space. Then the safeguard above.
+/// Gauss–Newton step by block CG from Δθ = 0 (= warm start at θ^k), all rows at once:
+/// x ↦ ((x F̃) ⊙ s²) F̃ᵀ + λx = (e ⊙ s) F̃ᵀ. With n < d_in + 1 the iterates are
+/// computed in sample space (x = z F̃ᵀ, linalg/sample_space_cg.hpp: one n×n product
+/// per step); else each step is two GEMMs in parameter space, with F̃'s row of ones
+/// applied implicitly (a convolution's patch matrix is never copied).
 template <typename T>
-class GaussNewtonCgSolver : public GaussNewtonBase<T> {
+class GnCgStep {
  public:
-  explicit GaussNewtonCgSolver(const GaussNewtonOptions& options = {});
+  explicit GnCgStep(const GaussNewtonOptions& options) : options_(options) {}
+  /// D (d_out, d_in + 1) ← Δθ. Returns the CG iterations; sets `has_P` and P = Δθ F̃
+  /// (d_out, n) when the iteration had it for free.
+  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
 
  private:
-  bool compute_step(double lambda, Activation act, int& iterations) override;
+  GaussNewtonOptions options_;
   BlockCg<T> cg_;
   SampleSpaceCg<T> sample_cg_;
-  Mat<T> K_;    // (m, m): F̃ᵀF̃ (sample space)
-  Mat<T> Z_;    // (d_out, m): Δθ = Z F̃ᵀ (sample space)
+  Mat<T> Ft_;     // (d_in + 1, n): [F; 1ᵀ] (sample space only)
+  Mat<T> K_;      // (n, n): F̃ᵀF̃ (sample space)
+  Mat<T> Z_;      // (d_out, n): Δθ = Z F̃ᵀ (sample space)
   Vec<T> bnorm_;  // (d_out): ‖(e_j ⊙ s_j) F̃ᵀ‖ (sample space)
-  Mat<T> S2_;   // (d_out, m): s²
-  Mat<T> RHS_;  // (d_out, d_in + 1)
-  Mat<T> XF_;   // (d_out, m)
+  Mat<T> S2_;     // (d_out, n): s²
+  Mat<T> RHS_;    // (d_out, d_in + 1)
+  Mat<T> XF_;     // (d_out, n)
 };
 
-/// Exact Gauss–Newton step, per row in sample space (ALGORITHMS.md §3.3 c). With
-/// K = F̃ᵀF̃ (m×m, once per solve) and s = σ'(g_j), e = t_j − σ(g_j), row j's
-/// minimiser of ‖(x F̃) ⊙ s − e‖² + λ‖x‖² is x = (z ⊙ s) F̃ᵀ with
-/// (diag(s) K diag(s) + λI) z = e. Samples with s_i = 0 drop out, so for ReLU
-/// only row j's active samples enter (an m_j×m_j Cholesky). All rows together:
-/// Δθ = Z F̃ᵀ, one GEMM, and P = Z K without touching F again. Rows are spread
-/// over OpenMP threads.
+/// Exact Gauss–Newton step, per row in sample space. With K = F̃ᵀF̃ (n×n, once
+/// per solve) and s = σ'(g_j), e = t_j − σ(g_j), row j's minimiser of
+/// ‖(x F̃) ⊙ s − e‖² + λ‖x‖² is x = (z ⊙ s) F̃ᵀ with (diag(s) K diag(s) + λI) z = e.
+/// Samples with s_i = 0 drop out, so for ReLU only row j's active samples enter
+/// (an n_j×n_j Cholesky). All rows together: Δθ = Z F̃ᵀ, one GEMM, and P = Z K
+/// without touching F again. Rows are spread over OpenMP threads. The n×n
+/// matrices make it a solver for dense layers (n = the batch size), not for
+/// convolutions (n = batch × output pixels).
 template <typename T>
-class GaussNewtonExactSolver : public GaussNewtonBase<T> {
+class GnExactStep {
  public:
-  explicit GaussNewtonExactSolver(const GaussNewtonOptions& options = {});
+  explicit GnExactStep(const GaussNewtonOptions&) {}
+  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
 
  private:
-  bool compute_step(double lambda, Activation act, int& iterations) override;
-  Mat<T> K_;  // (m, m): F̃ᵀF̃
-  Mat<T> Z_;  // (d_out, m)
+  Mat<T> Ft_;  // (d_in + 1, n): [F; 1ᵀ]
+  Mat<T> K_;   // (n, n): F̃ᵀF̃
+  Mat<T> Z_;   // (d_out, n)
   struct ThreadWork {
-    Mat<T> M;  // (m, m): the row's system, top-left m_j×m_j used
-    Vec<T> u;  // (m)
-    Vec<T> s;  // (m)
+    Mat<T> M;  // (n, n): the row's system, top-left n_j×n_j used
+    Vec<T> u;  // (n)
+    Vec<T> s;  // (n)
     std::vector<Index> idx;
   };
   std::vector<ThreadWork> work_;
 };
+
+/// The Gauss–Newton prox solver: linearises σ at G^k, asks its `Step` policy
+/// (GnCgStep or GnExactStep) for Δθ, then applies the safeguard above on the true φ.
+template <typename T, typename Step>
+class GaussNewtonSolver final : public ProxSolver<T> {
+ public:
+  explicit GaussNewtonSolver(const GaussNewtonOptions& options = {});
+  void solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) override;
+
+ private:
+  GaussNewtonOptions options_;
+  Step step_;
+  Mat<T> S_;   // (d_out, n): σ'(G^k)
+  Mat<T> E_;   // (d_out, n): T − σ(G^k)
+  Mat<T> D_;   // (d_out, d_in + 1): Δθ
+  Mat<T> P_;   // (d_out, n): Δθ F̃, the change of G per unit step
+  Mat<T> Fk_;  // (d_out, n): σ(G^k)
+  Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
+};
+
+template <typename T>
+using GaussNewtonCgSolver = GaussNewtonSolver<T, GnCgStep<T>>;
+template <typename T>
+using GaussNewtonExactSolver = GaussNewtonSolver<T, GnExactStep<T>>;
 
 }  // namespace sibp

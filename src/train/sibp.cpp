@@ -70,7 +70,7 @@ Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec) : options_(op
     if (!layer.has_parameters()) continue;
     const bool out = ++i == L;
     const SolverKind kind = options_.solver.for_layer(out);
-    check_solver_fits_layer(kind, layer.act, i);
+    check_solver_fits_layer(kind, layer, i);
     solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options()));
   }
   T_.resize(L);

@@ -103,9 +103,9 @@ class Compare : public ::testing::Test {
     ExperimentOptions options;
     options.out_dir = out();
     options.progress = &log_;
-    options.train = [this](const RunConfig& c, const fs::path& d, const RunHooks& h) {
+    options.train = [this](const RunOptions& c, const fs::path& d, const RunHooks& h) {
       trained_.push_back(d);
-      return run_training(c, d, h);
+      return run_training(RunSpec(c), d, h, OutputMode::Continue);
     };
     return run_experiment(parse_experiment(file, "tiny.json"), options);
   }

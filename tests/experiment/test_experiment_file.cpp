@@ -68,13 +68,13 @@ TEST(ExperimentFile, PlansEveryRunTimesSeedWithMergedConfig) {
   EXPECT_EQ(plan[1].seed, 2u);
   EXPECT_EQ(plan[1].subdir, fs::path("sgd-0.1") / "seed-2");
   EXPECT_EQ(plan[1].config.seed, 2u);
-  EXPECT_EQ(plan[1].config.layers, "4-8-3");  // from base
+  EXPECT_EQ(plan[1].config.layers, (std::vector<Index>{4, 8, 3}));  // from base
   EXPECT_EQ(plan[1].config.epochs, 2);
-  EXPECT_DOUBLE_EQ(plan[1].config.lr, 0.1);    // from the run
+  EXPECT_DOUBLE_EQ(*plan[1].config.lr, 0.1);    // from the run
   EXPECT_EQ(plan[1].config.data_dir, "/data/here");
-  EXPECT_EQ(plan[2].config.algo, "adam");
-  EXPECT_DOUBLE_EQ(plan[2].config.lr, 0.001);
-  EXPECT_EQ(plan[4].config.lambda, "1");  // a number for a string option is accepted
+  EXPECT_EQ(plan[2].config.algo, Algo::Adam);
+  EXPECT_DOUBLE_EQ(*plan[2].config.lr, 0.001);
+  EXPECT_EQ(plan[4].config.lambda, std::vector<double>{1});  // a number is accepted for λ
 }
 
 TEST(ExperimentFile, OnlyKeepsTheNamedLabelsAndRejectsUnknownOnes) {
@@ -101,11 +101,11 @@ TEST(ExperimentFile, ParsesSweepFileAndGrid) {
   EXPECT_EQ(plan[0].subdir, fs::path("sgd-lr") / "lr-0.1" / "seed-3");
   EXPECT_EQ(plan[0].param, "lr");
   EXPECT_DOUBLE_EQ(plan[0].value, 0.1);
-  EXPECT_DOUBLE_EQ(plan[2].config.lr, 10);
-  EXPECT_EQ(plan[3].config.algo, "sibp");
+  EXPECT_DOUBLE_EQ(*plan[2].config.lr, 10);
+  EXPECT_EQ(plan[3].config.algo, Algo::SIBP);
   EXPECT_DOUBLE_EQ(plan[3].config.eta, 0.01);
   EXPECT_EQ(plan[8].param, "lambda");
-  EXPECT_EQ(std::stod(plan[9].config.lambda), 1.0);
+  EXPECT_EQ(plan[9].config.lambda, std::vector<double>{1.0});
 }
 
 TEST(ExperimentFile, GeometricGridRoundsInnerValuesToThreeDigits) {
@@ -165,13 +165,19 @@ TEST(ExperimentFile, MissingFields) {
 TEST(ExperimentFile, WrongTypes) {
   json j = compare_file();
   j["runs"][2]["eta"] = "fast";
-  expect_usage_error(j, {"experiments/x.json: runs[2].eta must be a number", "string"});
+  expect_usage_error(j, {"experiments/x.json: runs[2].eta: expected a finite number", "string"});
   j = compare_file();
   j["base"]["epochs"] = 2.5;
-  expect_usage_error(j, {"base.epochs must be an integer"});
+  expect_usage_error(j, {"base.epochs: expected an integer"});
+  j = compare_file();
+  j["base"]["epochs"] = 4294967298LL;  // 2^32 + 2: must not wrap to 2
+  expect_usage_error(j, {"base.epochs: expected an integer from 1 to"});
   j = compare_file();
   j["runs"][0]["nesterov"] = "yes";
-  expect_usage_error(j, {"runs[0].nesterov must be true or false"});
+  expect_usage_error(j, {"runs[0].nesterov: expected true or false"});
+  j = compare_file();
+  j["runs"][1]["act"] = "swish";  // caught when the file is read, not when runs[1] starts
+  expect_usage_error(j, {"runs[1].act", "swish"});
   j = compare_file();
   j["kind"] = "race";
   expect_usage_error(j, {"kind must be \"compare\" or \"sweep\""});
@@ -194,7 +200,10 @@ TEST(ExperimentFile, BadGrid) {
   j["sweeps"][1]["grid"] = {{"from", 1}, {"to", 0.1}, {"points", 4}};
   expect_usage_error(j, {"sweeps[1].grid", "0 < from < to"});
   j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", 1}};
-  expect_usage_error(j, {"sweeps[1].grid", "at least 2"});
+  expect_usage_error(j, {"sweeps[1].grid", "from 2 to 1000"});
+  // A grid of two billion points is refused before anything is expanded.
+  j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", 2000000000}};
+  expect_usage_error(j, {"sweeps[1].grid", "from 2 to 1000"});
   j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", 2.5}};
   expect_usage_error(j, {"sweeps[1].grid.points must be an integer"});
   j["sweeps"][1]["grid"] = {{"from", 0.1}, {"points", 3}};
@@ -214,6 +223,15 @@ TEST(ExperimentFile, EmptyOrRepeatedSeeds) {
   expect_usage_error(j, {"seeds[1] must be a non-negative integer"});
   j["seeds"] = json::array({1, 1});
   expect_usage_error(j, {"seeds[1] repeats seed 1"});
+  j["seeds"] = json::array();
+  for (int s = 0; s < 1001; ++s) j["seeds"].push_back(s);
+  expect_usage_error(j, {"seeds", "at most 1000"});
+  j = sweep_file();
+  j["seeds"] = json::array();
+  for (int s = 0; s < 1000; ++s) j["seeds"].push_back(s);
+  j["sweeps"][0]["grid"] = {{"from", 0.001}, {"to", 1000}, {"points", 200}};
+  j["sweeps"][0].erase("values");
+  expect_usage_error(j, {"sweeps[0]", "200000 runs", "at most 100000"});
   j = compare_file();
   j["runs"][0]["seed"] = 4;
   expect_usage_error(j, {"runs[0].seed is not allowed here"});
@@ -232,13 +250,20 @@ TEST(ExperimentFile, DuplicateLabels) {
 TEST(ExperimentFile, RunsAreValidatedBeforeAnythingTrains) {
   json j = compare_file();
   j["runs"][2]["algo"] = "sgdd";
-  expect_usage_error(j, {"experiments/x.json: runs[2]", "unknown --algo 'sgdd'"});
+  expect_usage_error(j, {"experiments/x.json: runs[2].algo", "'sgdd'"});
   j = compare_file();
   j["runs"][0]["lr"] = -1;
-  expect_usage_error(j, {"runs[0]", "--lr must be a positive number"});
+  expect_usage_error(j, {"runs[0].lr: expected a finite number > 0, got -1"});
   j = sweep_file();
   j["sweeps"][0]["values"] = json::array({0.1, -1});
-  expect_usage_error(j, {"sweeps[0] (lr -1)", "--lr must be a positive number"});
+  expect_usage_error(j, {"sweeps[0] (lr -1).lr: expected a finite number > 0"});
+  // A run's own options must apply to its algorithm; the base's need not.
+  j = compare_file();
+  j["runs"][0]["eta"] = 0.5;
+  expect_usage_error(j, {"runs[0].eta", "applies to --algo sibp, not sgd"});
+  j = compare_file();
+  j["base"]["eta"] = 0.5;
+  EXPECT_NO_THROW(parse_experiment(j, "x.json"));
   j = compare_file();
   j["kind"] = "sweep";
   expect_usage_error(j, {"runs is only for \"kind\": \"compare\""});
@@ -254,6 +279,17 @@ TEST(ExperimentFile, LoadReportsUnreadableAndInvalidJson) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos);
   }
+  // A number beyond double's range and deep nesting are clean errors naming the file.
+  testing::write_bytes(dir / "big.json", "{\"name\": \"x\", \"target_accuracy\": 1e400}");
+  try {
+    load_experiment(dir / "big.json");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("big.json"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
+  }
+  testing::write_bytes(dir / "deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_THROW(load_experiment(dir / "deep.json"), DataError);
   testing::write_bytes(dir / "ok.json", compare_file().dump());
   EXPECT_EQ(load_experiment(dir / "ok.json").source, (dir / "ok.json").string());
 }
