@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "linalg/sample_space_cg.hpp"
@@ -211,148 +213,175 @@ void ReferenceProxSolver<T>::record(LineSearchRecord rec, Block block, Index row
   if (trace_) trace_->push_back(rec);
 }
 
+/// The vectors of the Fletcher–Reeves iteration where they are the unknowns
+/// themselves: X − X^k, g and d are (d_out, cols) matrices; d·A is a product.
 template <typename T>
-double ReferenceProxSolver<T>::run_block(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& w,
-                                         LayerDiagnostics* diag) {
-  const Index d_in = X.cols();  // rows of the block's input A
-  const bool sample = space_ == ReferenceSpace::Sample ||
-                      (space_ == ReferenceSpace::Auto &&
-                       prefers_sample_space(X.rows(), d_in, p.F->cols(), options_.iters));
-  if (sample) return run_cg_sample(block, p, X, diag);
-  run_cg(block, p, X, w, diag);
-  return diag ? static_cast<double>((X - w.X0).squaredNorm()) : 0.0;
-}
+struct ReferenceParameterSpace {
+  Eigen::Ref<Mat<T>> X;
+  Mat<T>& X0;
+  Mat<T>& g;
+  Mat<T>& d;
+  Mat<T>& PA;
+  std::function<void(const Eigen::Ref<const Mat<T>>&, Mat<T>&)> apply_input;  // out = D·A
+  std::function<void(double)> gradient;                                     // g = 2 S Aᵀ + 2λ(X − X0)
+
+  void start(double lambda) {
+    X0 = X;
+    g.resize(X.rows(), X.cols());
+    d.resize(X.rows(), X.cols());
+    gradient(lambda);
+  }
+  double penalty() const { return static_cast<double>((X - X0).squaredNorm()); }
+  double gg() const { return static_cast<double>(g.squaredNorm()); }
+  double gd() const { return dot(g, d); }
+  double xd() const { return dot(X - X0, d); }
+  double dd() const { return static_cast<double>(d.squaredNorm()); }
+  void steepest() { d = -g; }
+  void new_direction(T beta) { d = -g + beta * d; }
+  void direction_input() { apply_input(d, PA); }
+  void step(T t) { X += t * d; }
+  void finish() {}
+};
+
+/// The same vectors as coefficients C of C·Aᵀ (the class comment): ⟨C₁Aᵀ, C₂Aᵀ⟩ =
+/// Σ (C₁K) ⊙ C₂, and d·A = C_d K is kept up to date linearly, without a product.
+template <typename T>
+struct ReferenceSampleSpace {
+  Eigen::Ref<Mat<T>> X;
+  const Mat<T>& K;
+  const Mat<T>& S;  // (σ(Z) − T) ⊙ σ'(Z) at the current iterate
+  Mat<T>& Cx;       // X − X^k = Cx Aᵀ
+  Mat<T>& XK;       // Cx K = (X − X^k) A
+  Mat<T>& Cg;       // g = Cg Aᵀ
+  Mat<T>& GK;       // Cg K = g A
+  Mat<T>& Cd;       // d = Cd Aᵀ
+  Mat<T>& PA;       // Cd K = d A
+  std::function<void(const Mat<T>&)> add_to_X;  // X += C Aᵀ
+  T lambda = 0;
+
+  void start(double lam) {
+    lambda = static_cast<T>(lam);
+    Cx.setZero(S.rows(), S.cols());
+    XK.setZero(S.rows(), S.cols());
+    gradient_of_S();
+  }
+  void gradient_of_S() {
+    Cg = T(2) * S + (T(2) * lambda) * Cx;
+    GK.noalias() = Cg * K;
+  }
+  double penalty() const { return dot(XK, Cx); }
+  double gg() const { return dot(GK, Cg); }
+  double gd() const { return dot(GK, Cd); }
+  double xd() const { return dot(XK, Cd); }
+  double dd() const { return dot(PA, Cd); }
+  void steepest() {
+    Cd = -Cg;
+    PA = -GK;
+  }
+  void new_direction(T beta) {
+    Cd = -Cg + beta * Cd;
+    PA = -GK + beta * PA;
+  }
+  void direction_input() {}
+  void step(T t) {
+    Cx += t * Cd;
+    XK += t * PA;
+  }
+  void finish() { add_to_X(Cx); }
+};
 
 template <typename T>
-void ReferenceProxSolver<T>::run_cg(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& w,
-                                    LayerDiagnostics* diag) {
-  const Mat<T>& F = *p.F;
+template <typename Space>
+void ReferenceProxSolver<T>::fletcher_reeves(Block block, const ProxProblem<T>& p, Space& space, Index rows,
+                                             Index cols, LayerDiagnostics* diag) {
   const Mat<T>& target = *p.target;
   const double lambda = p.lambda;
   const ReferenceQuirks& q = options_.quirks;
-
-  w.X0 = X;
-  w.g.resize(X.rows(), X.cols());
-  w.d.resize(X.rows(), X.cols());
 
   // φ and g at X^k. The published output-layer solver (FR4.m) leaves the
   // offset B out of its very first gradient only; φ itself is right.
   double phi = prox_data_term<T>(p.act, Z_, target, &S_);
   if (q.first_gradient_omits_bias && p.is_output_layer && block != Block::Joint) {
-    apply_input(block, F, X, PA_);  // X A without B
+    apply_input(block, *p.F, space.X, PA_);  // X A without B
     prox_data_term<T>(p.act, PA_, target, &S_);
   }
-  gradient(block, F, X, lambda, w);
-  w.d = -w.g;
-  double gg = static_cast<double>(w.g.squaredNorm());
+  space.start(lambda);
+  space.steepest();
+  double gg = space.gg();
 
   for (int k = 0; k < options_.iters; ++k) {
     if (k > 0) {
-      phi = prox_data_term<T>(p.act, Z_, target, &S_) + lambda * static_cast<double>((X - w.X0).squaredNorm());
-      gradient(block, F, X, lambda, w);
-      const double gg_new = static_cast<double>(w.g.squaredNorm());
+      phi = prox_data_term<T>(p.act, Z_, target, &S_) + lambda * space.penalty();
+      if constexpr (std::is_same_v<Space, ReferenceSampleSpace<T>>)
+        space.gradient_of_S();
+      else
+        space.gradient(lambda);
+      const double gg_new = space.gg();
       const T beta = gg > 0 ? static_cast<T>(gg_new / gg) : T(0);  // Fletcher–Reeves
-      w.d = -w.g + beta * w.d;
+      space.new_direction(beta);
       gg = gg_new;
       // A Fletcher–Reeves direction need not descend; with ⟨g,d⟩ ≥ 0 the
       // Armijo test could accept an increase of φ.
-      if (!q.no_descent_restart && dot(w.g, w.d) >= 0) w.d = -w.g;
+      if (!q.no_descent_restart && space.gd() >= 0) space.steepest();
     }
-    if (gg == 0) break;  // X is stationary: every trial would fail
+    // X is stationary: every trial would fail. (In sample space ‖g‖² is exactly
+    // 0 where the parameter-space one is, and may round below 0 only for a
+    // gradient at rounding level.)
+    if (!(gg > 0)) break;
 
-    apply_input(block, F, w.d, PA_);
-    const double gsearch = kArmijoC * dot(w.g, w.d);
-    const double xx = static_cast<double>((X - w.X0).squaredNorm());
-    const double xd = dot(X - w.X0, w.d);
-    const double dd = static_cast<double>(w.d.squaredNorm());
+    space.direction_input();
+    const double gsearch = kArmijoC * space.gd();
+    const double xx = space.penalty();
+    const double xd = space.xd();
+    const double dd = space.dd();
 
     LineSearchRecord rec = armijo(p, phi, gsearch, xx, xd, dd);
     if (rec.applied) {
       const T t = static_cast<T>(std::pow(kRho, rec.m_exit));
-      X += t * w.d;
+      space.step(t);
       Z_ += t * PA_;
     }
-    record(rec, block, X.rows(), X.cols(), k, diag);
+    record(rec, block, rows, cols, k, diag);
   }
+  space.finish();
 }
 
 template <typename T>
-double ReferenceProxSolver<T>::run_cg_sample(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X,
-                                             LayerDiagnostics* diag) {
+double ReferenceProxSolver<T>::run_block(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& w,
+                                         LayerDiagnostics* diag) {
   const Mat<T>& F = *p.F;
-  const Mat<T>& target = *p.target;
-  const double lambda = p.lambda;
-  const ReferenceQuirks& q = options_.quirks;
-  const Index n = F.rows();
-  const Index m = F.cols();
-  const Index d_out = X.rows();
-
+  const Index d_in = X.cols();  // rows of the block's input A
+  const Index n = F.rows(), m = F.cols(), d_out = X.rows();
+  const bool sample = space_ == ReferenceSpace::Sample ||
+                      (space_ == ReferenceSpace::Auto && prefers_sample_space(d_out, d_in, m, options_.iters));
+  if (!sample) {
+    ReferenceParameterSpace<T> space{
+        X, w.X0, w.g, w.d, PA_,
+        [&](const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) { apply_input(block, F, D, out); },
+        [&](double lambda) { gradient(block, F, X, lambda, w); }};
+    fletcher_reeves(block, p, space, X.rows(), X.cols(), diag);
+    return diag ? space.penalty() : 0.0;
+  }
   // K = AᵀA; the ones row of A (b and [W b]) adds 1 to every entry.
   if (block == Block::b)
     K_.setOnes(m, m);
   else
     gram_of_columns<T>(F, block == Block::Joint, K_);
-  Cx_.setZero(d_out, m);
-  XK_.setZero(d_out, m);
   Cg_.resize(d_out, m);
   Cd_.resize(d_out, m);
   GK_.resize(d_out, m);
-
-  // First gradient as in run_cg, with the same FR4.m quirk; X is still X^k.
-  double phi = prox_data_term<T>(p.act, Z_, target, &S_);
-  if (q.first_gradient_omits_bias && p.is_output_layer && block != Block::Joint) {
-    apply_input(block, F, X, PA_);
-    prox_data_term<T>(p.act, PA_, target, &S_);
-  }
-  Cg_ = T(2) * S_;  // + 2λ C_x with C_x = 0
-  GK_.noalias() = Cg_ * K_;
-  Cd_ = -Cg_;
-  PA_ = -GK_;  // d·A = C_d K follows C_d linearly: no product of its own
-  double gg = dot(GK_, Cg_);
-
-  for (int k = 0; k < options_.iters; ++k) {
-    if (k > 0) {
-      phi = prox_data_term<T>(p.act, Z_, target, &S_) + lambda * dot(XK_, Cx_);
-      Cg_ = T(2) * S_ + static_cast<T>(2 * lambda) * Cx_;
-      GK_.noalias() = Cg_ * K_;
-      const double gg_new = dot(GK_, Cg_);
-      const T beta = gg > 0 ? static_cast<T>(gg_new / gg) : T(0);  // Fletcher–Reeves
-      Cd_ = -Cg_ + beta * Cd_;
-      PA_ = -GK_ + beta * PA_;
-      gg = gg_new;
-      if (!q.no_descent_restart && dot(GK_, Cd_) >= 0) {
-        Cd_ = -Cg_;
-        PA_ = -GK_;
-      }
-    }
-    // ‖g‖² = tr(C_g K C_gᵀ) is exactly 0 where run_cg's is (S = 0 at X^k, or
-    // A = 0), and may round below 0 only for a gradient at rounding level.
-    if (gg <= 0) break;
-
-    const double gsearch = kArmijoC * dot(GK_, Cd_);
-    const double xx = dot(XK_, Cx_);
-    const double xd = dot(XK_, Cd_);
-    const double dd = dot(PA_, Cd_);
-
-    LineSearchRecord rec = armijo(p, phi, gsearch, xx, xd, dd);
-    if (rec.applied) {
-      const T t = static_cast<T>(std::pow(kRho, rec.m_exit));
-      Cx_ += t * Cd_;
-      XK_ += t * PA_;
-      Z_ += t * PA_;
-    }
-    record(rec, block, X.rows(), X.cols(), k, diag);
-  }
-
-  switch (block) {
-    case Block::W: X.noalias() += Cx_ * F.transpose(); break;
-    case Block::b: X.col(0) += Cx_.rowwise().sum(); break;
-    case Block::Joint:
-      X.leftCols(n).noalias() += Cx_ * F.transpose();
-      X.col(n) += Cx_.rowwise().sum();
-      break;
-  }
-  return diag ? dot(XK_, Cx_) : 0.0;
+  ReferenceSampleSpace<T> space{X, K_, S_, Cx_, XK_, Cg_, GK_, Cd_, PA_, [&](const Mat<T>& C) {
+                                  switch (block) {
+                                    case Block::W: X.noalias() += C * F.transpose(); break;
+                                    case Block::b: X.col(0) += C.rowwise().sum(); break;
+                                    case Block::Joint:
+                                      X.leftCols(n).noalias() += C * F.transpose();
+                                      X.col(n) += C.rowwise().sum();
+                                      break;
+                                  }
+                                }};
+  fletcher_reeves(block, p, space, X.rows(), X.cols(), diag);
+  return diag ? space.penalty() : 0.0;
 }
 
 template <typename T>

@@ -92,10 +92,12 @@ class ReferenceProxSolver : public ProxSolver<T> {
   /// X A + B on entry and on exit. Returns ‖X − X^k‖² on exit if `diag` is
   /// not null (for objective_after), 0 otherwise.
   double run_block(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& work, LayerDiagnostics* diag);
-  void run_cg(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& work, LayerDiagnostics* diag);
-  /// The same iterations on coefficients (see the class comment); X stays
-  /// X^k until the last line, which adds C_x Aᵀ.
-  double run_cg_sample(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, LayerDiagnostics* diag);
+  /// The one Fletcher–Reeves + Armijo iteration, on the vectors of `space`
+  /// (prox_reference.cpp: the unknowns themselves, or their coefficients in
+  /// sample space, where X stays X^k until the last line adds C_x Aᵀ).
+  template <typename Space>
+  void fletcher_reeves(Block block, const ProxProblem<T>& p, Space& space, Index rows, Index cols,
+                       LayerDiagnostics* diag);
   /// The Armijo search of iteration k along PA_ from Z_, given φ(X), c⟨g,d⟩
   /// and the penalty terms ‖X − X^k‖², ⟨X − X^k, d⟩, ‖d‖²; fills every field of
   /// the record but block, rows, cols and k.
