@@ -25,13 +25,8 @@ using sibp::testing::TempDir;
 using sibp::testing::write_bytes;
 namespace fs = std::filesystem;
 
-NetworkSpec small_spec() {
-  NetworkSpec spec;
-  spec.widths = {5, 7, 3};
-  spec.hidden = Activation::Tanh;
-  spec.output = Activation::Sigmoid;
-  spec.loss = Loss::SquaredError;
-  return spec;
+NetworkSpec small_spec(std::vector<Index> widths = {5, 7, 3}, Activation hidden = Activation::Tanh) {
+  return NetworkSpec::mlp(widths, hidden, Loss::SquaredError, Activation::Sigmoid);
 }
 
 /// Normal init draws biases too, so every parameter is a distinct non-zero
@@ -54,15 +49,17 @@ bool same_bits(const A& a, const B& b) {
 
 template <typename T>
 void expect_same_network(const Network<T>& a, const Network<T>& b) {
-  EXPECT_EQ(a.spec().widths, b.spec().widths);
-  EXPECT_EQ(a.spec().hidden, b.spec().hidden);
-  EXPECT_EQ(a.spec().output, b.spec().output);
+  EXPECT_EQ(a.spec().arch_string(), b.spec().arch_string());
+  EXPECT_EQ(a.spec().input, b.spec().input);
+  EXPECT_EQ(a.spec().shapes, b.spec().shapes);
   EXPECT_EQ(a.spec().loss, b.spec().loss);
   ASSERT_EQ(a.num_layers(), b.num_layers());
-  for (std::size_t l = 0; l < a.num_layers(); ++l) {
-    EXPECT_TRUE(same_bits(a.layer(l).W, b.layer(l).W)) << "layer " << l << " W";
-    EXPECT_TRUE(same_bits(a.layer(l).b, b.layer(l).b)) << "layer " << l << " b";
-    EXPECT_EQ(a.layer(l).act, b.layer(l).act) << "layer " << l;
+  ASSERT_EQ(a.num_param_layers(), b.num_param_layers());
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l) {
+    EXPECT_TRUE(same_bits(a.params(l).W, b.params(l).W)) << "layer " << l << " W";
+    EXPECT_TRUE(same_bits(a.params(l).b, b.params(l).b)) << "layer " << l << " b";
+    EXPECT_EQ(a.activation(l), b.activation(l)) << "layer " << l;
+    EXPECT_EQ(a.layer_index(l), b.layer_index(l)) << "layer " << l;
   }
 }
 
@@ -122,16 +119,12 @@ TEST(Safetensors, FloatRoundTripIsBitExact) {
 
 TEST(Safetensors, DoubleRoundTripIsBitExact) {
   TempDir dir;
-  NetworkSpec spec = small_spec();
-  spec.widths = {4, 6, 5, 2};
-  spec.hidden = Activation::LeakyReLU;
-  spec.output = Activation::Identity;
-  spec.loss = Loss::SoftmaxCrossEntropy;
+  const NetworkSpec spec = NetworkSpec::mlp({4, 6, 5, 2}, Activation::LeakyReLU, Loss::SoftmaxCrossEntropy);
   Network<double> net = random_net<double>(spec, 12);
   // Values a decimal format would mangle survive too.
-  net.layer(0).W(1, 2) = std::nextafter(1.0, 2.0);
-  net.layer(1).b(0) = -0.0;
-  net.layer(2).W(0, 0) = std::numeric_limits<double>::denorm_min();
+  net.params(0).W(1, 2) = std::nextafter(1.0, 2.0);
+  net.params(1).b(0) = -0.0;
+  net.params(2).W(0, 0) = std::numeric_limits<double>::denorm_min();
   save_safetensors(net, dir / "m.safetensors");
   expect_same_network(net, load_network<double>(dir / "m.safetensors"));
 }
@@ -149,10 +142,13 @@ TEST(Safetensors, FileFollowsThePublishedLayout) {
   EXPECT_EQ(bytes[8], '{');
 
   const json& meta = header.at("__metadata__");
-  EXPECT_EQ(meta.at("sibp.layers"), "5-7-3");
-  EXPECT_EQ(meta.at("sibp.hidden"), "tanh");
-  EXPECT_EQ(meta.at("sibp.output"), "sigmoid");
+  EXPECT_EQ(meta.at("sibp.arch"), "dense(7) tanh dense(3) sigmoid");
+  EXPECT_EQ(meta.at("sibp.input"), "5");
   EXPECT_EQ(meta.at("sibp.loss"), "squared");
+  // The fully connected keys of sibp 0.1 are read, no longer written.
+  EXPECT_FALSE(meta.contains("sibp.layers"));
+  EXPECT_FALSE(meta.contains("sibp.hidden"));
+  EXPECT_FALSE(meta.contains("sibp.output"));
   EXPECT_EQ(meta.at("sibp.version"), SIBP_VERSION);
   EXPECT_EQ(meta.at("seed"), "13");
   EXPECT_EQ(meta.at("algorithm"), "sibp");
@@ -164,7 +160,7 @@ TEST(Safetensors, FileFollowsThePublishedLayout) {
   // Row-major: element (i, j) of W is number i*d_in + j of the tensor.
   const std::uint64_t begin = w1.at("data_offsets")[0];
   EXPECT_EQ(w1.at("data_offsets")[1].get<std::uint64_t>() - begin, 3u * 7u * 4u);
-  const Mat<float>& W = net.layer(1).W;
+  const Mat<float>& W = net.params(1).W;
   for (Index i = 0; i < 3; ++i)
     for (Index j = 0; j < 7; ++j) {
       float v;
@@ -175,7 +171,7 @@ TEST(Safetensors, FileFollowsThePublishedLayout) {
 
   const auto read_back = read_safetensors_metadata(dir / "m.safetensors");
   EXPECT_EQ(read_back.at("seed"), "13");
-  EXPECT_EQ(read_back.at("sibp.layers"), "5-7-3");
+  EXPECT_EQ(read_back.at("sibp.arch"), "dense(7) tanh dense(3) sigmoid");
 }
 
 TEST(Safetensors, DoubleNetworkIsStoredAsF64) {
@@ -205,8 +201,10 @@ TEST(Safetensors, LoadsAcrossPrecisions) {
 TEST(Safetensors, ReservedMetadataKeysAreRefused) {
   TempDir dir;
   const Network<float> net = random_net<float>(small_spec(), 17);
-  EXPECT_THROW(save_safetensors(net, dir / "m.safetensors", {{"sibp.layers", "1-1"}}), UsageError);
-  EXPECT_FALSE(fs::exists(dir / "m.safetensors"));
+  for (const char* key : {kMetaArch, kMetaInput, kMetaLoss, kMetaVersion}) {
+    EXPECT_THROW(save_safetensors(net, dir / "m.safetensors", {{key, "1-1"}}), UsageError) << key;
+    EXPECT_FALSE(fs::exists(dir / "m.safetensors")) << key;
+  }
 }
 
 TEST(Safetensors, WriteIsAtomicAndLeavesNoTemporaryFiles) {
@@ -227,14 +225,14 @@ TEST(Safetensors, WithoutMetadataTheArchitectureIsInferred) {
   TempDir dir;
   write_bytes(dir / "plain.safetensors", st_bytes(valid_header().dump(), kValidData));
   const Network<double> net = load_network<double>(dir / "plain.safetensors");
-  EXPECT_EQ(net.spec().widths, (std::vector<Index>{3, 2}));
-  EXPECT_EQ(net.spec().hidden, Activation::ReLU);
-  EXPECT_EQ(net.spec().output, Activation::Identity);
+  EXPECT_EQ(net.spec().arch_string(), "dense(2)");
+  EXPECT_EQ(net.spec().input, (Shape{3, 1, 1}));
+  EXPECT_EQ(net.activation(0), Activation::Identity);
   EXPECT_EQ(net.spec().loss, Loss::SoftmaxCrossEntropy);
   Mat<double> W(2, 3);
   W << 1, 2, 3, 4, 5, 6;
-  EXPECT_EQ(net.layer(0).W, W);
-  EXPECT_EQ(net.layer(0).b, Vec<double>((Vec<double>(2) << 7, 8).finished()));
+  EXPECT_EQ(net.params(0).W, W);
+  EXPECT_EQ(net.params(0).b, Vec<double>((Vec<double>(2) << 7, 8).finished()));
 }
 
 TEST(Safetensors, InferredWidthsMustChain) {
@@ -251,8 +249,8 @@ TEST(Safetensors, NonFiniteValuesLoadAndAreDetectable) {
                                       std::numeric_limits<float>::infinity()});
   write_bytes(dir / "nan.safetensors", st_bytes(valid_header().dump(), data));
   const Network<float> net = load_network<float>(dir / "nan.safetensors");
-  EXPECT_TRUE(std::isnan(net.layer(0).W(0, 1)));
-  EXPECT_TRUE(std::isinf(net.layer(0).b(1)));
+  EXPECT_TRUE(std::isnan(net.params(0).W(0, 1)));
+  EXPECT_TRUE(std::isinf(net.params(0).b(1)));
   EXPECT_FALSE(net.all_finite());
 }
 
@@ -375,10 +373,13 @@ TEST(SafetensorsMalformed, BadMetadata) {
   expect_header_error(h, kValidData, "metadata sibp.loss = 'hinge'");
   h["__metadata__"] = {{"sibp.layers", "3-x"}};
   expect_header_error(h, kValidData, "metadata sibp.layers = '3-x'");
-  // Widths that disagree with the tensors are refused before anything of
-  // that size is allocated (this one would need ~3 TB).
+  // Widths beyond the parser's limit are refused as such ...
   h["__metadata__"] = {{"sibp.layers", "3-999999999999"}};
-  expect_header_error(h, kValidData, "tensor 'layers.0.weight' has shape [2, 3], expected [999999999999, 3]");
+  expect_header_error(h, kValidData, "metadata sibp.layers = '3-999999999999'");
+  // ... and widths within it that disagree with the tensors are refused before
+  // anything of that size is allocated (this one would need ~8 TB).
+  h["__metadata__"] = {{"sibp.layers", "1000000-1000000"}};
+  expect_header_error(h, kValidData, "tensor 'layers.0.weight' has shape [2, 3], expected [1000000, 1000000]");
 }
 
 TEST(SafetensorsMalformed, MissingAndUnexpectedTensors) {
@@ -399,25 +400,23 @@ TEST(SafetensorsInitFrom, CopiesParametersAndKeepsActivations) {
   TempDir dir;
   const Network<double> source = random_net<double>(small_spec(), 21);
   save_safetensors(source, dir / "m.safetensors");
-  NetworkSpec spec = small_spec();
-  spec.hidden = Activation::ReLU;  // --init-from keeps the run's own choices
+  // --init-from keeps the run's own choices
+  const NetworkSpec spec = small_spec({5, 7, 3}, Activation::ReLU);
   Network<float> target = random_net<float>(spec, 22);
   load_parameters_into(target, dir / "m.safetensors");
   const Network<float> expected = source.cast<float>();
-  for (std::size_t l = 0; l < target.num_layers(); ++l) {
-    EXPECT_TRUE(same_bits(target.layer(l).W, expected.layer(l).W));
-    EXPECT_TRUE(same_bits(target.layer(l).b, expected.layer(l).b));
+  for (std::size_t l = 0; l < target.num_param_layers(); ++l) {
+    EXPECT_TRUE(same_bits(target.params(l).W, expected.params(l).W));
+    EXPECT_TRUE(same_bits(target.params(l).b, expected.params(l).b));
   }
-  EXPECT_EQ(target.spec().hidden, Activation::ReLU);
-  EXPECT_EQ(target.layer(0).act, Activation::ReLU);
+  EXPECT_EQ(target.spec().arch_string(), "dense(7) relu dense(3) sigmoid");
+  EXPECT_EQ(target.activation(0), Activation::ReLU);
 }
 
 TEST(SafetensorsInitFrom, ShapeMismatchNamesFileTensorAndShapesAndLeavesNetworkUnchanged) {
   TempDir dir;
   save_safetensors(random_net<float>(small_spec(), 23), dir / "m.safetensors");  // 5-7-3
-  NetworkSpec spec = small_spec();
-  spec.widths = {5, 8, 3};
-  Network<float> target = random_net<float>(spec, 24);
+  Network<float> target = random_net<float>(small_spec({5, 8, 3}), 24);
   const Network<float> before = target;
   try {
     load_parameters_into(target, dir / "m.safetensors");
@@ -434,13 +433,9 @@ TEST(SafetensorsInitFrom, ShapeMismatchNamesFileTensorAndShapesAndLeavesNetworkU
 TEST(SafetensorsInitFrom, LayerCountMismatch) {
   TempDir dir;
   save_safetensors(random_net<float>(small_spec(), 25), dir / "m.safetensors");  // 2 layers
-  NetworkSpec deeper = small_spec();
-  deeper.widths = {5, 7, 3, 3};
-  Network<float> target3(deeper);
+  Network<float> target3(small_spec({5, 7, 3, 3}));
   EXPECT_THROW(load_parameters_into(target3, dir / "m.safetensors"), DataError);
-  NetworkSpec shallower = small_spec();
-  shallower.widths = {5, 7};
-  Network<float> target1(shallower);
+  Network<float> target1(small_spec({5, 7}));
   try {
     load_parameters_into(target1, dir / "m.safetensors");
     ADD_FAILURE() << "no DataError";
@@ -501,10 +496,11 @@ void check_against_pytorch(const Network<T>& net, double tolerance) {
   ASSERT_EQ(r.exit_code, 0) << "check_safetensors.py failed:\n" << r.err;
   const json result = json::parse(r.out);
   EXPECT_EQ(result.at("dtype"), (std::is_same_v<T, float> ? "F32" : "F64"));
-  EXPECT_EQ(result.at("layers"), net.spec().widths_string());
+  EXPECT_EQ(result.at("arch"), net.spec().arch_string());
+  EXPECT_EQ(result.at("input"), net.spec().input.to_string());
 
-  Mat<T> ours, scratch;
-  net.predict(X, ours, scratch);
+  Tape<T> work;
+  const Mat<T>& ours = net.predict(X, work);
   const json& theirs = result.at("outputs");
   ASSERT_EQ(theirs.size(), static_cast<std::size_t>(m));
   for (Index j = 0; j < m; ++j) {
@@ -515,12 +511,9 @@ void check_against_pytorch(const Network<T>& net, double tolerance) {
   }
 }
 
-NetworkSpec torch_spec() {
-  NetworkSpec spec;
-  spec.widths = {13, 17, 11, 4};  // non-square, so a transposed W cannot load or would give other outputs
-  spec.hidden = Activation::Tanh;
-  spec.output = Activation::Identity;
-  return spec;
+NetworkSpec torch_spec(Activation hidden = Activation::Tanh) {
+  // Non-square, so a transposed W cannot load or would give other outputs.
+  return NetworkSpec::mlp({13, 17, 11, 4}, hidden);
 }
 
 // Tolerances: the two forward passes differ only in the summation order of
@@ -533,9 +526,7 @@ TEST(SafetensorsPyTorch, FloatModelGivesTheSameOutputsInPyTorch) {
 }
 
 TEST(SafetensorsPyTorch, DoubleModelGivesTheSameOutputsInPyTorch) {
-  NetworkSpec spec = torch_spec();
-  spec.hidden = Activation::ReLU;
-  check_against_pytorch(random_net<double>(spec, 32), 1e-12);
+  check_against_pytorch(random_net<double>(torch_spec(Activation::ReLU), 32), 1e-12);
 }
 
 }  // namespace

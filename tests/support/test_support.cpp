@@ -70,11 +70,7 @@ std::string slurp(const fs::path& path) {
 }
 
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  s.loss = loss;
-  return s;
+  return NetworkSpec::mlp(widths, hidden, loss);
 }
 
 }  // namespace sibp::testing

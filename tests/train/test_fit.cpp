@@ -36,16 +36,16 @@ Network<double> make_net(const NetworkSpec& spec, std::uint64_t seed, const char
 }
 
 bool same_parameters(const Network<double>& a, const Network<double>& b) {
-  for (std::size_t l = 0; l < a.num_layers(); ++l)
-    if (a.layer(l).W != b.layer(l).W || a.layer(l).b != b.layer(l).b) return false;
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l)
+    if (a.params(l).W != b.params(l).W || a.params(l).b != b.params(l).b) return false;
   return true;
 }
 
 double max_relative_difference(const Network<double>& a, const Network<double>& b) {
   double worst = 0;
-  for (std::size_t l = 0; l < a.num_layers(); ++l) {
-    worst = std::max(worst, (a.layer(l).W - b.layer(l).W).norm() / b.layer(l).W.norm());
-    worst = std::max(worst, (a.layer(l).b - b.layer(l).b).norm() / b.layer(l).b.norm());
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l) {
+    worst = std::max(worst, (a.params(l).W - b.params(l).W).norm() / b.params(l).W.norm());
+    worst = std::max(worst, (a.params(l).b - b.params(l).b).norm() / b.params(l).b.norm());
   }
   return worst;
 }
@@ -279,10 +279,10 @@ TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
   data.make_range_batch<double>(0, 13, Normalization{}, all);
   Tape<double> tape;
   Gradients<double> g;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(all.X, tape);
-  const double loss = backprop_gradients<double>(net, tape, all.Y, g, delta, below);
-  const double acc = static_cast<double>(count_correct<double>(tape.F.back(), all.Y)) / 13.0;
+  const double loss = backprop_gradients<double>(net, tape, all.Y, g, work);
+  const double acc = static_cast<double>(count_correct<double>(tape.output(), all.Y)) / 13.0;
   // Chunks of 4 (4+4+4+1 samples) weight each chunk's mean by its share;
   // 1e-14 relative allows the different summation order.
   const EvalResult e = evaluate(net, data, Normalization{}, 4);
