@@ -180,10 +180,25 @@ Vec<double> vector_from(const json& v) {
   return out;
 }
 
+/// The network of a golden entry: an MLP ("widths", "hidden_activation") or a
+/// CNN ("arch" in the --arch syntax, "input" CxHxW).
+NetworkSpec spec_of(const json& nj) {
+  const Loss loss = parse_loss(nj.at("loss").get<std::string>());
+  if (nj.contains("arch"))
+    return NetworkSpec::build(Architecture::parse(nj.at("arch").get<std::string>()),
+                              Shape::parse(nj.at("input").get<std::string>()), loss);
+  return NetworkSpec::mlp(nj.at("widths").get<std::vector<Index>>(),
+                          parse_activation(nj.at("hidden_activation").get<std::string>()), loss);
+}
+
 void set_params(Network<double>& net, const json& params) {
   ASSERT_EQ(params.size(), net.num_param_layers());
   for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
-    net.params(l).W = matrix_from_rows(params[l].at("W"));
+    // A conv kernel's rows are (out, in·kh·kw): PyTorch's [out, in, kh, kw] row-major, our W.
+    const Mat<double> W = matrix_from_rows(params[l].at("W"));
+    ASSERT_EQ(W.rows(), net.params(l).W.rows());
+    ASSERT_EQ(W.cols(), net.params(l).W.cols());
+    net.params(l).W = W;
     net.params(l).b = vector_from(params[l].at("b"));
   }
 }
@@ -198,7 +213,7 @@ json load_golden() {
 TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
   const json doc = load_golden();
   ASSERT_EQ(doc.at("format").get<std::string>(), "sibp-optimizer-golden");
-  ASSERT_EQ(doc.at("format_version").get<int>(), 1);
+  ASSERT_EQ(doc.at("format_version").get<int>(), 2);
   // Tolerance 1e-12 relative (per tensor, Frobenius norm): both sides are
   // float64; they differ only in summation order inside GEMMs and in
   // exp/log/tanh implementations, ~1e-16 per operation, grown by a few
@@ -206,12 +221,13 @@ TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
   // near-zero gradients the most) to well below 1e-13. A wrong rule (e.g.
   // missing dampening convention, decoupled decay, bias correction off by a
   // step) changes parameters by ≥ 1e-4 relative.
+  // The CNNs (conv with stride and padding, max and average pooling) add
+  // convolution sums of ≤ 18 terms per output: the same rounding regime.
   const double tol = 1e-12;
-  int compared = 0;
+  int compared = 0, cnns = 0;
   for (const json& nj : doc.at("networks")) {
-    const NetworkSpec spec = NetworkSpec::mlp(nj.at("widths").get<std::vector<Index>>(),
-                                              parse_activation(nj.at("hidden_activation").get<std::string>()),
-                                              parse_loss(nj.at("loss").get<std::string>()));
+    const NetworkSpec spec = spec_of(nj);
+    cnns += nj.contains("arch");
     Batch<double> batch;
     batch.X = matrix_from_rows(nj.at("X_samples")).transpose();  // samples are columns
     batch.Y = matrix_from_rows(nj.at("Y_samples")).transpose();
@@ -245,7 +261,8 @@ TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
       }
     }
   }
-  EXPECT_EQ(compared, 2 * 7 * 3);
+  EXPECT_EQ(cnns, 2);
+  EXPECT_EQ(compared, 4 * 7 * 3);
 }
 
 TEST(UpdateRuleGolden, GoldenStepsActuallyMoveTheParameters) {
@@ -253,7 +270,7 @@ TEST(UpdateRuleGolden, GoldenStepsActuallyMoveTheParameters) {
   // layer's weights by far more than the replay tolerance.
   const json doc = load_golden();
   for (const json& nj : doc.at("networks")) {
-    const NetworkSpec spec = NetworkSpec::mlp(nj.at("widths").get<std::vector<Index>>());
+    const NetworkSpec spec = spec_of(nj);
     Network<double> prev(spec), cur(spec);
     for (const json& cj : nj.at("cases")) {
       set_params(prev, nj.at("initial"));
