@@ -312,9 +312,11 @@ TEST(NetworkSpecBuildErrors, KernelLargerThanItsPaddedInputNamesLayerAndShapes) 
 }
 
 TEST(NetworkSpecBuildErrors, OutputMustBeAVectorOfTheClasses) {
-  expect_build_error("conv(4,3) relu maxpool(2)", shape(1, 6, 6), {}, {"output is 4x2x2", "vector", "dense(N)"});
-  expect_build_error("dense(7)", shape(5, 1, 1), 10, {"outputs 7 values", "10 classes"});
-  expect_build_error("conv(4,3) flatten dense(3)", shape(2, 4, 4), 2, {"outputs 3", "2 classes"});
+  // The last layer is named as the kernel errors name theirs (position and text).
+  expect_build_error("conv(4,3) relu maxpool(2)", shape(1, 6, 6), {},
+                     {"output is 4x2x2", "vector", "dense(N)", "layer 2 'maxpool(2)'"});
+  expect_build_error("dense(7)", shape(5, 1, 1), 10, {"outputs 7 values", "10 classes", "layer 1 'dense(7)'"});
+  expect_build_error("conv(4,3) flatten dense(3)", shape(2, 4, 4), 2, {"outputs 3", "2 classes", "layer 3 'dense(3)'"});
   EXPECT_NO_THROW(NetworkSpec::build(Architecture::parse("dense(10)"), shape(5, 1, 1), Loss::SoftmaxCrossEntropy, 10));
 }
 

@@ -109,6 +109,52 @@ std::vector<SolverCase> solver_cases() {
           {"exact joint", SolverKind::Exact, UpdateMode::Joint}};
 }
 
+// ------------------------------------------------------------------ targets
+
+TEST(SibpConv, TargetsPropagateThroughPoolingAndTheUpdatedKernels) {
+  // §5: T_L = F_L − η∇ℓ per sample; below a parametrised layer,
+  // D ← adjoint of (σ'(G^k) ⊙ D) through the layer's UPDATED kernel (col2im of
+  // K̄^{k+1}ᵀ(σ' ⊙ D) for a convolution); a pooling or flatten layer passes D
+  // through its adjoint (max pooling to the forward arg-max); T = F − ηD at every
+  // parametrised layer. Walked here with the new network's layers over the old
+  // forward tape. 1e-12 relative: the same products in the same order, up to
+  // how Eigen blocks them.
+  const NetworkSpec spec =
+      spec_of("conv(3,3,pad=1) tanh maxpool(2) conv(2,2,stride=2) relu avgpool(1) flatten dense(4) sigmoid dense(3)",
+              "2x8x8");
+  Rng rng(81);
+  Network<double> net(spec, Initializer::parse("normal:0.4"), rng);
+  const Network<double> before = net;
+  const Batch<double> batch = random_batch(spec.input_size(), 3, 5, rng);
+  const double eta = 0.7;
+  Sibp<double> sibp(make_sibp_options(eta, "0.5", "exact:gn-cg", 5, "sequential", {}, ""), spec);
+  ASSERT_TRUE(sibp.step(net, batch).finite);
+  const std::vector<Mat<double>>& targets = sibp.last_targets();
+  ASSERT_EQ(targets.size(), 4u);
+
+  Tape<double> tape;
+  before.forward(batch.X, tape);
+  Mat<double> D, below, work;
+  loss_sum<double>(before.loss(), tape.output(), batch.Y, &D);  // per sample, not / m
+  std::size_t i = net.num_param_layers();
+  for (std::size_t k = net.num_layers(); k-- > 0;) {
+    const LayerRecord<double>& rec = tape.layers[k];
+    if (net.layer(k).params()) {
+      --i;
+      const Mat<double> expected = rec.F - eta * D;
+      EXPECT_LE((targets[i] - expected).norm() / expected.norm(), 1e-12) << "parametrised layer " << i;
+      EXPECT_GT((net.params(i).W - before.params(i).W).norm(), 0) << "parametrised layer " << i << " did not move";
+      if (i == 0) break;
+      Mat<double> S(D.rows(), D.cols());
+      activation_derivative<double>(net.activation(i), rec.G, rec.F, S);
+      D = D.cwiseProduct(S).eval();
+    }
+    net.layer(k).backward_input(rec, D, 5, below, work);  // the new W for dense/conv layers
+    D.swap(below);
+  }
+  EXPECT_EQ(i, 0u);
+}
+
 // --------------------------------------------------- objective never increases
 
 TEST(SibpConvSolvers, SubproblemObjectiveNeverIncreases) {
@@ -277,7 +323,8 @@ TEST(SibpConvLimit, SmallStepEqualsSgdOnSummedLoss) {
         Sibp<double> sibp(o, spec);
         ASSERT_TRUE(sibp.step(sibp_net, batch).finite);
         const double rel = relative_step_difference(sibp_net, sgd_net, start);
-        // First-order agreement: O(α) relative error (measured below 80α here).
+        // First-order agreement: O(α) relative error (measured from 9α with
+        // sigmoid to 122α with the linear network here; 200α leaves room).
         EXPECT_LT(rel, 200 * alpha);
         // ... shrinking linearly: by ~4 for a 4× smaller α (2.5 leaves room for O(α²)).
         if (previous > 0) {
@@ -313,8 +360,9 @@ TEST(SibpConv, OneStepReducesTheBatchLoss) {
 
 TEST(SibpConv, FloatStepAgreesWithDouble) {
   // The float instantiation walks the same layers: one step from the same start
-  // moves the parameters to within float rounding (~1e-6 relative of the
-  // step, amplified by the solver's few iterations) of the double step.
+  // moves the parameters to within float rounding of the double step (6e-8
+  // amplified by the conditioning of the Gauss–Newton systems, ~10³ here:
+  // measured 4e-6 relative); 1e-4 catches any real difference.
   const NetworkSpec spec = spec_of("conv(3,3,pad=1) tanh avgpool(2) dense(3)", "2x6x6");
   Rng rng(61);
   const Network<double> start(spec, Initializer::parse("normal:0.4"), rng);
@@ -328,7 +376,7 @@ TEST(SibpConv, FloatStepAgreesWithDouble) {
   for (std::size_t i = 0; i < spec.num_param_layers(); ++i) {
     const Mat<double> step_d = d.params(i).W - start.params(i).W;
     const Mat<double> step_f = f.params(i).W.cast<double>() - start.params(i).W;
-    EXPECT_LE((step_f - step_d).norm() / step_d.norm(), 1e-3) << "layer " << i;
+    EXPECT_LE((step_f - step_d).norm() / step_d.norm(), 1e-4) << "layer " << i;
   }
 }
 
