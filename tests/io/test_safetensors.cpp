@@ -446,7 +446,8 @@ TEST(SafetensorsInitFrom, LayerCountMismatch) {
 
 // ---- convolutional networks ----
 
-const char* kCnnArch = "conv(4,3,stride=2,pad=1) relu maxpool(2) conv(3,2) tanh avgpool(2,stride=1) dense(5) leaky_relu dense(3)";
+const char* kCnnArch =
+    "conv(4,3,stride=2,pad=1) relu maxpool(2) conv(3,2) tanh avgpool(2,stride=1) dense(5) leaky_relu dense(3)";
 
 NetworkSpec cnn_spec(const std::string& arch = kCnnArch, const std::string& input = "2x12x12",
                      Loss loss = Loss::SoftmaxCrossEntropy) {
@@ -550,7 +551,8 @@ TEST(SafetensorsCnn, FileWithoutMetadataLoadsWithTheArchitectureGiven) {
   // The architecture alone does not give the input shape.
   ModelFileOptions arch_only;
   arch_only.arch = Architecture::parse(kCnnArch);
-  const std::string no_input = error_of<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors", arch_only); });
+  const std::string no_input =
+      error_of<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors", arch_only); });
   EXPECT_NE(no_input.find("no sibp.input"), std::string::npos) << no_input;
 
   ModelFileOptions o = arch_only;
@@ -671,7 +673,8 @@ TEST(SafetensorsCnn, InitFromCopiesKernelsAndRefusesOtherShapes) {
   expect_same_network(source, target);
   // Another kernel size: refused naming the tensor and both shapes; target unchanged.
   Network<double> other = random_net<double>(
-      cnn_spec("conv(4,5,stride=2,pad=1) relu maxpool(2) conv(3,1) tanh avgpool(2,stride=1) dense(5) leaky_relu dense(3)"),
+      cnn_spec("conv(4,5,stride=2,pad=1) relu maxpool(2) conv(3,1) tanh avgpool(2,stride=1) dense(5) leaky_relu "
+               "dense(3)"),
       50);
   const Network<double> before = other;
   const std::string msg = error_of<DataError>([&] { load_parameters_into(other, dir / "m.safetensors"); });
@@ -721,7 +724,8 @@ json run_check_script(const std::string& args, const TempDir& dir) {
                                         << "the PyTorch compatibility check";
   EXPECT_TRUE(fs::exists(check_script())) << check_script();
   const ProcessResult r = run_command(std::string(kPython) + " '" + check_script() + "' " + args, dir);
-  if (r.exit_code == 3) ADD_FAILURE() << "torch is not importable by " << kPython << " (install python3-torch): " << r.err;
+  if (r.exit_code == 3)
+    ADD_FAILURE() << "torch is not importable by " << kPython << " (install python3-torch): " << r.err;
   if (r.exit_code != 0) {
     ADD_FAILURE() << "check_safetensors.py failed (" << r.exit_code << "):\n" << r.err;
     return json();

@@ -88,7 +88,8 @@ TEST(ArchitectureParse, CanonicalTextRoundTrips) {
        "conv(32,5,pad=2) relu maxpool(2) dense(10)"},
       {"conv(8,3,stride=1,pad=0) leaky-relu", "conv(8,3) leaky_relu"},
       {"conv(8,3,pad=1,stride=2)", "conv(8,3,stride=2,pad=1)"},
-      {"avgpool(3,stride=2) flatten dense(4) sigmoid dense(2)", "avgpool(3,stride=2) flatten dense(4) sigmoid dense(2)"},
+      {"avgpool(3,stride=2) flatten dense(4) sigmoid dense(2)",
+       "avgpool(3,stride=2) flatten dense(4) sigmoid dense(2)"},
       {"maxpool(2,stride=1) conv(1,1) tanh", "maxpool(2,stride=1) conv(1,1) tanh"},
       {"dense(1048576)", "dense(1048576)"},
   };
@@ -211,7 +212,8 @@ TEST(ParseWidths, RejectsMalformedTextNamingTheOption) {
 
 TEST(NetworkSpecBuild, ReferenceCnnOnMnist) {
   const NetworkSpec s = NetworkSpec::build(
-      Architecture::parse("conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)"),
+      Architecture::parse(
+          "conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)"),
       shape(1, 28, 28), Loss::SoftmaxCrossEntropy, 10);
   // The flatten before dense(128) is implied and made explicit.
   EXPECT_EQ(s.arch_string(),

@@ -162,8 +162,10 @@ TEST_P(LayerGradientCheck, ParametersAndInputMatchCentralDifferences) {
   for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
     Params<double>& p = net.params(i);
     double layer_d2 = 0, layer_s2 = 0;
-    for (Index e = 0; e < p.W.size(); ++e) accumulate(grads.dW[i].data()[e], central(p.W.data()[e]), layer_d2, layer_s2);
-    for (Index e = 0; e < p.b.size(); ++e) accumulate(grads.db[i].data()[e], central(p.b.data()[e]), layer_d2, layer_s2);
+    for (Index e = 0; e < p.W.size(); ++e)
+      accumulate(grads.dW[i].data()[e], central(p.W.data()[e]), layer_d2, layer_s2);
+    for (Index e = 0; e < p.b.size(); ++e)
+      accumulate(grads.db[i].data()[e], central(p.b.data()[e]), layer_d2, layer_s2);
     ASSERT_GT(layer_s2, 0) << "parametrised layer " << i << " has a zero gradient: the check would be vacuous";
     EXPECT_LE(std::sqrt(layer_d2 / layer_s2), 1e-6) << "parametrised layer " << i;
     diff2 += layer_d2;

@@ -345,7 +345,8 @@ TEST(Sibp, FixedPointIsStationary) {
     ASSERT_TRUE(sibp.step(net, batch).finite);
     move = 0;
     for (std::size_t l = 0; l < net.num_param_layers(); ++l)
-      move += (net.params(l).W - prev.params(l).W).squaredNorm() + (net.params(l).b - prev.params(l).b).squaredNorm();
+      move += (net.params(l).W - prev.params(l).W).squaredNorm() +
+              (net.params(l).b - prev.params(l).b).squaredNorm();
     move = std::sqrt(move);
     if (move < 1e-10) break;
   }
