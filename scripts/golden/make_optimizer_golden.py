@@ -6,13 +6,29 @@ Run with the system interpreter that has torch (the pyenv python3 has none):
     /usr/bin/python3 scripts/golden/make_optimizer_golden.py
 
 It builds tiny float64 MLPs (6-5-4-3: relu + softmax cross-entropy (mean), and
-tanh + squared error), takes 3 steps of each optimiser on one fixed batch and
-writes tests/fixtures/golden/optimizer_steps.json with the initial
-parameters, the batch and the parameters after every step.
+tanh + squared error) and small CNNs (nn.Conv2d with stride and padding,
+max and average pooling, flatten, linear layers), takes 3 steps of each
+optimiser on one fixed batch and writes tests/fixtures/golden/optimizer_steps.json
+with the initial parameters, the batch and the parameters after every step.
+The MLPs are drawn first from the seed, so adding the CNNs (format version 2)
+left their numbers unchanged.
 
-Conventions match sibp (ALGORITHMS.md section 1): samples are columns in
-sibp, rows here; a torch Linear weight is (out, in), the same as sibp's W;
-the squared error is 1/2 ||f - y||^2 summed over outputs, mean over samples.
+    /usr/bin/python3 scripts/golden/make_optimizer_golden.py [OUT] [--mlp-from OLD.json]
+
+--mlp-from keeps the MLP entries of an earlier file byte for byte after
+checking that they agree with the ones just computed to 1e-12 relative (the
+test's tolerance): the committed MLP entries were computed on another machine,
+and this one's BLAS reproduces them only to about 1.5e-13 relative (summation
+order), so without the option every MLP number would change in its last
+digits for no reason.
+
+Conventions match sibp (ALGORITHMS.md sections 1, 5): samples are columns in
+sibp, rows here (a CNN sample flattened in (C, H, W) order); a torch Linear
+weight is (out, in), the same as sibp's W, and a Conv2d weight
+[out, in, kh, kw] is written as the rows (out, in*kh*kw), also sibp's W; the
+squared error is 1/2 ||f - y||^2 summed over outputs, mean over samples. An
+MLP entry has "widths" and "hidden_activation"; a CNN entry "arch" (sibp's
+--arch syntax) and "input" (CxHxW) instead.
 Floats are written with repr(), which round-trips float64 exactly.
 """
 import json
@@ -21,7 +37,7 @@ import sys
 
 import torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WIDTHS = [6, 5, 4, 3]
 BATCH = 5
 STEPS = 3
@@ -41,6 +57,26 @@ NETWORKS = [
     ("tanh_squared", "tanh", "squared"),
 ]
 
+# name, sibp --arch text, the same in PyTorch modules (built by cnn_model), input shape, classes, loss.
+CNNS = [
+    ("cnn_relu_ce", "conv(3,3,stride=2,pad=1) relu maxpool(2,stride=1) conv(2,2) tanh avgpool(2,stride=1) dense(3)",
+     (2, 7, 7), 3, "cross-entropy"),
+    ("cnn_sigmoid_squared", "conv(2,3,pad=1) sigmoid avgpool(2) flatten dense(4) leaky_relu dense(3)",
+     (1, 6, 6), 3, "squared"),
+]
+
+
+def cnn_model(name):
+    nn = torch.nn
+    if name == "cnn_relu_ce":
+        # 2x7x7 -> conv 3x4x4 -> maxpool 3x3x3 -> conv 2x2x2 -> avgpool 2x1x1 -> (flatten) -> 3
+        return nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2, stride=1),
+                             nn.Conv2d(3, 2, 2), nn.Tanh(), nn.AvgPool2d(2, stride=1), nn.Flatten(),
+                             nn.Linear(2, 3)).double()
+    # 1x6x6 -> conv 2x6x6 -> avgpool 2x3x3 -> flatten 18 -> 4 -> 3
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
+                         nn.Linear(18, 4), nn.LeakyReLU(0.01), nn.Linear(4, 3)).double()
+
 
 def make_model(activation):
     layers = []
@@ -52,11 +88,38 @@ def make_model(activation):
 
 
 def linears(model):
-    return [m for m in model if isinstance(m, torch.nn.Linear)]
+    """The parametrised layers (Linear, Conv2d), in order."""
+    return [m for m in model if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
 
 
 def params_json(model):
-    return [{"W": lin.weight.detach().tolist(), "b": lin.bias.detach().tolist()} for lin in linears(model)]
+    # A Conv2d weight [out, in, kh, kw] as (out, in*kh*kw) rows (sibp's W); a Linear weight as it is.
+    return [{"W": lin.weight.detach().reshape(lin.weight.shape[0], -1).tolist(), "b": lin.bias.detach().tolist()}
+            for lin in linears(model)]
+
+
+def run_cases(make, initial, X, target, loss_kind):
+    """3 steps of every optimiser from `initial` on (X, target)."""
+    cases = []
+    for opt_name, opt_kind, kwargs in OPTIMIZERS:
+        m = make()
+        with torch.no_grad():
+            for lin, p in zip(linears(m), initial):
+                lin.weight.copy_(torch.tensor(p["W"], dtype=torch.float64).reshape(lin.weight.shape))
+                lin.bias.copy_(torch.tensor(p["b"], dtype=torch.float64))
+        opt = (torch.optim.SGD if opt_kind == "sgd" else torch.optim.Adam)(m.parameters(), **kwargs)
+        steps = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            loss = loss_fn(loss_kind, m(X), target)
+            loss.backward()
+            opt.step()
+            steps.append({"loss_before": loss.item(), "params": params_json(m)})
+        options = {"kind": opt_kind, "lr": kwargs["lr"], "momentum": kwargs.get("momentum", 0.0),
+                   "nesterov": kwargs.get("nesterov", False),
+                   "weight_decay": kwargs.get("weight_decay", 0.0)}
+        cases.append({"name": opt_name, "options": options, "steps": steps})
+    return cases
 
 
 def loss_fn(kind, out, target):
@@ -65,8 +128,42 @@ def loss_fn(kind, out, target):
     return 0.5 * ((out - target) ** 2).sum(dim=1).mean()
 
 
+def numbers(x):
+    """Every number in a JSON value, in a fixed order."""
+    if isinstance(x, list):
+        for y in x:
+            yield from numbers(y)
+    elif isinstance(x, dict):
+        for k in sorted(x):
+            yield from numbers(x[k])
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield float(x)
+
+
+def keep_mlps_from(path, networks):
+    """Replaces the MLP entries of `networks` by those of the file `path`, after
+    checking that they are the same numbers to 1e-12 relative."""
+    with open(path) as f:
+        old = [n for n in json.load(f)["networks"] if "widths" in n]
+    new = [n for n in networks if "widths" in n]
+    if [n["name"] for n in old] != [n["name"] for n in new]:
+        sys.exit(f"--mlp-from {path}: MLP entries {[n['name'] for n in old]}, computed {[n['name'] for n in new]}")
+    for o, n in zip(old, new):
+        a, b = list(numbers(o)), list(numbers(n))
+        worst = max((abs(x - y) / max(abs(y), 1e-300) for x, y in zip(a, b)), default=0.0)
+        if len(a) != len(b) or worst > 1e-12:
+            sys.exit(f"--mlp-from {path}: entry {o['name']} differs from the computed one ({worst:.3g} relative)")
+    return old + [n for n in networks if "widths" not in n]
+
+
 def main():
-    out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    args = sys.argv[1:]
+    mlp_from = None
+    if "--mlp-from" in args:
+        i = args.index("--mlp-from")
+        mlp_from = args[i + 1]
+        del args[i:i + 2]
+    out_path = args[0] if args else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "golden",
         "optimizer_steps.json")
     torch.manual_seed(20240601)
@@ -87,31 +184,37 @@ def main():
         else:
             Y = torch.randn(BATCH, WIDTHS[-1], dtype=torch.float64)
             target = Y
-        cases = []
-        for opt_name, opt_kind, kwargs in OPTIMIZERS:
-            m = make_model(activation)
-            with torch.no_grad():
-                for lin, p in zip(linears(m), initial):
-                    lin.weight.copy_(torch.tensor(p["W"], dtype=torch.float64))
-                    lin.bias.copy_(torch.tensor(p["b"], dtype=torch.float64))
-            opt = (torch.optim.SGD if opt_kind == "sgd" else torch.optim.Adam)(m.parameters(), **kwargs)
-            steps = []
-            for _ in range(STEPS):
-                opt.zero_grad()
-                loss = loss_fn(loss_kind, m(X), target)
-                loss.backward()
-                opt.step()
-                steps.append({"loss_before": loss.item(), "params": params_json(m)})
-            options = {"kind": opt_kind, "lr": kwargs["lr"], "momentum": kwargs.get("momentum", 0.0),
-                       "nesterov": kwargs.get("nesterov", False),
-                       "weight_decay": kwargs.get("weight_decay", 0.0)}
-            cases.append({"name": opt_name, "options": options, "steps": steps})
+        cases = run_cases(lambda: make_model(activation), initial, X, target, loss_kind)
         networks.append({
             "name": net_name, "widths": WIDTHS, "hidden_activation": activation, "loss": loss_kind,
             "X_samples": X.tolist(),  # (m, d0): one row per sample; sibp's X is its transpose
             "Y_samples": Y.tolist(),  # (m, C): one-hot for cross-entropy
             "initial": initial, "cases": cases,
         })
+    for net_name, arch, shape, classes, loss_kind in CNNS:
+        model = cnn_model(net_name)
+        with torch.no_grad():
+            for lin in linears(model):
+                lin.weight.copy_(0.5 * torch.randn_like(lin.weight))
+                lin.bias.copy_(0.5 * torch.randn_like(lin.bias))
+        initial = params_json(model)
+        X = torch.randn(BATCH, *shape, dtype=torch.float64)
+        if loss_kind == "cross-entropy":
+            labels = torch.tensor([2, 0, 1, 1, 2])
+            target = labels
+            Y = torch.nn.functional.one_hot(labels, classes).double()
+        else:
+            Y = torch.randn(BATCH, classes, dtype=torch.float64)
+            target = Y
+        cases = run_cases(lambda: cnn_model(net_name), initial, X, target, loss_kind)
+        networks.append({
+            "name": net_name, "arch": arch, "input": "x".join(str(d) for d in shape), "loss": loss_kind,
+            "X_samples": X.reshape(BATCH, -1).tolist(),  # (m, C*H*W): sibp's X transposed
+            "Y_samples": Y.tolist(),
+            "initial": initial, "cases": cases,
+        })
+    if mlp_from:
+        networks = keep_mlps_from(mlp_from, networks)
     doc = {
         "format": "sibp-optimizer-golden", "format_version": FORMAT_VERSION,
         "script": "scripts/golden/make_optimizer_golden.py", "torch_version": torch.__version__,

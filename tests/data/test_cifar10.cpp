@@ -35,6 +35,8 @@ TEST(Cifar10, LoadsTrainBatchesInOrderAndTest) {
   const Dataset train = load_cifar10(dir.path(), Split::Train);
   EXPECT_EQ(train.size(), 10);
   EXPECT_EQ(train.num_features(), 3072);
+  // Each record holds its red, green and blue planes in turn: (C, H, W) order.
+  EXPECT_EQ(train.sample_shape(), (Shape{3, 32, 32}));
   EXPECT_EQ(train.num_classes(), 10);
   EXPECT_EQ(train.name(), "cifar10-train");
   EXPECT_EQ(train.labels(), (std::vector<std::uint8_t>{1, 5, 2, 6, 3, 7, 4, 8, 5, 9}));
@@ -43,6 +45,7 @@ TEST(Cifar10, LoadsTrainBatchesInOrderAndTest) {
     for (Index k : {0, 1, 1023, 1024, 3071}) EXPECT_EQ(train.feature(i, k), ((i + k) % 256) / 255.0);
   const Dataset test = load_cifar10(dir.path(), Split::Test);
   EXPECT_EQ(test.size(), 3);
+  EXPECT_EQ(test.sample_shape(), (Shape{3, 32, 32}));
   EXPECT_EQ(test.labels(), (std::vector<std::uint8_t>{3, 1, 4}));
   EXPECT_EQ(test.feature(2, 5), ((100 + 2 + 5) % 256) / 255.0);
 }

@@ -24,6 +24,7 @@ TEST(Csv, ReadsWithoutHeader) {
   const Dataset ds = read_csv(p, "csv");
   EXPECT_EQ(ds.size(), 3);
   EXPECT_EQ(ds.num_features(), 2);
+  EXPECT_EQ(ds.sample_shape(), (Shape{2, 1, 1}));  // features: a vector
   EXPECT_EQ(ds.num_classes(), 3);  // max label 2 + 1
   EXPECT_FALSE(ds.is_bytes());
   EXPECT_EQ(ds.labels(), (std::vector<std::uint8_t>{1, 0, 2}));

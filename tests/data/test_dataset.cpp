@@ -109,6 +109,26 @@ TEST(SplitValidation, HoldsOutTheLastSamples) {
   EXPECT_EQ(floats.size(), 1);
 }
 
+TEST(Dataset, SampleShapeIsAVectorUnlessSetAndSurvivesSplits) {
+  Dataset ds = Dataset::from_bytes(std::vector<std::uint8_t>(24, 7), {0, 1, 0, 1}, 6, 2, "img-train");
+  EXPECT_EQ(ds.sample_shape(), (Shape{6, 1, 1}));
+  ds.set_sample_shape({2, 1, 3});
+  EXPECT_EQ(ds.sample_shape(), (Shape{2, 1, 3}));
+  // A shape of another size is refused naming the set and both sizes, and changes nothing.
+  try {
+    ds.set_sample_shape({1, 2, 2});
+    ADD_FAILURE() << "a 4-value shape accepted for 6-value samples";
+  } catch (const std::invalid_argument& e) {
+    expect_mentions(e.what(), {"img-train", "1x2x2", "6"});
+  }
+  EXPECT_EQ(ds.sample_shape(), (Shape{2, 1, 3}));
+  const Dataset val = split_validation(ds, 1);
+  EXPECT_EQ(val.sample_shape(), (Shape{2, 1, 3}));
+  EXPECT_EQ(ds.sample_shape(), (Shape{2, 1, 3}));
+  EXPECT_EQ(ds.slice(0, 2, "s").sample_shape(), (Shape{2, 1, 3}));
+  EXPECT_EQ(Dataset::from_floats({1, 2, 3, 4}, {0, 1}, 2, 2, "f").sample_shape(), (Shape{2, 1, 1}));
+}
+
 TEST(SplitValidation, RejectsSizesOutsideTheTrainingSet) {
   Dataset train = byte_set();
   for (Index n : {Index(-1), Index(4), Index(10)})

@@ -49,6 +49,8 @@ TEST(Idx, LoadsPairInIdxByteOrder) {
   const Dataset ds = load_idx_dataset(dir / "img", dir / "lab.gz", 10, "tiny");
   EXPECT_EQ(ds.size(), 3);
   EXPECT_EQ(ds.num_features(), 6);
+  // One channel of rows × cols pixels, stored row by row: PyTorch's (C, H, W) order.
+  EXPECT_EQ(ds.sample_shape(), (Shape{1, 2, 3}));
   EXPECT_EQ(ds.num_classes(), 10);
   EXPECT_EQ(ds.name(), "tiny");
   EXPECT_TRUE(ds.is_bytes());

@@ -70,11 +70,38 @@ std::string slurp(const fs::path& path) {
 }
 
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  s.loss = loss;
-  return s;
+  return NetworkSpec::mlp(widths, hidden, loss);
+}
+
+NetworkSpec spec_of(const std::string& arch, const std::string& input, Loss loss) {
+  return NetworkSpec::build(Architecture::parse(arch), Shape::parse(input), loss);
+}
+
+double mean_loss(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y) {
+  Tape<double> work;
+  return loss_sum<double>(net.loss(), net.predict(X, work), Y) / static_cast<double>(X.cols());
+}
+
+Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y) {
+  Tape<double> tape;
+  net.forward(X, tape);
+  const Index m = X.cols();
+  Mat<double> D, below, work;
+  loss_sum<double>(net.loss(), tape.output(), Y, &D);
+  D /= static_cast<double>(m);
+  for (std::size_t k = net.num_layers(); k-- > 0;) {
+    const Layer<double>& layer = net.layer(k);
+    const LayerRecord<double>& rec = tape.layers[k];
+    if (layer.params()) multiply_by_derivative<double>(layer.spec().act, rec.G, rec.F, D);
+    layer.backward_input(rec, D, m, below, work);
+    D.swap(below);
+  }
+  // D is in the layout of tape.input: vectors, or the image layout when the
+  // network converted its input for a first convolution or pooling.
+  if (D.rows() == X.rows() && D.cols() == m) return D;
+  Mat<double> dX;
+  image_to_vectors<double>(D, net.spec().input, m, dX);
+  return dX;
 }
 
 }  // namespace sibp::testing

@@ -65,4 +65,15 @@ namespace sibp::testing {
 /// (identity output).
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss);
 
+/// `arch` (the --arch syntax) resolved on samples of `input` ("CxHxW" or "d").
+NetworkSpec spec_of(const std::string& arch, const std::string& input, Loss loss = Loss::SoftmaxCrossEntropy);
+
+/// The batch-mean loss of `net` on (X, Y).
+double mean_loss(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y);
+
+/// ∂(mean loss)/∂X in X's layout (C·H·W, m), by walking every layer's adjoint
+/// (Layer::backward_input) from the loss down to the input: the test's own walk,
+/// not backprop_gradients (which stops at the lowest parametrised layer).
+Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y);
+
 }  // namespace sibp::testing

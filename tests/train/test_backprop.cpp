@@ -16,9 +16,8 @@ namespace {
 using testing::spec_of;
 
 double mean_loss(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y) {
-  Mat<double> out, scratch;
-  net.predict(X, out, scratch);
-  return loss_sum<double>(net.loss(), out, Y) / static_cast<double>(X.cols());
+  Tape<double> work;
+  return loss_sum<double>(net.loss(), net.predict(X, work), Y) / static_cast<double>(X.cols());
 }
 
 Batch<double> random_batch(Index d0, Index C, Index m, Loss loss, Rng& rng) {
@@ -41,8 +40,8 @@ double min_abs_hidden_preactivation(const Network<double>& net, const Mat<double
   Tape<double> tape;
   net.forward(X, tape);
   double smallest = INFINITY;
-  for (std::size_t l = 1; l < net.num_layers(); ++l)
-    smallest = std::min(smallest, tape.G[l].cwiseAbs().minCoeff());
+  for (std::size_t i = 0; i + 1 < net.num_param_layers(); ++i)
+    smallest = std::min(smallest, tape.layers[net.layer_index(i)].G.cwiseAbs().minCoeff());
   return smallest;
 }
 
@@ -74,9 +73,9 @@ TEST_P(BackpropGradientCheck, MatchesCentralDifferences) {
 
   Tape<double> tape;
   Gradients<double> grads;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(batch.X, tape);
-  const double loss = backprop_gradients<double>(net, tape, batch.Y, grads, delta, below);
+  const double loss = backprop_gradients<double>(net, tape, batch.Y, grads, work);
   EXPECT_NEAR(loss, mean_loss(net, batch.X, batch.Y), 1e-14);
 
   double diff2 = 0, sum2 = 0;
@@ -91,9 +90,9 @@ TEST_P(BackpropGradientCheck, MatchesCentralDifferences) {
     diff2 += (analytic - numeric) * (analytic - numeric);
     sum2 += (analytic + numeric) * (analytic + numeric);
   };
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    auto& W = net.layer(l).W;
-    auto& b = net.layer(l).b;
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+    auto& W = net.params(l).W;
+    auto& b = net.params(l).b;
     for (Index i = 0; i < W.size(); ++i) check(W.data()[i], grads.dW[l].data()[i]);
     for (Index i = 0; i < b.size(); ++i) check(b.data()[i], grads.db[l].data()[i]);
   }
@@ -126,14 +125,14 @@ TEST(Backprop, ExactGradientOfOneLinearUnit) {
   // ∂w = mean(r x) = (1 + 4)/2 = 2.5, ∂b = mean(r) = 1.5, loss = (½ + 2)/2 = 1.25.
   NetworkSpec s = spec_of({1, 1}, Activation::ReLU, Loss::SquaredError);
   Network<double> net(s);
-  net.layer(0).W(0, 0) = 1;
+  net.params(0).W(0, 0) = 1;
   Mat<double> X(1, 2), Y = Mat<double>::Zero(1, 2);
   X << 1, 2;
   Tape<double> tape;
   Gradients<double> grads;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(X, tape);
-  EXPECT_EQ(backprop_gradients<double>(net, tape, Y, grads, delta, below), 1.25);
+  EXPECT_EQ(backprop_gradients<double>(net, tape, Y, grads, work), 1.25);
   EXPECT_EQ(grads.dW[0](0, 0), 2.5);
   EXPECT_EQ(grads.db[0](0), 1.5);
   EXPECT_EQ(grads.norm(), std::sqrt(2.5 * 2.5 + 1.5 * 1.5));
@@ -145,14 +144,14 @@ TEST(Backprop, DeadReluUnitGetsZeroGradient) {
   Rng rng(2);
   Network<double> net(spec_of({3, 2, 2}, Activation::ReLU, Loss::SoftmaxCrossEntropy),
                       Initializer::parse("normal:0.5"), rng);
-  net.layer(0).W.row(1).setZero();
-  net.layer(0).b(1) = -1;
+  net.params(0).W.row(1).setZero();
+  net.params(0).b(1) = -1;
   Batch<double> batch = random_batch(3, 2, 5, Loss::SoftmaxCrossEntropy, rng);
   Tape<double> tape;
   Gradients<double> grads;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, grads, delta, below);
+  backprop_gradients<double>(net, tape, batch.Y, grads, work);
   EXPECT_EQ(grads.dW[0].row(1).norm(), 0.0);
   EXPECT_EQ(grads.db[0](1), 0.0);
   EXPECT_EQ(grads.dW[1].col(1).norm(), 0.0);  // its output F is 0
@@ -167,16 +166,16 @@ TEST(Backprop, FloatGradientAgreesWithDouble) {
   Batch<double> batch = random_batch(6, 3, 9, Loss::SoftmaxCrossEntropy, rng);
   Tape<double> tape;
   Gradients<double> gd;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, gd, delta, below);
+  backprop_gradients<double>(net, tape, batch.Y, gd, work);
 
   Network<float> netf = net.cast<float>();
   Tape<float> tapef;
   Gradients<float> gf;
-  Mat<float> deltaf, belowf;
+  BackpropWork<float> workf;
   netf.forward(batch.X.cast<float>(), tapef);
-  backprop_gradients<float>(netf, tapef, batch.Y.cast<float>(), gf, deltaf, belowf);
+  backprop_gradients<float>(netf, tapef, batch.Y.cast<float>(), gf, workf);
   for (std::size_t l = 0; l < 2; ++l) {
     EXPECT_LE((gf.dW[l].cast<double>() - gd.dW[l]).norm() / gd.dW[l].norm(), 1e-4);
     EXPECT_LE((gf.db[l].cast<double>() - gd.db[l]).norm() / gd.db[l].norm(), 1e-4);
@@ -199,21 +198,21 @@ TEST(Backprop, StepIsSgdOnTheReturnedGradient) {
   EXPECT_EQ(r.loss, mean_loss(before, batch.X, batch.Y));
   EXPECT_EQ(algo.name(), "sgd");
   for (std::size_t l = 0; l < 2; ++l) {
-    const Mat<double> expectedW = before.layer(l).W - 0.25 * algo.last_gradients().dW[l];
-    EXPECT_EQ(net.layer(l).W, expectedW);
+    const Mat<double> expectedW = before.params(l).W - 0.25 * algo.last_gradients().dW[l];
+    EXPECT_EQ(net.params(l).W, expectedW);
   }
 }
 
 TEST(Backprop, NonFiniteLossIsReportedAndParametersUntouched) {
   Network<double> net(spec_of({1, 1}, Activation::ReLU, Loss::SquaredError));
-  net.layer(0).W(0, 0) = 1;
+  net.params(0).W(0, 0) = 1;
   Batch<double> batch;
   batch.X = (Mat<double>(1, 1) << INFINITY).finished();
   batch.Y = Mat<double>::Zero(1, 1);
   BackProp<double> algo(UpdateOptions{});
   const StepReport r = algo.step(net, batch);
   EXPECT_FALSE(r.finite);
-  EXPECT_EQ(net.layer(0).W(0, 0), 1.0);
+  EXPECT_EQ(net.params(0).W(0, 0), 1.0);
 }
 
 }  // namespace

@@ -36,16 +36,16 @@ Network<double> make_net(const NetworkSpec& spec, std::uint64_t seed, const char
 }
 
 bool same_parameters(const Network<double>& a, const Network<double>& b) {
-  for (std::size_t l = 0; l < a.num_layers(); ++l)
-    if (a.layer(l).W != b.layer(l).W || a.layer(l).b != b.layer(l).b) return false;
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l)
+    if (a.params(l).W != b.params(l).W || a.params(l).b != b.params(l).b) return false;
   return true;
 }
 
 double max_relative_difference(const Network<double>& a, const Network<double>& b) {
   double worst = 0;
-  for (std::size_t l = 0; l < a.num_layers(); ++l) {
-    worst = std::max(worst, (a.layer(l).W - b.layer(l).W).norm() / b.layer(l).W.norm());
-    worst = std::max(worst, (a.layer(l).b - b.layer(l).b).norm() / b.layer(l).b.norm());
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l) {
+    worst = std::max(worst, (a.params(l).W - b.params(l).W).norm() / b.params(l).W.norm());
+    worst = std::max(worst, (a.params(l).b - b.params(l).b).norm() / b.params(l).b.norm());
   }
   return worst;
 }
@@ -279,10 +279,10 @@ TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
   data.make_range_batch<double>(0, 13, Normalization{}, all);
   Tape<double> tape;
   Gradients<double> g;
-  Mat<double> delta, below;
+  BackpropWork<double> work;
   net.forward(all.X, tape);
-  const double loss = backprop_gradients<double>(net, tape, all.Y, g, delta, below);
-  const double acc = static_cast<double>(count_correct<double>(tape.F.back(), all.Y)) / 13.0;
+  const double loss = backprop_gradients<double>(net, tape, all.Y, g, work);
+  const double acc = static_cast<double>(count_correct<double>(tape.output(), all.Y)) / 13.0;
   // Chunks of 4 (4+4+4+1 samples) weight each chunk's mean by its share;
   // 1e-14 relative allows the different summation order.
   const EvalResult e = evaluate(net, data, Normalization{}, 4);
@@ -290,6 +290,55 @@ TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
   EXPECT_EQ(e.accuracy, acc);
   EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 4), g.norm(), 1e-14 * g.norm());
   EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 100), g.norm(), 1e-14 * g.norm());
+}
+
+TEST(Fit, EvaluatesAndTrainsACnnOnImageData) {
+  // A data set of 1x4x4 images and a CNN built for its sample shape: evaluate()
+  // and full_gradient_norm() in chunks agree with one direct computation over
+  // all samples (1e-14 relative: summation order), and fit() with SGD lowers
+  // the training loss.
+  Dataset data = random_dataset(13, 16, 11);
+  data.set_sample_shape({1, 4, 4});
+  const NetworkSpec spec = NetworkSpec::build(Architecture::parse("conv(2,3,pad=1) tanh maxpool(2) dense(2)"),
+                                              data.sample_shape(), Loss::SoftmaxCrossEntropy, data.num_classes());
+  Network<double> net = make_net(spec, 6);
+  Batch<double> all;
+  data.make_range_batch<double>(0, 13, Normalization{}, all);
+  Tape<double> tape;
+  Gradients<double> g;
+  BackpropWork<double> work;
+  net.forward(all.X, tape);
+  const double loss = backprop_gradients<double>(net, tape, all.Y, g, work);
+  const double acc = static_cast<double>(count_correct<double>(tape.output(), all.Y)) / 13.0;
+  const EvalResult e = evaluate(net, data, Normalization{}, 4);
+  EXPECT_NEAR(e.loss, loss, 1e-14 * loss);
+  EXPECT_EQ(e.accuracy, acc);
+  EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 4), g.norm(), 1e-14 * g.norm());
+
+  UpdateOptions sgd;
+  sgd.lr = 0.5;
+  BackProp<double> algo(sgd);
+  FitOptions o;
+  o.epochs = 20;
+  o.batch_size = 5;
+  const FitResult r = fit(net, algo, data, nullptr, nullptr, Normalization{}, o);
+  ASSERT_FALSE(r.diverged) << r.message;
+  ASSERT_GE(r.rows.size(), 2u);
+  EXPECT_LT(*r.rows.back().train_loss, 0.8 * *r.rows.front().train_loss);
+}
+
+TEST(Fit, EvaluationChunkShrinksOnlyForLargeTapes) {
+  // An MLP's tape is small: the requested chunk stands. A CNN on large images keeps
+  // far more per sample (patch matrices), so its chunk shrinks, never below 1.
+  EXPECT_EQ(evaluation_chunk(NetworkSpec::mlp({784, 500, 10}), 2000), 2000);
+  EXPECT_EQ(evaluation_chunk(NetworkSpec::mlp({784, 500, 10}), 7), 7);
+  const NetworkSpec big = NetworkSpec::build(
+      Architecture::parse("conv(64,7,pad=3) relu conv(64,7,pad=3) relu maxpool(2) dense(10)"), Shape{3, 224, 224},
+      Loss::SoftmaxCrossEntropy);
+  const Index chunk = evaluation_chunk(big, 2000);
+  EXPECT_GE(chunk, 1);
+  EXPECT_LT(chunk, 2000);
+  EXPECT_EQ(evaluation_chunk(big, 0), 1);
 }
 
 TEST(Fit, ValidatesOptions) {

@@ -31,17 +31,15 @@ Mat<double> random_matrix(Index r, Index c, Rng& rng, double scale = 1.0) {
 }
 
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden = Activation::ReLU) {
-  NetworkSpec s;
-  s.widths = std::move(widths);
-  s.hidden = hidden;
-  return s;
+  return NetworkSpec::mlp(widths, hidden);
 }
 
 template <typename T>
 Network<T> random_network(const NetworkSpec& spec, std::uint64_t seed, double scale = 0.5) {
   Network<double> net(spec);
   Rng rng(seed);
-  for (auto& layer : net.layers()) {
+  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+    Params<double>& layer = net.params(i);
     layer.W = random_matrix(layer.W.rows(), layer.W.cols(), rng, scale);
     layer.b = random_matrix(layer.b.size(), 1, rng, scale);
   }
@@ -62,26 +60,29 @@ Batch<T> random_batch(Index d0, Index classes, Index m, std::uint64_t seed) {
 }
 
 // Forward values and δ_l = ∂(mean loss)/∂G_l of every layer, written out
-// independently of the library's back propagation walk.
+// independently of the library's back propagation walk (dense layers only).
 struct Backward {
   Tape<double> tape;
   std::vector<Mat<double>> delta;  // delta[l], l = 1..L
+  // F[l] (l = 0..L) and G[l] (l = 1..L) in the notation of §1.
+  const Mat<double>& F(std::size_t l) const { return tape.input_of(l); }
+  const Mat<double>& G(std::size_t l) const { return tape.layers[l - 1].G; }
 };
 
 Backward mean_loss_deltas(const Network<double>& net, const Batch<double>& batch) {
   Backward out;
   net.forward(batch.X, out.tape);
-  const std::size_t L = net.num_layers();
+  const std::size_t L = net.num_param_layers();
   const double m = static_cast<double>(batch.size());
   out.delta.resize(L + 1);
   Mat<double> D;
-  loss_sum<double>(net.loss(), out.tape.F[L], batch.Y, &D);
+  loss_sum<double>(net.loss(), out.F(L), batch.Y, &D);
   Mat<double> upstream = D / m;  // ∂(mean loss)/∂F_L
   for (std::size_t l = L; l >= 1; --l) {
     Mat<double> S(upstream.rows(), upstream.cols());
-    activation_derivative<double>(net.layer(l - 1).act, out.tape.G[l], out.tape.F[l], S);
+    activation_derivative<double>(net.activation(l - 1), out.G(l), out.F(l), S);
     out.delta[l] = upstream.cwiseProduct(S);
-    upstream = net.layer(l - 1).W.transpose() * out.delta[l];
+    upstream = net.params(l - 1).W.transpose() * out.delta[l];
   }
   return out;
 }
@@ -144,9 +145,9 @@ Mat<double> literal_cg(const Mat<double>& theta_k, const Mat<double>& F, const M
 
 double max_abs_diff(const Network<double>& a, const Network<double>& b) {
   double d = 0;
-  for (std::size_t l = 0; l < a.num_layers(); ++l) {
-    d = std::max(d, (a.layer(l).W - b.layer(l).W).cwiseAbs().maxCoeff());
-    d = std::max(d, (a.layer(l).b - b.layer(l).b).cwiseAbs().maxCoeff());
+  for (std::size_t l = 0; l < a.num_param_layers(); ++l) {
+    d = std::max(d, (a.params(l).W - b.params(l).W).cwiseAbs().maxCoeff());
+    d = std::max(d, (a.params(l).b - b.params(l).b).cwiseAbs().maxCoeff());
   }
   return d;
 }
@@ -203,9 +204,9 @@ TYPED_TEST(ProxPropTyped, GradientModeIsBackPropWithTheSameOuterOptimizerBitForB
       const StepReport ra = pp.step(a, batch);
       const StepReport rb = bp.step(b, batch);
       EXPECT_EQ(ra.loss, rb.loss);
-      for (std::size_t l = 0; l < a.num_layers(); ++l) {
-        EXPECT_TRUE(a.layer(l).W == b.layer(l).W) << "layer " << l << " step " << s;
-        EXPECT_TRUE(a.layer(l).b == b.layer(l).b) << "layer " << l << " step " << s;
+      for (std::size_t l = 0; l < a.num_param_layers(); ++l) {
+        EXPECT_TRUE(a.params(l).W == b.params(l).W) << "layer " << l << " step " << s;
+        EXPECT_TRUE(a.params(l).b == b.params(l).b) << "layer " << l << " step " << s;
       }
     }
   }
@@ -318,23 +319,119 @@ TEST(ProxProp, OuterSgdWithLearningRateOneLandsOnTheProxSolution) {
     const StepReport rep = pp.step(net, batch);
 
     const Backward bw = mean_loss_deltas(before, batch);
-    const std::size_t L = before.num_layers();
+    const std::size_t L = before.num_param_layers();
     // StepReport.loss is the batch mean loss at the old parameters.
-    EXPECT_NEAR(rep.loss, loss_sum<double>(before.loss(), bw.tape.F[L], batch.Y) / 10.0, 1e-14);
+    EXPECT_NEAR(rep.loss, loss_sum<double>(before.loss(), bw.F(L), batch.Y) / 10.0, 1e-14);
     ASSERT_EQ(rep.layers.size(), L - 1);
     for (std::size_t l = 1; l < L; ++l) {
-      const Mat<double> theta_k = joined(before.layer(l - 1).W, before.layer(l - 1).b);
-      const Mat<double> star = literal_prox(theta_k, bw.tape.F[l - 1], bw.tape.G[l], bw.delta[l], tau);
-      const Mat<double> got = joined(net.layer(l - 1).W, net.layer(l - 1).b);
+      const Mat<double> theta_k = joined(before.params(l - 1).W, before.params(l - 1).b);
+      const Mat<double> star = literal_prox(theta_k, bw.F(l - 1), bw.G(l), bw.delta[l], tau);
+      const Mat<double> got = joined(net.params(l - 1).W, net.params(l - 1).b);
       EXPECT_LE((got - star).norm() / star.norm(), 1e-11) << "layer " << l;
       // The diagnostics see the prox objective decrease.
       EXPECT_LT(rep.layers[l - 1].objective_after, rep.layers[l - 1].objective_before);
       EXPECT_EQ(rep.layers[l - 1].layer, l - 1);
     }
-    const Mat<double> dW = bw.delta[L] * bw.tape.F[L - 1].transpose();
+    const Mat<double> dW = bw.delta[L] * bw.F(L - 1).transpose();
     const Vec<double> db = bw.delta[L].rowwise().sum();
-    EXPECT_LE((net.layer(L - 1).W - (before.layer(L - 1).W - dW)).cwiseAbs().maxCoeff(), 1e-14);
-    EXPECT_LE((net.layer(L - 1).b - (before.layer(L - 1).b - db)).cwiseAbs().maxCoeff(), 1e-14);
+    EXPECT_LE((net.params(L - 1).W - (before.params(L - 1).W - dW)).cwiseAbs().maxCoeff(), 1e-14);
+    EXPECT_LE((net.params(L - 1).b - (before.params(L - 1).b - db)).cwiseAbs().maxCoeff(), 1e-14);
+  }
+}
+
+// δ_i = ∂(mean loss)/∂G of parametrised layer i for any list of layers, and
+// the matrix each layer's W multiplies (P: the patch matrix of a convolution,
+// the input of a dense layer). The walk is the test's own; each layer's adjoint
+// (Layer::backward_input) is checked against finite differences and PyTorch in
+// tests/nn.
+struct LayerBackward {
+  Tape<double> tape;
+  std::vector<Mat<double>> delta;       // per parametrised layer
+  std::vector<const Mat<double>*> P;    // per parametrised layer
+  std::vector<const Mat<double>*> G;    // per parametrised layer
+};
+
+void layer_deltas(const Network<double>& net, const Batch<double>& batch, LayerBackward& out) {
+  net.forward(batch.X, out.tape);
+  const Index m = batch.X.cols();
+  const std::size_t L = net.num_param_layers();
+  out.delta.assign(L, Mat<double>());
+  out.P.assign(L, nullptr);
+  out.G.assign(L, nullptr);
+  Mat<double> D, below, work;
+  loss_sum<double>(net.loss(), out.tape.output(), batch.Y, &D);
+  D /= static_cast<double>(m);
+  std::size_t i = L;
+  for (std::size_t k = net.num_layers(); k-- > 0;) {
+    const Layer<double>& layer = net.layer(k);
+    const LayerRecord<double>& rec = out.tape.layers[k];
+    if (layer.params()) {
+      --i;
+      Mat<double> S(D.rows(), D.cols());
+      activation_derivative<double>(layer.spec().act, rec.G, rec.F, S);
+      D = D.cwiseProduct(S).eval();
+      out.delta[i] = D;
+      out.P[i] = &layer.unfolded_input(out.tape.input_of(k), rec);
+      out.G[i] = &rec.G;
+    }
+    if (k == 0) break;
+    layer.backward_input(rec, D, m, below, work);
+    D.swap(below);
+  }
+}
+
+TEST(ProxProp, ConvolutionLayersTakeTheLiteralProxStepWithTheirPatchMatrix) {
+  // §5: ProxProp on a convolution is §4 with P (im2col of the layer's input,
+  // one column per sample-position) for F_{l-1}. A CNN with two hidden
+  // convolutions and a hidden dense layer; with SGD lr 1 every hidden layer
+  // lands on θ* of the literal problem (normal equations by LU in double, the
+  // d×d form since n = m·H'·W' > d), and the output layer moves by its plain
+  // gradient. Tolerance 1e-10 relative: round-off of the two solves (Cholesky
+  // vs LU of a matrix with condition number below 1 + τ‖P̃‖² ≈ 10³) and of the
+  // shifted formulation.
+  const NetworkSpec spec = NetworkSpec::build(
+      Architecture::parse("conv(3,3,pad=1) tanh maxpool(2) conv(4,2,stride=2) relu flatten dense(5) sigmoid dense(3)"),
+      Shape{2, 8, 8}, Loss::SoftmaxCrossEntropy);
+  const Network<double> before = random_network<double>(spec, 51, 0.4);
+  const Batch<double> batch = random_batch<double>(128, 3, 4, 52);
+  LayerBackward bw;
+  layer_deltas(before, batch, bw);
+  const std::size_t L = before.num_param_layers();
+  ASSERT_EQ(L, 4u);
+  for (double tau : {0.05, 0.5}) {
+    SCOPED_TRACE("tau " + std::to_string(tau));
+    Network<double> net = before;
+    ProxProp<double> pp(options(ProxPropSolver::Exact, tau, 3, sgd(1)));
+    pp.set_diagnostics(true);
+    const StepReport rep = pp.step(net, batch);
+    ASSERT_TRUE(rep.finite);
+    EXPECT_NEAR(rep.loss, loss_sum<double>(before.loss(), bw.tape.output(), batch.Y) / 4.0, 1e-14);
+    ASSERT_EQ(rep.layers.size(), L - 1);
+    for (std::size_t i = 0; i + 1 < L; ++i) {
+      const Mat<double> theta_k = joined(before.params(i).W, before.params(i).b);
+      const Mat<double> star = literal_prox(theta_k, *bw.P[i], *bw.G[i], bw.delta[i], tau);
+      const Mat<double> got = joined(net.params(i).W, net.params(i).b);
+      EXPECT_LE((got - star).norm() / star.norm(), 1e-10) << "layer " << i;
+      EXPECT_GT((got - theta_k).norm() / theta_k.norm(), 1e-6) << "layer " << i << " did not move";
+      EXPECT_LT(rep.layers[i].objective_after, rep.layers[i].objective_before) << "layer " << i;
+    }
+    const Mat<double> dW = bw.delta[L - 1] * bw.P[L - 1]->transpose();
+    const Vec<double> db = bw.delta[L - 1].rowwise().sum();
+    EXPECT_LE((net.params(L - 1).W - (before.params(L - 1).W - dW)).cwiseAbs().maxCoeff(), 1e-14);
+    EXPECT_LE((net.params(L - 1).b - (before.params(L - 1).b - db)).cwiseAbs().maxCoeff(), 1e-14);
+  }
+  // cgN: N textbook CG steps per row, warm-started at θ^k, on the same literal
+  // problem (1e-10: a few dense products more than the exact case).
+  for (int N : {1, 2, 4}) {
+    SCOPED_TRACE("cg" + std::to_string(N));
+    Network<double> net = before;
+    ProxProp<double> pp(options(ProxPropSolver::CG, 0.5, N, sgd(1)));
+    pp.step(net, batch);
+    for (std::size_t i = 0; i + 1 < L; ++i) {
+      const Mat<double> theta_k = joined(before.params(i).W, before.params(i).b);
+      const Mat<double> lit = literal_cg(theta_k, *bw.P[i], *bw.G[i], bw.delta[i], 0.5, N);
+      EXPECT_LE((joined(net.params(i).W, net.params(i).b) - lit).norm() / lit.norm(), 1e-10) << "layer " << i;
+    }
   }
 }
 
@@ -384,14 +481,14 @@ void run_golden(double tol, const std::string& only_case = "") {
   const json doc = load_golden();
   ASSERT_EQ(doc.at("format_version").get<int>(), 2);
   ASSERT_EQ(doc.at("script").get<std::string>(), "scripts/golden/make_proxprop_golden.py");
-  NetworkSpec spec;
-  for (const auto& w : doc.at("network").at("widths")) spec.widths.push_back(w.get<Index>());
-  spec.hidden = parse_activation(doc.at("network").at("hidden").get<std::string>());
-  spec.loss = parse_loss(doc.at("network").at("loss").get<std::string>());
+  std::vector<Index> widths;
+  for (const auto& w : doc.at("network").at("widths")) widths.push_back(w.get<Index>());
+  const NetworkSpec spec = NetworkSpec::mlp(widths, parse_activation(doc.at("network").at("hidden").get<std::string>()),
+                                            parse_loss(doc.at("network").at("loss").get<std::string>()));
   Network<double> init(spec);
-  for (std::size_t l = 0; l < init.num_layers(); ++l) {
-    init.layer(l).W = matrix_from_rows(doc.at("W0").at(l));
-    init.layer(l).b = vector_from(doc.at("b0").at(l));
+  for (std::size_t l = 0; l < init.num_param_layers(); ++l) {
+    init.params(l).W = matrix_from_rows(doc.at("W0").at(l));
+    init.params(l).b = vector_from(doc.at("b0").at(l));
   }
   std::vector<Batch<T>> batches;
   for (const json& bj : doc.at("batches")) {
@@ -421,14 +518,14 @@ void run_golden(double tol, const std::string& only_case = "") {
       if (s + 1 == batches.size() && c.contains("last_solve_iterations")) {
         // The reference CG's early stop ends where the script's did.
         const json& its = c.at("last_solve_iterations");
-        ASSERT_EQ(its.size() + 1, net.num_layers());
+        ASSERT_EQ(its.size() + 1, net.num_param_layers());
         for (std::size_t l = 0; l < its.size(); ++l)
           EXPECT_EQ(rep.layers.at(l).solver_iterations, its.at(l).get<int>()) << "layer " << l;
       }
       EXPECT_NEAR(rep.loss, sj.at("loss").get<double>(), tol) << "step " << s;
-      for (std::size_t l = 0; l < net.num_layers(); ++l) {
-        const Mat<double> W = net.layer(l).W.template cast<double>();
-        const Vec<double> b = net.layer(l).b.template cast<double>();
+      for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+        const Mat<double> W = net.params(l).W.template cast<double>();
+        const Vec<double> b = net.params(l).b.template cast<double>();
         EXPECT_LE((W - matrix_from_rows(sj.at("W").at(l))).cwiseAbs().maxCoeff(), tol)
             << "step " << s << " layer " << l;
         EXPECT_LE((b - vector_from(sj.at("b").at(l))).cwiseAbs().maxCoeff(), tol)

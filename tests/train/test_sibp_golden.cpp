@@ -33,24 +33,24 @@ struct GoldenRun {
 
 GoldenRun run_case(const std::string& name, const ReferenceQuirks& quirks) {
   GoldenRun g{read_reference_case(case_dir(name)), {}, {}, {}, {}};
-  NetworkSpec spec;
-  spec.widths = g.c.layers;
+  const NetworkSpec spec = NetworkSpec::mlp(g.c.layers);
   g.net = Network<double>(spec);
   for (std::size_t l = 0; l < g.c.num_layers(); ++l) {
-    g.net.layer(l).W = g.c.W_before[l];
-    g.net.layer(l).b = g.c.b_before[l];
+    g.net.params(l).W = g.c.W_before[l];
+    g.net.params(l).b = g.c.b_before[l];
   }
   SibpOptions o;
   o.eta = g.c.eta;
   o.lambda = g.c.lambda;
   o.quirks = quirks;
-  Sibp<double> sibp(o);
+  Sibp<double> sibp(o, spec);
   Batch<double> batch{g.c.X, g.c.Y};
-  // Build the solvers with a first step on a copy, then attach the trace.
-  Network<double> scratch = g.net;
-  sibp.step(scratch, batch);
-  for (std::size_t l = 0; l < g.c.num_layers(); ++l)
-    dynamic_cast<ReferenceProxSolver<double>*>(sibp.solver(l))->set_trace(&g.trace);
+  // The solvers exist from construction: attach the trace before the step.
+  for (std::size_t l = 0; l < g.c.num_layers(); ++l) {
+    auto* solver = dynamic_cast<ReferenceProxSolver<double>*>(&sibp.solver(l));
+    EXPECT_NE(solver, nullptr) << "layer " << l << " is not solved by the reference solver";
+    if (solver) solver->set_trace(&g.trace);
+  }
   g.report = sibp.step(g.net, batch);
   g.targets = sibp.last_targets();
   return g;
@@ -69,16 +69,16 @@ void expect_matches(const GoldenRun& g) {
     const std::string bn = "b" + std::to_string(l) + "_after.bin";
     const Mat<double> W_ref = g.c.load(Wn);
     const Mat<double> b_ref = g.c.load(bn);
-    EXPECT_LT(rel_diff(g.net.layer(l - 1).W, W_ref), kTol) << Wn;
-    EXPECT_LT(rel_diff(Mat<double>(g.net.layer(l - 1).b), b_ref), kTol) << bn;
+    EXPECT_LT(rel_diff(g.net.params(l - 1).W, W_ref), kTol) << Wn;
+    EXPECT_LT(rel_diff(Mat<double>(g.net.params(l - 1).b), b_ref), kTol) << bn;
     // The update itself (after − before) is much smaller than W: compare it
     // too so a tolerance relative to W cannot hide a wrong update.
     const Mat<double> dW_ref = W_ref - g.c.W_before[l - 1];
-    const Mat<double> dW = g.net.layer(l - 1).W - g.c.W_before[l - 1];
+    const Mat<double> dW = g.net.params(l - 1).W - g.c.W_before[l - 1];
     EXPECT_LT(rel_diff(dW, dW_ref), 1e-7) << Wn << " update";
-    // T_l is the authors' F{l+1} after its update.
+    // T_l (parametrised layer l-1's target) is the authors' F{l+1} after its update.
     const std::string Tn = "intermediate/F" + std::to_string(l + 1) + "_target.bin";
-    EXPECT_LT(rel_diff(g.targets[l], g.c.load(Tn)), kTol) << Tn;
+    EXPECT_LT(rel_diff(g.targets[l - 1], g.c.load(Tn)), kTol) << Tn;
   }
 }
 
@@ -127,7 +127,7 @@ TEST(SibpGolden, FirstGradientQuirkIsWhatSeparatesTheCases) {
   q.skip_unit_step = true;
   const GoldenRun g = run_case("case_b_original", q);
   const Mat<double> b3_ref = g.c.load("b3_after.bin");
-  EXPECT_GT(rel_diff(Mat<double>(g.net.layer(2).b), b3_ref), 1e-4);
+  EXPECT_GT(rel_diff(Mat<double>(g.net.params(2).b), b3_ref), 1e-4);
 }
 
 TEST(SibpGolden, MeanLossAfterStepMatchesManifest) {
@@ -139,7 +139,7 @@ TEST(SibpGolden, MeanLossAfterStepMatchesManifest) {
     GoldenRun g = run_case(name, q);
     Tape<double> tape;
     g.net.forward(g.c.X, tape);
-    const double after = loss_sum<double>(g.net.loss(), tape.F.back(), g.c.Y) / static_cast<double>(g.c.X.cols());
+    const double after = loss_sum<double>(g.net.loss(), tape.output(), g.c.Y) / static_cast<double>(g.c.X.cols());
     EXPECT_NEAR(after, g.c.manifest.at("batch_mean_ce_after").get<double>(), 1e-10) << name;
   }
 }

@@ -16,10 +16,7 @@ struct LimitCase {
 };
 
 Network<double> random_network(Activation act, Loss loss, std::uint64_t seed) {
-  NetworkSpec spec;
-  spec.widths = {6, 5, 4, 3};
-  spec.hidden = act;
-  spec.loss = loss;
+  const NetworkSpec spec = NetworkSpec::mlp({6, 5, 4, 3}, act, loss);
   Rng rng(seed);
   Initializer init;
   init.std = 0.5;
@@ -39,9 +36,9 @@ Batch<double> random_batch(Index m, std::uint64_t seed) {
 // Relative distance between the parameter changes of two networks from `start`.
 double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start) {
   double diff = 0, ref = 0;
-  for (std::size_t l = 0; l < start.num_layers(); ++l) {
-    diff += (a.layer(l).W - b.layer(l).W).squaredNorm() + (a.layer(l).b - b.layer(l).b).squaredNorm();
-    ref += (b.layer(l).W - start.layer(l).W).squaredNorm() + (b.layer(l).b - start.layer(l).b).squaredNorm();
+  for (std::size_t l = 0; l < start.num_param_layers(); ++l) {
+    diff += (a.params(l).W - b.params(l).W).squaredNorm() + (a.params(l).b - b.params(l).b).squaredNorm();
+    ref += (b.params(l).W - start.params(l).W).squaredNorm() + (b.params(l).b - start.params(l).b).squaredNorm();
   }
   return std::sqrt(diff / ref);
 }
@@ -79,7 +76,7 @@ TEST(SibpLimit, SmallStepEqualsSgdOnSummedLoss) {
         Network<double> sibp_net = start;
         // Enough GN-CG iterations to solve the 7-unknown rows exactly.
         SibpOptions o = make_sibp_options(eta, std::to_string(eta / alpha), solver, 20, "sequential", {}, "");
-        Sibp<double> sibp(o);
+        Sibp<double> sibp(o, start.spec());
         const StepReport r = sibp.step(sibp_net, batch);
         ASSERT_TRUE(r.finite);
         const double rel = relative_step_difference(sibp_net, sgd_net, start);
@@ -113,14 +110,13 @@ TEST(SibpLearns, EverySolverCombinationReducesTheLoss) {
   for (const char* solver : {"reference", "exact:reference", "exact:gn-cg", "exact:gn-exact", "gn-exact"}) {
     for (const char* update : {"sequential", "joint"}) {
       SCOPED_TRACE(std::string(solver) + " " + update);
-      NetworkSpec spec;
-      spec.widths = {4, 16, 3};
+      const NetworkSpec spec = NetworkSpec::mlp({4, 16, 3});
       Rng init_rng(1);
       Network<float> net(spec, Initializer{}, init_rng);
-      Sibp<float> sibp(make_sibp_options(0.5, "1", solver, 5, update, {}, ""));
+      Sibp<float> sibp(make_sibp_options(0.5, "1", solver, 5, update, {}, ""), spec);
       Tape<float> tape;
       net.forward(data.X, tape);
-      const double before = loss_sum<float>(net.loss(), tape.F.back(), data.Y) / n;
+      const double before = loss_sum<float>(net.loss(), tape.output(), data.Y) / n;
       for (int epoch = 0; epoch < 30; ++epoch)
         for (Index begin = 0; begin < n; begin += 20) {
           Batch<float> b;
@@ -129,9 +125,9 @@ TEST(SibpLearns, EverySolverCombinationReducesTheLoss) {
           ASSERT_TRUE(sibp.step(net, b).finite);
         }
       net.forward(data.X, tape);
-      const double after = loss_sum<float>(net.loss(), tape.F.back(), data.Y) / n;
+      const double after = loss_sum<float>(net.loss(), tape.output(), data.Y) / n;
       EXPECT_LT(after, 0.3 * before) << "before " << before << " after " << after;
-      EXPECT_GT(static_cast<double>(count_correct<float>(tape.F.back(), data.Y)) / n, 0.9);
+      EXPECT_GT(static_cast<double>(count_correct<float>(tape.output(), data.Y)) / n, 0.9);
     }
   }
 }

@@ -18,13 +18,11 @@ namespace {
 // A 1-1 network (one weight w, one bias b) plus a 1-1 second layer, so there
 // are four parameter tensors in two layers.
 Network<double> tiny_net(double w0, double b0, double w1, double b1) {
-  NetworkSpec s;
-  s.widths = {1, 1, 1};
-  Network<double> net(s);
-  net.layer(0).W(0, 0) = w0;
-  net.layer(0).b(0) = b0;
-  net.layer(1).W(0, 0) = w1;
-  net.layer(1).b(0) = b1;
+  Network<double> net(NetworkSpec::mlp({1, 1, 1}));
+  net.params(0).W(0, 0) = w0;
+  net.params(0).b(0) = b0;
+  net.params(1).W(0, 0) = w1;
+  net.params(1).b(0) = b1;
   return net;
 }
 
@@ -53,10 +51,10 @@ TEST(UpdateRule, PlainSgdExact) {
   Network<double> net = tiny_net(1, 2, -1, 0.5);
   UpdateRule<double> rule(sgd(0.5));
   rule.step(net, grads_of(net, 0.25, -1, 2, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 0.875);
-  EXPECT_EQ(net.layer(0).b(0), 2.5);
-  EXPECT_EQ(net.layer(1).W(0, 0), -2.0);
-  EXPECT_EQ(net.layer(1).b(0), 0.5);
+  EXPECT_EQ(net.params(0).W(0, 0), 0.875);
+  EXPECT_EQ(net.params(0).b(0), 2.5);
+  EXPECT_EQ(net.params(1).W(0, 0), -2.0);
+  EXPECT_EQ(net.params(1).b(0), 0.5);
   EXPECT_EQ(rule.step_count(), 1);
 }
 
@@ -65,11 +63,11 @@ TEST(UpdateRule, MomentumExact) {
   Network<double> net = tiny_net(4, 0, 0, 0);
   UpdateRule<double> rule(sgd(0.5, 0.5));
   rule.step(net, grads_of(net, 1, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 3.5);   // 4 − 0.5·1
+  EXPECT_EQ(net.params(0).W(0, 0), 3.5);   // 4 − 0.5·1
   rule.step(net, grads_of(net, 1, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 2.75);  // buf = 1.5
+  EXPECT_EQ(net.params(0).W(0, 0), 2.75);  // buf = 1.5
   rule.step(net, grads_of(net, 0, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 2.375);  // buf = 0.75: momentum keeps moving
+  EXPECT_EQ(net.params(0).W(0, 0), 2.375);  // buf = 0.75: momentum keeps moving
 }
 
 TEST(UpdateRule, NesterovExact) {
@@ -77,9 +75,9 @@ TEST(UpdateRule, NesterovExact) {
   Network<double> net = tiny_net(4, 0, 0, 0);
   UpdateRule<double> rule(sgd(0.5, 0.5, true));
   rule.step(net, grads_of(net, 1, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 3.25);  // 4 − 0.5·(1 + 0.5·1)
+  EXPECT_EQ(net.params(0).W(0, 0), 3.25);  // 4 − 0.5·(1 + 0.5·1)
   rule.step(net, grads_of(net, 1, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 2.375);  // buf = 1.5: 3.25 − 0.5·(1 + 0.75)
+  EXPECT_EQ(net.params(0).W(0, 0), 2.375);  // buf = 1.5: 3.25 − 0.5·(1 + 0.75)
 }
 
 TEST(UpdateRule, WeightDecayIsAddedToTheGradientExact) {
@@ -87,15 +85,15 @@ TEST(UpdateRule, WeightDecayIsAddedToTheGradientExact) {
   Network<double> net = tiny_net(2, 2, 0, 0);
   UpdateRule<double> rule(sgd(0.5, 0, false, 0.5));
   rule.step(net, grads_of(net, 1, 0, 0, 0));
-  EXPECT_EQ(net.layer(0).W(0, 0), 1.0);
-  EXPECT_EQ(net.layer(0).b(0), 1.5);  // zero gradient still decays
+  EXPECT_EQ(net.params(0).W(0, 0), 1.0);
+  EXPECT_EQ(net.params(0).b(0), 1.5);  // zero gradient still decays
   // With momentum the decayed gradient enters the buffer: buf₁ = 2.
   Network<double> net2 = tiny_net(2, 0, 0, 0);
   UpdateRule<double> rule2(sgd(0.5, 0.5, false, 0.5));
   rule2.step(net2, grads_of(net2, 1, 0, 0, 0));
-  EXPECT_EQ(net2.layer(0).W(0, 0), 1.0);
+  EXPECT_EQ(net2.params(0).W(0, 0), 1.0);
   rule2.step(net2, grads_of(net2, 1, 0, 0, 0));  // d = 1.5, buf = 1 + 1.5 = 2.5
-  EXPECT_EQ(net2.layer(0).W(0, 0), -0.25);
+  EXPECT_EQ(net2.params(0).W(0, 0), -0.25);
 }
 
 TEST(UpdateRule, AdamFirstStepsAndSharedStepCounter) {
@@ -115,7 +113,7 @@ TEST(UpdateRule, AdamFirstStepsAndSharedStepCounter) {
   rule.step(net, grads_of(net, g[0], g[1], g[2], g[3]));
   rule.step(net, grads_of(net, 0, 0, 0, 0));
   EXPECT_EQ(rule.step_count(), 2);
-  const double p[4] = {net.layer(0).W(0, 0), net.layer(0).b(0), net.layer(1).W(0, 0), net.layer(1).b(0)};
+  const double p[4] = {net.params(0).W(0, 0), net.params(0).b(0), net.params(1).W(0, 0), net.params(1).b(0)};
   for (int i = 0; i < 4; ++i) {
     const double d1 = o.lr * g[i] / (std::abs(g[i]) + eps);
     const double mhat = b1 * g[i] / (1 + b1);
@@ -182,11 +180,26 @@ Vec<double> vector_from(const json& v) {
   return out;
 }
 
+/// The network of a golden entry: an MLP ("widths", "hidden_activation") or a
+/// CNN ("arch" in the --arch syntax, "input" CxHxW).
+NetworkSpec spec_of(const json& nj) {
+  const Loss loss = parse_loss(nj.at("loss").get<std::string>());
+  if (nj.contains("arch"))
+    return NetworkSpec::build(Architecture::parse(nj.at("arch").get<std::string>()),
+                              Shape::parse(nj.at("input").get<std::string>()), loss);
+  return NetworkSpec::mlp(nj.at("widths").get<std::vector<Index>>(),
+                          parse_activation(nj.at("hidden_activation").get<std::string>()), loss);
+}
+
 void set_params(Network<double>& net, const json& params) {
-  ASSERT_EQ(params.size(), net.num_layers());
-  for (std::size_t l = 0; l < net.num_layers(); ++l) {
-    net.layer(l).W = matrix_from_rows(params[l].at("W"));
-    net.layer(l).b = vector_from(params[l].at("b"));
+  ASSERT_EQ(params.size(), net.num_param_layers());
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+    // A conv kernel's rows are (out, in·kh·kw): PyTorch's [out, in, kh, kw] row-major, our W.
+    const Mat<double> W = matrix_from_rows(params[l].at("W"));
+    ASSERT_EQ(W.rows(), net.params(l).W.rows());
+    ASSERT_EQ(W.cols(), net.params(l).W.cols());
+    net.params(l).W = W;
+    net.params(l).b = vector_from(params[l].at("b"));
   }
 }
 
@@ -200,7 +213,7 @@ json load_golden() {
 TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
   const json doc = load_golden();
   ASSERT_EQ(doc.at("format").get<std::string>(), "sibp-optimizer-golden");
-  ASSERT_EQ(doc.at("format_version").get<int>(), 1);
+  ASSERT_EQ(doc.at("format_version").get<int>(), 2);
   // Tolerance 1e-12 relative (per tensor, Frobenius norm): both sides are
   // float64; they differ only in summation order inside GEMMs and in
   // exp/log/tanh implementations, ~1e-16 per operation, grown by a few
@@ -208,13 +221,13 @@ TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
   // near-zero gradients the most) to well below 1e-13. A wrong rule (e.g.
   // missing dampening convention, decoupled decay, bias correction off by a
   // step) changes parameters by ≥ 1e-4 relative.
+  // The CNNs (conv with stride and padding, max and average pooling) add
+  // convolution sums of ≤ 18 terms per output: the same rounding regime.
   const double tol = 1e-12;
-  int compared = 0;
+  int compared = 0, cnns = 0;
   for (const json& nj : doc.at("networks")) {
-    NetworkSpec spec;
-    spec.widths = nj.at("widths").get<std::vector<Index>>();
-    spec.hidden = parse_activation(nj.at("hidden_activation").get<std::string>());
-    spec.loss = parse_loss(nj.at("loss").get<std::string>());
+    const NetworkSpec spec = spec_of(nj);
+    cnns += nj.contains("arch");
     Batch<double> batch;
     batch.X = matrix_from_rows(nj.at("X_samples")).transpose();  // samples are columns
     batch.Y = matrix_from_rows(nj.at("Y_samples")).transpose();
@@ -238,17 +251,18 @@ TEST(UpdateRuleGolden, ReplaysTorchOptimTrajectories) {
         const StepReport r = algo.step(net, batch);
         EXPECT_NEAR(r.loss, sj.at("loss_before").get<double>(), 1e-13) << "step " << step;
         set_params(expected, sj.at("params"));
-        for (std::size_t l = 0; l < net.num_layers(); ++l) {
-          const auto& W = expected.layer(l).W;
-          const auto& b = expected.layer(l).b;
-          EXPECT_LE((net.layer(l).W - W).norm() / W.norm(), tol) << "step " << step << " W" << l + 1;
-          EXPECT_LE((net.layer(l).b - b).norm() / b.norm(), tol) << "step " << step << " b" << l + 1;
+        for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+          const auto& W = expected.params(l).W;
+          const auto& b = expected.params(l).b;
+          EXPECT_LE((net.params(l).W - W).norm() / W.norm(), tol) << "step " << step << " W" << l + 1;
+          EXPECT_LE((net.params(l).b - b).norm() / b.norm(), tol) << "step " << step << " b" << l + 1;
         }
         ++compared;
       }
     }
   }
-  EXPECT_EQ(compared, 2 * 7 * 3);
+  EXPECT_EQ(cnns, 2);
+  EXPECT_EQ(compared, 4 * 7 * 3);
 }
 
 TEST(UpdateRuleGolden, GoldenStepsActuallyMoveTheParameters) {
@@ -256,15 +270,14 @@ TEST(UpdateRuleGolden, GoldenStepsActuallyMoveTheParameters) {
   // layer's weights by far more than the replay tolerance.
   const json doc = load_golden();
   for (const json& nj : doc.at("networks")) {
-    NetworkSpec spec;
-    spec.widths = nj.at("widths").get<std::vector<Index>>();
+    const NetworkSpec spec = spec_of(nj);
     Network<double> prev(spec), cur(spec);
     for (const json& cj : nj.at("cases")) {
       set_params(prev, nj.at("initial"));
       for (const json& sj : cj.at("steps")) {
         set_params(cur, sj.at("params"));
-        for (std::size_t l = 0; l < cur.num_layers(); ++l)
-          EXPECT_GT((cur.layer(l).W - prev.layer(l).W).norm() / cur.layer(l).W.norm(), 1e-6)
+        for (std::size_t l = 0; l < cur.num_param_layers(); ++l)
+          EXPECT_GT((cur.params(l).W - prev.params(l).W).norm() / cur.params(l).W.norm(), 1e-6)
               << cj.at("name") << " layer " << l;
         prev = cur;
       }
