@@ -48,6 +48,8 @@ void run(const TrainArgs& args) {
   RunOptions options;
   if (args.resume) {
     // The run continues as configured; options given here must not change it.
+    if (!std::filesystem::exists(std::filesystem::path(args.out) / "config.json"))
+      throw UsageError("--resume: " + args.out + " holds no run to resume (no config.json)");
     options = stored_run_options(args.out);
   } else if (!args.config_file.empty()) {
     // Start from the file; options given on the command line win.

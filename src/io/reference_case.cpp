@@ -173,9 +173,11 @@ void write_reference_result(const fs::path& out_dir, const ReferenceCase& input,
   }
   if (!targets.empty()) {
     ensure_writable_dir(out_dir / "intermediate");
-    // The authors number neurons from F{1} = X, so T_l is their F{l+1}.
-    for (std::size_t l = 1; l < targets.size(); ++l) {
-      const Mat<double>& T = targets[l];
+    // targets[i] is T of layer l = i + 1; the authors number neurons from
+    // F{1} = X, so T_l is their F{l+1}.
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const Mat<double>& T = targets[i];
+      const std::size_t l = i + 1;
       if (T.size() == 0) continue;
       write_array("intermediate/F" + std::to_string(l + 1) + "_target.bin", T.data(), T.rows(), T.cols(),
                   "target T_" + std::to_string(l) + " used to fit layer " + std::to_string(l));

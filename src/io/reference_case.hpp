@@ -61,7 +61,7 @@ Mat<double> read_raw_f64(const std::filesystem::path& path, Index rows, Index co
 
 /// Writes a case's results to `out_dir` (created if needed), each file
 /// atomically: W{l}_after.bin, b{l}_after.bin, intermediate/F{l+1}_target.bin
-/// for every given target (targets[l] = T_l, l = 1..L; may be empty), and a
+/// for every given target (targets[i] = T_{i+1}, i = 0..L-1; may be empty), and a
 /// manifest.json of the same format with `input`'s layers, eta, lambda and
 /// `extra` keys merged in. Throws DataError naming the path on failure.
 void write_reference_result(const std::filesystem::path& out_dir, const ReferenceCase& input,

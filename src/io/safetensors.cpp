@@ -329,15 +329,28 @@ NetworkSpec spec_from(const ParsedFile& f, const ModelFileOptions& options) {
 
   std::optional<Architecture> arch;
   std::optional<Shape> input;
+  if (meta(kMetaInput)) input = parse(kMetaInput, [](const std::string& v) { return Shape::parse(v, "input shape"); });
   if (meta(kMetaArch)) {
     arch = parse(kMetaArch, [](const std::string& v) { return Architecture::parse(v, "architecture"); });
-    if (options.arch && !(*options.arch == *arch))
-      throw UsageError("--arch '" + options.arch->to_string() + "' disagrees with the architecture '" +
-                       arch->to_string() + "' recorded in '" + f.path.string() + "'");
+    // Compared as resolved networks: the recorded text spells out the flattens
+    // that the user's may leave implied.
+    if (options.arch) {
+      const Shape on = input ? *input : options.input ? *options.input : Shape{};
+      std::string given, recorded;
+      try {
+        given = NetworkSpec::build(*options.arch, on, loss).arch_string();
+        recorded = NetworkSpec::build(*arch, on, loss).arch_string();
+      } catch (const UsageError&) {
+        given = options.arch->to_string();
+        recorded = arch->to_string();
+      }
+      if (given != recorded)
+        throw UsageError("--arch '" + options.arch->to_string() + "' disagrees with the architecture '" +
+                         arch->to_string() + "' recorded in '" + f.path.string() + "'");
+    }
   } else if (options.arch) {
     arch = options.arch;
   }
-  if (meta(kMetaInput)) input = parse(kMetaInput, [](const std::string& v) { return Shape::parse(v, "input shape"); });
   if (options.input) {
     if (input && input->size() != options.input->size())
       throw UsageError("the data's samples are " + options.input->to_string() + " but '" + f.path.string() +
@@ -434,7 +447,7 @@ std::string encode_network(const Network<T>& net, const std::map<std::string, st
   meta[kMetaLoss] = to_string(spec.loss);
   meta[kMetaVersion] = SIBP_VERSION;
   for (const auto& [key, value] : extra_metadata) {
-    if (meta.count(key))
+    if (meta.count(key) || key == kMetaLayers || key == kMetaHidden || key == kMetaOutput)
       throw UsageError("save_safetensors: metadata key '" + key + "' is reserved for sibp, got value '" + value + "'");
     meta[key] = value;
   }

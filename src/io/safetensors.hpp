@@ -67,7 +67,7 @@ struct ModelFileOptions {
 ///
 /// Tensors are stored as "F32" for Network<float> and "F64" for
 /// Network<double>, so a round trip is bit-exact.
-/// Requires: `extra_metadata` does not use one of the four sibp.* keys above
+/// Requires: `extra_metadata` does not use one of the sibp.* keys above
 ///   (throws UsageError naming the key otherwise).
 /// Throws DataError naming `path` if the file cannot be written.
 template <typename T>

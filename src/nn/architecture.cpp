@@ -285,12 +285,13 @@ NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss,
     }
   }
   spec.shapes.push_back(s);
+  const LayerSpec& last = arch.layers.back();
   if (!s.is_vector())
-    throw UsageError("--arch: the network's output is " + s.to_string() +
-                     "; it must be a vector of class scores (end with dense(N))");
+    throw UsageError("--arch: the network's output is " + s.to_string() + " (" + where(last) +
+                     "); it must be a vector of class scores (end with dense(N))");
   if (classes && s.size() != *classes)
-    throw UsageError("--arch: the last layer outputs " + std::to_string(s.size()) +
-                     " values but the data has " + std::to_string(*classes) + " classes");
+    throw UsageError("--arch: " + where(last) + " outputs " + std::to_string(s.size()) +
+                     " values, but the data has " + std::to_string(*classes) + " classes");
   if (spec.num_param_layers() == 0)
     throw UsageError("--arch: the network has no layer with parameters (dense or conv)");
   return spec;

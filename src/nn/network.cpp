@@ -71,10 +71,8 @@ void Network<T>::forward(const Eigen::Ref<const Mat<T>>& X, Tape<T>& tape) const
                                 " rows, network expects " + std::to_string(input_size()));
   const Index m = X.cols();
   tape.m = m;
-  // Data come as vectors; a first convolution or pooling reads the image layout.
-  const LayerKind first = spec_.layers.front().kind;
-  if ((first == LayerKind::Conv2d || first == LayerKind::MaxPool2d || first == LayerKind::AvgPool2d) &&
-      !spec_.input.is_vector())
+  // Data come as vectors; a first convolution, pooling or flatten reads the image layout.
+  if (spec_.layers.front().kind != LayerKind::Dense && !spec_.input.is_vector())
     vectors_to_image<T>(X, spec_.input, tape.input);
   else
     tape.input = X;

@@ -110,7 +110,7 @@ TEST_F(CliCompare, UsageErrorsExitWithTwoAndNameTheProblem) {
   testing::write_bytes(dir_ / "bad.json", bad.dump());
   auto r = run_sibp("compare " + path("bad.json") + " --out " + path("out"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("bad.json: runs[1].eta must be a number"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.json: runs[1].eta: expected a finite number"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
 
   r = run_sibp("compare " + path("compare.json") + " --out " + path("out") + " --only nope");

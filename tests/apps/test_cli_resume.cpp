@@ -1,6 +1,7 @@
 // The run lifecycle seen from outside: one writer per output folder, refusing
 // to overwrite a run silently, --overwrite, and --resume after `kill -9` at
 // random points ending bit-identical to an uninterrupted run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>

@@ -105,3 +105,22 @@ Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, con
 }
 
 }  // namespace sibp::testing
+
+namespace sibp::testing {
+
+SibpOptions sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
+                         const std::string& update, const std::vector<std::string>& quirks,
+                         const std::string& compat) {
+  SibpOptions o;
+  o.eta = eta;
+  o.lambda = parse_lambda_list(lambda);
+  o.solver = parse_solver_spec(solver);
+  o.solver_iters = solver_iters;
+  o.mode = parse_update_mode(update);
+  if (compat == "authors") o.quirks = ReferenceQuirks::authors();
+  for (const std::string& q : quirks) o.quirks.enable(q);
+  o.validate();
+  return o;
+}
+
+}  // namespace sibp::testing

@@ -77,3 +77,15 @@ double mean_loss(const Network<double>& net, const Mat<double>& X, const Mat<dou
 Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, const Mat<double>& Y);
 
 }  // namespace sibp::testing
+
+#include "train/sibp.hpp"
+
+namespace sibp::testing {
+
+/// SIBP options from the texts of the command line (tests write them compactly):
+/// `quirks` names single quirks, `compat` is "" or "authors". Validated.
+SibpOptions sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
+                         const std::string& update, const std::vector<std::string>& quirks = {},
+                         const std::string& compat = "");
+
+}  // namespace sibp::testing

@@ -67,7 +67,7 @@ TEST(Fit, EvaluatesAtStartEveryEvalEveryAndEpochEnds) {
   int evals_seen = 0;
   FitCallbacks<double> cb;
   cb.on_step = [&](const StepInfo& info, const StepReport&) { steps.push_back(info); };
-  cb.on_eval = [&](const MetricsRow& row, const Network<double>& n) {
+  cb.on_eval = [&](const MetricsRow& row, const Network<double>& n, const FitState&) {
     ++evals_seen;
     // The row's train loss is the loss of the network handed to the callback.
     EXPECT_NEAR(*row.train_loss, evaluate(n, train, Normalization{}).loss, 1e-15);
@@ -151,7 +151,7 @@ TEST(Fit, DivergenceStopsWithEpochAndIteration) {
   o.batch_size = 8;
   int evals = 0;
   FitCallbacks<double> cb;
-  cb.on_eval = [&](const MetricsRow&, const Network<double>&) {
+  cb.on_eval = [&](const MetricsRow&, const Network<double>&, const FitState&) {
     ++evals;
     return true;
   };
@@ -178,7 +178,7 @@ TEST(Fit, OnEvalReturningFalseStops) {
   int calls = 0;
   long long steps = 0;
   FitCallbacks<double> cb;
-  cb.on_eval = [&](const MetricsRow&, const Network<double>&) { return ++calls < 2; };
+  cb.on_eval = [&](const MetricsRow&, const Network<double>&, const FitState&) { return ++calls < 2; };
   cb.on_step = [&](const StepInfo&, const StepReport&) { ++steps; };
   const FitResult r = fit(net, algo, train, nullptr, nullptr, Normalization{}, o, cb);
   EXPECT_TRUE(r.stopped_by_callback);
@@ -192,7 +192,7 @@ TEST(Fit, OnEvalReturningFalseStops) {
   Network<double> untouched = make_net(net.spec(), 4);
   const Network<double> initial = untouched;
   FitCallbacks<double> stop_now;
-  stop_now.on_eval = [](const MetricsRow&, const Network<double>&) { return false; };
+  stop_now.on_eval = [](const MetricsRow&, const Network<double>&, const FitState&) { return false; };
   const FitResult r0 = fit(untouched, algo, train, nullptr, nullptr, Normalization{}, o, stop_now);
   EXPECT_TRUE(r0.stopped_by_callback);
   EXPECT_EQ(r0.rows.size(), 1u);

@@ -579,18 +579,19 @@ TEST(ProxProp, OptionsAreValidatedWithMessagesThatNameTheOption) {
     EXPECT_NE(std::string(e.what()).find("cg3"), std::string::npos) << e.what();
   }
 
-  const ProxPropOptions made = make_proxprop_options(0.1, "exact", 5, "adam", adam(1e-3));
-  EXPECT_EQ(made.solver, ProxPropSolver::Exact);
-  EXPECT_EQ(made.outer.kind, UpdateKind::Adam);
-  EXPECT_EQ(made.prox_iters, 5);
-  EXPECT_EQ(made.tau, 0.1);
-  EXPECT_EQ(make_proxprop_options(0.1, "cg", 3, "sgd", adam(1)).outer.kind, UpdateKind::SGD);
-  EXPECT_THROW(make_proxprop_options(0.1, "cg", 3, "adam", sgd(1, 0.9)), UsageError);
-  EXPECT_THROW(make_proxprop_options(0.1, "cg", 3, "rmsprop", sgd(1)), UsageError);
-  EXPECT_THROW(make_proxprop_options(-1, "cg", 3, "sgd", sgd(1)), UsageError);
-  EXPECT_THROW(make_proxprop_options(0.1, "cg", 0, "sgd", sgd(1)), UsageError);
-
-  EXPECT_EQ(ProxProp<double>(made).name(), "proxprop-exact");
+  // Momentum belongs to an SGD outer optimizer; the message names the option.
+  o = ProxPropOptions{};
+  o.outer = adam(1e-3);
+  o.outer.momentum = 0.9;
+  try {
+    o.validate();
+    ADD_FAILURE() << "momentum with an Adam outer optimizer accepted";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.key(), "momentum");
+  }
+  o = ProxPropOptions{};
+  o.solver = ProxPropSolver::Exact;
+  EXPECT_EQ(ProxProp<double>(o).name(), "proxprop-exact");
   EXPECT_EQ(ProxProp<double>(options(ProxPropSolver::CG, 1, 3, sgd(1))).name(), "proxprop-cg3");
 }
 

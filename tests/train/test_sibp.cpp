@@ -109,23 +109,27 @@ TEST(SibpOptions, ValidateNamesTheOption) {
   EXPECT_DOUBLE_EQ(o.lambda_for(1, 2), 2.0);
 }
 
-TEST(SibpOptions, MakeFromStrings) {
-  const SibpOptions o = make_sibp_options(0.5, "1,0.5", "reference", 7, "joint", {"armijo-jump"}, "");
-  EXPECT_EQ(o.lambda, (std::vector<double>{1, 0.5}));
-  EXPECT_EQ(o.mode, UpdateMode::Joint);
-  EXPECT_EQ(o.solver_iters, 7);
-  EXPECT_TRUE(o.quirks.armijo_jump);
-  EXPECT_FALSE(o.quirks.skip_unit_step);
-  const SibpOptions a = make_sibp_options(0.5, "1", "reference", 5, "sequential", {}, "authors");
-  EXPECT_TRUE(a.quirks.first_gradient_omits_bias && a.quirks.armijo_jump && a.quirks.skip_unit_step);
-  EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "sequential", {"armijo-jump"}, "authors"), UsageError);
-  EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "sequential", {"fast"}, ""), UsageError);
-  EXPECT_THROW(make_sibp_options(0.5, "1,x", "reference", 5, "sequential", {}, ""), UsageError);
-  EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "both", {}, ""), UsageError);
-  EXPECT_THROW(make_sibp_options(0.5, "1", "reference", 5, "sequential", {}, "octave"), UsageError);
+TEST(SibpOptions, PartsParsedFromText) {
+  EXPECT_EQ(parse_lambda_list("1,0.5"), (std::vector<double>{1, 0.5}));
+  EXPECT_THROW(parse_lambda_list("1,x"), OptionError);
+  EXPECT_THROW(parse_lambda_list("1,"), OptionError);
+  EXPECT_THROW(parse_lambda_list("0"), OptionError);
+  EXPECT_EQ(parse_update_mode("joint"), UpdateMode::Joint);
+  EXPECT_THROW(parse_update_mode("both"), UsageError);
+  ReferenceQuirks q;
+  q.enable("armijo-jump");
+  EXPECT_TRUE(q.armijo_jump);
+  EXPECT_FALSE(q.skip_unit_step);
+  EXPECT_THROW(q.enable("fast"), UsageError);
   // Quirks belong to the reference solver: never silently ignored.
-  EXPECT_THROW(make_sibp_options(0.5, "1", "exact:gn-exact", 5, "sequential", {}, "authors"), UsageError);
-  EXPECT_THROW(make_sibp_options(0.5, "1", "exact:reference", 5, "sequential", {"armijo-jump"}, ""), UsageError);
+  SibpOptions o;
+  o.quirks = ReferenceQuirks::authors();
+  o.solver = parse_solver_spec("exact:gn-exact");
+  EXPECT_THROW(o.validate(), OptionError);
+  o.solver = parse_solver_spec("exact:reference");
+  EXPECT_THROW(o.validate(), OptionError);
+  o.solver = parse_solver_spec("reference");
+  EXPECT_NO_THROW(o.validate());
 }
 
 TEST(SibpOptions, FactoryBuildsEverySolverKind) {
@@ -306,6 +310,7 @@ TEST(Sibp, DiagnosticsShowEveryLayerNotIncreasing) {
   Batch<float> batch = teacher_data<float>(rng, 10, 3, 20);
   SibpOptions o;
   o.eta = 0.5;
+  o.solver = parse_solver_spec("reference");  // 5 iterations for W, then 5 for b
   Sibp<float> sibp(o, net.spec());
   sibp.set_diagnostics(true);
   const StepReport r = sibp.step(net, batch);

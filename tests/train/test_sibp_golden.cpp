@@ -42,6 +42,7 @@ GoldenRun run_case(const std::string& name, const ReferenceQuirks& quirks) {
   SibpOptions o;
   o.eta = g.c.eta;
   o.lambda = g.c.lambda;
+  o.solver = parse_solver_spec("reference");  // the authors' solver, as the golden files
   o.quirks = quirks;
   Sibp<double> sibp(o, spec);
   Batch<double> batch{g.c.X, g.c.Y};

@@ -6,6 +6,7 @@
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
 #include "train/sibp.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
@@ -75,7 +76,7 @@ TEST(SibpLimit, SmallStepEqualsSgdOnSummedLoss) {
 
         Network<double> sibp_net = start;
         // Enough GN-CG iterations to solve the 7-unknown rows exactly.
-        SibpOptions o = make_sibp_options(eta, std::to_string(eta / alpha), solver, 20, "sequential", {}, "");
+        SibpOptions o = sibp::testing::sibp_options(eta, std::to_string(eta / alpha), solver, 20, "sequential", {}, "");
         Sibp<double> sibp(o, start.spec());
         const StepReport r = sibp.step(sibp_net, batch);
         ASSERT_TRUE(r.finite);
@@ -113,7 +114,7 @@ TEST(SibpLearns, EverySolverCombinationReducesTheLoss) {
       const NetworkSpec spec = NetworkSpec::mlp({4, 16, 3});
       Rng init_rng(1);
       Network<float> net(spec, Initializer{}, init_rng);
-      Sibp<float> sibp(make_sibp_options(0.5, "1", solver, 5, update, {}, ""), spec);
+      Sibp<float> sibp(sibp::testing::sibp_options(0.5, "1", solver, 5, update, {}, ""), spec);
       Tape<float> tape;
       net.forward(data.X, tape);
       const double before = loss_sum<float>(net.loss(), tape.output(), data.Y) / n;

@@ -143,7 +143,7 @@ TEST(UpdateRule, OptionsValidationNamesTheProblem) {
   expect_bad(o, "nesterov");
   o = UpdateOptions{};
   o.weight_decay = -1;
-  expect_bad(o, "weight decay");
+  expect_bad(o, "--weight-decay");
   o = UpdateOptions{};
   o.beta2 = 1;
   expect_bad(o, "beta2");
