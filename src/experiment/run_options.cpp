@@ -212,6 +212,9 @@ std::vector<RunOptionInfo> build_table() {
                   &RunOptions::data_dir, string_codec()));
   t.push_back(row("val_split", D, "N", "Hold out the last N training samples for validation", all,
                   &RunOptions::val_split, integer_codec<Index>(0, Index(1) << 40)));
+  t.push_back(row("train_subset", D, "N",
+                  "Train on the first N training samples only (after --val-split; 0: all), for quick studies", all,
+                  &RunOptions::train_subset, integer_codec<Index>(0, Index(1) << 40)));
   t.push_back(row("standardize", D, "", "Standardise features (mean/std of the training split)", all,
                   &RunOptions::standardize, flag_codec()));
 
@@ -498,6 +501,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   }
   data_.dir = o.data_dir.empty() ? default_data_dir() : std::filesystem::path(o.data_dir);
   data_.val_split = o.val_split;
+  data_.train_subset = o.train_subset;
   data_.standardize = o.standardize;
 
   model_.arch = o.arch;

@@ -217,6 +217,13 @@ RunData load_run_data(const RunSpec& spec) {
   RunData d;
   d.data = load_data(spec.data().spec, data_options);
   if (o.val_split > 0) d.val = split_validation(d.data.train, o.val_split);
+  if (o.train_subset > 0) {
+    if (o.train_subset > d.data.train.size())
+      throw OptionError("train_subset", "the training split of '" + o.data + "' has " +
+                                            std::to_string(d.data.train.size()) + " samples (after --val-split), fewer than " +
+                                            std::to_string(o.train_subset));
+    d.data.train = d.data.train.slice(0, o.train_subset, d.data.train.name());
+  }
   const Dataset& train = d.data.train;
   if (train.size() == 0) throw DataError(o.data + ": the training split has no samples");
   d.net = spec.model().network(train.sample_shape(), train.num_classes(), o.data);

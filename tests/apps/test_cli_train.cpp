@@ -93,6 +93,13 @@ TEST_F(CliTrain, SameSeedSameResultAndConfigReruns) {
   EXPECT_NE(slurp(dir_ / "a" / "model.safetensors"), slurp(dir_ / "d" / "model.safetensors"));
 }
 
+TEST_F(CliTrain, TrainSubsetUsesTheFirstSamples) {
+  ASSERT_EQ(run_sibp(train_args("sub", "--train-subset 60 --epochs 1")).exit_code, 0);
+  const auto metrics = nlohmann::json::parse(slurp(dir_ / "sub" / "metrics.json"));
+  EXPECT_EQ(metrics.back()["iteration"], 6);  // 60 samples in batches of 10
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "sub" / "config.json"))["data_shape"]["train"], 60);
+}
+
 TEST_F(CliTrain, InitFromStartsFromGivenWeights) {
   ASSERT_EQ(run_sibp(train_args("a", "--lr 0.5")).exit_code, 0);
   // Zero epochs are not allowed, so compare the first metrics row instead: it
@@ -138,6 +145,12 @@ TEST_F(CliTrain, BadOptionsGiveClearErrors) {
       {"--layers 4-16-7", 2, "classes"},
       {"--layers 4-x-3", 2, "--layers"},
       {"--dtype f16", 2, "--dtype"},
+      {"--train-subset 100000", 2, "--train-subset"},
+      {"--algo sgd --eta 0.5", 2, "--eta: applies to --algo sibp, not sgd"},
+      {"--seed -1", 2, "--seed"},
+      {"--epochs 4294967298", 2, "--epochs"},
+      {"--threads 1000", 2, "--threads"},
+      {"--layers 4-16-3-", 2, "--layers"},
       {"--init-from /nonexistent/model.safetensors", 1, "/nonexistent/model.safetensors"},
   };
   for (const auto& c : cases) {
