@@ -143,7 +143,7 @@ void register_train(CLI::App& app) {
     } else {
       opt = cmd->add_option_function<std::vector<std::string>>(
           info.cli, [args, key](const std::vector<std::string>& v) { args->given[key] = v; }, help);
-      opt->type_name(info.value_name)->allow_extra_args(false);
+      opt->type_name(info.value_name)->expected(1)->allow_extra_args(false);
       // A later value overrides an earlier one (handy after --config or in scripts); --quirk accumulates.
       opt->multi_option_policy(info.repeatable ? CLI::MultiOptionPolicy::TakeAll : CLI::MultiOptionPolicy::TakeLast);
     }

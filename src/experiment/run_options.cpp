@@ -149,10 +149,9 @@ std::string widths_text(const std::vector<Index>& w) {
   return s;
 }
 
-/// The table row for RunOptions member `field` with codec `c`.
-template <typename V>
-RunOptionInfo row(std::string key, std::string group, std::string value_name, std::string help,
-                  std::set<Algo> applies, V RunOptions::*field, Codec<V> c) {
+/// The documentation part of a table row.
+RunOptionInfo described(std::string key, std::string group, std::string value_name, std::string help,
+                        std::set<Algo> applies) {
   RunOptionInfo info;
   info.key = std::move(key);
   info.group = std::move(group);
@@ -160,6 +159,15 @@ RunOptionInfo row(std::string key, std::string group, std::string value_name, st
   info.help = std::move(help);
   info.applies_to = std::move(applies);
   info.cli = OptionError::cli_name(info.key);
+  return info;
+}
+
+/// The table row for RunOptions member `field` with codec `c`.
+template <typename V>
+RunOptionInfo row(std::string key, std::string group, std::string value_name, std::string help,
+                  std::set<Algo> applies, V RunOptions::*field, Codec<V> c) {
+  RunOptionInfo info = described(std::move(key), std::move(group), std::move(value_name), std::move(help),
+                                 std::move(applies));
   info.flag = std::is_same_v<V, bool>;
   info.number = std::is_same_v<V, double>;
   const std::string k = info.key;
@@ -173,13 +181,8 @@ RunOptionInfo row(std::string key, std::string group, std::string value_name, st
 template <typename V>
 RunOptionInfo optional_row(std::string key, std::string group, std::string value_name, std::string help,
                            std::set<Algo> applies, std::optional<V> RunOptions::*field, Codec<V> c) {
-  RunOptionInfo info;
-  info.key = std::move(key);
-  info.group = std::move(group);
-  info.value_name = std::move(value_name);
-  info.help = std::move(help);
-  info.applies_to = std::move(applies);
-  info.cli = OptionError::cli_name(info.key);
+  RunOptionInfo info = described(std::move(key), std::move(group), std::move(value_name), std::move(help),
+                                 std::move(applies));
   info.number = std::is_same_v<V, double>;
   const std::string k = info.key;
   info.from_json = [k, field, c](RunOptions& o, const json& v) {
@@ -296,15 +299,11 @@ std::vector<RunOptionInfo> build_table() {
                   text_codec<UpdateMode>([](const std::string& s) { return parse_update_mode(s); },
                                          [](UpdateMode m) { return to_string(m); })));
   {
-    RunOptionInfo q;
-    q.key = "quirks";
+    RunOptionInfo q = described("quirks", S, "NAME",
+                                "Reproduce one quirk of the authors' code: first-gradient-omits-bias, armijo-jump, "
+                                "skip-unit-step, no-descent-restart (repeatable: --quirk)",
+                                sibp);
     q.cli = "--quirk";
-    q.group = S;
-    q.value_name = "NAME";
-    q.help =
-        "Reproduce one quirk of the authors' code: first-gradient-omits-bias, armijo-jump, skip-unit-step, "
-        "no-descent-restart (repeatable: --quirk)";
-    q.applies_to = sibp;
     q.repeatable = true;
     q.from_text = [](RunOptions& o, const std::string& name) {
       try {
@@ -336,13 +335,8 @@ std::vector<RunOptionInfo> build_table() {
     t.push_back(std::move(q));
   }
   {
-    RunOptionInfo c;
-    c.key = "compat";
-    c.cli = "--compat";
-    c.group = S;
-    c.value_name = "authors";
-    c.help = "'authors': every quirk of the published code (implies --solver reference)";
-    c.applies_to = sibp;
+    RunOptionInfo c = described("compat", S, "authors",
+                                "'authors': every quirk of the published code (implies --solver reference)", sibp);
     c.from_text = [](RunOptions& o, const std::string& s) {
       if (s != "authors") throw OptionError("compat", "expected 'authors', got '" + s + "'");
       o.compat_authors = true;
