@@ -1,10 +1,13 @@
 #include "test_support.hpp"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -27,6 +30,17 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write fixture " + path.string());
+}
+
+bool returns_without_blocking_on_fifo(const fs::path& fifo, const std::function<void()>& f, double seconds) {
+  std::future<void> done = std::async(std::launch::async, f);
+  const bool in_time = done.wait_for(std::chrono::duration<double>(seconds)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  done.get();
+  return in_time;
 }
 
 CommandResult run_sibp(const std::string& args) {

@@ -1,6 +1,7 @@
 #pragma once
 /// Helpers shared by the test executables.
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +26,14 @@ class TempDir {
 
 /// Writes bytes to a file (not atomically: tests make fixtures with it).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+/// Runs `f` on another thread and says whether it returned (or threw) within
+/// `seconds`. If it did not, it is taken to be blocked on the FIFO `fifo`:
+/// a writer opens and closes the FIFO until `f` returns (that ends a blocked
+/// open or read), so a reader that hangs on a FIFO fails its test instead of
+/// hanging the suite. An exception of `f` is rethrown.
+bool returns_without_blocking_on_fifo(const std::filesystem::path& fifo, const std::function<void()>& f,
+                                      double seconds = 5);
 
 /// Result of running a command line.
 struct CommandResult {
