@@ -50,21 +50,9 @@ TEST(ReferenceStepCli, WrongQuirksExceedTheTolerance) {
   EXPECT_NE(r.err.find("--tol"), std::string::npos) << r.err;
 }
 
-// A copy of a case's inputs that a test may break.
-fs::path copy_case(const TempDir& tmp) {
-  const fs::path dst = tmp.path() / "case";
-  fs::create_directories(dst);
-  for (const auto& e : fs::directory_iterator(case_dir("case_b_fixed")))
-    if (e.is_regular_file()) {
-      fs::copy_file(e.path(), dst / e.path().filename());
-      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
-    }
-  return dst;
-}
-
 TEST(ReferenceStepCli, MissingFileIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   fs::remove(c / "W2_before.bin");
   const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -73,7 +61,7 @@ TEST(ReferenceStepCli, MissingFileIsExit1NamingIt) {
 
 TEST(ReferenceStepCli, WrongSizeIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   testing::write_bytes(c / "b1_before.bin", std::string(24, '\0'));
   const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -83,7 +71,7 @@ TEST(ReferenceStepCli, WrongSizeIsExit1NamingIt) {
 
 TEST(ReferenceStepCli, BadManifestFieldIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   std::string m;
   {
     std::ifstream in(c / "manifest.json");
@@ -118,7 +106,7 @@ TEST(ReferenceStepCli, ANonFiniteReferenceValueFailsNamingTheTensor) {
   // Every comparison with NaN is false, so a NaN passed any tolerance (and
   // Eigen's maxCoeff may skip it): the step "matched" a broken reference.
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   poke_f64(c / "W1_after.bin", 5, std::nan(""));
   auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out") +
                     " --quirk armijo-jump --quirk skip-unit-step");
@@ -128,7 +116,7 @@ TEST(ReferenceStepCli, ANonFiniteReferenceValueFailsNamingTheTensor) {
   EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
 
   TempDir tmp2;
-  const fs::path d = copy_case(tmp2);
+  const fs::path d = testing::copy_reference_case(tmp2);
   poke_f64(d / "b2_after.bin", 0, -std::numeric_limits<double>::infinity());
   r = run_sibp("reference-step " + q(d) + " --out " + q(tmp.path() / "out2") +
                " --quirk armijo-jump --quirk skip-unit-step --tol 1e300");
@@ -139,7 +127,7 @@ TEST(ReferenceStepCli, ANonFiniteReferenceValueFailsNamingTheTensor) {
 
 TEST(ReferenceStepCli, ADeeplyNestedManifestIsExit1) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   testing::write_bytes(c / "manifest.json", std::string(100000, '[') + std::string(100000, ']'));
   const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
   EXPECT_EQ(r.exit_code, 1) << r.err;

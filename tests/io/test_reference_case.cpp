@@ -4,7 +4,6 @@
 #include "io/reference_case.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -22,18 +21,6 @@ using testing::TempDir;
 
 fs::path fixture(const std::string& name) { return fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / name; }
 
-/// A writable copy of case_b_fixed's files (without intermediate/).
-fs::path copy_case(const TempDir& tmp) {
-  const fs::path dst = tmp / "case";
-  fs::create_directories(dst);
-  for (const auto& e : fs::directory_iterator(fixture("case_b_fixed")))
-    if (e.is_regular_file()) {
-      fs::copy_file(e.path(), dst / e.path().filename());
-      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
-    }
-  return dst;
-}
-
 TEST(ReferenceCase, ReadsTheFixture) {
   const ReferenceCase c = read_reference_case(fixture("case_b_fixed"));
   EXPECT_EQ(c.layers, (std::vector<Index>{784, 64, 32, 10}));
@@ -44,7 +31,7 @@ TEST(ReferenceCase, ReadsTheFixture) {
 
 TEST(ReferenceCase, DeeplyNestedManifestIsACleanError) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   for (const auto& [open, close] : {std::pair{"[", "]"}, std::pair{"{\"a\":", "}"}}) {
     std::string text = "{\"layers\": ";
     for (int i = 0; i < 100000; ++i) text += open;
@@ -58,7 +45,7 @@ TEST(ReferenceCase, DeeplyNestedManifestIsACleanError) {
 
 TEST(ReferenceCase, NumberOverflowNamesTheManifest) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   testing::write_bytes(c / "manifest.json", "{\"layers\": [784, 10], \"eta\": 1e400}");
   const std::string msg = error_message<DataError>([&] { (void)read_reference_case(c); });
   expect_mentions(msg, {(c / "manifest.json").string(), "1e400"});
@@ -78,28 +65,20 @@ TEST(ReferenceCase, ManifestFieldsAreCheckedWithoutReadingArrays) {
 
 TEST(ReferenceCase, AnArrayFileThatIsAFolderOrAFifoIsNamedAsSuch) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   fs::remove(c / "X.bin");
   fs::create_directory(c / "X.bin");
   expect_mentions(error_message<DataError>([&] { (void)read_reference_case(c); }),
                   {(c / "X.bin").string(), "is a directory"});
   fs::remove(c / "X.bin");
-  ASSERT_EQ(::mkfifo((c / "X.bin").c_str(), 0600), 0);
-  std::string msg;
-  EXPECT_TRUE(testing::returns_without_blocking_on_fifo(
-      c / "X.bin", [&] { msg = error_message<DataError>([&] { (void)read_reference_case(c); }); }));
-  expect_mentions(msg, {(c / "X.bin").string(), "is not a regular file (FIFO)"});
+  testing::expect_fifo_refused(c / "X.bin", [&] { (void)read_reference_case(c); });
 }
 
 TEST(ReferenceCase, AManifestThatIsAFifoDoesNotHang) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   fs::remove(c / "manifest.json");
-  ASSERT_EQ(::mkfifo((c / "manifest.json").c_str(), 0600), 0);
-  std::string msg;
-  EXPECT_TRUE(testing::returns_without_blocking_on_fifo(
-      c / "manifest.json", [&] { msg = error_message<DataError>([&] { (void)read_reference_case(c); }); }));
-  expect_mentions(msg, {(c / "manifest.json").string(), "is not a regular file (FIFO)"});
+  testing::expect_fifo_refused(c / "manifest.json", [&] { (void)read_reference_case(c); });
 }
 
 }  // namespace

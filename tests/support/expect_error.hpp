@@ -1,10 +1,15 @@
 #pragma once
-/// Checks of error messages shared by the test executables.
+/// Checks of errors shared by the test executables.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <initializer_list>
 #include <string>
 #include <typeinfo>
+
+#include "core/error.hpp"
+#include "test_support.hpp"
 
 namespace sibp::testing {
 
@@ -27,6 +32,18 @@ std::string error_message(F&& f) {
 /// Checks that msg contains every one of parts.
 inline void expect_mentions(const std::string& msg, std::initializer_list<std::string> parts) {
   for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+}
+
+/// Makes a FIFO at `fifo` and checks that `read` (which reads it) throws a
+/// DataError naming it as a FIFO, without waiting for a writer: a read that
+/// blocks fails the test instead of hanging the suite.
+template <typename F>
+void expect_fifo_refused(const std::filesystem::path& fifo, F&& read) {
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << fifo;
+  std::string msg;
+  EXPECT_TRUE(returns_without_blocking_on_fifo(fifo, [&] { msg = error_message<DataError>(read); }))
+      << "reading the FIFO " << fifo << " blocked";
+  expect_mentions(msg, {fifo.string(), "is not a regular file (FIFO)"});
 }
 
 }  // namespace sibp::testing

@@ -26,6 +26,18 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+fs::path copy_reference_case(const TempDir& tmp, const std::string& case_name) {
+  const fs::path src = fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / case_name;
+  const fs::path dst = tmp / "case";
+  fs::create_directories(dst);
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.is_regular_file()) {
+      fs::copy_file(e.path(), dst / e.path().filename());
+      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
+    }
+  return dst;
+}
+
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -24,6 +24,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// A writable copy of the files (not the subfolders) of the reference case
+/// tests/fixtures/sibp-reference/`case_name`, in tmp/case; returns that folder.
+std::filesystem::path copy_reference_case(const TempDir& tmp, const std::string& case_name = "case_b_fixed");
+
 /// Writes bytes to a file (not atomically: tests make fixtures with it).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
