@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::filesystem::path path = sibp::fuzz::input_as_file(data, size);
-  sibp::fuzz::expect_sibp_errors_only([&] {
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
     const sibp::Dataset ds = sibp::read_csv(path, "fuzz");
     // Every sample must be readable as a batch.
     sibp::Batch<float> batch;

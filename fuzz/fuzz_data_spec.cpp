@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  sibp::fuzz::expect_sibp_errors_only([&] {
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
     const sibp::DataSpec spec = sibp::parse_data_spec(text);
     // What the loaders rely on: the text is kept, and every form that names
     // a folder or a file has one.

@@ -9,7 +9,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  sibp::fuzz::expect_sibp_errors_only([&] {
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
     const sibp::ReferenceCase c =
         sibp::parse_reference_manifest("fuzz-case", sibp::parse_json_text(text, "fuzz-case/manifest.json"));
     (void)c.has_after();

@@ -7,13 +7,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::filesystem::path path = sibp::fuzz::input_as_file(data, size);
-  sibp::fuzz::expect_sibp_errors_only([&] {
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
     const sibp::Network<float> net = sibp::load_network<float>(path);
     (void)net.all_finite();
   });
-  sibp::fuzz::expect_sibp_errors_only([&] { (void)sibp::load_network<double>(path); });
-  sibp::fuzz::expect_sibp_errors_only([&] { (void)sibp::read_safetensors_metadata(path); });
-  sibp::fuzz::expect_sibp_errors_only([&] {
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] { (void)sibp::load_network<double>(path); });
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] { (void)sibp::read_safetensors_metadata(path); });
+  sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
     sibp::NetworkSpec spec;
     spec.widths = {3, 2};
     sibp::Network<float> target(spec);
