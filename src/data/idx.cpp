@@ -175,12 +175,13 @@ std::vector<std::uint8_t> read_payload(IdxByteReader& in, const fs::path& path, 
     throw DataError(path.string() + ": header declares " + declared + " = " + std::to_string(expected) +
                     " bytes, more than the " + std::to_string(kMaxPayload) + " this reader accepts");
   std::vector<std::uint8_t> out;
-  // Grow in chunks so a header that overstates the size of a short file does
-  // not allocate the whole declared amount up front.
-  constexpr std::size_t kChunk = std::size_t{1} << 24;
+  // Grow with what has been read (64 KiB, then doubling up to 16 MiB steps)
+  // so a header that overstates the size of a short file allocates about as
+  // much as the file holds, not the declared amount.
   std::size_t have = 0;
   while (have < expected) {
-    const std::size_t want = std::min<std::size_t>(kChunk, static_cast<std::size_t>(expected) - have);
+    const std::size_t step = std::clamp<std::size_t>(have, std::size_t{1} << 16, std::size_t{1} << 24);
+    const std::size_t want = std::min<std::size_t>(step, static_cast<std::size_t>(expected) - have);
     out.resize(have + want);
     const std::size_t got = in.read(out.data() + have, want);
     have += got;
