@@ -121,9 +121,9 @@ std::size_t InputFile::read(void* dst, std::size_t n) {
 std::string InputFile::read_rest() {
   std::string out;
   // The size from fstat, plus one byte to notice a file that has grown (at
-  // least 64 KiB: files under /proc report a size of 0).
+  // least 4 KiB: files under /proc report a size of 0).
   const std::uint64_t expected = size_ > read_ ? size_ - read_ : 0;
-  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(expected + 1, 1 << 16),
+  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(expected + 1, 4096),
                                                               max_bytes_ + 1)));
   std::size_t have = read(out.data(), out.size());
   while (have == out.size()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <new>
 
 #include "core/atomic_file.hpp"
@@ -35,7 +36,8 @@ constexpr std::uint64_t kMaxIdxFileBytes = kMaxPayload + 16;
 /// `gzip -d` accepts them), and anything else is an error.
 class IdxByteReader {
  public:
-  explicit IdxByteReader(const fs::path& path) : file_(path, kMaxIdxFileBytes), in_(kInputChunk) {
+  explicit IdxByteReader(const fs::path& path)
+      : file_(path, kMaxIdxFileBytes), in_(std::make_unique_for_overwrite<std::uint8_t[]>(kInputChunk)) {
     ensure_input(2);
     gzip_ = avail_ >= 2 && in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b;
     if (gzip_ && inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) throw std::bad_alloc();
@@ -52,7 +54,7 @@ class IdxByteReader {
   std::size_t read(std::uint8_t* dst, std::size_t n) {
     if (!gzip_) {
       const std::size_t buffered = std::min(n, avail_);
-      std::copy_n(in_.data() + pos_, buffered, dst);
+      std::copy_n(in_.get() + pos_, buffered, dst);
       pos_ += buffered;
       avail_ -= buffered;
       return buffered + (buffered < n ? file_.read(dst + buffered, n - buffered) : 0);
@@ -63,7 +65,7 @@ class IdxByteReader {
         throw DataError(where() + ": truncated gzip file: expected a complete gzip stream, found one that ends "
                                   "early (at compressed byte " + std::to_string(consumed()) + ")");
       const std::size_t want = std::min<std::size_t>(n - got, 1u << 30);
-      zs_.next_in = in_.data() + pos_;
+      zs_.next_in = in_.get() + pos_;
       zs_.avail_in = static_cast<uInt>(avail_);
       zs_.next_out = dst + got;
       zs_.avail_out = static_cast<uInt>(want);
@@ -108,10 +110,10 @@ class IdxByteReader {
   /// ends first; returns whether k bytes are available.
   bool ensure_input(std::size_t k) {
     if (avail_ >= k) return true;
-    std::copy_n(in_.data() + pos_, avail_, in_.data());
+    std::copy_n(in_.get() + pos_, avail_, in_.get());
     pos_ = 0;
     while (avail_ < k) {
-      const std::size_t r = file_.read(in_.data() + avail_, in_.size() - avail_);
+      const std::size_t r = file_.read(in_.get() + avail_, kInputChunk - avail_);
       if (r == 0) break;
       avail_ += r;
       total_in_ += r;
@@ -123,9 +125,11 @@ class IdxByteReader {
   std::uint64_t consumed() const { return total_in_ - avail_; }
   std::string where() const { return file_.path().string(); }
 
-  static constexpr std::size_t kInputChunk = std::size_t{1} << 17;
+  static constexpr std::size_t kInputChunk = std::size_t{1} << 16;
   InputFile file_;
-  std::vector<std::uint8_t> in_;
+  // Not zero-filled: only the pages a read reaches are touched (a small or
+  // malformed file costs no 64 KiB of page faults).
+  std::unique_ptr<std::uint8_t[]> in_;
   std::size_t pos_ = 0, avail_ = 0;  ///< unread bytes in in_: [pos_, pos_ + avail_)
   std::uint64_t total_in_ = 0;       ///< bytes read from the file into in_
   bool gzip_ = false;
