@@ -1,4 +1,5 @@
 // `sibp eval`: loss, accuracy and confusion matrix of a saved model on a data split.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 #include "data/data_source.hpp"
 #include "io/safetensors.hpp"
 #include "train/fit.hpp"
@@ -22,17 +24,27 @@ struct EvalArgs {
   bool json = false;
 };
 
+/// A metadata value that must be a JSON array of finite numbers.
+std::vector<double> number_list(const std::map<std::string, std::string>& meta, const std::string& key,
+                                const std::string& model) {
+  const std::string source = model + ": metadata " + key;
+  const nlohmann::json j = parse_json_text(meta.at(key), source);
+  std::vector<double> out;
+  if (!j.is_array()) throw DataError(source + ": expected a list of numbers, found " + json_excerpt(j));
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_number() || !std::isfinite(j[i].get<double>()))
+      throw DataError(source + ": expected a list of finite numbers, found " + json_excerpt(j[i]) + " at index " +
+                      std::to_string(i));
+    out.push_back(j[i].get<double>());
+  }
+  return out;
+}
+
 Normalization normalization_from(const std::map<std::string, std::string>& meta, const std::string& model) {
   Normalization norm;
-  auto mean = meta.find("sibp.norm.mean");
-  auto inv = meta.find("sibp.norm.inv_std");
-  if (mean == meta.end() || inv == meta.end()) return norm;
-  try {
-    norm.mean = nlohmann::json::parse(mean->second).get<std::vector<double>>();
-    norm.inv_std = nlohmann::json::parse(inv->second).get<std::vector<double>>();
-  } catch (const std::exception& e) {
-    throw DataError(model + ": metadata sibp.norm.* is not a list of numbers: " + e.what());
-  }
+  if (!meta.contains("sibp.norm.mean") || !meta.contains("sibp.norm.inv_std")) return norm;
+  norm.mean = number_list(meta, "sibp.norm.mean", model);
+  norm.inv_std = number_list(meta, "sibp.norm.inv_std", model);
   if (norm.mean.size() != norm.inv_std.size())
     throw DataError(model + ": metadata sibp.norm.mean and sibp.norm.inv_std differ in length");
   return norm;
@@ -47,6 +59,8 @@ void run(const EvalArgs& args) {
   const Dataset data = load_split(data_spec, options, Split::Test);
   model_options.input = data.sample_shape();
   const Network<double> net = load_network<double>(args.model, model_options);
+  // A NaN weight would print an accuracy that means nothing.
+  require_finite_parameters(net, args.model);
   const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
   if (data.num_features() != net.input_size())
     throw UsageError("model '" + args.model + "' expects " + std::to_string(net.input_size()) +
@@ -79,7 +93,7 @@ void run(const EvalArgs& args) {
   long long correct = 0;
   for (Index c = 0; c < C; ++c) correct += confusion[static_cast<std::size_t>(c * C + c)];
   const double n = static_cast<double>(data.size());
-  const double mean_loss = n > 0 ? loss / n : 0, accuracy = n > 0 ? correct / n : 0;
+  const double mean_loss = loss / n, accuracy = static_cast<double>(correct) / n;
 
   if (args.json) {
     nlohmann::json j = {{"model", args.model}, {"data", args.data},    {"samples", data.size()},

@@ -1,7 +1,9 @@
 // `sibp reference-step DIR --out OUTDIR`: one SIBP step in float64 with the
 // reference solver on a golden-vector case (ALGORITHMS.md §3.1, §3.3 a),
 // compared with the case's *_after files when it has them.
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -24,12 +26,31 @@ struct ReferenceStepArgs {
 };
 
 // ‖a − r‖_∞ and ‖a − r‖_∞ / ‖r‖_∞: element-wise relative errors are
-// meaningless on entries that are (nearly) zero.
+// meaningless on entries that are (nearly) zero. A NaN or infinity on either
+// side is a failure of its own: every comparison with NaN is false, so it
+// would pass any tolerance test, and Eigen's maxCoeff may skip it.
 struct Diff {
   double abs = 0, rel = 0;
+  std::string non_finite;  ///< what is not finite, e.g. "reference NaN at (2, 0)"; empty if all is
 };
+
+std::string first_non_finite(const Mat<double>& m, const char* side) {
+  for (Index j = 0; j < m.cols(); ++j)
+    for (Index i = 0; i < m.rows(); ++i)
+      if (!std::isfinite(m(i, j)))
+        return std::string(side) + " " + (std::isnan(m(i, j)) ? "NaN" : "Inf") + " at (" + std::to_string(i) + ", " +
+               std::to_string(j) + ")";
+  return "";
+}
+
 Diff compare(const Mat<double>& a, const Mat<double>& r) {
   Diff d;
+  d.non_finite = first_non_finite(a, "computed");
+  if (d.non_finite.empty()) d.non_finite = first_non_finite(r, "reference");
+  if (!d.non_finite.empty()) {
+    d.abs = d.rel = std::numeric_limits<double>::quiet_NaN();
+    return d;
+  }
   d.abs = (a - r).cwiseAbs().maxCoeff();
   const double scale = r.cwiseAbs().maxCoeff();
   d.rel = scale > 0 ? d.abs / scale : d.abs;
@@ -80,15 +101,17 @@ void run_reference_step(const ReferenceStepArgs& a) {
   if (!c.has_after()) return;
 
   std::cout << "tensor        max|abs diff|   max rel diff (|a-r|_inf/|r|_inf)\n";
-  std::string worst;
+  std::string worst, non_finite;
   double worst_rel = 0;
   auto row = [&](const std::string& name, const Mat<double>& ours) {
     const Diff d = compare(ours, c.load(name));
-    char line[160];
-    std::snprintf(line, sizeof line, "%-13s %.3e       %.3e%s\n", name.c_str(), d.abs, d.rel,
-                  d.rel > a.tol ? "  FAIL" : "");
+    const bool fails = !d.non_finite.empty() || d.rel > a.tol;
+    char line[200];
+    std::snprintf(line, sizeof line, "%-13s %.3e       %.3e%s%s\n", name.c_str(), d.abs, d.rel, fails ? "  FAIL" : "",
+                  d.non_finite.empty() ? "" : (" (" + d.non_finite + ")").c_str());
     std::cout << line;
-    if (!(d.rel <= worst_rel)) {
+    if (!d.non_finite.empty() && non_finite.empty()) non_finite = name + ": " + d.non_finite;
+    if (d.rel > worst_rel) {
       worst_rel = d.rel;
       worst = name;
     }
@@ -98,7 +121,11 @@ void run_reference_step(const ReferenceStepArgs& a) {
     row("b" + std::to_string(l) + "_after.bin", Mat<double>(b_after[l - 1]));
   }
   std::cout.flush();
-  if (!(worst_rel <= a.tol)) {
+  if (!non_finite.empty()) {
+    std::cerr << "sibp: reference-step: " << non_finite << ": every compared value must be finite\n";
+    throw Exit{1};
+  }
+  if (worst_rel > a.tol) {
     std::cerr << "sibp: reference-step: " << worst << " differs from the reference by relative " << worst_rel
               << " > --tol " << a.tol << "\n";
     throw Exit{1};

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building, testing, fetching data and
-# plotting need. Idempotent: does nothing when all are present.
+# Installs every Debian package that building, testing, fetching data,
+# plotting and fuzzing (clang-14 with libFuzzer, scripts/fuzz.sh) need.
+# Idempotent: does nothing when all are present.
 # Runs as root (or through sudo when available).
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev
   dataset-fashion-mnist
   python3 python3-numpy python3-torch
   nodejs npm ca-certificates coreutils tar gzip

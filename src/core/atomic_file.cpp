@@ -4,10 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.hpp"
 
@@ -53,13 +52,94 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
   }
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError("cannot read '" + path.string() + "': " + errno_text());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw DataError("cannot read '" + path.string() + "': read error");
-  return ss.str();
+namespace {
+
+/// Why a file of this mode cannot be read as data, or "" for a regular file.
+std::string not_regular_reason(mode_t mode) {
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "is a directory";
+  const char* kind = S_ISFIFO(mode)   ? "FIFO"
+                     : S_ISCHR(mode)  ? "character device"
+                     : S_ISBLK(mode)  ? "block device"
+                     : S_ISSOCK(mode) ? "socket"
+                                      : "special file";
+  return std::string("is not a regular file (") + kind + ")";
+}
+
+}  // namespace
+
+InputFile::InputFile(const fs::path& path, std::uint64_t max_bytes) : path_(path), max_bytes_(max_bytes) {
+  const auto fail = [&](const std::string& why) { throw DataError("cannot read '" + path.string() + "': " + why); };
+  const auto too_large = [&](std::uint64_t size) {
+    fail("is " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes) +
+         " bytes this reader accepts");
+  };
+  // stat before open: opening a FIFO blocks until a writer appears, and a
+  // device such as /dev/zero never ends.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(errno == ENOENT ? "no such file" : errno_text());
+  if (const std::string why = not_regular_reason(st.st_mode); !why.empty()) fail(why);
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) too_large(static_cast<std::uint64_t>(st.st_size));
+  // O_NONBLOCK: should the path have become a FIFO since the stat, open
+  // returns at once and the fstat below refuses it.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) fail(errno == ENOENT ? "no such file" : errno_text());
+  if (::fstat(fd_, &st) != 0) {
+    const std::string why = errno_text();
+    ::close(fd_);
+    fail(why);
+  }
+  const std::string why = not_regular_reason(st.st_mode);
+  size_ = static_cast<std::uint64_t>(st.st_size);
+  if (!why.empty() || size_ > max_bytes) {
+    ::close(fd_);
+    if (!why.empty()) fail(why);
+    too_large(size_);
+  }
+}
+
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t InputFile::read(void* dst, std::size_t n) {
+  auto* p = static_cast<char*>(dst);
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd_, p + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw DataError("cannot read '" + path_.string() + "': " + errno_text());
+    }
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  read_ += got;
+  return got;
+}
+
+std::string InputFile::read_rest() {
+  std::string out;
+  // The size from fstat, plus one byte to notice a file that has grown (at
+  // least 4 KiB: files under /proc report a size of 0).
+  const std::uint64_t expected = size_ > read_ ? size_ - read_ : 0;
+  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(expected + 1, 4096),
+                                                              max_bytes_ + 1)));
+  std::size_t have = read(out.data(), out.size());
+  while (have == out.size()) {
+    if (read_ > max_bytes_)
+      throw DataError("cannot read '" + path_.string() + "': grew beyond the " + std::to_string(max_bytes_) +
+                      " bytes this reader accepts while it was read");
+    out.resize(std::min<std::uint64_t>(2 * out.size(), max_bytes_ + 1));
+    have += read(out.data() + have, out.size() - have);
+  }
+  out.resize(have);
+  return out;
+}
+
+std::string read_file(const fs::path& path, std::uint64_t max_bytes) {
+  InputFile in(path, max_bytes);
+  return in.read_rest();
 }
 
 void ensure_writable_dir(const fs::path& dir) {

@@ -1,8 +1,10 @@
 #pragma once
 /// Error types. The library never exits: it throws, and the CLI maps each
 /// type to an exit code (usage 2, data 1) so an embedding program survives.
+#include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace sibp {
 
@@ -42,5 +44,24 @@ class DataError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// Text from an input file as it may be quoted in a message: at most
+/// `max_chars` bytes (then "..."), every byte that is not printable ASCII
+/// written as \xNN, so a binary file's "field" cannot garble a terminal or
+/// make the message invalid UTF-8.
+inline std::string printable_excerpt(std::string_view text, std::size_t max_chars = 40) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x20 && u < 0x7f) {
+      out += text[i];
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    }
+  }
+  return text.size() > max_chars ? out + "..." : out;
+}
 
 }  // namespace sibp

@@ -2,11 +2,11 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <string_view>
 #include <vector>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace sibp {
@@ -51,12 +51,11 @@ void split_fields(std::string_view line, std::vector<std::string_view>& fields) 
 }  // namespace
 
 Dataset read_csv(const fs::path& path, std::string name) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw DataError(path.string() + ": cannot open CSV: " +
-                    (fs::exists(path, ec) ? "not a regular file" : "no such file"));
-  std::ifstream in(path);
-  if (!in) throw DataError(path.string() + ": cannot open CSV for reading");
+  const std::string text = read_file(path, kCsvMaxBytes);
+  std::string_view rest(text);
+  // Spreadsheet programs save "UTF-8 CSV" with a byte order mark; left in,
+  // it would make the first field of a data row look like a header.
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
 
   const std::string file = path.string();
   std::vector<float> values;
@@ -65,10 +64,12 @@ Dataset read_csv(const fs::path& path, std::string name) {
   std::size_t width = 0;     // fields per row, fixed by the first row (header or data)
   long width_line = 0;       // the line that fixed it, for the ragged-row message
   int max_label = -1;
-  std::string line;
   long lineno = 0;
   bool seen_any_line = false;
-  while (std::getline(in, line)) {
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     ++lineno;
     if (trim(line).empty()) continue;
     split_fields(line, fields);
@@ -86,7 +87,7 @@ Dataset read_csv(const fs::path& path, std::string name) {
                       std::to_string(width_line) + "), found " + std::to_string(fields.size()));
     if (fields.size() < 2)
       throw DataError(where + ": expected a label and at least one feature, found 1 field");
-    const std::string label_text(fields[0]);
+    const std::string label_text = printable_excerpt(fields[0]);
     if (!label_is_number || !std::isfinite(label))
       throw DataError(where + ":1: expected an integer class label, found '" + label_text + "'");
     if (!(label >= 0))
@@ -102,14 +103,13 @@ Dataset read_csv(const fs::path& path, std::string name) {
       double x = 0;
       if (!parse_number(fields[k], x))
         throw DataError(where + ":" + std::to_string(k + 1) + ": expected a number, found '" +
-                        std::string(fields[k]) + "'");
+                        printable_excerpt(fields[k]) + "'");
       if (!std::isfinite(x) || std::abs(x) > std::numeric_limits<float>::max())
         throw DataError(where + ":" + std::to_string(k + 1) + ": expected a finite number within float " +
-                        "range, found '" + std::string(fields[k]) + "'");
+                        "range, found '" + printable_excerpt(fields[k]) + "'");
       values.push_back(static_cast<float>(x));
     }
   }
-  if (in.bad()) throw DataError(file + ": read error after line " + std::to_string(lineno));
   if (labels.empty())
     throw DataError(file + ": expected at least one data row (label,feature,...), found " +
                     (seen_any_line ? "only a header line" : "an empty file"));

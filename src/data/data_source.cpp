@@ -45,11 +45,13 @@ IdxNames idx_names(Split split) {
   return {prefix + "-images-idx3-ubyte", prefix + "-labels-idx1-ubyte"};
 }
 
-/// dir/base if it exists, else dir/base.gz if that exists.
+/// dir/base if it exists, else dir/base.gz if that exists. A folder, FIFO
+/// or device of that name counts as there: the reader then says what it is,
+/// rather than calling it missing.
 std::optional<fs::path> find_idx_file(const fs::path& dir, const std::string& base) {
   std::error_code ec;
-  if (fs::is_regular_file(dir / base, ec)) return dir / base;
-  if (fs::is_regular_file(dir / (base + ".gz"), ec)) return dir / (base + ".gz");
+  if (fs::exists(dir / base, ec)) return dir / base;
+  if (fs::exists(dir / (base + ".gz"), ec)) return dir / (base + ".gz");
   return std::nullopt;
 }
 
@@ -104,8 +106,14 @@ fs::path idx_dir_for(const DataSpec& spec, const DataOptions& options, const std
 
 Dataset load_idx_split(const fs::path& dir, Split split, std::optional<int> num_classes, DataKind kind) {
   const IdxNames n = idx_names(split);
-  return load_idx_dataset(*find_idx_file(dir, n.images), *find_idx_file(dir, n.labels), num_classes,
-                          set_name(kind, split));
+  const fs::path images = *find_idx_file(dir, n.images), labels = *find_idx_file(dir, n.labels);
+  Dataset ds = load_idx_dataset(images, labels, num_classes, set_name(kind, split));
+  // The IDX format allows 0 samples; training or evaluating on none would
+  // report a loss of 0 (or fail far from the cause).
+  if (ds.size() == 0)
+    throw DataError(images.string() + " and " + labels.string() + ": the " + split_name(split) +
+                    " split has 0 samples; expected at least one");
+  return ds;
 }
 
 void check_same_features(const Dataset& train, const Dataset& test, const std::string& train_file,

@@ -67,10 +67,11 @@ struct LoadedData {
 /// Classes: 10 for mnist, fashion-mnist and cifar10; max label + 1 over
 /// train and test for idx and csv. Datasets are named "<kind>-train" and
 /// "<kind>-test" (kind as in the spec: mnist, fashion-mnist, cifar10, idx, csv).
-/// Ensures: test, if present, has train's num_features() and num_classes().
+/// Ensures: test, if present, has train's num_features() and num_classes();
+/// every split loaded has at least one sample.
 /// Throws DataError for missing files (for mnist: saying to run
-/// `sibp data fetch mnist`), malformed files, or train and test files whose
-/// feature counts differ.
+/// `sibp data fetch mnist`), malformed files, a split with no samples
+/// (naming its files), or train and test files whose feature counts differ.
 LoadedData load_data(const DataSpec& spec, const DataOptions& options);
 
 /// Loads one split: the spec's suffix if it has one, else default_split.

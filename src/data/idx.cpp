@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <new>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace sibp {
@@ -20,65 +23,118 @@ std::string hex32(std::uint32_t v) {
   return buf;
 }
 
-/// gzFile owner. gzread passes uncompressed files through unchanged, so the
-/// same reader serves `train-images-idx3-ubyte` and `...-ubyte.gz`.
-class GzReader {
+/// Largest payload a header may declare (16 GiB), and so the largest file.
+constexpr std::uint64_t kMaxPayload = std::uint64_t{1} << 34;
+constexpr std::uint64_t kMaxIdxFileBytes = kMaxPayload + 16;
+
+/// The bytes of an IDX file, inflated when the file is gzip (RFC 1952).
+///
+/// zlib's gzread was used before; it ignores bytes after the last gzip
+/// member, so a .gz with trailing garbage loaded silently. Here every byte
+/// of the file is accounted for: after each member comes either the end of
+/// the file or another member (concatenated members are accepted, as
+/// `gzip -d` accepts them), and anything else is an error.
+class IdxByteReader {
  public:
-  explicit GzReader(const fs::path& path) : path_(path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-      throw DataError(path.string() + ": cannot open: " +
-                      (fs::exists(path, ec) ? "not a regular file" : "no such file"));
-    f_ = gzopen(path.c_str(), "rb");
-    if (!f_) throw DataError(path.string() + ": cannot open for reading");
-    gzbuffer(f_, 1 << 17);
+  explicit IdxByteReader(const fs::path& path)
+      : file_(path, kMaxIdxFileBytes), in_(std::make_unique_for_overwrite<std::uint8_t[]>(kInputChunk)) {
+    ensure_input(2);
+    gzip_ = avail_ >= 2 && in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b;
+    if (gzip_ && inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) throw std::bad_alloc();
   }
-  ~GzReader() {
-    if (f_) gzclose(f_);
+  ~IdxByteReader() {
+    if (gzip_) inflateEnd(&zs_);
   }
-  GzReader(const GzReader&) = delete;
-  GzReader& operator=(const GzReader&) = delete;
+  IdxByteReader(const IdxByteReader&) = delete;
+  IdxByteReader& operator=(const IdxByteReader&) = delete;
 
   /// Reads up to n bytes into dst; returns how many were read (< n only at
-  /// the end of the data). A zlib error (corrupt or cut-short gzip) throws.
+  /// the end of the data). Corrupt, cut-short gzip data or bytes after the
+  /// last gzip member throw.
   std::size_t read(std::uint8_t* dst, std::size_t n) {
-    std::size_t got = 0;
-    while (got < n) {
-      const unsigned want = static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30));
-      const int r = gzread(f_, dst + got, want);
-      if (r < 0) throw_zlib_error(got);
-      if (r == 0) break;
-      got += static_cast<std::size_t>(r);
+    if (!gzip_) {
+      const std::size_t buffered = std::min(n, avail_);
+      std::copy_n(in_.get() + pos_, buffered, dst);
+      pos_ += buffered;
+      avail_ -= buffered;
+      return buffered + (buffered < n ? file_.read(dst + buffered, n - buffered) : 0);
     }
-    // gzread hands back the bytes decoded before a fault and reports the fault
-    // only through gzerror, so check it even after a full read.
-    int errnum = Z_OK;
-    gzerror(f_, &errnum);
-    if (errnum != Z_OK) throw_zlib_error(got);
+    std::size_t got = 0;
+    while (got < n && !finished_) {
+      if (avail_ == 0 && !ensure_input(1))
+        throw DataError(where() + ": truncated gzip file: expected a complete gzip stream, found one that ends "
+                                  "early (at compressed byte " + std::to_string(consumed()) + ")");
+      const std::size_t want = std::min<std::size_t>(n - got, 1u << 30);
+      zs_.next_in = in_.get() + pos_;
+      zs_.avail_in = static_cast<uInt>(avail_);
+      zs_.next_out = dst + got;
+      zs_.avail_out = static_cast<uInt>(want);
+      const int r = inflate(&zs_, Z_NO_FLUSH);
+      got += want - zs_.avail_out;
+      pos_ += avail_ - zs_.avail_in;
+      avail_ = zs_.avail_in;
+      if (r == Z_STREAM_END) {
+        end_of_member();
+      } else if (r == Z_MEM_ERROR) {
+        throw std::bad_alloc();
+      } else if (r != Z_OK && r != Z_BUF_ERROR) {
+        throw DataError(where() + ": corrupt gzip data: " + (zs_.msg ? zs_.msg : "inflate error " + std::to_string(r)) +
+                        " (at compressed byte " + std::to_string(consumed()) + ")");
+      }
+    }
     return got;
   }
 
-  bool compressed() const { return gzdirect(f_) == 0; }
-  std::string describe() const { return compressed() ? " (after gzip decompression)" : ""; }
+  std::string describe() const { return gzip_ ? " (after gzip decompression)" : ""; }
 
  private:
-  [[noreturn]] void throw_zlib_error(std::size_t got) {
-    int errnum = Z_OK;
-    const char* msg = gzerror(f_, &errnum);
-    std::string what = msg ? msg : "unknown zlib error";
-    // gzerror prefixes the path, which the message already starts with.
-    const std::string prefix = path_.string() + ": ";
-    if (what.starts_with(prefix)) what.erase(0, prefix.size());
-    if (errnum == Z_BUF_ERROR)
-      throw DataError(path_.string() + ": truncated gzip file: expected a complete gzip stream, found " +
-                      "one that ends early (" + what + ")");
-    if (errnum == Z_ERRNO)
-      throw DataError(path_.string() + ": read error: " + what);
-    throw DataError(path_.string() + ": corrupt gzip data: " + what);
+  /// After a gzip member: the end of the file, or the next member.
+  void end_of_member() {
+    if (!ensure_input(2)) {
+      if (avail_ == 0) {
+        finished_ = true;
+        return;
+      }
+    } else if (in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b) {
+      inflateReset(&zs_);
+      return;
+    }
+    char first[8];
+    std::snprintf(first, sizeof first, "0x%02X", in_[pos_]);
+    throw DataError(where() + ": expected the file to end after its gzip stream (or another gzip member, magic "
+                              "0x1F 0x8B) at byte " + std::to_string(consumed()) + ", found more bytes starting with " +
+                    first);
   }
 
-  fs::path path_;
-  gzFile f_ = nullptr;
+  /// Makes at least k bytes available in in_ from pos_, unless the file
+  /// ends first; returns whether k bytes are available.
+  bool ensure_input(std::size_t k) {
+    if (avail_ >= k) return true;
+    std::copy_n(in_.get() + pos_, avail_, in_.get());
+    pos_ = 0;
+    while (avail_ < k) {
+      const std::size_t r = file_.read(in_.get() + avail_, kInputChunk - avail_);
+      if (r == 0) break;
+      avail_ += r;
+      total_in_ += r;
+    }
+    return avail_ >= k;
+  }
+
+  /// Bytes of the file consumed so far.
+  std::uint64_t consumed() const { return total_in_ - avail_; }
+  std::string where() const { return file_.path().string(); }
+
+  static constexpr std::size_t kInputChunk = std::size_t{1} << 16;
+  InputFile file_;
+  // Not zero-filled: only the pages a read reaches are touched (a small or
+  // malformed file costs no 64 KiB of page faults).
+  std::unique_ptr<std::uint8_t[]> in_;
+  std::size_t pos_ = 0, avail_ = 0;  ///< unread bytes in in_: [pos_, pos_ + avail_)
+  std::uint64_t total_in_ = 0;       ///< bytes read from the file into in_
+  bool gzip_ = false;
+  bool finished_ = false;            ///< every gzip member inflated and the file ended
+  z_stream zs_{};
 };
 
 std::uint32_t be32(const std::uint8_t* p) {
@@ -87,7 +143,7 @@ std::uint32_t be32(const std::uint8_t* p) {
 }
 
 /// Reads the magic and `ndims` dimension words, checking the magic.
-std::vector<std::uint32_t> read_header(GzReader& in, const fs::path& path, std::uint32_t magic,
+std::vector<std::uint32_t> read_header(IdxByteReader& in, const fs::path& path, std::uint32_t magic,
                                        int ndims, const char* kind) {
   const std::size_t header_bytes = 4 * static_cast<std::size_t>(1 + ndims);
   std::uint8_t buf[16];
@@ -116,20 +172,20 @@ std::vector<std::uint32_t> read_header(GzReader& in, const fs::path& path, std::
 }
 
 /// Reads exactly `expected` payload bytes and checks that nothing follows.
-std::vector<std::uint8_t> read_payload(GzReader& in, const fs::path& path, std::uint64_t expected,
+std::vector<std::uint8_t> read_payload(IdxByteReader& in, const fs::path& path, std::uint64_t expected,
                                        const std::string& declared) {
   // A header can declare any size; refuse absurd ones before allocating.
-  constexpr std::uint64_t kMaxPayload = std::uint64_t{1} << 34;
   if (expected > kMaxPayload)
     throw DataError(path.string() + ": header declares " + declared + " = " + std::to_string(expected) +
                     " bytes, more than the " + std::to_string(kMaxPayload) + " this reader accepts");
   std::vector<std::uint8_t> out;
-  // Grow in chunks so a header that overstates the size of a short file does
-  // not allocate the whole declared amount up front.
-  constexpr std::size_t kChunk = std::size_t{1} << 24;
+  // Grow with what has been read (64 KiB, then doubling up to 16 MiB steps)
+  // so a header that overstates the size of a short file allocates about as
+  // much as the file holds, not the declared amount.
   std::size_t have = 0;
   while (have < expected) {
-    const std::size_t want = std::min<std::size_t>(kChunk, static_cast<std::size_t>(expected) - have);
+    const std::size_t step = std::clamp<std::size_t>(have, std::size_t{1} << 16, std::size_t{1} << 24);
+    const std::size_t want = std::min<std::size_t>(step, static_cast<std::size_t>(expected) - have);
     out.resize(have + want);
     const std::size_t got = in.read(out.data() + have, want);
     have += got;
@@ -150,24 +206,31 @@ std::vector<std::uint8_t> read_payload(GzReader& in, const fs::path& path, std::
 }  // namespace
 
 IdxImages read_idx_images(const fs::path& path) {
-  GzReader in(path);
+  IdxByteReader in(path);
   const auto dims = read_header(in, path, kIdxImagesMagic, 3, "image");
   if (dims[1] == 0 || dims[2] == 0)
     throw DataError(path.string() + ": expected images of at least 1x1 pixels, found " +
                     std::to_string(dims[1]) + "x" + std::to_string(dims[2]));
+  const std::string declared = std::to_string(dims[0]) + " images of " + std::to_string(dims[1]) + "x" +
+                               std::to_string(dims[2]);
+  // Three 32-bit dimensions can multiply past 2^64 and wrap to a size the
+  // file happens to have (2^20 x 2^22 x 2^22 wraps to 0).
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(std::uint64_t{dims[0]}, std::uint64_t{dims[1]}, &bytes) ||
+      __builtin_mul_overflow(bytes, std::uint64_t{dims[2]}, &bytes))
+    throw DataError(path.string() + ": header declares " + declared + " (dimensions " + std::to_string(dims[0]) +
+                    " x " + std::to_string(dims[1]) + " x " + std::to_string(dims[2]) +
+                    "), whose byte count overflows 64 bits: corrupt header");
   IdxImages img;
   img.count = static_cast<Index>(dims[0]);
   img.rows = static_cast<Index>(dims[1]);
   img.cols = static_cast<Index>(dims[2]);
-  const std::uint64_t bytes = std::uint64_t{dims[0]} * dims[1] * dims[2];
-  const std::string declared = std::to_string(dims[0]) + " images of " + std::to_string(dims[1]) + "x" +
-                               std::to_string(dims[2]);
   img.pixels = read_payload(in, path, bytes, declared);
   return img;
 }
 
 std::vector<std::uint8_t> read_idx_labels(const fs::path& path) {
-  GzReader in(path);
+  IdxByteReader in(path);
   const auto dims = read_header(in, path, kIdxLabelsMagic, 1, "label");
   return read_payload(in, path, dims[0], std::to_string(dims[0]) + " labels");
 }

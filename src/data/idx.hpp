@@ -3,8 +3,10 @@
 ///
 /// Format (big-endian 32-bit words): magic, then one word per dimension,
 /// then the uint8 payload. Images: magic 0x00000803, dims (n, rows, cols);
-/// labels: magic 0x00000801, dims (n). A file may be gzip-compressed; zlib's
-/// gzread reads plain files transparently, so one code path serves both.
+/// labels: magic 0x00000801, dims (n). A file may be gzip-compressed (it
+/// then starts with the gzip magic 1F 8B, whatever its name). Concatenated
+/// gzip members are one stream, as `gzip -d` reads them; any other byte
+/// after the last member is an error, as is any byte after the payload.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -29,9 +31,11 @@ struct IdxImages {
 
 /// Reads an IDX image file (plain or .gz).
 /// Ensures: pixels.size() == count * rows * cols.
-/// Throws DataError naming the path if it cannot be opened, its magic is not
-/// 0x00000803, a dimension is zero, it is truncated (plain or gzip), gzip
-/// data is corrupt, or bytes follow the declared payload.
+/// Throws DataError naming the path if it cannot be opened or is not a
+/// regular file (a folder, FIFO or device), its magic is not 0x00000803, a
+/// dimension is zero, the dimensions' product overflows 64 bits or exceeds
+/// 16 GiB, it is truncated (plain or gzip), gzip data is corrupt, or bytes
+/// follow the declared payload or the gzip stream.
 IdxImages read_idx_images(const std::filesystem::path& path);
 
 /// Reads an IDX label file (plain or .gz); one byte per sample.

@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -123,15 +124,42 @@ std::string script_header(const std::string& title) {
          "set style fill transparent solid 0.18 noborder\n";
 }
 
-/// Draws `plot_command` to NAME.svg then NAME.png.
+/// The gnuplot variable that prefixes the output names. sibp sets it to a
+/// temporary prefix; a user re-running the script leaves it unset.
+constexpr const char* kOutputPrefixVar = "sibp_output_prefix";
+
+/// Draws `plot_command` to NAME.svg then NAME.png (each name after the
+/// prefix in kOutputPrefixVar, if set).
 std::string script_outputs(const Gnuplot& g, const std::string& name, const std::string& plot_command) {
+  const std::string prefix = kOutputPrefixVar;
   std::string png = g.png_terminal == "pngcairo" ? "set terminal pngcairo size 960,640 noenhanced font ',10'\n"
                                                  : "set terminal png size 960,640 noenhanced truecolor\n";
-  return "set terminal svg size 960,640 noenhanced dynamic background rgb 'white'\n"
-         "set output " + gq(name + ".svg") + "\n" + plot_command + "\n" + png + "set output " + gq(name + ".png") +
-         "\n" + plot_command + "\nunset output\n";
+  return "if (!exists(" + gq(prefix) + ")) " + prefix + " = ''\n"
+         "set terminal svg size 960,640 noenhanced dynamic background rgb 'white'\n"
+         "set output " + prefix + "." + gq(name + ".svg") + "\n" + plot_command + "\n" + png + "set output " +
+         prefix + "." + gq(name + ".png") + "\n" + plot_command + "\nunset output\n";
 }
 
+/// Whether a file gnuplot wrote is complete: an SVG ends with </svg>, a PNG
+/// with its IEND chunk. gnuplot does not always notice a failed write (a
+/// full disk), so its exit code alone does not prove the file whole.
+bool complete_image(const fs::path& p, bool svg) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  if (ec || size == 0) return false;
+  const std::string bytes = read_file(p);
+  if (svg) {
+    const auto end = bytes.find_last_not_of(" \t\r\n");
+    return end != std::string::npos && end >= 5 && bytes.compare(end - 5, 6, "</svg>") == 0;
+  }
+  static const std::string iend("\0\0\0\0IEND\xAE\x42\x60\x82", 12);
+  return bytes.size() >= iend.size() && bytes.compare(bytes.size() - iend.size(), iend.size(), iend) == 0;
+}
+
+/// Writes the script, has gnuplot draw into temporary files in the same
+/// folder, checks them and renames them over NAME.svg and NAME.png: on any
+/// failure (gnuplot's, or a full disk) the previous images stay as they were
+/// and the temporary files are removed.
 PlotFiles finish_plot(const Gnuplot& g, const fs::path& dir, const std::string& name, const std::string& caption,
                       const std::string& script) {
   PlotFiles f;
@@ -140,10 +168,28 @@ PlotFiles finish_plot(const Gnuplot& g, const fs::path& dir, const std::string& 
   f.svg = dir / (name + ".svg");
   f.png = dir / (name + ".png");
   write_file_atomic(f.script, script);
-  run_gnuplot(g, f.script);
-  for (const fs::path& p : {f.svg, f.png})
-    if (!fs::exists(p) || fs::file_size(p) == 0)
-      throw DataError("gnuplot ran " + f.script.string() + " but did not write " + p.string());
+  const std::string prefix = ".sibp-tmp-" + std::to_string(::getpid()) + "-";
+  const fs::path tmp_svg = dir / (prefix + name + ".svg"), tmp_png = dir / (prefix + name + ".png");
+  const auto remove_temporaries = [&] {
+    std::error_code ec;
+    fs::remove(tmp_svg, ec);
+    fs::remove(tmp_png, ec);
+  };
+  try {
+    run_gnuplot(g, f.script, prefix);
+    for (const auto& [tmp, final_path, svg] : {std::tuple{tmp_svg, f.svg, true}, std::tuple{tmp_png, f.png, false}})
+      if (!complete_image(tmp, svg))
+        throw DataError("gnuplot ran " + f.script.string() + " but did not write a complete " +
+                        (svg ? "SVG" : "PNG") + " for " + final_path.string() + " (disk full?); kept the previous file");
+    for (const auto& [tmp, final_path] : {std::pair{tmp_svg, f.svg}, std::pair{tmp_png, f.png}}) {
+      std::error_code ec;
+      fs::rename(tmp, final_path, ec);
+      if (ec) throw DataError("cannot write '" + final_path.string() + "': rename failed: " + ec.message());
+    }
+  } catch (...) {
+    remove_temporaries();
+    throw;
+  }
   return f;
 }
 
@@ -180,8 +226,14 @@ Gnuplot find_gnuplot() {
   return g;
 }
 
-void run_gnuplot(const Gnuplot& g, const fs::path& script) {
-  const ProcessResult r = run_process({g.program, script.filename().string()}, script.parent_path());
+void run_gnuplot(const Gnuplot& g, const fs::path& script, const std::string& output_prefix) {
+  std::vector<std::string> argv{g.program};
+  if (!output_prefix.empty()) {
+    argv.push_back("-e");
+    argv.push_back(std::string(kOutputPrefixVar) + " = " + gq(output_prefix));
+  }
+  argv.push_back(script.filename().string());
+  const ProcessResult r = run_process(argv, script.parent_path());
   if (!r.started) throw DataError("cannot run gnuplot ('" + g.program + "') on " + script.string() + ": " + r.output);
   if (r.exit_code != 0)
     throw DataError("gnuplot failed on " + script.string() + " (exit code " + std::to_string(r.exit_code) +

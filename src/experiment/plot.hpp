@@ -24,9 +24,12 @@ struct Gnuplot {
 Gnuplot find_gnuplot();
 
 /// Runs `gnuplot SCRIPT` with the script's folder as working directory.
+/// A script written by sibp writes NAME.svg and NAME.png; with a non-empty
+/// `output_prefix` it writes PREFIX + NAME.svg and PREFIX + NAME.png instead
+/// (the plot functions draw into temporary names and rename them).
 /// Throws DataError naming the script and quoting gnuplot's error output if
 /// gnuplot fails.
-void run_gnuplot(const Gnuplot& gnuplot, const std::filesystem::path& script);
+void run_gnuplot(const Gnuplot& gnuplot, const std::filesystem::path& script, const std::string& output_prefix = "");
 
 /// One evaluation point of a label's curve, aggregated over seeds.
 struct CurvePoint {
@@ -47,7 +50,10 @@ struct Curve {
 /// evaluation points by iteration (the seeds of a label share one schedule).
 std::vector<Curve> make_curves(const std::vector<RunResult>& results);
 
-/// A plotted image in both formats (paths absolute).
+/// A plotted image in both formats (paths absolute). Each image is replaced
+/// only by a complete new one (gnuplot draws into a temporary file in the
+/// same folder, renamed once it ends with </svg> or the PNG IEND chunk), so
+/// a failure leaves the previous images and no temporary file.
 struct PlotFiles {
   std::string caption;
   std::filesystem::path script, svg, png;

@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 #include "experiment/sweep.hpp"
 #include "io/metrics_file.hpp"
 
@@ -24,16 +25,14 @@ std::vector<RunResult> read_results(const fs::path& dir, const std::vector<Plann
     r.dir = dir / p.subdir;
     r.status = "missing";
     const fs::path result_file = r.dir / "result.json";
-    if (fs::exists(result_file)) {
-      json j;
-      try {
-        j = json::parse(read_file(result_file));
-      } catch (const json::parse_error& e) {
-        throw DataError(result_file.string() + ": not valid JSON: " + e.what());
-      }
+    std::error_code ec;
+    // exists, not is_regular_file: a folder or FIFO named result.json is an
+    // error (read_json_file says which), not a run that has not finished.
+    if (fs::exists(result_file, ec)) {
+      const json j = read_json_file(result_file);
       if (!j.is_object() || !j.contains("status") || !j["status"].is_string())
-        throw DataError(result_file.string() + ": expected an object with a string \"status\", got " +
-                        j.dump().substr(0, 80));
+        throw DataError(result_file.string() + ": expected an object with a string \"status\", found " +
+                        json_excerpt(j));
       r.complete = true;
       r.status = j["status"].get<std::string>();
       if (j.contains("message") && j["message"].is_string()) r.message = j["message"].get<std::string>();

@@ -1,11 +1,12 @@
 #include "io/reference_case.hpp"
 
 #include <bit>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 
 namespace sibp {
 namespace fs = std::filesystem;
@@ -28,9 +29,9 @@ const json& require(const fs::path& dir, const json& obj, const std::string& key
 }
 
 double require_positive(const fs::path& dir, const json& v, const std::string& field) {
-  if (!v.is_number()) bad_field(dir, field, "expected a number, found " + v.dump());
+  if (!v.is_number()) bad_field(dir, field, "expected a number, found " + json_excerpt(v));
   const double x = v.get<double>();
-  if (!(x > 0)) bad_field(dir, field, "expected a number > 0, found " + v.dump());
+  if (!(x > 0)) bad_field(dir, field, "expected a number > 0, found " + json_excerpt(v));
   return x;
 }
 
@@ -52,15 +53,20 @@ json file_entry(const std::string& name, Index rows, Index cols, const std::stri
 Mat<double> read_raw_f64(const fs::path& path, Index rows, Index cols) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw DataError("missing file '" + path.string() + "' (listed in the manifest)");
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw DataError("cannot read '" + path.string() + "': " + ec.message());
-  const std::uintmax_t expected = static_cast<std::uintmax_t>(rows) * static_cast<std::uintmax_t>(cols) * 8u;
-  if (size != expected)
+  std::uint64_t expected = 0;
+  if (rows < 0 || cols < 0 ||
+      __builtin_mul_overflow(static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols), &expected) ||
+      __builtin_mul_overflow(expected, std::uint64_t{8}, &expected) || expected > kMaxRawBytes)
+    throw DataError("'" + path.string() + "': a " + std::to_string(rows) + "x" + std::to_string(cols) +
+                    " float64 array is more than the " + std::to_string(kMaxRawBytes) + " bytes this reader accepts");
+  // Refuses a folder, FIFO or device, and a file far larger than expected,
+  // before reading anything.
+  InputFile in(path, kMaxRawBytes);
+  if (in.size() != expected)
     throw DataError("'" + path.string() + "': expected " + std::to_string(expected) + " bytes (" +
-                    std::to_string(rows) + "x" + std::to_string(cols) + " float64), found " + std::to_string(size));
+                    std::to_string(rows) + "x" + std::to_string(cols) + " float64), found " + std::to_string(in.size()));
   Mat<double> out(rows, cols);
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(expected)))
+  if (in.read(out.data(), static_cast<std::size_t>(expected)) != expected)
     throw DataError("cannot read '" + path.string() + "': short read");
   return out;
 }
@@ -78,26 +84,18 @@ Mat<double> ReferenceCase::load(const std::string& name) const {
   return read_raw_f64(dir / name, it->second.rows, it->second.cols);
 }
 
-ReferenceCase read_reference_case(const fs::path& dir) {
+ReferenceCase parse_reference_manifest(const fs::path& dir, json manifest) {
   ReferenceCase c;
   c.dir = dir;
-  const fs::path mpath = dir / "manifest.json";
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw DataError("reference case '" + dir.string() + "': not a folder");
-  if (!fs::exists(mpath, ec)) throw DataError("missing file '" + mpath.string() + "'");
-  try {
-    c.manifest = json::parse(read_file(mpath));
-  } catch (const json::exception& e) {
-    throw DataError(mpath.string() + ": not valid JSON: " + e.what());
-  }
+  c.manifest = std::move(manifest);
   const json& m = c.manifest;
-  if (!m.is_object()) throw DataError(mpath.string() + ": expected a JSON object");
-
+  if (!m.is_object())
+    throw DataError(manifest_path(dir) + ": expected a JSON object, found " + json_excerpt(m));
   const json& layers = require(dir, m, "layers", "");
-  if (!layers.is_array() || layers.size() < 2) bad_field(dir, "layers", "expected at least two widths, found " + layers.dump());
+  if (!layers.is_array() || layers.size() < 2) bad_field(dir, "layers", "expected at least two widths, found " + json_excerpt(layers));
   for (const auto& w : layers) {
     if (!w.is_number_integer() || w.get<long long>() < 1)
-      bad_field(dir, "layers", "expected positive integers, found " + layers.dump());
+      bad_field(dir, "layers", "expected positive integers, found " + json_excerpt(layers));
     c.layers.push_back(static_cast<Index>(w.get<long long>()));
   }
   const std::size_t L = c.num_layers();
@@ -105,7 +103,7 @@ ReferenceCase read_reference_case(const fs::path& dir) {
   const json& lambda = require(dir, m, "lambda", "");
   if (lambda.is_array()) {
     if (lambda.size() != L && lambda.size() != 1)
-      bad_field(dir, "lambda", "expected 1 or " + std::to_string(L) + " values, found " + lambda.dump());
+      bad_field(dir, "lambda", "expected 1 or " + std::to_string(L) + " values, found " + json_excerpt(lambda));
     for (const auto& v : lambda) c.lambda.push_back(require_positive(dir, v, "lambda"));
   } else {
     c.lambda.push_back(require_positive(dir, lambda, "lambda"));
@@ -123,13 +121,23 @@ ReferenceCase read_reference_case(const fs::path& dir) {
     const json& shape = require(dir, f, "shape", where);
     if (!shape.is_array() || shape.size() != 2 || !shape[0].is_number_integer() || !shape[1].is_number_integer() ||
         shape[0].get<long long>() < 0 || shape[1].get<long long>() < 0)
-      bad_field(dir, at + "shape", "expected [rows, cols], found " + shape.dump());
+      bad_field(dir, at + "shape", "expected [rows, cols], found " + json_excerpt(shape));
     const json& dtype = require(dir, f, "dtype", where);
-    if (dtype != "<f8") bad_field(dir, at + "dtype", "expected \"<f8\" (little-endian float64), found " + dtype.dump());
+    if (dtype != "<f8") bad_field(dir, at + "dtype", "expected \"<f8\" (little-endian float64), found " + json_excerpt(dtype));
     const json& order = require(dir, f, "order", where);
-    if (order != "F") bad_field(dir, at + "order", "expected \"F\" (column-major), found " + order.dump());
+    if (order != "F") bad_field(dir, at + "order", "expected \"F\" (column-major), found " + json_excerpt(order));
     c.files[n] = {n, static_cast<Index>(shape[0].get<long long>()), static_cast<Index>(shape[1].get<long long>())};
   }
+  return c;
+}
+
+ReferenceCase read_reference_case(const fs::path& dir) {
+  const fs::path mpath = dir / "manifest.json";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw DataError("reference case '" + dir.string() + "': not a folder");
+  if (!fs::exists(mpath, ec)) throw DataError("missing file '" + mpath.string() + "'");
+  ReferenceCase c = parse_reference_manifest(dir, read_json_file(mpath));
+  const std::size_t L = c.num_layers();
 
   auto load_checked = [&](const std::string& name, Index rows, Index cols) {
     const auto it = c.files.find(name);

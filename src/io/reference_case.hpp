@@ -8,6 +8,7 @@
 /// files: X.bin (d0, m), Y.bin (dL, m), W{l}_before.bin (d_l, d_{l-1}),
 /// b{l}_before.bin (d_l, 1) for l = 1..L, optionally W{l}_after / b{l}_after
 /// and intermediate/ files.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -48,6 +49,12 @@ struct ReferenceCase {
   Mat<double> load(const std::string& name) const;
 };
 
+/// Validates a parsed manifest of the case folder `dir` and fills layers,
+/// eta, lambda and files (no array is read: X, Y, W_before, b_before stay
+/// empty). Throws DataError naming `dir`/manifest.json and the field as
+/// read_reference_case does.
+ReferenceCase parse_reference_manifest(const std::filesystem::path& dir, nlohmann::json manifest);
+
 /// Reads `dir`/manifest.json and the inputs (X, Y, W*_before, b*_before).
 /// Throws DataError naming the file and the field for: a missing or
 /// malformed manifest, a missing key, dtype other than "<f8", order other
@@ -55,8 +62,12 @@ struct ReferenceCase {
 /// "layers".
 ReferenceCase read_reference_case(const std::filesystem::path& dir);
 
+/// Largest raw array read_raw_f64 accepts (1 GiB: 134 million float64).
+inline constexpr std::uint64_t kMaxRawBytes = std::uint64_t{1} << 30;
+
 /// Reads one raw column-major float64 file of `rows`×`cols`. Throws DataError
-/// naming the path, the expected and the found size.
+/// naming the path, the expected and the found size (or that it is a folder,
+/// FIFO or device, or that rows*cols*8 exceeds kMaxRawBytes).
 Mat<double> read_raw_f64(const std::filesystem::path& path, Index rows, Index cols);
 
 /// Writes a case's results to `out_dir` (created if needed), each file

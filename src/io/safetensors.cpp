@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -10,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 
 namespace sibp {
 namespace fs = std::filesystem;
@@ -20,6 +22,9 @@ namespace {
 /// length can only come from a corrupt file, so we refuse it before
 /// allocating anything for it.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+/// A whole file is read into memory; 2 GiB holds 500 million float32
+/// parameters, far beyond the fully connected networks sibp trains.
+constexpr std::uint64_t kMaxFileBytes = std::uint64_t{2} << 30;
 
 enum class FileDType { F32, F64, I64 };
 
@@ -95,13 +100,13 @@ std::string bias_name(std::size_t l) { return "layers." + std::to_string(l) + ".
 
 TensorEntry parse_entry(const fs::path& path, const std::string& name, const nlohmann::json& j) {
   const std::string who = "tensor '" + name + "'";
-  if (!j.is_object()) fail(path, who + ": expected an object with dtype, shape and data_offsets, found " + j.dump());
+  if (!j.is_object()) fail(path, who + ": expected an object with dtype, shape and data_offsets, found " + json_excerpt(j));
   TensorEntry t;
   t.name = name;
 
   const auto dt = j.find("dtype");
   if (dt == j.end()) fail(path, who + " has no \"dtype\"");
-  if (!dt->is_string()) fail(path, who + ": \"dtype\" must be a string, found " + dt->dump());
+  if (!dt->is_string()) fail(path, who + ": \"dtype\" must be a string, found " + json_excerpt(*dt));
   const std::string dtype = dt->get<std::string>();
   if (dtype == "F32")
     t.dtype = FileDType::F32;
@@ -114,10 +119,10 @@ TensorEntry parse_entry(const fs::path& path, const std::string& name, const nlo
 
   const auto sh = j.find("shape");
   if (sh == j.end()) fail(path, who + " has no \"shape\"");
-  if (!sh->is_array()) fail(path, who + ": \"shape\" must be an array of non-negative integers, found " + sh->dump());
+  if (!sh->is_array()) fail(path, who + ": \"shape\" must be an array of non-negative integers, found " + json_excerpt(*sh));
   for (const auto& d : *sh) {
     if (!d.is_number_unsigned())
-      fail(path, who + ": \"shape\" must be an array of non-negative integers, found " + sh->dump());
+      fail(path, who + ": \"shape\" must be an array of non-negative integers, found " + json_excerpt(*sh));
     t.shape.push_back(d.get<std::uint64_t>());
   }
 
@@ -125,7 +130,7 @@ TensorEntry parse_entry(const fs::path& path, const std::string& name, const nlo
   if (off == j.end()) fail(path, who + " has no \"data_offsets\"");
   if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
       !(*off)[1].is_number_unsigned())
-    fail(path, who + ": \"data_offsets\" must be [begin, end] with non-negative integers, found " + off->dump());
+    fail(path, who + ": \"data_offsets\" must be [begin, end] with non-negative integers, found " + json_excerpt(*off));
   t.begin = (*off)[0].get<std::uint64_t>();
   t.end = (*off)[1].get<std::uint64_t>();
   if (t.begin > t.end)
@@ -147,14 +152,7 @@ TensorEntry parse_entry(const fs::path& path, const std::string& name, const nlo
 ParsedFile parse_file(const fs::path& path) {
   ParsedFile f;
   f.path = path;
-  {
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) throw DataError("cannot read safetensors file '" + path.string() + "': " + ec.message());
-    if (size < 8)
-      fail(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
-  }
-  f.bytes = read_file(path);
+  f.bytes = read_file(path, kMaxFileBytes);
   const std::uint64_t file_size = f.bytes.size();
   if (file_size < 8)
     fail(path, "file is " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
@@ -170,21 +168,19 @@ ParsedFile parse_file(const fs::path& path) {
   f.data_start = 8 + static_cast<std::size_t>(n);
   const std::uint64_t data_size = file_size - f.data_start;
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(f.bytes.begin() + 8, f.bytes.begin() + static_cast<std::ptrdiff_t>(f.data_start));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("header is not valid JSON: ") + e.what());
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxHeaderBytes;
+  const nlohmann::json header = parse_json_text(std::string_view(f.bytes).substr(8, static_cast<std::size_t>(n)),
+                                                "safetensors file '" + path.string() + "': header", limits);
   if (!header.is_object()) fail(path, std::string("header must be a JSON object, found a JSON ") + header.type_name());
 
   std::vector<const TensorEntry*> by_offset;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
-      if (!it->is_object()) fail(path, "\"__metadata__\" must be an object of strings, found " + it->dump());
+      if (!it->is_object()) fail(path, "\"__metadata__\" must be an object of strings, found " + json_excerpt(*it));
       for (auto m = it->begin(); m != it->end(); ++m) {
         if (!m->is_string())
-          fail(path, "\"__metadata__\" entry '" + m.key() + "' must be a string, found " + m->dump());
+          fail(path, "\"__metadata__\" entry '" + m.key() + "' must be a string, found " + json_excerpt(*m));
         f.metadata[m.key()] = m->get<std::string>();
       }
       continue;
@@ -280,6 +276,27 @@ void copy_parameters(const ParsedFile& f, Network<T>& net) {
         W(r, c) = element<T>(pw, tw.dtype, static_cast<std::uint64_t>(r) * d_in + static_cast<std::uint64_t>(c));
     const char* pb = f.data(tb);
     for (Index r = 0; r < b.size(); ++r) b[r] = element<T>(pb, tb.dtype, static_cast<std::uint64_t>(r));
+  }
+}
+
+/// Throws DataError naming the file, tensor and element of the first NaN or
+/// infinite parameter of `net`.
+template <typename T>
+void check_finite(const fs::path& path, const Network<T>& net) {
+  const auto bad = [&](const std::string& name, const std::string& at, T value) {
+    fail(path, "tensor '" + name + "' element " + at + " is " + std::to_string(value) +
+                   "; expected finite parameters (a diverged run's model?)");
+  };
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+    const Mat<T>& W = net.params(l).W;
+    const Vec<T>& b = net.params(l).b;
+    if (!W.allFinite())
+      for (Index i = 0; i < W.rows(); ++i)
+        for (Index j = 0; j < W.cols(); ++j)
+          if (!std::isfinite(W(i, j)))
+            bad(weight_name(l), "[" + std::to_string(i) + ", " + std::to_string(j) + "]", W(i, j));
+    for (Index i = 0; i < b.size(); ++i)
+      if (!std::isfinite(b[i])) bad(bias_name(l), "[" + std::to_string(i) + "]", b[i]);
   }
 }
 
@@ -529,7 +546,13 @@ void load_parameters_into(Network<T>& net, const fs::path& path) {
   check_tensors(f, net.spec());
   Network<T> loaded(net.spec());
   copy_parameters<T>(f, loaded);
+  check_finite(path, loaded);
   net = std::move(loaded);
+}
+
+template <typename T>
+void require_finite_parameters(const Network<T>& net, const fs::path& path) {
+  check_finite(path, net);
 }
 
 std::map<std::string, std::string> read_safetensors_metadata(const fs::path& path) {
@@ -542,8 +565,9 @@ std::map<std::string, std::string> read_safetensors_metadata(const fs::path& pat
   template std::string encode_network<T>(const Network<T>&, const std::map<std::string, std::string>&); \
   template std::string encode_tensor_set<T>(const TensorSet<T>&);                                      \
   template TensorSet<T> read_tensor_set<T>(const fs::path&);                                           \
-  template Network<T> load_network<T>(const fs::path&, const ModelFileOptions&);                                                \
-  template void load_parameters_into<T>(Network<T>&, const fs::path&);
+  template Network<T> load_network<T>(const fs::path&, const ModelFileOptions&);                       \
+  template void load_parameters_into<T>(Network<T>&, const fs::path&);                                  \
+  template void require_finite_parameters<T>(const Network<T>&, const fs::path&);
 SIBP_INSTANTIATE(float)
 SIBP_INSTANTIATE(double)
 #undef SIBP_INSTANTIATE

@@ -116,12 +116,21 @@ Network<T> load_network(const std::filesystem::path& path, const ModelFileOption
 /// `net` are kept even if the file's metadata says otherwise.
 ///
 /// Requires: the file holds exactly the tensors layers.<l>.weight and
-///   layers.<l>.bias for every layer of `net`, with the same shapes.
+///   layers.<l>.bias for every layer of `net`, with the same shapes, and
+///   every value is finite (after conversion to T).
 /// Ensures: on any error `net` is unchanged (strong guarantee).
 /// Throws DataError naming the file, the tensor, the expected and the found
-/// shape on a mismatch, and for every malformed file as load_network does.
+/// shape on a mismatch, naming the file, the tensor and the element for a
+/// NaN or infinite value, and for every malformed file as load_network does.
 template <typename T>
 void load_parameters_into(Network<T>& net, const std::filesystem::path& path);
+
+/// Checks that every parameter of `net`, read from `path`, is finite.
+/// Throws DataError naming `path`, the tensor (layers.<l>.weight or
+/// layers.<l>.bias), the element ([row, column] in the file's [d_out, d_in]
+/// order) and the value otherwise.
+template <typename T>
+void require_finite_parameters(const Network<T>& net, const std::filesystem::path& path);
 
 /// The `__metadata__` map of a safetensors file (empty if it has none),
 /// after validating the whole file as load_network does.

@@ -28,7 +28,7 @@ using testing::slurp;
 
 /// `sibp ARGS...` as a child process (output discarded).
 pid_t spawn_sibp(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{SIBP_BINARY};
+  std::vector<std::string> argv{testing::sibp_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> c;
   for (std::string& a : argv) c.push_back(a.data());
@@ -38,7 +38,7 @@ pid_t spawn_sibp(const std::vector<std::string>& args) {
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, SIBP_BINARY, &actions, nullptr, c.data(), environ);
+  const int rc = posix_spawn(&pid, testing::sibp_binary(), &actions, nullptr, c.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : -1;
 }

@@ -2,8 +2,10 @@
 // malformed case folders (exit 1 naming the file).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "test_support.hpp"
@@ -48,21 +50,9 @@ TEST(ReferenceStepCli, WrongQuirksExceedTheTolerance) {
   EXPECT_NE(r.err.find("--tol"), std::string::npos) << r.err;
 }
 
-// A copy of a case's inputs that a test may break.
-fs::path copy_case(const TempDir& tmp) {
-  const fs::path dst = tmp.path() / "case";
-  fs::create_directories(dst);
-  for (const auto& e : fs::directory_iterator(case_dir("case_b_fixed")))
-    if (e.is_regular_file()) {
-      fs::copy_file(e.path(), dst / e.path().filename());
-      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
-    }
-  return dst;
-}
-
 TEST(ReferenceStepCli, MissingFileIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   fs::remove(c / "W2_before.bin");
   const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -71,7 +61,7 @@ TEST(ReferenceStepCli, MissingFileIsExit1NamingIt) {
 
 TEST(ReferenceStepCli, WrongSizeIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   testing::write_bytes(c / "b1_before.bin", std::string(24, '\0'));
   const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -81,7 +71,7 @@ TEST(ReferenceStepCli, WrongSizeIsExit1NamingIt) {
 
 TEST(ReferenceStepCli, BadManifestFieldIsExit1NamingIt) {
   TempDir tmp;
-  const fs::path c = copy_case(tmp);
+  const fs::path c = testing::copy_reference_case(tmp);
   std::string m;
   {
     std::ifstream in(c / "manifest.json");
@@ -103,6 +93,46 @@ TEST(ReferenceStepCli, UnknownQuirkIsUsageError) {
                           " --quirk faster");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("faster"), std::string::npos) << r.err;
+}
+
+/// Overwrites element k of a raw float64 file with `value`.
+void poke_f64(const fs::path& file, std::size_t k, double value) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(8 * k));
+  f.write(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+TEST(ReferenceStepCli, ANonFiniteReferenceValueFailsNamingTheTensor) {
+  // Every comparison with NaN is false, so a NaN passed any tolerance (and
+  // Eigen's maxCoeff may skip it): the step "matched" a broken reference.
+  TempDir tmp;
+  const fs::path c = testing::copy_reference_case(tmp);
+  poke_f64(c / "W1_after.bin", 5, std::nan(""));
+  auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out") +
+                    " --quirk armijo-jump --quirk skip-unit-step");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("W1_after.bin"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("reference NaN at (5, 0)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
+
+  TempDir tmp2;
+  const fs::path d = testing::copy_reference_case(tmp2);
+  poke_f64(d / "b2_after.bin", 0, -std::numeric_limits<double>::infinity());
+  r = run_sibp("reference-step " + q(d) + " --out " + q(tmp.path() / "out2") +
+               " --quirk armijo-jump --quirk skip-unit-step --tol 1e300");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("b2_after.bin"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("reference Inf at (0, 0)"), std::string::npos) << r.err;
+}
+
+TEST(ReferenceStepCli, ADeeplyNestedManifestIsExit1) {
+  TempDir tmp;
+  const fs::path c = testing::copy_reference_case(tmp);
+  testing::write_bytes(c / "manifest.json", std::string(100000, '[') + std::string(100000, ']'));
+  const auto r = run_sibp("reference-step " + q(c) + " --out " + q(tmp.path() / "out"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("manifest.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nested too deeply"), std::string::npos) << r.err;
 }
 
 }  // namespace

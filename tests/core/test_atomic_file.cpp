@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "expect_error.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -87,6 +88,50 @@ TEST(AtomicFile, ReadMissingFileThrowsDataErrorNamingThePath) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("nope.bin"), std::string::npos) << e.what();
   }
+}
+
+// Reading a user-given path: only a regular file is read, and only up to a
+// limit. A FIFO would block until a writer appears; /dev/zero never ends.
+
+TEST(ReadFile, RefusesADirectoryNamingIt) {
+  TempDir dir;
+  testing::expect_mentions(testing::error_message<DataError>([&] { read_file(dir.path()); }),
+                           {"'" + dir.path().string() + "'", "is a directory"});
+}
+
+TEST(ReadFile, RefusesAFifoWithoutBlocking) {
+  TempDir dir;
+  testing::expect_fifo_refused(dir / "metrics.csv", [&] { read_file(dir / "metrics.csv"); });
+}
+
+TEST(ReadFile, RefusesADeviceInsteadOfReadingForever) {
+  testing::expect_mentions(testing::error_message<DataError>([] { read_file("/dev/zero"); }),
+                           {"/dev/zero", "is not a regular file (character device)"});
+  // Through a symbolic link too: the file's own type counts, not the link's.
+  TempDir dir;
+  fs::create_symlink("/dev/zero", dir / "data.csv");
+  testing::expect_mentions(testing::error_message<DataError>([&] { read_file(dir / "data.csv"); }),
+                           {(dir / "data.csv").string(), "character device"});
+}
+
+TEST(ReadFile, RefusesAFileLargerThanTheLimitBeforeReadingIt) {
+  TempDir dir;
+  sibp::testing::write_bytes(dir / "big", std::string(1000, 'x'));
+  testing::expect_mentions(testing::error_message<DataError>([&] { read_file(dir / "big", 999); }),
+                           {(dir / "big").string(), "is 1000 bytes, more than the 999 bytes"});
+  EXPECT_EQ(read_file(dir / "big", 1000).size(), 1000u);
+}
+
+TEST(InputFile, ReadsInPiecesAndReportsTheSize) {
+  TempDir dir;
+  sibp::testing::write_bytes(dir / "f", "abcdefgh");
+  InputFile in(dir / "f", 100);
+  EXPECT_EQ(in.size(), 8u);
+  char buf[3];
+  ASSERT_EQ(in.read(buf, 3), 3u);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  EXPECT_EQ(in.read_rest(), "defgh");
+  EXPECT_EQ(in.read(buf, 3), 0u);
 }
 
 TEST(AtomicFile, EnsureWritableDirCreatesParentsAndRejectsFiles) {

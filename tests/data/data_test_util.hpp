@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "expect_error.hpp"
 #include "test_support.hpp"
 
 namespace sibp::testing {
@@ -62,27 +62,6 @@ inline std::vector<std::uint8_t> noise_bytes(std::size_t n, std::uint32_t seed) 
     b = static_cast<std::uint8_t>(seed >> 24);
   }
   return v;
-}
-
-/// Runs f, expecting exactly an exception of type E; returns its message
-/// ("" after recording a failure otherwise).
-template <typename E, typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected an exception of type " << typeid(E).name() << ", none was thrown";
-  return "";
-}
-
-/// Checks that msg contains every one of parts.
-inline void expect_mentions(const std::string& msg, std::initializer_list<std::string> parts) {
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 }  // namespace sibp::testing

@@ -80,5 +80,28 @@ TEST(Cifar10, MissingFilesAreListedWithWhereToGetThem) {
                   {"test_batch.bin", "CIFAR-10 binary version"});
 }
 
+TEST(Cifar10, AnEmptyBatchIsAnErrorNamingTheFileAndSize) {
+  TempDir dir;
+  testing::write_bytes(dir / "test_batch.bin", "");
+  expect_mentions(error_message<DataError>([&] { load_cifar10(dir.path(), Split::Test); }),
+                  {(dir / "test_batch.bin").string(), "size 0 bytes", "positive multiple", "3073", "empty"});
+}
+
+TEST(Cifar10, AFolderOrDeviceInPlaceOfABatchIsNotReportedMissing) {
+  TempDir dir;
+  write_all_batches(dir);
+  std::filesystem::remove(dir / "test_batch.bin");
+  std::filesystem::create_directory(dir / "test_batch.bin");
+  std::string msg = error_message<DataError>([&] { load_cifar10(dir.path(), Split::Test); });
+  expect_mentions(msg, {(dir / "test_batch.bin").string(), "is a directory"});
+  EXPECT_EQ(msg.find("missing"), std::string::npos) << msg;
+
+  std::filesystem::remove(dir / "data_batch_3.bin");
+  std::filesystem::create_symlink("/dev/zero", dir / "data_batch_3.bin");
+  msg = error_message<DataError>([&] { load_cifar10(dir.path(), Split::Train); });
+  expect_mentions(msg, {(dir / "data_batch_3.bin").string(), "is not a regular file (character device)"});
+  EXPECT_EQ(msg.find("missing"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace sibp

@@ -116,5 +116,33 @@ TEST(Csv, LabelOnlyRowAndMissingFile) {
                   {(dir / "none.csv").string(), "no such file"});
 }
 
+TEST(Csv, AByteOrderMarkDoesNotHideTheFirstRow) {
+  // "UTF-8 CSV" from a spreadsheet starts with EF BB BF; left in, the first
+  // label read as text and the first data row was taken for a header.
+  TempDir dir;
+  const auto p = csv(dir, "\xEF\xBB\xBF" "1,0.5\n0,2\n");
+  const Dataset ds = read_csv(p, "csv");
+  EXPECT_EQ(ds.size(), 2);
+  EXPECT_EQ(ds.labels(), (std::vector<std::uint8_t>{1, 0}));
+  const auto h = csv(dir, "\xEF\xBB\xBF" "label,x\r\n1,0.5\r\n", "h.csv");
+  const Dataset with_header = read_csv(h, "csv");
+  EXPECT_EQ(with_header.size(), 1);
+  EXPECT_EQ(with_header.feature(0, 0), 0.5f);
+}
+
+TEST(Csv, BinaryBytesInAFieldAreQuotedAsEscapes) {
+  TempDir dir;
+  const auto p = csv(dir, "0,1\n1,\x01\xff" + std::string(100, 'z') + "\n");
+  const std::string msg = error_message<DataError>([&] { read_csv(p, "c"); });
+  expect_mentions(msg, {p.string() + ":2:2", "found '\\x01\\xFFzzz", "..."});
+  EXPECT_LT(msg.size(), p.string().size() + 120) << msg;
+}
+
+TEST(Csv, AFolderOrAFifoIsNamedAsSuch) {
+  TempDir dir;
+  expect_mentions(error_message<DataError>([&] { read_csv(dir.path(), "c"); }), {dir.path().string(), "is a directory"});
+  testing::expect_fifo_refused(dir / "fifo.csv", [&] { read_csv(dir / "fifo.csv", "c"); });
+}
+
 }  // namespace
 }  // namespace sibp

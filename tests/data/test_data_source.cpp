@@ -245,5 +245,31 @@ TEST(LoadData, CsvTrainAndTest) {
                   {(dir / "wide.csv").string(), "expected 2 features", (dir / "tr.csv").string(), "found 3"});
 }
 
+TEST(LoadData, ASplitWithNoSamplesIsADataErrorNamingItsFiles) {
+  // IDX allows 0 images; training on them failed later with "the training
+  // set is empty", naming no file, and eval printed loss 0, accuracy 0.
+  TempDir dir;
+  write_idx_dir(dir / "d", {}, {1, 2}, /*gz=*/false);
+  const DataSpec spec = parse_data_spec("idx:" + (dir / "d").string());
+  expect_mentions(error_message<DataError>([&] { load_data(spec, DataOptions{}); }),
+                  {(dir / "d" / "train-images-idx3-ubyte").string(), (dir / "d" / "train-labels-idx1-ubyte").string(),
+                   "the train split has 0 samples", "expected at least one"});
+  write_idx_dir(dir / "e", {1, 2}, {}, /*gz=*/true);
+  const DataSpec test_spec = parse_data_spec("idx:" + (dir / "e").string() + ":test");
+  expect_mentions(error_message<DataError>([&] { load_split(test_spec, DataOptions{}, Split::Train); }),
+                  {(dir / "e" / "t10k-images-idx3-ubyte.gz").string(), "the test split has 0 samples"});
+}
+
+TEST(LoadData, AFolderInPlaceOfAnIdxFileIsNotReportedMissing) {
+  TempDir dir;
+  write_idx_dir(dir / "d", {1, 2}, {1}, /*gz=*/false);
+  std::filesystem::remove(dir / "d" / "t10k-labels-idx1-ubyte");
+  std::filesystem::create_directory(dir / "d" / "t10k-labels-idx1-ubyte");
+  const std::string msg = error_message<DataError>(
+      [&] { load_data(parse_data_spec("idx:" + (dir / "d").string()), DataOptions{}); });
+  expect_mentions(msg, {(dir / "d" / "t10k-labels-idx1-ubyte").string(), "is a directory"});
+  EXPECT_EQ(msg.find("missing"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace sibp

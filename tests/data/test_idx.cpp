@@ -168,5 +168,57 @@ TEST(Idx, LabelOutOfRangeNamesFileSampleAndRange) {
                   {(dir / "lab").string(), "label of sample 2 is 10", "expected 0..9"});
 }
 
+TEST(Idx, BytesAfterTheGzipStreamAreRejectedNamingTheFile) {
+  // zlib's gzread ignores them; a plain file with the same tail was already
+  // rejected, so a .gz must be too.
+  TempDir dir;
+  testing::write_gz(dir / "lab.gz", testing::idx_labels({1, 2, 3}));
+  const std::string gz = testing::slurp(dir / "lab.gz");
+  testing::write_bytes(dir / "garbage.gz", gz + "garbage");
+  expect_mentions(error_message<DataError>([&] { read_idx_labels(dir / "garbage.gz"); }),
+                  {(dir / "garbage.gz").string(), "expected the file to end after its gzip stream",
+                   "at byte " + std::to_string(gz.size()), "found more bytes starting with 0x67"});
+  testing::write_bytes(dir / "zeros.gz", gz + std::string(4, '\0'));
+  expect_mentions(error_message<DataError>([&] { read_idx_labels(dir / "zeros.gz"); }),
+                  {(dir / "zeros.gz").string(), "expected the file to end after its gzip stream"});
+  testing::write_bytes(dir / "one.gz", gz + "x");
+  expect_mentions(error_message<DataError>([&] { read_idx_labels(dir / "one.gz"); }), {(dir / "one.gz").string()});
+}
+
+TEST(Idx, ConcatenatedGzipMembersAreOneStream) {
+  // `cat a.gz b.gz` is a valid gzip file, which gzip -d reads as a + b.
+  TempDir dir;
+  const std::string file = testing::idx_images(3, 2, 3, small_pixels());
+  testing::write_gz(dir / "a.gz", file.substr(0, 7));
+  testing::write_gz(dir / "b.gz", file.substr(7));
+  testing::write_bytes(dir / "both.gz", testing::slurp(dir / "a.gz") + testing::slurp(dir / "b.gz"));
+  EXPECT_EQ(read_idx_images(dir / "both.gz").pixels, small_pixels());
+}
+
+TEST(Idx, DimensionsWhoseProductOverflowsAreRejected) {
+  // 2^20 images of 2^22 x 2^22: 2^64 bytes, which wraps to 0 in 64 bits, so
+  // a file with no payload at all matched the declared size.
+  TempDir dir;
+  testing::write_bytes(dir / "img", testing::idx_images(1u << 20, 1u << 22, 1u << 22, {}));
+  expect_mentions(error_message<DataError>([&] { read_idx_images(dir / "img"); }),
+                  {(dir / "img").string(), "1048576 x 4194304 x 4194304", "overflows 64 bits"});
+  testing::write_bytes(dir / "max", testing::idx_images(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, {}));
+  expect_mentions(error_message<DataError>([&] { read_idx_images(dir / "max"); }),
+                  {(dir / "max").string(), "4294967295 x 4294967295 x 4294967295", "overflows"});
+  // Within 64 bits but beyond the file: refused before anything is allocated.
+  testing::write_bytes(dir / "big", testing::idx_images(1u << 20, 1u << 10, 1u << 10, {1, 2, 3}));
+  expect_mentions(error_message<DataError>([&] { read_idx_images(dir / "big"); }),
+                  {(dir / "big").string(), "1048576 images of 1024x1024", "more than the"});
+}
+
+TEST(Idx, AFolderAFifoOrADeviceIsNamedAsSuch) {
+  TempDir dir;
+  expect_mentions(error_message<DataError>([&] { read_idx_images(dir.path()); }),
+                  {dir.path().string(), "is a directory"});
+  expect_mentions(error_message<DataError>([&] { read_idx_labels("/dev/zero"); }),
+                  {"/dev/zero", "is not a regular file (character device)"});
+  testing::expect_fifo_refused(dir / "fifo", [&] { read_idx_labels(dir / "fifo"); });
+}
+
 }  // namespace
 }  // namespace sibp

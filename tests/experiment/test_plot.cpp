@@ -217,5 +217,61 @@ TEST(Plot, SweepPlotMarksDivergedValues) {
   EXPECT_NE(dat.find("10 ? 1 0\n"), std::string::npos) << dat;  // diverged, no accuracy: marked on the axis
 }
 
+/// A gnuplot that runs out of disk: the real gnuplot with its file size
+/// limited to 1 KiB (`ulimit -f 2`, 512-byte blocks), so every image it
+/// writes is cut short. With `ignore_signal` the SIGXFSZ that would kill it
+/// is ignored: its writes fail and it may exit 0 with the cut files.
+fs::path full_disk_gnuplot(const testing::TempDir& dir, bool ignore_signal) {
+  const fs::path stub = dir / (ignore_signal ? "gnuplot-silent" : "gnuplot-killed");
+  testing::write_bytes(stub, std::string("#!/bin/sh\n") + (ignore_signal ? "trap '' XFSZ\n" : "") +
+                                 "ulimit -f 2\nexec gnuplot \"$@\"\n");
+  fs::permissions(stub, fs::perms::owner_all);
+  return stub;
+}
+
+TEST(Plot, AFailingGnuplotLeavesThePreviousImagesAndNoTemporaryFile) {
+  testing::TempDir dir;
+  std::vector<RunResult> results;
+  results.push_back(result("sgd", 1, {row(0, 0, 0, 1.1, 0.3, 0.3), row(10, 1, 0.9, 0.3, 0.9, 0.85)}));
+  results.push_back(result("adam", 1, {row(0, 0, 0, 1.1, 0.3, 0.3), row(10, 1, 1.5, 0.2, 0.95, 0.9)}));
+  const auto curves = make_curves(results);
+  const auto good = plot_curves(find_gnuplot(), dir / "plots", curves);
+  std::vector<std::string> before;
+  for (const PlotFiles& p : good) {
+    ASSERT_GT(fs::file_size(p.svg), 1024u) << "the test needs images larger than the size limit";
+    ASSERT_GT(fs::file_size(p.png), 1024u);
+    before.push_back(slurp(p.svg) + slurp(p.png));
+  }
+  for (const bool ignore_signal : {false, true}) {
+    ScopedEnv env("SIBP_GNUPLOT", full_disk_gnuplot(dir, ignore_signal).c_str());
+    try {
+      (void)plot_curves(find_gnuplot(), dir / "plots", curves);
+      ADD_FAILURE() << "no DataError (ignore_signal " << ignore_signal << ")";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("train_loss_vs_epoch"), std::string::npos) << e.what();
+    }
+    for (std::size_t i = 0; i < good.size(); ++i) {
+      EXPECT_TRUE(is_svg(good[i].svg));
+      EXPECT_TRUE(is_png(good[i].png));
+      EXPECT_EQ(slurp(good[i].svg) + slurp(good[i].png), before[i]) << good[i].svg << " was replaced";
+    }
+    for (const auto& e : fs::directory_iterator(dir / "plots"))
+      EXPECT_EQ(e.path().filename().string().find(".sibp-tmp"), std::string::npos) << e.path() << " left behind";
+  }
+}
+
+TEST(Plot, ImagesAreWrittenUnderTheirFinalNamesOnlyWhenComplete) {
+  // The first run into an empty folder: a failure leaves no image at all,
+  // rather than a 0-byte PNG or a cut SVG a report would link to.
+  testing::TempDir dir;
+  ScopedEnv env("SIBP_GNUPLOT", full_disk_gnuplot(dir, true).c_str());
+  SweepSummary s;
+  s.label = "sgd lr";
+  s.param = "lr";
+  EXPECT_THROW((void)plot_sweeps(find_gnuplot(), dir / "plots", {s}), DataError);
+  EXPECT_FALSE(fs::exists(dir / "plots" / "sweep_test_acc.svg"));
+  EXPECT_FALSE(fs::exists(dir / "plots" / "sweep_test_acc.png"));
+}
+
 }  // namespace
 }  // namespace sibp

@@ -15,6 +15,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "expect_error.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -284,8 +285,44 @@ TEST(SafetensorsMalformed, HeaderNotJsonObject) {
   expect_data_error(st_bytes("\xff\xfe{}", ""), "not valid JSON");
   expect_data_error(st_bytes("[1, 2]", ""), "must be a JSON object");
   expect_data_error(st_bytes("42", ""), "must be a JSON object");
-  // Deep nesting must not overflow the stack.
-  expect_data_error(st_bytes(std::string(200000, '[') + std::string(200000, ']'), ""), "must be a JSON object");
+}
+
+TEST(SafetensorsMalformed, DeepNestingIsACleanErrorNotACrash) {
+  // Printing a 100 000-level value for a message (parse_entry, __metadata__)
+  // recursed once per level and overflowed the stack.
+  const std::string deep_array = std::string(100000, '[') + std::string(100000, ']');
+  std::string deep_object;
+  for (int i = 0; i < 100000; ++i) deep_object += "{\"a\":";
+  deep_object += "1" + std::string(100000, '}');
+  expect_data_error(st_bytes(deep_array, ""), "nested too deeply");
+  expect_data_error(st_bytes("{\"layers.0.weight\": " + deep_array + "}", ""), "nested too deeply");
+  expect_data_error(st_bytes("{\"__metadata__\": " + deep_array + "}", ""), "nested too deeply");
+  expect_data_error(st_bytes(deep_object, ""), "nested too deeply");
+}
+
+TEST(SafetensorsMalformed, NumberOverflowNamesTheFileNotTheLibrary) {
+  TempDir dir;
+  const fs::path path = dir / "m.safetensors";
+  write_bytes(path, st_bytes("{\"layers.0.weight\": {\"dtype\": \"F32\", \"shape\": [1e400]}}", ""));
+  try {
+    (void)load_network<float>(path);
+    ADD_FAILURE() << "no DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("1e400"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("byte offset"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("json.exception"), std::string::npos) << msg;
+  }
+}
+
+TEST(SafetensorsMalformed, AFolderOrAFifoIsNamedAsSuch) {
+  TempDir dir;
+  const std::string msg =
+      sibp::testing::error_message<DataError>([&] { (void)load_network<float>(dir.path()); });
+  sibp::testing::expect_mentions(msg, {"'" + dir.path().string() + "': is a directory"});
+  sibp::testing::expect_fifo_refused(dir / "model.safetensors",
+                                     [&] { (void)load_network<float>(dir / "model.safetensors"); });
 }
 
 TEST(SafetensorsMalformed, EntryFieldsMissingOrMistyped) {
@@ -680,6 +717,52 @@ TEST(SafetensorsCnn, InitFromCopiesKernelsAndRefusesOtherShapes) {
   const std::string msg = error_of<DataError>([&] { load_parameters_into(other, dir / "m.safetensors"); });
   EXPECT_NE(msg.find("'layers.0.weight' has shape [4, 2, 3, 3], expected [4, 2, 5, 5]"), std::string::npos) << msg;
   expect_same_network(before, other);
+}
+
+TEST(SafetensorsInitFrom, NonFiniteParameterNamesFileAndTensorAndLeavesNetworkUnchanged) {
+  // --init-from a diverged run's weights would train from NaN.
+  TempDir dir;
+  const fs::path path = dir / "nan.safetensors";
+  write_bytes(path, st_bytes(valid_header().dump(),
+                             f32_bytes({1, 2, 3, 4, 5, std::numeric_limits<float>::quiet_NaN(), 7, 8})));
+  const NetworkSpec spec = NetworkSpec::mlp({3, 2}, Activation::ReLU, Loss::SoftmaxCrossEntropy);
+  Network<float> target = random_net<float>(spec, 26);
+  const Network<float> before = target;
+  try {
+    load_parameters_into(target, path);
+    ADD_FAILURE() << "no DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'layers.0.weight' element [1, 2] is nan"), std::string::npos) << msg;
+  }
+  expect_same_network(before, target);
+  // Infinite bias; and an F64 value beyond float range becomes infinite in float.
+  write_bytes(path, st_bytes(valid_header().dump(),
+                             f32_bytes({1, 2, 3, 4, 5, 6, 7, std::numeric_limits<float>::infinity()})));
+  try {
+    load_parameters_into(target, path);
+    ADD_FAILURE() << "no DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("'layers.0.bias' element [1] is inf"), std::string::npos) << e.what();
+  }
+  Network<double> as_double = random_net<double>(spec, 27);
+  EXPECT_THROW(load_parameters_into(as_double, path), DataError);
+}
+
+TEST(Safetensors, RequireFiniteParametersNamesTheTensor) {
+  const NetworkSpec spec = NetworkSpec::mlp({3, 2, 1}, Activation::ReLU, Loss::SoftmaxCrossEntropy);
+  Network<double> net = random_net<double>(spec, 28);
+  EXPECT_NO_THROW(require_finite_parameters(net, "m.safetensors"));
+  net.params(1).W(0, 1) = -std::numeric_limits<double>::infinity();
+  try {
+    require_finite_parameters(net, "m.safetensors");
+    ADD_FAILURE() << "no DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'m.safetensors'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'layers.1.weight' element [0, 1] is -inf"), std::string::npos) << msg;
+  }
 }
 
 // ---- PyTorch compatibility, checked by an independent reader ----

@@ -1,15 +1,21 @@
 #include "test_support.hpp"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
 namespace sibp::testing {
+
+const char* sibp_binary() { return SIBP_BINARY; }
+
 namespace fs = std::filesystem;
 
 TempDir::TempDir() {
@@ -23,10 +29,33 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+fs::path copy_reference_case(const TempDir& tmp, const std::string& case_name) {
+  const fs::path src = fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / case_name;
+  const fs::path dst = tmp / "case";
+  fs::create_directories(dst);
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.is_regular_file()) {
+      fs::copy_file(e.path(), dst / e.path().filename());
+      fs::permissions(dst / e.path().filename(), fs::perms::owner_write, fs::perm_options::add);
+    }
+  return dst;
+}
+
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write fixture " + path.string());
+}
+
+bool returns_without_blocking_on_fifo(const fs::path& fifo, const std::function<void()>& f, double seconds) {
+  std::future<void> done = std::async(std::launch::async, f);
+  const bool in_time = done.wait_for(std::chrono::duration<double>(seconds)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  done.get();
+  return in_time;
 }
 
 CommandResult run_sibp(const std::string& args) {
@@ -102,25 +131,6 @@ Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, con
   Mat<double> dX;
   image_to_vectors<double>(D, net.spec().input, m, dX);
   return dX;
-}
-
-}  // namespace sibp::testing
-
-namespace sibp::testing {
-
-SibpOptions sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
-                         const std::string& update, const std::vector<std::string>& quirks,
-                         const std::string& compat) {
-  SibpOptions o;
-  o.eta = eta;
-  o.lambda = parse_lambda_list(lambda);
-  o.solver = parse_solver_spec(solver);
-  o.solver_iters = solver_iters;
-  o.mode = parse_update_mode(update);
-  if (compat == "authors") o.quirks = ReferenceQuirks::authors();
-  for (const std::string& q : quirks) o.quirks.enable(q);
-  o.validate();
-  return o;
 }
 
 }  // namespace sibp::testing

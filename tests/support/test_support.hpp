@@ -1,6 +1,7 @@
 #pragma once
 /// Helpers shared by the test executables.
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -8,6 +9,10 @@
 #include "nn/network.hpp"
 
 namespace sibp::testing {
+
+/// Path of the sibp binary the CLI tests run.
+const char* sibp_binary();
+
 
 /// A fresh empty folder under the system temp dir, removed by the destructor.
 class TempDir {
@@ -23,8 +28,20 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// A writable copy of the files (not the subfolders) of the reference case
+/// tests/fixtures/sibp-reference/`case_name`, in tmp/case; returns that folder.
+std::filesystem::path copy_reference_case(const TempDir& tmp, const std::string& case_name = "case_b_fixed");
+
 /// Writes bytes to a file (not atomically: tests make fixtures with it).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+/// Runs `f` on another thread and says whether it returned (or threw) within
+/// `seconds`. If it did not, it is taken to be blocked on the FIFO `fifo`:
+/// a writer opens and closes the FIFO until `f` returns (that ends a blocked
+/// open or read), so a reader that hangs on a FIFO fails its test instead of
+/// hanging the suite. An exception of `f` is rethrown.
+bool returns_without_blocking_on_fifo(const std::filesystem::path& fifo, const std::function<void()>& f,
+                                      double seconds = 5);
 
 /// Result of running a command line.
 struct CommandResult {
@@ -84,8 +101,20 @@ namespace sibp::testing {
 
 /// SIBP options from the texts of the command line (tests write them compactly):
 /// `quirks` names single quirks, `compat` is "" or "authors". Validated.
-SibpOptions sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
-                         const std::string& update, const std::vector<std::string>& quirks = {},
-                         const std::string& compat = "");
+/// Inline, so that the test executables of the modules below train do not link it.
+inline SibpOptions sibp_options(double eta, const std::string& lambda, const std::string& solver, int solver_iters,
+                                const std::string& update, const std::vector<std::string>& quirks = {},
+                                const std::string& compat = "") {
+  SibpOptions o;
+  o.eta = eta;
+  o.lambda = parse_lambda_list(lambda);
+  o.solver = parse_solver_spec(solver);
+  o.solver_iters = solver_iters;
+  o.mode = parse_update_mode(update);
+  if (compat == "authors") o.quirks = ReferenceQuirks::authors();
+  for (const std::string& q : quirks) o.quirks.enable(q);
+  o.validate();
+  return o;
+}
 
 }  // namespace sibp::testing
