@@ -19,6 +19,12 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "thread_pool.hpp"
 
@@ -68,32 +74,44 @@ void for_samples(ThreadPool* pool, Index m, F&& f) {
 
 /// P = im2col(X). X: (c_in, m·h·w) column-major; P: (patch_rows, m·h_out·w_out),
 /// every entry written (zeros where the window leaves the padded image).
+/// In NHWC the kw taps of one kernel row are kw·c_in contiguous floats, so
+/// ChannelMinor is one copy per (output pixel, ky); ChannelMajor scatters the
+/// same run with stride kh·kw inside the (L1-resident) column.
 template <class Scalar>
 void im2col(const ConvShape& s, Index m, const Scalar* X, Scalar* P, PatchOrder order, ThreadPool* pool = nullptr) {
   const Index ho = s.h_out(), wo = s.w_out(), d = s.patch_rows(), kk = s.kh * s.kw, ci_n = s.c_in;
+  const bool minor = order == PatchOrder::ChannelMinor || ci_n == 1;  // the same order when c_in = 1
   detail::for_samples(pool, m, [&](Index n) {
     const Scalar* Xn = X + ci_n * s.h * s.w * n;
     Scalar* col = P + d * ho * wo * n;
     for (Index oy = 0; oy < ho; ++oy) {
+      const Index iy0 = oy * s.stride - s.pad;
       for (Index ox = 0; ox < wo; ++ox, col += d) {
-        const Index iy0 = oy * s.stride - s.pad, ix0 = ox * s.stride - s.pad;
-        const bool interior = iy0 >= 0 && ix0 >= 0 && iy0 + s.kh <= s.h && ix0 + s.kw <= s.w;
+        const Index ix0 = ox * s.stride - s.pad;
+        const Index kx_lo = std::max<Index>(0, -ix0), kx_hi = std::min<Index>(s.kw, s.w - ix0);  // valid taps
         for (Index ky = 0; ky < s.kh; ++ky) {
           const Index iy = iy0 + ky;
-          for (Index kx = 0; kx < s.kw; ++kx) {
-            const Index ix = ix0 + kx, tap = ky * s.kw + kx;
-            const bool valid = interior || (iy >= 0 && iy < s.h && ix >= 0 && ix < s.w);
-            const Scalar* src = Xn + ci_n * (iy * s.w + ix);
-            if (order == PatchOrder::ChannelMinor) {
-              Scalar* dst = col + tap * ci_n;
-              if (valid) std::memcpy(dst, src, sizeof(Scalar) * ci_n);
-              else std::fill(dst, dst + ci_n, Scalar(0));
-            } else {
-              Scalar* dst = col + tap;
+          const bool row_valid = iy >= 0 && iy < s.h && kx_lo < kx_hi;
+          if (minor) {
+            Scalar* dst = col + ky * s.kw * ci_n;
+            if (!row_valid) {
+              std::fill(dst, dst + s.kw * ci_n, Scalar(0));
+              continue;
+            }
+            std::fill(dst, dst + kx_lo * ci_n, Scalar(0));
+            const Scalar* src = Xn + ci_n * (iy * s.w + ix0 + kx_lo);
+            const Index len = (kx_hi - kx_lo) * ci_n;
+            for (Index i = 0; i < len; ++i) dst[kx_lo * ci_n + i] = src[i];
+            std::fill(dst + kx_hi * ci_n, dst + s.kw * ci_n, Scalar(0));
+          } else {
+            Scalar* dst = col + ky * s.kw;
+            for (Index kx = 0; kx < s.kw; ++kx) {
+              const bool valid = row_valid && kx >= kx_lo && kx < kx_hi;
+              const Scalar* src = Xn + ci_n * (iy * s.w + ix0 + kx);
               if (valid)
-                for (Index ci = 0; ci < ci_n; ++ci) dst[ci * kk] = src[ci];
+                for (Index ci = 0; ci < ci_n; ++ci) dst[kx + ci * kk] = src[ci];
               else
-                for (Index ci = 0; ci < ci_n; ++ci) dst[ci * kk] = Scalar(0);
+                for (Index ci = 0; ci < ci_n; ++ci) dst[kx + ci * kk] = Scalar(0);
             }
           }
         }
@@ -107,25 +125,28 @@ void im2col(const ConvShape& s, Index m, const Scalar* X, Scalar* P, PatchOrder 
 template <class Scalar>
 void col2im(const ConvShape& s, Index m, const Scalar* dP, Scalar* dX, PatchOrder order, ThreadPool* pool = nullptr) {
   const Index ho = s.h_out(), wo = s.w_out(), d = s.patch_rows(), kk = s.kh * s.kw, ci_n = s.c_in;
+  const bool minor = order == PatchOrder::ChannelMinor || ci_n == 1;
   detail::for_samples(pool, m, [&](Index n) {
     Scalar* Xn = dX + ci_n * s.h * s.w * n;
     std::fill(Xn, Xn + ci_n * s.h * s.w, Scalar(0));
     const Scalar* col = dP + d * ho * wo * n;
     for (Index oy = 0; oy < ho; ++oy) {
+      const Index iy0 = oy * s.stride - s.pad;
       for (Index ox = 0; ox < wo; ++ox, col += d) {
-        const Index iy0 = oy * s.stride - s.pad, ix0 = ox * s.stride - s.pad;
+        const Index ix0 = ox * s.stride - s.pad;
+        const Index kx_lo = std::max<Index>(0, -ix0), kx_hi = std::min<Index>(s.kw, s.w - ix0);
+        if (kx_lo >= kx_hi) continue;
         for (Index ky = 0; ky < s.kh; ++ky) {
           const Index iy = iy0 + ky;
           if (iy < 0 || iy >= s.h) continue;
-          for (Index kx = 0; kx < s.kw; ++kx) {
-            const Index ix = ix0 + kx, tap = ky * s.kw + kx;
-            if (ix < 0 || ix >= s.w) continue;
-            Scalar* dst = Xn + ci_n * (iy * s.w + ix);
-            if (order == PatchOrder::ChannelMinor) {
-              const Scalar* src = col + tap * ci_n;
-              for (Index ci = 0; ci < ci_n; ++ci) dst[ci] += src[ci];
-            } else {
-              const Scalar* src = col + tap;
+          Scalar* dst = Xn + ci_n * (iy * s.w + ix0 + kx_lo);
+          if (minor) {
+            const Scalar* src = col + (ky * s.kw + kx_lo) * ci_n;
+            const Index len = (kx_hi - kx_lo) * ci_n;
+            for (Index i = 0; i < len; ++i) dst[i] += src[i];
+          } else {
+            for (Index kx = kx_lo; kx < kx_hi; ++kx, dst += ci_n) {
+              const Scalar* src = col + ky * s.kw + kx;
               for (Index ci = 0; ci < ci_n; ++ci) dst[ci] += src[ci * kk];
             }
           }
@@ -148,6 +169,249 @@ void permute_kernel_columns(const ConvShape& s, const Scalar* K, Scalar* Kout, b
     }
 }
 
+namespace detail {
+// conv_cin1_forward's pixel loop; CO > 0 fixes c_out at compile time so the
+// accumulator stays in registers (c_out/16 zmm), CO = 0 is the generic loop.
+template <Index CO, class Scalar>
+void conv_cin1_forward_sample(const ConvShape& s, const Scalar* Xn, const Scalar* K, const Scalar* b, Scalar* g) {
+  const Index ho = s.h_out(), wo = s.w_out(), co = CO > 0 ? CO : s.c_out;
+  constexpr Index kBuf = CO > 0 ? CO : 1;
+  for (Index oy = 0; oy < ho; ++oy) {
+    const Index iy0 = oy * s.stride - s.pad;
+    const Index ky_lo = std::max<Index>(0, -iy0), ky_hi = std::min<Index>(s.kh, s.h - iy0);
+    for (Index ox = 0; ox < wo; ++ox, g += co) {
+      const Index ix0 = ox * s.stride - s.pad;
+      const Index kx_lo = std::max<Index>(0, -ix0), kx_hi = std::min<Index>(s.kw, s.w - ix0);
+      if constexpr (CO > 0) {
+        Scalar acc[kBuf];
+        for (Index c = 0; c < CO; ++c) acc[c] = b[c];
+        for (Index ky = ky_lo; ky < ky_hi; ++ky)
+          for (Index kx = kx_lo; kx < kx_hi; ++kx) {
+            const Scalar x = Xn[(iy0 + ky) * s.w + ix0 + kx];
+            const Scalar* k = K + CO * (ky * s.kw + kx);
+            for (Index c = 0; c < CO; ++c) acc[c] += k[c] * x;
+          }
+        for (Index c = 0; c < CO; ++c) g[c] = acc[c];
+      } else {
+        for (Index c = 0; c < co; ++c) g[c] = b[c];
+        for (Index ky = ky_lo; ky < ky_hi; ++ky)
+          for (Index kx = kx_lo; kx < kx_hi; ++kx) {
+            const Scalar x = Xn[(iy0 + ky) * s.w + ix0 + kx];
+            const Scalar* k = K + co * (ky * s.kw + kx);
+            for (Index c = 0; c < co; ++c) g[c] += k[c] * x;
+          }
+      }
+    }
+  }
+}
+
+// Stride-1 fixed-size kernels over one zero-padded sample image (hp × wp):
+// no bounds checks, the taps unroll and the c_out accumulators stay in
+// registers.
+template <Index CO, Index KH, Index KW, class Scalar>
+void conv_cin1_forward_padded(Index ho, Index wo, Index wp, const Scalar* Xp, const Scalar* K, const Scalar* b,
+                              Scalar* g) {
+  using Vec = Eigen::Matrix<Scalar, CO, 1>;  // fixed size: Eigen keeps it in registers
+  const Eigen::Map<const Vec> bias(b);
+  for (Index oy = 0; oy < ho; ++oy)
+    for (Index ox = 0; ox < wo; ++ox, g += CO) {
+      Vec acc = bias;
+      for (Index ky = 0; ky < KH; ++ky)
+        for (Index kx = 0; kx < KW; ++kx)
+          acc += Eigen::Map<const Vec>(K + CO * (ky * KW + kx)) * Xp[(oy + ky) * wp + ox + kx];
+      Eigen::Map<Vec> out(g);
+      out = acc;
+    }
+}
+
+template <Index CO, Index KH, Index KW, class Scalar>
+void conv_cin1_backward_weights_padded(Index ho, Index wo, Index wp, const Scalar* Xp, const Scalar* d, Scalar* acc) {
+  // acc (CO, KH·KW + 1): taps then bias, kept in L1 (416 floats for 16×25).
+  using Vec = Eigen::Matrix<Scalar, CO, 1>;
+  for (Index oy = 0; oy < ho; ++oy)
+    for (Index ox = 0; ox < wo; ++ox, d += CO) {
+      const Vec dv = Eigen::Map<const Vec>(d);
+      for (Index ky = 0; ky < KH; ++ky)
+        for (Index kx = 0; kx < KW; ++kx)
+          Eigen::Map<Vec>(acc + CO * (ky * KW + kx)) += dv * Xp[(oy + ky) * wp + ox + kx];
+      Eigen::Map<Vec>(acc + CO * KH * KW) += dv;
+    }
+}
+
+// Copies sample image x (h × w) into the zero-padded buffer xp.
+template <class Scalar>
+void pad_image(const ConvShape& s, const Scalar* x, Scalar* xp) {
+  const Index wp = s.w + 2 * s.pad, hp = s.h + 2 * s.pad;
+  std::fill(xp, xp + hp * wp, Scalar(0));
+  for (Index y = 0; y < s.h; ++y) std::copy(x + y * s.w, x + (y + 1) * s.w, xp + (y + s.pad) * wp + s.pad);
+}
+
+// Runs f.template operator()<CO, KH, KW>() for the fixed sizes we unroll;
+// false if the shape is not one of them.
+template <class F>
+bool dispatch_cin1(const ConvShape& s, F&& f) {
+  if (s.stride != 1) return false;
+  if (s.kh == 5 && s.kw == 5 && s.c_out == 16) return f.template operator()<16, 5, 5>(), true;
+  if (s.kh == 5 && s.kw == 5 && s.c_out == 32) return f.template operator()<32, 5, 5>(), true;
+  if (s.kh == 3 && s.kw == 3 && s.c_out == 16) return f.template operator()<16, 3, 3>(), true;
+  if (s.kh == 3 && s.kw == 3 && s.c_out == 32) return f.template operator()<32, 3, 3>(), true;
+  return false;
+}
+}  // namespace detail
+
+/// Direct convolution for one input channel (a network's first layer on
+/// grey images), where im2col + GEMM is poor: a GEMM of depth kh·kw = 25.
+/// G (c_out, m·h_out·w_out) = K̄·im2col(X) + b without forming P: every output
+/// pixel accumulates c_out-vectors K̄(:, tap)·x. K̄ (c_out, kh·kw) column-major.
+/// Requires: s.c_in == 1.
+template <class Scalar>
+void conv_cin1_forward(const ConvShape& s, Index m, const Scalar* X, const Scalar* K, const Scalar* b, Scalar* G,
+                       ThreadPool* pool = nullptr) {
+  if (s.c_in != 1) throw std::invalid_argument("conv_cin1_forward: c_in must be 1, got " + std::to_string(s.c_in));
+  const Index pix = s.h_out() * s.w_out(), hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad;
+  detail::for_samples(pool, m, [&](Index n) {
+    const Scalar* Xn = X + s.h * s.w * n;
+    Scalar* g = G + s.c_out * pix * n;
+    thread_local std::vector<Scalar> xp;
+    xp.resize(static_cast<std::size_t>(hp * wp));
+    detail::pad_image(s, Xn, xp.data());
+    if (detail::dispatch_cin1(s, [&]<Index CO, Index KH, Index KW>() {
+          detail::conv_cin1_forward_padded<CO, KH, KW>(s.h_out(), s.w_out(), wp, xp.data(), K, b, g);
+        }))
+      return;
+    switch (s.c_out) {
+      case 16: detail::conv_cin1_forward_sample<16>(s, Xn, K, b, g); break;
+      case 32: detail::conv_cin1_forward_sample<32>(s, Xn, K, b, g); break;
+      default: detail::conv_cin1_forward_sample<0>(s, Xn, K, b, g);
+    }
+  });
+}
+
+/// The weight and bias gradients of conv_cin1_forward: dK̄ = δ·Pᵀ (c_out, kh·kw)
+/// and db = δ·1, without forming P. Partial sums per fixed group of samples
+/// are added in group order, so the result does not depend on the thread
+/// count. Requires: s.c_in == 1.
+template <class Scalar>
+void conv_cin1_backward_weights(const ConvShape& s, Index m, const Scalar* X, const Scalar* D, Scalar* dK, Scalar* db,
+                                ThreadPool* pool = nullptr) {
+  if (s.c_in != 1)
+    throw std::invalid_argument("conv_cin1_backward_weights: c_in must be 1, got " + std::to_string(s.c_in));
+  const Index ho = s.h_out(), wo = s.w_out(), co = s.c_out, kk = s.kh * s.kw;
+  const Index group = 4, groups = (m + group - 1) / group;  // fixed: independent of threads
+  std::vector<Scalar> partial(static_cast<std::size_t>(groups * co * (kk + 1)), Scalar(0));
+  auto work = [&](std::int64_t t) {
+    Scalar* acc = partial.data() + t * co * (kk + 1);  // (c_out, kk + 1): taps, then bias
+    const Index hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad;
+    thread_local std::vector<Scalar> xp;
+    xp.resize(static_cast<std::size_t>(hp * wp));
+    for (Index n = t * group; n < std::min<Index>(m, (t + 1) * group); ++n) {
+      const Scalar* Xn = X + s.h * s.w * n;
+      const Scalar* d = D + co * ho * wo * n;
+      detail::pad_image(s, Xn, xp.data());
+      if (detail::dispatch_cin1(s, [&]<Index CO, Index KH, Index KW>() {
+            detail::conv_cin1_backward_weights_padded<CO, KH, KW>(ho, wo, wp, xp.data(), d, acc);
+          }))
+        continue;
+      for (Index oy = 0; oy < ho; ++oy) {
+        const Index iy0 = oy * s.stride - s.pad;
+        const Index ky_lo = std::max<Index>(0, -iy0), ky_hi = std::min<Index>(s.kh, s.h - iy0);
+        for (Index ox = 0; ox < wo; ++ox, d += co) {
+          const Index ix0 = ox * s.stride - s.pad;
+          const Index kx_lo = std::max<Index>(0, -ix0), kx_hi = std::min<Index>(s.kw, s.w - ix0);
+          for (Index ky = ky_lo; ky < ky_hi; ++ky)
+            for (Index kx = kx_lo; kx < kx_hi; ++kx) {
+              const Scalar x = Xn[(iy0 + ky) * s.w + ix0 + kx];
+              Scalar* a = acc + co * (ky * s.kw + kx);
+              for (Index c = 0; c < co; ++c) a[c] += d[c] * x;
+            }
+          Scalar* a = acc + co * kk;
+          for (Index c = 0; c < co; ++c) a[c] += d[c];
+        }
+      }
+    }
+  };
+  if (pool) pool->run(groups, work);
+  else
+    for (Index t = 0; t < groups; ++t) work(t);
+  for (Index i = 0; i < co * kk; ++i) dK[i] = Scalar(0);
+  for (Index c = 0; c < co; ++c) db[c] = Scalar(0);
+  for (Index t = 0; t < groups; ++t) {
+    const Scalar* acc = partial.data() + t * co * (kk + 1);
+    for (Index i = 0; i < co * kk; ++i) dK[i] += acc[i];
+    for (Index c = 0; c < co; ++c) db[c] += acc[co * kk + c];
+  }
+}
+
+namespace detail {
+
+// One output pixel of the 2×2 max-pool over C channels: y = max of the four
+// inputs, a = the winner's position (first of equals). The scalar loop
+// does not vectorise for C = 16 (GCC sizes its vectors by the uint8 argmax:
+// 64 lanes), so AVX-512 does blocks of 16 channels by hand.
+template <class Scalar>
+inline void pool4_forward(const Scalar* x0, const Scalar* x1, const Scalar* x2, const Scalar* x3, Scalar* y,
+                          std::uint8_t* a, Index C) {
+  Index c = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2), three = _mm512_set1_epi32(3);
+    for (; c + 16 <= C; c += 16) {
+      __m512 best = _mm512_loadu_ps(x0 + c);
+      __m512i k = _mm512_setzero_si512();
+      __m512 v = _mm512_loadu_ps(x1 + c);
+      __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+      best = _mm512_mask_mov_ps(best, gt, v);
+      k = _mm512_mask_mov_epi32(k, gt, one);
+      v = _mm512_loadu_ps(x2 + c);
+      gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+      best = _mm512_mask_mov_ps(best, gt, v);
+      k = _mm512_mask_mov_epi32(k, gt, two);
+      v = _mm512_loadu_ps(x3 + c);
+      gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+      best = _mm512_mask_mov_ps(best, gt, v);
+      k = _mm512_mask_mov_epi32(k, gt, three);
+      _mm512_storeu_ps(y + c, best);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(a + c), _mm512_cvtepi32_epi8(k));
+    }
+  }
+#endif
+  for (; c < C; ++c) {
+    Scalar best = x0[c];
+    std::uint8_t k = 0;
+    if (x1[c] > best) { best = x1[c]; k = 1; }
+    if (x2[c] > best) { best = x2[c]; k = 2; }
+    if (x3[c] > best) { best = x3[c]; k = 3; }
+    y[c] = best;
+    a[c] = k;
+  }
+}
+
+template <class Scalar>
+inline void pool4_backward(const Scalar* dy, const std::uint8_t* a, Scalar* x0, Scalar* x1, Scalar* x2, Scalar* x3,
+                           Index C) {
+  Index c = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    for (; c + 16 <= C; c += 16) {
+      const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c)));
+      const __m512 g = _mm512_loadu_ps(dy + c);
+      _mm512_storeu_ps(x0 + c, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(0)), g));
+      _mm512_storeu_ps(x1 + c, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(1)), g));
+      _mm512_storeu_ps(x2 + c, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(2)), g));
+      _mm512_storeu_ps(x3 + c, _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(3)), g));
+    }
+  }
+#endif
+  for (; c < C; ++c) {
+    x0[c] = a[c] == 0 ? dy[c] : Scalar(0);
+    x1[c] = a[c] == 1 ? dy[c] : Scalar(0);
+    x2[c] = a[c] == 2 ? dy[c] : Scalar(0);
+    x3[c] = a[c] == 3 ? dy[c] : Scalar(0);
+  }
+}
+
+}  // namespace detail
+
 /// 2×2 max-pool, stride 2: X (C, m·H·W) → Y (C, m·(H/2)·(W/2)); argmax gets
 /// the winner's position 0..3 (dy·2 + dx; the first of equal values wins, as
 /// in PyTorch). Requires: H and W even.
@@ -161,21 +425,7 @@ void maxpool2x2_forward(Index C, Index m, Index H, Index W, const Scalar* X, Sca
       for (Index ox = 0; ox < wo; ++ox) {
         const Index o = (n * ho + oy) * wo + ox;
         const Scalar* x0 = X + C * ((n * H + 2 * oy) * W + 2 * ox);
-        const Scalar* x1 = x0 + C;
-        const Scalar* x2 = x0 + C * W;
-        const Scalar* x3 = x2 + C;
-        Scalar* y = Y + C * o;
-        std::uint8_t* a = argmax + C * o;
-#pragma omp simd
-        for (Index c = 0; c < C; ++c) {
-          Scalar best = x0[c];
-          std::uint8_t k = 0;
-          if (x1[c] > best) { best = x1[c]; k = 1; }
-          if (x2[c] > best) { best = x2[c]; k = 2; }
-          if (x3[c] > best) { best = x3[c]; k = 3; }
-          y[c] = best;
-          a[c] = k;
-        }
+        detail::pool4_forward(x0, x0 + C, x0 + C * W, x0 + C * W + C, Y + C * o, argmax + C * o, C);
       }
   });
 }
@@ -191,18 +441,7 @@ void maxpool2x2_backward(Index C, Index m, Index H, Index W, const Scalar* dY, c
       for (Index ox = 0; ox < wo; ++ox) {
         const Index o = (n * ho + oy) * wo + ox;
         Scalar* x0 = dX + C * ((n * H + 2 * oy) * W + 2 * ox);
-        Scalar* x1 = x0 + C;
-        Scalar* x2 = x0 + C * W;
-        Scalar* x3 = x2 + C;
-        const Scalar* dy = dY + C * o;
-        const std::uint8_t* a = argmax + C * o;
-#pragma omp simd
-        for (Index c = 0; c < C; ++c) {
-          x0[c] = a[c] == 0 ? dy[c] : Scalar(0);
-          x1[c] = a[c] == 1 ? dy[c] : Scalar(0);
-          x2[c] = a[c] == 2 ? dy[c] : Scalar(0);
-          x3[c] = a[c] == 3 ? dy[c] : Scalar(0);
-        }
+        detail::pool4_backward(dY + C * o, argmax + C * o, x0, x0 + C, x0 + C * W, x0 + C * W + C, C);
       }
   });
 }

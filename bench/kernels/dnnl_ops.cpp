@@ -9,22 +9,22 @@ using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-dnnl::engine& dnnl_engine() {
+dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
 
-dnnl::stream& dnnl_stream() {
-  static dnnl::stream s(dnnl_engine());
+dnnl::stream& cpu_stream() {
+  static dnnl::stream s(cpu_engine());
   return s;
 }
 
 DnnlPort::DnnlPort(const memory::desc& user, const memory::desc& internal)
-    : user_(user, dnnl_engine(), DNNL_MEMORY_NONE), alias_(user == internal) {
+    : user_(user, cpu_engine(), DNNL_MEMORY_NONE), alias_(user == internal) {
   if (alias_) {
-    internal_ = memory(internal, dnnl_engine(), DNNL_MEMORY_NONE);
+    internal_ = memory(internal, cpu_engine(), DNNL_MEMORY_NONE);
   } else {
-    internal_ = memory(internal, dnnl_engine());
+    internal_ = memory(internal, cpu_engine());
     to_internal_.emplace(user_, internal_);
     to_user_.emplace(internal_, user_);
   }
@@ -35,8 +35,8 @@ void DnnlPort::in(const float* user) {
   if (alias_) {
     internal_.set_data_handle(const_cast<float*>(user));
   } else {
-    to_internal_->execute(dnnl_stream(), user_, internal_);
-    dnnl_stream().wait();
+    to_internal_->execute(cpu_stream(), user_, internal_);
+    cpu_stream().wait();
   }
 }
 
@@ -47,8 +47,8 @@ void DnnlPort::bind_out(float* user) {
 
 void DnnlPort::out() {
   if (alias_) return;
-  to_user_->execute(dnnl_stream(), internal_, user_);
-  dnnl_stream().wait();
+  to_user_->execute(cpu_stream(), internal_, user_);
+  cpu_stream().wait();
 }
 
 namespace {
@@ -66,7 +66,7 @@ memory::desc user_act(Index m, Index c, Index h, Index w) { return memory::desc(
 DnnlConv::DnnlConv(const ConvShape& s, Index m, DnnlType type, DnnlLayout layout, bool backward)
     : s_(s), m_(m), backward_(backward) {
   s.validate();
-  auto& eng = dnnl_engine();
+  auto& eng = cpu_engine();
   const dt low = type_of(type);
   const memory::dims strides{s.stride, s.stride}, pad{s.pad, s.pad};
   const Index ho = s.h_out(), wo = s.w_out();
@@ -117,8 +117,8 @@ void DnnlConv::in_weights(const float* K, const float* b) {
   bias_.set_data_handle(const_cast<float*>(b));
   if (backward_) {
     if (weights_to_bwd_) {
-      weights_to_bwd_->execute(dnnl_stream(), weights_.mem(), weights_bwd_);
-      dnnl_stream().wait();
+      weights_to_bwd_->execute(cpu_stream(), weights_.mem(), weights_bwd_);
+      cpu_stream().wait();
     } else {
       weights_bwd_ = weights_.mem();
     }
@@ -127,11 +127,11 @@ void DnnlConv::in_weights(const float* K, const float* b) {
 
 void DnnlConv::forward(float* G) {
   dst_.bind_out(G);
-  fwd_->execute(dnnl_stream(), {{DNNL_ARG_SRC, src_.mem()},
+  fwd_->execute(cpu_stream(), {{DNNL_ARG_SRC, src_.mem()},
                                 {DNNL_ARG_WEIGHTS, weights_.mem()},
                                 {DNNL_ARG_BIAS, bias_},
                                 {DNNL_ARG_DST, dst_.mem()}});
-  dnnl_stream().wait();
+  cpu_stream().wait();
 }
 
 void DnnlConv::in_diff_dst(const float* dG) {
@@ -141,20 +141,20 @@ void DnnlConv::in_diff_dst(const float* dG) {
 
 void DnnlConv::backward_data(float* dX) {
   diff_src_.bind_out(dX);
-  bwd_data_->execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, diff_dst_data_.mem()},
+  bwd_data_->execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, diff_dst_data_.mem()},
                                      {DNNL_ARG_WEIGHTS, weights_bwd_},
                                      {DNNL_ARG_DIFF_SRC, diff_src_.mem()}});
-  dnnl_stream().wait();
+  cpu_stream().wait();
 }
 
 void DnnlConv::backward_weights(float* dK, float* db) {
   diff_weights_.bind_out(dK);
   diff_out_bias_ = db;
-  bwd_w_->execute(dnnl_stream(), {{DNNL_ARG_SRC, src_.mem()},
+  bwd_w_->execute(cpu_stream(), {{DNNL_ARG_SRC, src_.mem()},
                                   {DNNL_ARG_DIFF_DST, diff_dst_w_.mem()},
                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights_.mem()},
                                   {DNNL_ARG_DIFF_BIAS, diff_bias_}});
-  dnnl_stream().wait();
+  cpu_stream().wait();
 }
 
 void DnnlConv::out_diff_weights() {
@@ -171,7 +171,7 @@ std::string DnnlConv::impl_info() const {
 }
 
 DnnlMaxPool::DnnlMaxPool(Index C, Index m, Index H, Index W, const memory::desc& src_md) {
-  auto& eng = dnnl_engine();
+  auto& eng = cpu_engine();
   const memory::dims k{2, 2}, st{2, 2}, pad{0, 0};
   const memory::desc dst_md({m, C, H / 2, W / 2}, src_md.data_type(), tag::any);
   fwd_pd_ = dnnl::pooling_forward::primitive_desc(
@@ -189,13 +189,13 @@ DnnlMaxPool::DnnlMaxPool(Index C, Index m, Index H, Index W, const memory::desc&
 }
 
 void DnnlMaxPool::forward(memory& src) {
-  fwd_->execute(dnnl_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_WORKSPACE, ws_}});
-  dnnl_stream().wait();
+  fwd_->execute(cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_WORKSPACE, ws_}});
+  cpu_stream().wait();
 }
 
 void DnnlMaxPool::backward(memory& diff_dst) {
-  bwd_->execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, ws_}, {DNNL_ARG_DIFF_SRC, diff_src_}});
-  dnnl_stream().wait();
+  bwd_->execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WORKSPACE, ws_}, {DNNL_ARG_DIFF_SRC, diff_src_}});
+  cpu_stream().wait();
 }
 
 std::string DnnlMaxPool::impl_info() const {
@@ -211,17 +211,17 @@ DnnlMatmul::DnnlMatmul(Index M, Index N, Index K, Op opA, Op opB, DnnlType type)
   const memory::desc src_user({N, K}, dt::f32, src_strides), wei_user({K, M}, dt::f32, wei_strides);
   const memory::desc src_md({N, K}, low, src_strides), wei_md({K, M}, low, wei_strides);
   const memory::desc dst_md({N, M}, dt::f32, memory::dims{M, 1});
-  pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), dnnl_engine());
+  pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), cpu_engine());
   mm_.emplace(pd_);
   b_ = DnnlPort(src_user, src_md);
   a_ = DnnlPort(wei_user, wei_md);
-  c_ = memory(dst_md, dnnl_engine(), DNNL_MEMORY_NONE);
+  c_ = memory(dst_md, cpu_engine(), DNNL_MEMORY_NONE);
 }
 
 void DnnlMatmul::run(float* C) {
   c_.set_data_handle(C);
-  mm_->execute(dnnl_stream(), {{DNNL_ARG_SRC, b_.mem()}, {DNNL_ARG_WEIGHTS, a_.mem()}, {DNNL_ARG_DST, c_}});
-  dnnl_stream().wait();
+  mm_->execute(cpu_stream(), {{DNNL_ARG_SRC, b_.mem()}, {DNNL_ARG_WEIGHTS, a_.mem()}, {DNNL_ARG_DST, c_}});
+  cpu_stream().wait();
 }
 
 std::string DnnlMatmul::impl_info() const { return pd_.impl_info_str(); }

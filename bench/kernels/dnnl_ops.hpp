@@ -27,8 +27,8 @@ enum class DnnlType { F32, BF16 };
 enum class DnnlLayout { Any, Nhwc };
 
 /// The process-wide CPU engine and stream.
-dnnl::engine& dnnl_engine();
-dnnl::stream& dnnl_stream();
+dnnl::engine& cpu_engine();
+dnnl::stream& cpu_stream();
 
 /// A user buffer (f32, our layout) and the primitive's view of it.
 class DnnlPort {
