@@ -9,12 +9,14 @@
 // step of the CNN with the eigen backend (measured) and the sum-of-parts
 // estimate of the step for every backend.
 //
-//   bench_conv [--threads N] [--eigen-omp] [--order major|minor] [--skip-dnnl]
+//   bench_conv [--threads N] [--eigen-omp] [--order major|minor] [--skip-dnnl] [--clock cpu|wall]
+// --clock: process CPU time (default for 1 thread) or wall time (default otherwise).
 // Prints one `key=value` line per measurement (ms = median milliseconds).
 #include <omp.h>
 
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "bench_util.hpp"
 #include "conv_layout.hpp"
@@ -261,8 +263,17 @@ void bench_sibp_operator(const Gemm& gemm, bool skip_dnnl) {
   }
 }
 
-// The whole SGD step (momentum) of the CNN with the eigen backend, measured.
-double eigen_cnn_step(PatchOrder order, const Gemm& gemm, ThreadPool* pool) {
+// Who computes the convolutions in the measured CNN step (everything else,
+// pools, ReLU, dense layers, loss and update, is the same code).
+enum class StepConv {
+  Ours,        // direct conv1, im2col + GEMM conv2
+  DnnlF32,     // oneDNN f32 convolutions on our (NHWC) buffers: no reorders
+  DnnlBf16,    // oneDNN bf16 convolutions on our buffers (f32 → bf16 inside)
+  Conv1Direct  // direct conv1, oneDNN f32 conv2
+};
+
+// The whole SGD step (momentum) of the CNN, measured.
+double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* pool) {
   const Index m = kBatch;
   const Index n1 = m * 28 * 28, n2 = m * 14 * 14;
   const MatF X = random_mat(1, m * 784, 10).cwiseAbs();
@@ -280,14 +291,30 @@ double eigen_cnn_step(PatchOrder order, const Gemm& gemm, ThreadPool* pool) {
   std::vector<std::uint8_t> a1(static_cast<std::size_t>(F1.size())), a2(static_cast<std::size_t>(F2.size()));
   MatF vK1 = MatF::Zero(16, 25), vK2 = MatF::Zero(32, 400), vW3 = MatF::Zero(128, 1568), vW4 = MatF::Zero(10, 128);
   const float lr = 0.01f, mom = 0.9f;
+  std::optional<DnnlConv> dconv1, dconv2;
+  const DnnlType dtype = which == StepConv::DnnlBf16 ? DnnlType::BF16 : DnnlType::F32;
+  if (which == StepConv::DnnlF32 || which == StepConv::DnnlBf16) dconv1.emplace(kConv1, m, dtype, DnnlLayout::Nhwc);
+  if (which != StepConv::Ours) dconv2.emplace(kConv2, m, dtype, DnnlLayout::Nhwc);
   auto step = [&] {
     // forward
-    conv_cin1_forward(kConv1, m, X.data(), K1.data(), b1.data(), G1.data(), pool);
+    if (dconv1) {
+      dconv1->in_src(X.data());
+      dconv1->in_weights(K1.data(), b1.data());
+      dconv1->forward(G1.data());
+    } else {
+      conv_cin1_forward(kConv1, m, X.data(), K1.data(), b1.data(), G1.data(), pool);
+    }
     relu_inplace(G1.data(), G1.size());  // G1 now holds F = relu(G); relu'(G) = [F > 0]
     maxpool2x2_forward(16, m, 28, 28, G1.data(), F1.data(), a1.data(), pool);
-    im2col(kConv2, m, F1.data(), P2.data(), order, pool);
-    gemm(K2, Op::N, P2, Op::N, G2);
-    G2.colwise() += b2;
+    if (dconv2) {
+      dconv2->in_src(F1.data());
+      dconv2->in_weights(K2.data(), b2.data());
+      dconv2->forward(G2.data());
+    } else {
+      im2col(kConv2, m, F1.data(), P2.data(), order, pool);
+      gemm(K2, Op::N, P2, Op::N, G2);
+      G2.colwise() += b2;
+    }
     relu_inplace(G2.data(), G2.size());
     maxpool2x2_forward(32, m, 14, 14, G2.data(), F2.data(), a2.data(), pool);
     const Eigen::Map<const MatF> Flat(F2.data(), 1568, m);  // NHWC per sample: a free reshape
@@ -315,13 +342,26 @@ double eigen_cnn_step(PatchOrder order, const Gemm& gemm, ThreadPool* pool) {
     gemm(W3, Op::T, D3, Op::N, D2f);
     maxpool2x2_backward(32, m, 14, 14, D2f.data(), a2.data(), D2.data(), pool);
     relu_backward(G2.data(), D2.data(), D2.size());
-    gemm(D2, Op::N, P2, Op::T, gK2);
-    gb2 = D2.rowwise().sum();
-    gemm(K2, Op::T, D2, Op::N, dP2);
-    col2im(kConv2, m, dP2.data(), D1p.data(), order, pool);
+    if (dconv2) {
+      dconv2->in_diff_dst(D2.data());
+      dconv2->backward_weights(gK2.data(), gb2.data());
+      dconv2->out_diff_weights();
+      dconv2->backward_data(D1p.data());
+    } else {
+      gemm(D2, Op::N, P2, Op::T, gK2);
+      gb2 = D2.rowwise().sum();
+      gemm(K2, Op::T, D2, Op::N, dP2);
+      col2im(kConv2, m, dP2.data(), D1p.data(), order, pool);
+    }
     maxpool2x2_backward(16, m, 28, 28, D1p.data(), a1.data(), D1.data(), pool);
     relu_backward(G1.data(), D1.data(), D1.size());
-    conv_cin1_backward_weights(kConv1, m, X.data(), D1.data(), gK1.data(), gb1.data(), pool);
+    if (dconv1) {
+      dconv1->in_diff_dst(D1.data());
+      dconv1->backward_weights(gK1.data(), gb1.data());
+      dconv1->out_diff_weights();
+    } else {
+      conv_cin1_backward_weights(kConv1, m, X.data(), D1.data(), gK1.data(), gb1.data(), pool);
+    }
     // SGD with momentum (PyTorch's form: v = μv + g; w -= lr·v)
     vK1 = mom * vK1 + gK1;
     K1 -= lr * vK1;
@@ -364,7 +404,8 @@ int main(int argc, char** argv) {
   const PatchOrder order = arg(argc, argv, "--order", "major") == "minor" ? PatchOrder::ChannelMinor
                                                                           : PatchOrder::ChannelMajor;
   omp_set_num_threads(g_threads);
-  if (g_threads == 1) time_base() = TimeBase::ProcessCpu;
+  const std::string clock = arg(argc, argv, "--clock", g_threads == 1 ? "cpu" : "wall");
+  if (clock == "cpu") time_base() = TimeBase::ProcessCpu;
   Eigen::setNbThreads(eigen_omp ? g_threads : 1);
   ThreadPool pool_obj(eigen_omp ? 1 : g_threads);
   ThreadPool* pool = eigen_omp ? nullptr : &pool_obj;
@@ -388,9 +429,14 @@ int main(int argc, char** argv) {
 
   const double dense_ms = dense_part(gemm) * 1e3;
   report("dense", "eigen", "fwd_bwd", dense_ms / 1e3);
-  const double step_ms = eigen_cnn_step(order, gemm, pool) * 1e3;
-  report("cnn", "eigen", "sgd_step_measured", step_ms / 1e3);
-  std::printf("estimate backend=eigen-measured step_ms=%.3f epoch_s=%.2f\n", step_ms, step_ms * 0.6);
+  for (auto [which, name] : {std::pair{StepConv::Ours, "ours(direct-conv1,im2col+gemm-conv2)"},
+                             std::pair{StepConv::Conv1Direct, "direct-conv1+dnnl-f32-nhwc-conv2"},
+                             std::pair{StepConv::DnnlF32, "dnnl-f32-nhwc"}, std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"}}) {
+    if (skip_dnnl && which != StepConv::Ours) continue;
+    const double step_ms = cnn_step(which, order, gemm, pool) * 1e3;
+    report("cnn", name, "sgd_step_measured", step_ms / 1e3);
+    std::printf("measured backend=%s step_ms=%.3f epoch_s=%.2f\n", name, step_ms, step_ms * 0.6);
+  }
 
   // Sum-of-parts step estimates (ms): convs, pools, ReLUs, dense, reorders.
   const double relu = get("conv1/eigen/relu_fwd") + get("conv1/eigen/relu_bwd") + get("conv2/eigen/relu_fwd") +
