@@ -10,6 +10,7 @@
 // estimate of the step for every backend.
 //
 //   bench_conv [--threads N] [--eigen-omp] [--order major|minor] [--skip-dnnl] [--clock cpu|wall]
+// --only-steps: just the measured CNN steps (for the busy-core runs).
 // --clock: process CPU time (default for 1 thread) or wall time (default otherwise).
 // Prints one `key=value` line per measurement (ms = median milliseconds).
 #include <omp.h>
@@ -413,6 +414,15 @@ int main(int argc, char** argv) {
   std::printf("threads=%d eigen_threading=%s patch_order=%s clock=%s\n", g_threads, eigen_omp ? "openmp" : "pool",
               order == PatchOrder::ChannelMajor ? "channel-major" : "channel-minor",
               time_base() == TimeBase::Wall ? "wall" : "process-cpu");
+  if (flag(argc, argv, "--only-steps")) {
+    for (auto [which, name] : {std::pair{StepConv::Ours, "ours(direct-conv1,im2col+gemm-conv2)"},
+                               std::pair{StepConv::DnnlF32, "dnnl-f32-nhwc"},
+                               std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"}}) {
+      const double step_ms = cnn_step(which, order, gemm, pool) * 1e3;
+      std::printf("measured backend=%s step_ms=%.3f epoch_s=%.2f\n", name, step_ms, step_ms * 0.6);
+    }
+    return 0;
+  }
   bench_direct_conv1(pool);
 
   bench_eigen_conv("conv1", kConv1, order, gemm, pool, false);

@@ -5,7 +5,10 @@
 // for --what mlp    one SGD step of 784-500-10 at batch --batch (default 100):
 //                   W1·F, W2·F1, δ2·F1ᵀ, W2ᵀ·δ2, δ1·Fᵀ with the element-wise
 //                   work between them (bias, ReLU, softmax, update), or
-//     --what conv2  conv2's three GEMMs (32×400 · 400×19600, δ·Pᵀ, K̄ᵀ·δ).
+//     --what conv2  conv2's three GEMMs (32×400 · 400×19600, δ·Pᵀ, K̄ᵀ·δ),
+//     --what conv2dnnl  conv2's three oneDNN f32 convolutions: mode pool runs
+//                   fixed sub-batches of 10 single-threaded on the pool, mode
+//                   eigen (= "omp") one call with N OpenMP threads.
 // Prints wall seconds for --steps steps (default 600: one epoch at batch 100).
 // run_threads.sh runs it idle and with a busy loop on the other core.
 //
@@ -13,10 +16,12 @@
 #include <omp.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <cstdio>
 
 #include "bench_util.hpp"
+#include "dnnl_ops.hpp"
 #include "parallel_gemm.hpp"
 
 using namespace sibp::kernels;
@@ -81,6 +86,61 @@ double conv2_epoch(const Gemm& gemm, int steps) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// conv2 forward + backward-data + backward-weights with oneDNN f32 (nhwc, our
+// layout) at batch 100. mode pool: the batch is cut into FIXED sub-batches of
+// 10 samples, each a single-threaded oneDNN call on our pool; the weight
+// gradients of the sub-batches are added in sub-batch order (bit-identical for
+// any thread count). mode omp: one oneDNN call on the whole batch with N
+// OpenMP threads (libgomp, as Debian builds oneDNN).
+double conv2_dnnl_epoch(ThreadPool* pool, int threads, int steps) {
+  const ConvShape s{16, 14, 14, 32, 5, 5, 2, 1};
+  const Index m = 100, sub = 10, chunks = m / sub, in = 16 * 196, out = 32 * 196, d = 400;
+  const MatF X = random_mat(16, m * 196, 1), K = random_mat(32, d, 2), b = random_mat(32, 1, 3),
+             D = random_mat(32, m * 196, 4);
+  MatF G(32, m * 196), dX(16, m * 196), dK(32, d), db(32, 1);
+  std::vector<MatF> dKp(static_cast<std::size_t>(chunks), MatF(32, d)), dbp(static_cast<std::size_t>(chunks), MatF(32, 1));
+  std::vector<std::unique_ptr<DnnlConv>> convs;
+  if (pool) {
+    omp_set_num_threads(1);
+    for (Index c = 0; c < chunks; ++c) convs.push_back(std::make_unique<DnnlConv>(s, sub, DnnlType::F32, DnnlLayout::Nhwc));
+  } else {
+    omp_set_num_threads(threads);
+    convs.push_back(std::make_unique<DnnlConv>(s, m, DnnlType::F32, DnnlLayout::Nhwc));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int st = 0; st < steps; ++st) {
+    if (pool) {
+      pool->run(chunks, [&](std::int64_t c) {
+        omp_set_num_threads(1);  // this thread's OpenMP teams: none
+        DnnlConv& cv = *convs[static_cast<std::size_t>(c)];
+        cv.in_src(X.data() + c * sub * in);
+        cv.in_weights(K.data(), b.data());
+        cv.forward(G.data() + c * sub * out);
+        cv.in_diff_dst(D.data() + c * sub * out);
+        cv.backward_data(dX.data() + c * sub * in);
+        cv.backward_weights(dKp[static_cast<std::size_t>(c)].data(), dbp[static_cast<std::size_t>(c)].data());
+        cv.out_diff_weights();
+      });
+      dK = dKp[0];
+      db = dbp[0];
+      for (Index c = 1; c < chunks; ++c) {
+        dK += dKp[static_cast<std::size_t>(c)];
+        db += dbp[static_cast<std::size_t>(c)];
+      }
+    } else {
+      DnnlConv& cv = *convs[0];
+      cv.in_src(X.data());
+      cv.in_weights(K.data(), b.data());
+      cv.forward(G.data());
+      cv.in_diff_dst(D.data());
+      cv.backward_data(dX.data());
+      cv.backward_weights(dK.data(), db.data());
+      cv.out_diff_weights();
+    }
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,7 +157,9 @@ int main(int argc, char** argv) {
     Eigen::setNbThreads(threads);
   }
   const Gemm gemm{pool ? &*pool : nullptr};
-  const double s = what == "mlp" ? mlp_epoch(gemm, batch, steps) : conv2_epoch(gemm, steps);
+  const double s = what == "mlp"     ? mlp_epoch(gemm, batch, steps)
+                   : what == "conv2" ? conv2_epoch(gemm, steps)
+                                     : conv2_dnnl_epoch(pool ? &*pool : nullptr, threads, steps);
   std::printf("mode=%s threads=%d what=%s batch=%ld steps=%d seconds=%.4f\n", mode.c_str(), threads, what.c_str(),
               (long)batch, steps, s);
   return 0;

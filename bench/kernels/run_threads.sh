@@ -19,7 +19,7 @@ configs=("eigen 1" "eigen 2" "pool 1" "pool 2")
 run_condition() {  # condition name
   local cond=$1
   for ((r = 0; r < rounds; r++)); do
-    for what in mlp conv2; do
+    for what in mlp conv2 conv2dnnl; do
       for c in "${configs[@]}"; do
         set -- $c
         "$bin" --mode "$1" --threads "$2" --what "$what" | grep -o 'seconds=[0-9.]*' | cut -d= -f2 \
@@ -43,7 +43,7 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 printf '%-6s %-6s %-8s %8s %10s\n' cond what config median_s "x 1-thread"
 for cond in idle busy; do
-  for what in mlp conv2; do
+  for what in mlp conv2 conv2dnnl; do
     base=$(median "$tmp/$cond.$what.eigen.1")
     for c in "${configs[@]}"; do
       set -- $c
