@@ -17,6 +17,7 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "bench_util.hpp"
@@ -270,7 +271,9 @@ enum class StepConv {
   Ours,        // direct conv1, im2col + GEMM conv2
   DnnlF32,     // oneDNN f32 convolutions on our (NHWC) buffers: no reorders
   DnnlBf16,    // oneDNN bf16 convolutions on our buffers (f32 → bf16 inside)
-  Conv1Direct  // direct conv1, oneDNN f32 conv2
+  Conv1Direct,     // direct conv1, oneDNN f32 conv2
+  DnnlF32Pooled,   // oneDNN f32 convolutions, single-threaded, on fixed sub-batches on our pool
+  DnnlBf16Pooled,  // the same in bf16
 };
 
 // The whole SGD step (momentum) of the CNN, measured.
@@ -295,10 +298,46 @@ double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* 
   std::optional<DnnlConv> dconv1, dconv2;
   const DnnlType dtype = which == StepConv::DnnlBf16 ? DnnlType::BF16 : DnnlType::F32;
   if (which == StepConv::DnnlF32 || which == StepConv::DnnlBf16) dconv1.emplace(kConv1, m, dtype, DnnlLayout::Nhwc);
-  if (which != StepConv::Ours) dconv2.emplace(kConv2, m, dtype, DnnlLayout::Nhwc);
+  const bool pooled = which == StepConv::DnnlF32Pooled || which == StepConv::DnnlBf16Pooled;
+  if (which != StepConv::Ours && !pooled) dconv2.emplace(kConv2, m, dtype, DnnlLayout::Nhwc);
+  // Pooled: FIXED sub-batches of 10 samples, one single-threaded oneDNN
+  // primitive each, run on our pool; weight gradients summed in sub-batch
+  // order (the same result for any thread count). One thread runtime only.
+  const Index sub = 10, chunks = m / sub;
+  const int omp_threads_before = omp_get_max_threads();
+  std::vector<std::unique_ptr<DnnlConv>> pc1, pc2;
+  std::vector<MatF> pgK1(chunks, MatF(16, 25)), pgb1(chunks, MatF(16, 1)), pgK2(chunks, MatF(32, 400)),
+      pgb2(chunks, MatF(32, 1));
+  if (pooled) {
+    omp_set_num_threads(1);
+    const DnnlType t = which == StepConv::DnnlBf16Pooled ? DnnlType::BF16 : DnnlType::F32;
+    for (Index c = 0; c < chunks; ++c) {
+      pc1.push_back(std::make_unique<DnnlConv>(kConv1, sub, t, DnnlLayout::Nhwc));
+      pc2.push_back(std::make_unique<DnnlConv>(kConv2, sub, t, DnnlLayout::Nhwc));
+    }
+  }
+  auto run_chunks = [&](auto&& f) {
+    auto task = [&](std::int64_t c) {
+      omp_set_num_threads(1);
+      f(static_cast<std::size_t>(c));
+    };
+    if (pool) pool->run(chunks, task);
+    else
+      for (Index c = 0; c < chunks; ++c) task(c);
+  };
+  auto sum_chunks = [&](std::vector<MatF>& parts, auto& total) {
+    total = parts[0];
+    for (Index c = 1; c < chunks; ++c) total += parts[static_cast<std::size_t>(c)];
+  };
   auto step = [&] {
     // forward
-    if (dconv1) {
+    if (pooled) {
+      run_chunks([&](std::size_t c) {
+        pc1[c]->in_src(X.data() + c * sub * 784);
+        pc1[c]->in_weights(K1.data(), b1.data());
+        pc1[c]->forward(G1.data() + c * sub * 16 * 784);
+      });
+    } else if (dconv1) {
       dconv1->in_src(X.data());
       dconv1->in_weights(K1.data(), b1.data());
       dconv1->forward(G1.data());
@@ -307,7 +346,13 @@ double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* 
     }
     relu_inplace(G1.data(), G1.size());  // G1 now holds F = relu(G); relu'(G) = [F > 0]
     maxpool2x2_forward(16, m, 28, 28, G1.data(), F1.data(), a1.data(), pool);
-    if (dconv2) {
+    if (pooled) {
+      run_chunks([&](std::size_t c) {
+        pc2[c]->in_src(F1.data() + c * sub * 16 * 196);
+        pc2[c]->in_weights(K2.data(), b2.data());
+        pc2[c]->forward(G2.data() + c * sub * 32 * 196);
+      });
+    } else if (dconv2) {
       dconv2->in_src(F1.data());
       dconv2->in_weights(K2.data(), b2.data());
       dconv2->forward(G2.data());
@@ -343,7 +388,16 @@ double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* 
     gemm(W3, Op::T, D3, Op::N, D2f);
     maxpool2x2_backward(32, m, 14, 14, D2f.data(), a2.data(), D2.data(), pool);
     relu_backward(G2.data(), D2.data(), D2.size());
-    if (dconv2) {
+    if (pooled) {
+      run_chunks([&](std::size_t c) {
+        pc2[c]->in_diff_dst(D2.data() + c * sub * 32 * 196);
+        pc2[c]->backward_weights(pgK2[c].data(), pgb2[c].data());
+        pc2[c]->out_diff_weights();
+        pc2[c]->backward_data(D1p.data() + c * sub * 16 * 196);
+      });
+      sum_chunks(pgK2, gK2);
+      sum_chunks(pgb2, gb2);
+    } else if (dconv2) {
       dconv2->in_diff_dst(D2.data());
       dconv2->backward_weights(gK2.data(), gb2.data());
       dconv2->out_diff_weights();
@@ -356,7 +410,15 @@ double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* 
     }
     maxpool2x2_backward(16, m, 28, 28, D1p.data(), a1.data(), D1.data(), pool);
     relu_backward(G1.data(), D1.data(), D1.size());
-    if (dconv1) {
+    if (pooled) {
+      run_chunks([&](std::size_t c) {
+        pc1[c]->in_diff_dst(D1.data() + c * sub * 16 * 784);
+        pc1[c]->backward_weights(pgK1[c].data(), pgb1[c].data());
+        pc1[c]->out_diff_weights();
+      });
+      sum_chunks(pgK1, gK1);
+      sum_chunks(pgb1, gb1);
+    } else if (dconv1) {
       dconv1->in_diff_dst(D1.data());
       dconv1->backward_weights(gK1.data(), gb1.data());
       dconv1->out_diff_weights();
@@ -377,7 +439,9 @@ double cnn_step(StepConv which, PatchOrder order, const Gemm& gemm, ThreadPool* 
     b3 -= lr * gb3;
     b4 -= lr * gb4;
   };
-  return median_seconds(step, 9, 0.1);
+  const double seconds = median_seconds(step, 9, 0.1);
+  omp_set_num_threads(omp_threads_before);
+  return seconds;
 }
 
 // The dense part of the step (both dense layers, forward and backward), which
@@ -417,7 +481,9 @@ int main(int argc, char** argv) {
   if (flag(argc, argv, "--only-steps")) {
     for (auto [which, name] : {std::pair{StepConv::Ours, "ours(direct-conv1,im2col+gemm-conv2)"},
                                std::pair{StepConv::DnnlF32, "dnnl-f32-nhwc"},
-                               std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"}}) {
+                               std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"},
+                               std::pair{StepConv::DnnlF32Pooled, "dnnl-f32-nhwc-pooled"},
+                               std::pair{StepConv::DnnlBf16Pooled, "dnnl-bf16-nhwc-pooled"}}) {
       const double step_ms = cnn_step(which, order, gemm, pool) * 1e3;
       std::printf("measured backend=%s step_ms=%.3f epoch_s=%.2f\n", name, step_ms, step_ms * 0.6);
     }
@@ -441,7 +507,9 @@ int main(int argc, char** argv) {
   report("dense", "eigen", "fwd_bwd", dense_ms / 1e3);
   for (auto [which, name] : {std::pair{StepConv::Ours, "ours(direct-conv1,im2col+gemm-conv2)"},
                              std::pair{StepConv::Conv1Direct, "direct-conv1+dnnl-f32-nhwc-conv2"},
-                             std::pair{StepConv::DnnlF32, "dnnl-f32-nhwc"}, std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"}}) {
+                             std::pair{StepConv::DnnlF32, "dnnl-f32-nhwc"}, std::pair{StepConv::DnnlBf16, "dnnl-bf16-nhwc"},
+                             std::pair{StepConv::DnnlF32Pooled, "dnnl-f32-nhwc-pooled"},
+                             std::pair{StepConv::DnnlBf16Pooled, "dnnl-bf16-nhwc-pooled"}}) {
     if (skip_dnnl && which != StepConv::Ours) continue;
     const double step_ms = cnn_step(which, order, gemm, pool) * 1e3;
     report("cnn", name, "sgd_step_measured", step_ms / 1e3);

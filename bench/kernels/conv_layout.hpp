@@ -298,9 +298,14 @@ void conv_cin1_backward_weights(const ConvShape& s, Index m, const Scalar* X, co
     throw std::invalid_argument("conv_cin1_backward_weights: c_in must be 1, got " + std::to_string(s.c_in));
   const Index ho = s.h_out(), wo = s.w_out(), co = s.c_out, kk = s.kh * s.kw;
   const Index group = 4, groups = (m + group - 1) / group;  // fixed: independent of threads
-  std::vector<Scalar> partial(static_cast<std::size_t>(groups * co * (kk + 1)), Scalar(0));
+  const Index len = co * (kk + 1);                                // (c_out, kk + 1): taps, then bias
+  std::vector<Scalar> partial(static_cast<std::size_t>(groups * len));
   auto work = [&](std::int64_t t) {
-    Scalar* acc = partial.data() + t * co * (kk + 1);  // (c_out, kk + 1): taps, then bias
+    // Accumulate in a buffer of this thread's own (the partials of two groups
+    // share cache lines: summing there would bounce them between cores).
+    thread_local std::vector<Scalar> local;
+    local.assign(static_cast<std::size_t>(len), Scalar(0));
+    Scalar* acc = local.data();
     const Index hp = s.h + 2 * s.pad, wp = s.w + 2 * s.pad;
     thread_local std::vector<Scalar> xp;
     xp.resize(static_cast<std::size_t>(hp * wp));
@@ -329,6 +334,7 @@ void conv_cin1_backward_weights(const ConvShape& s, Index m, const Scalar* X, co
         }
       }
     }
+    std::copy(acc, acc + len, partial.data() + t * len);
   };
   if (pool) pool->run(groups, work);
   else
@@ -336,7 +342,7 @@ void conv_cin1_backward_weights(const ConvShape& s, Index m, const Scalar* X, co
   for (Index i = 0; i < co * kk; ++i) dK[i] = Scalar(0);
   for (Index c = 0; c < co; ++c) db[c] = Scalar(0);
   for (Index t = 0; t < groups; ++t) {
-    const Scalar* acc = partial.data() + t * co * (kk + 1);
+    const Scalar* acc = partial.data() + t * len;
     for (Index i = 0; i < co * kk; ++i) dK[i] += acc[i];
     for (Index c = 0; c < co; ++c) db[c] += acc[co * kk + c];
   }

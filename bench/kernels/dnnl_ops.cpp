@@ -15,7 +15,9 @@ dnnl::engine& cpu_engine() {
 }
 
 dnnl::stream& cpu_stream() {
-  static dnnl::stream s(cpu_engine());
+  // One per thread: primitives of different sub-batches run concurrently on
+  // a ThreadPool, and a stream is not meant to be shared between threads.
+  thread_local dnnl::stream s(cpu_engine());
   return s;
 }
 

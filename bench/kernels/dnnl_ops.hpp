@@ -26,7 +26,7 @@ enum class DnnlType { F32, BF16 };
 /// nChw16c-like layout on AVX-512), Nhwc forces sibp's own layout.
 enum class DnnlLayout { Any, Nhwc };
 
-/// The process-wide CPU engine and stream.
+/// The process-wide CPU engine, and this thread's stream on it.
 dnnl::engine& cpu_engine();
 dnnl::stream& cpu_stream();
 

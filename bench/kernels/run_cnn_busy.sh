@@ -5,6 +5,8 @@
 # so its 2-thread runs are shown with the default wait policy and passive.
 #
 # Usage: bench/kernels/run_cnn_busy.sh [BENCH_CONV_BINARY] [ROUNDS]
+# SIBP_BENCH_RT=1 (root): the idle condition at real-time priority (see
+# run_threads.sh).
 set -euo pipefail
 bin=${1:-build/bench/kernels/bench_conv}
 rounds=${2:-3}
@@ -16,11 +18,13 @@ trap cleanup EXIT
 configs=("1 default" "2 default" "2 passive")
 run_condition() {
   local cond=$1
+  local pre=()
+  [[ $cond == idle && ${SIBP_BENCH_RT:-0} == 1 ]] && pre=(chrt -f 1)
   for ((r = 0; r < rounds; r++)); do
     for c in "${configs[@]}"; do
       set -- $c
       if [[ $2 == passive ]]; then e=(env OMP_WAIT_POLICY=passive); else e=(env -u OMP_WAIT_POLICY); fi
-      "${e[@]}" "$bin" --only-steps --clock wall --threads "$1" --order minor |
+      "${pre[@]}" "${e[@]}" "$bin" --only-steps --clock wall --threads "$1" --order minor |
         sed -n 's/^measured backend=\([^ ]*\) step_ms=\([0-9.]*\).*/\1 \2/p' |
         while read -r be ms; do echo "$ms" >>"$tmp/$cond.$1.$2.$be"; done
     done

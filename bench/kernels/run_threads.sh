@@ -6,6 +6,12 @@
 # Runs every configuration once per round, rounds interleaved (the machine
 # is shared: its speed drifts), and prints the median seconds per epoch of
 # step GEMMs, and ratios to the 1-thread run of the same condition.
+# "eigen-N" is the library's own OpenMP threading: Eigen's parallel GEMM for
+# mlp and conv2, oneDNN's (libgomp) threads for conv2dnnl.
+# SIBP_BENCH_RT=1 (root) runs the idle condition at real-time priority
+# (chrt -f 1): on a machine shared with other sessions' builds that is the
+# only way to get an idle second core (a woken thread preempts them at once);
+# the busy condition always runs at normal priority against the busy loop.
 set -euo pipefail
 bin=${1:-build/bench/kernels/bench_threads}
 rounds=${2:-5}
@@ -18,11 +24,13 @@ trap cleanup EXIT
 configs=("eigen 1" "eigen 2" "pool 1" "pool 2")
 run_condition() {  # condition name
   local cond=$1
+  local pre=()
+  [[ $cond == idle && ${SIBP_BENCH_RT:-0} == 1 ]] && pre=(chrt -f 1)
   for ((r = 0; r < rounds; r++)); do
     for what in mlp conv2 conv2dnnl; do
       for c in "${configs[@]}"; do
         set -- $c
-        "$bin" --mode "$1" --threads "$2" --what "$what" | grep -o 'seconds=[0-9.]*' | cut -d= -f2 \
+        "${pre[@]}" "$bin" --mode "$1" --threads "$2" --what "$what" | grep -o 'seconds=[0-9.]*' | cut -d= -f2 \
           >>"$tmp/$cond.$what.$1.$2"
       done
     done

@@ -2,9 +2,11 @@
 // ThreadPool, parallel_gemm (and its bit-identity across thread counts),
 // im2col/col2im/max-pool in sibp's layout, and the oneDNN wrappers.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <Eigen/Core>
 #include <atomic>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -283,6 +285,65 @@ TEST(DnnlConv, Bf16IsCloseToNaive) {
   // f32 accumulation the result's relative error stays around 2^-8.
   for (const ConvShape& s : {kConv1, kConv2})
     for (DnnlLayout l : {DnnlLayout::Any, DnnlLayout::Nhwc}) check_dnnl_conv(s, DnnlType::BF16, l, 1e-2);
+}
+
+TEST(DnnlConv, FixedSubBatchesOnThePoolMatchTheWholeBatch) {
+  // The busy-core-safe way to thread oneDNN (REPORT.md, question 4): one
+  // single-threaded primitive per fixed sub-batch, weight gradients summed in
+  // sub-batch order, so the result is the same for any thread count. The
+  // primitives must also be CREATED single-threaded: oneDNN picks its
+  // reduction scheme from the thread count at creation.
+  const int omp_before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const ConvShape& s = kConv2;
+  const Index m = 6, sub = 2, chunks = m / sub, in = s.c_in * s.h * s.w, out = s.c_out * s.h_out() * s.w_out();
+  const MatF X = random_mat(s.c_in, m * s.h * s.w, 25), K = random_mat(s.c_out, s.patch_rows(), 26),
+             b = random_mat(s.c_out, 1, 27), dG = random_mat(s.c_out, m * s.h_out() * s.w_out(), 28);
+  DnnlConv whole(s, m, DnnlType::F32, DnnlLayout::Nhwc);
+  MatF G(s.c_out, m * s.h_out() * s.w_out()), dX(s.c_in, m * s.h * s.w), dK(s.c_out, s.patch_rows()), db(s.c_out, 1);
+  whole.in_src(X.data());
+  whole.in_weights(K.data(), b.data());
+  whole.forward(G.data());
+  whole.in_diff_dst(dG.data());
+  whole.backward_data(dX.data());
+  whole.backward_weights(dK.data(), db.data());
+  whole.out_diff_weights();
+  std::vector<MatF> first;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::unique_ptr<DnnlConv>> convs;
+    for (Index c = 0; c < chunks; ++c) convs.push_back(std::make_unique<DnnlConv>(s, sub, DnnlType::F32, DnnlLayout::Nhwc));
+    MatF G2(G.rows(), G.cols()), dX2(dX.rows(), dX.cols());
+    std::vector<MatF> dKp(chunks, MatF(s.c_out, s.patch_rows())), dbp(chunks, MatF(s.c_out, 1));
+    pool.run(chunks, [&](std::int64_t c) {
+      omp_set_num_threads(1);  // one thread per sub-batch: no OpenMP team inside a pool task
+      DnnlConv& cv = *convs[static_cast<std::size_t>(c)];
+      cv.in_src(X.data() + c * sub * in);
+      cv.in_weights(K.data(), b.data());
+      cv.forward(G2.data() + c * sub * out);
+      cv.in_diff_dst(dG.data() + c * sub * out);
+      cv.backward_data(dX2.data() + c * sub * in);
+      cv.backward_weights(dKp[static_cast<std::size_t>(c)].data(), dbp[static_cast<std::size_t>(c)].data());
+      cv.out_diff_weights();
+    });
+    MatF dK2 = dKp[0];
+    for (Index c = 1; c < chunks; ++c) dK2 += dKp[static_cast<std::size_t>(c)];
+    EXPECT_LT(rel_err(G2, G.cast<double>()), 1e-6);
+    EXPECT_LT(rel_err(dX2, dX.cast<double>()), 1e-6);
+    EXPECT_LT(rel_err(dK2, dK.cast<double>()), 1e-5);
+    auto same = [](const MatF& a, const MatF& b) {
+      return a.size() == b.size() &&
+             std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+    };
+    if (threads == 1) {
+      first = {dK2, G2, dX2};
+    } else {
+      EXPECT_TRUE(same(dK2, first[0])) << "dK, threads " << threads;
+      EXPECT_TRUE(same(G2, first[1])) << "G, threads " << threads;
+      EXPECT_TRUE(same(dX2, first[2])) << "dX, threads " << threads;
+    }
+  }
+  omp_set_num_threads(omp_before);
 }
 
 TEST(DnnlMaxPool, MatchesOurs) {
