@@ -8,7 +8,8 @@
 //     --what conv2  conv2's three GEMMs (32×400 · 400×19600, δ·Pᵀ, K̄ᵀ·δ),
 //     --what conv2dnnl  conv2's three oneDNN f32 convolutions: mode pool runs
 //                   fixed sub-batches of 10 single-threaded on the pool, mode
-//                   eigen (= "omp") one call with N OpenMP threads.
+//                   eigen (= "omp") one call with N OpenMP threads,
+//     --what wake   how fast a sleeping pool worker joins a run() (mode pool).
 // Prints wall seconds for --steps steps (default 600: one epoch at batch 100).
 // run_threads.sh runs it idle and with a busy loop on the other core.
 //
@@ -16,7 +17,9 @@
 #include <omp.h>
 
 #include <chrono>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <cstdio>
 
@@ -141,6 +144,33 @@ double conv2_dnnl_epoch(ThreadPool* pool, int threads, int steps) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// How long a sleeping worker takes to join: run() with 2 tasks that each
+// busy-work `task_us`; prints how often the worker ran one of them, and the
+// mean wall time of run() (ideal: task_us when it joins at once).
+void wake_latency(ThreadPool& pool, int repeats) {
+  using Clock = std::chrono::steady_clock;
+  for (double task_us : {20.0, 100.0, 400.0}) {
+    int joined = 0;
+    double total = 0;
+    for (int r = 0; r < repeats; ++r) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // let the worker fall asleep
+      const auto caller = std::this_thread::get_id();
+      std::atomic<int> others{0};
+      const auto t0 = Clock::now();
+      pool.run(2, [&](std::int64_t) {
+        if (std::this_thread::get_id() != caller) others.fetch_add(1);
+        const auto until = Clock::now() + std::chrono::duration<double, std::micro>(task_us);
+        while (Clock::now() < until) {
+        }
+      });
+      total += std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+      joined += others.load() > 0;
+    }
+    std::printf("wake task_us=%.0f worker_joined=%.2f mean_run_us=%.1f\n", task_us, double(joined) / repeats,
+                total / repeats);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +187,11 @@ int main(int argc, char** argv) {
     Eigen::setNbThreads(threads);
   }
   const Gemm gemm{pool ? &*pool : nullptr};
+  if (what == "wake") {
+    if (!pool) return 2;
+    wake_latency(*pool, 200);
+    return 0;
+  }
   const double s = what == "mlp"     ? mlp_epoch(gemm, batch, steps)
                    : what == "conv2" ? conv2_epoch(gemm, steps)
                                      : conv2_dnnl_epoch(pool ? &*pool : nullptr, threads, steps);

@@ -35,7 +35,7 @@ mnist=${MNIST_DIR:-"$root/data/mnist"}
 bin="$build/bench/kernels"
 mkdir -p "$out"
 stamp() { echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
-torch_env=("${rt[@]}" env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE)
+torch_env=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE)
 
 { stamp; "$bin/test_kernels" --gtest_brief=1 || echo "TESTS FAILED"; } >"$out/test_kernels.txt" 2>&1
 { stamp; "${rt[@]}" "$bin/bench_gemm" --data "$mnist"; } >"$out/gemm_openblas_default_env.txt" 2>&1
@@ -49,12 +49,6 @@ done
 { stamp; "${rt[@]}" "$bin/bench_conv" --threads 2 --order minor --eigen-omp --skip-dnnl; } >"$out/conv_t2_eigenomp_minor.txt" 2>&1
 { stamp; bash "$root/bench/kernels/run_threads.sh" "$bin/bench_threads" 3; } >"$out/threads.txt" 2>&1
 { stamp; bash "$root/bench/kernels/run_cnn_busy.sh" "$bin/bench_conv" 3; } >"$out/cnn_busy.txt" 2>&1
-py="$root/bench/kernels/bench_pytorch_cnn.py"
-for r in 1 2; do
-  { stamp; "${torch_env[@]}" /usr/bin/python3 "$py" --data "$mnist" --repeat 3; } >"$out/torch_f32_$r.txt" 2>&1
-  { stamp; "${torch_env[@]}" /usr/bin/python3 "$py" --data "$mnist" --repeat 3 --bf16; } >"$out/torch_bf16_$r.txt" 2>&1
-done
-{ stamp; "${torch_env[@]}" /usr/bin/python3 "$py" --data "$mnist" --repeat 3 --channels-last; } >"$out/torch_f32_channels_last.txt" 2>&1
-{ stamp; "${torch_env[@]}" /usr/bin/python3 "$py" --data "$mnist" --repeat 1 --batches 100 --profile 100; } >"$out/torch_f32_profile.txt" 2>&1
-{ stamp; "${torch_env[@]}" /usr/bin/python3 "$py" --data "$mnist" --repeat 1 --batches 100 --bf16 --profile 100; } >"$out/torch_bf16_profile.txt" 2>&1
+# PyTorch at normal (not real-time) priority: see run_torch.sh.
+SIBP_BENCH_NICE=0 bash "$root/bench/kernels/run_torch.sh" "$mnist" "$out" 2
 echo "done: $out"
