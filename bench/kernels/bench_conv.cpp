@@ -24,6 +24,7 @@
 #include "conv_layout.hpp"
 #include "dnnl_ops.hpp"
 #include "parallel_gemm.hpp"
+#include "sibp_conv_op.hpp"
 
 using namespace sibp::kernels;
 using namespace sibp::kernels::bench;
@@ -226,13 +227,8 @@ void bench_sibp_operator(const Gemm& gemm, bool skip_dnnl) {
   const float lambda = 0.1f;
   MatF Y(s.c_out, n), Z(s.c_out, d + 1);
   const double gf = 2 * 2.0 * s.c_out * (d + 1) * n;
-  report("conv2", "eigen", "sibp_op", median_seconds([&] {
-           gemm(X, Op::N, Pt, Op::N, Y);
-           Y.array() *= S.array();
-           gemm(Y, Op::N, Pt, Op::T, Z);
-           Z += lambda * X;
-         }),
-         gf);
+  report("conv2", "eigen", "sibp_op",
+         median_seconds([&] { sibp_conv_operator_explicit(gemm.pool, X, Pt, S, lambda, Y, Z); }), gf);
   MatF PPt(d + 1, d + 1);
   const double gram = 2.0 * (d + 1) * (d + 1) * n;
   report("conv2", "eigen", "gram_gemm", median_seconds([&] { gemm(Pt, Op::N, Pt, Op::T, PPt); }), gram);
@@ -248,18 +244,9 @@ void bench_sibp_operator(const Gemm& gemm, bool skip_dnnl) {
     const std::string be = type == DnnlType::F32 ? "dnnl-f32-any" : "dnnl-bf16-any";
     DnnlConv conv(s, kBatch, type, DnnlLayout::Any);
     conv.in_src(Xin.data());
-    const MatF Xk = X.leftCols(d), Xb = X.col(d);
-    MatF Zk(s.c_out, d), Zb(s.c_out, 1);
+    MatF Xk(s.c_out, d), Xb(s.c_out, 1), Zk(s.c_out, d), Zb(s.c_out, 1);
     report("conv2", be, "sibp_op", median_seconds([&] {
-             conv.in_weights(Xk.data(), Xb.data());
-             conv.forward(Y.data());
-             conv.out_dst();
-             Y.array() *= S.array();
-             conv.in_diff_dst(Y.data());
-             conv.backward_weights(Zk.data(), Zb.data());
-             conv.out_diff_weights();
-             Z.leftCols(d) = Zk + lambda * Xk;
-             Z.col(d) = Zb + lambda * Xb;
+             sibp_conv_operator_dnnl(conv, X, S, lambda, Y, Xk, Xb, Zk, Zb, Z);
            }),
            gf);
   }

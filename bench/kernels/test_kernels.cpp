@@ -13,6 +13,7 @@
 #include "conv_layout.hpp"
 #include "dnnl_ops.hpp"
 #include "parallel_gemm.hpp"
+#include "sibp_conv_op.hpp"
 #include "thread_pool.hpp"
 
 namespace sibp::kernels {
@@ -344,6 +345,32 @@ TEST(DnnlConv, FixedSubBatchesOnThePoolMatchTheWholeBatch) {
     }
   }
   omp_set_num_threads(omp_before);
+}
+
+TEST(SibpConvOperator, OneDnnMatchesExplicitPatchMatrix) {
+  const ConvShape& s = kConv2;
+  const Index m = 3, d = s.patch_rows(), n = m * s.h_out() * s.w_out();
+  const MatF Xin = random_mat(s.c_in, m * s.h * s.w, 29), X = random_mat(s.c_out, d + 1, 30),
+             S = random_mat(s.c_out, n, 31).cwiseAbs();
+  MatF P(d, n);
+  im2col(s, m, Xin.data(), P.data(), PatchOrder::ChannelMajor);
+  MatF Pt(d + 1, n);
+  Pt.topRows(d) = P;
+  Pt.row(d).setOnes();
+  MatF Y(s.c_out, n), Zref(s.c_out, d + 1), Z(s.c_out, d + 1), Xk(s.c_out, d), Xb(s.c_out, 1), Zk(s.c_out, d),
+      Zb(s.c_out, 1);
+  ThreadPool pool(2);
+  sibp_conv_operator_explicit(&pool, X, Pt, S, 0.1f, Y, Zref);
+  const MatD exact = ((X.cast<double>() * Pt.cast<double>()).array() * S.cast<double>().array()).matrix() *
+                         Pt.cast<double>().transpose() + 0.1 * X.cast<double>();
+  EXPECT_LT(rel_err(Zref, exact), 1e-5);
+  for (DnnlType t : {DnnlType::F32, DnnlType::BF16}) {
+    DnnlConv conv(s, m, t, DnnlLayout::Any);
+    conv.in_src(Xin.data());
+    sibp_conv_operator_dnnl(conv, X, S, 0.1f, Y, Xk, Xb, Zk, Zb, Z);
+    // bf16: inputs rounded to 8 bits twice (X·P̃, then (Y⊙S)·P̃ᵀ)
+    EXPECT_LT(rel_err(Z, exact), t == DnnlType::F32 ? 1e-5 : 2e-2);
+  }
 }
 
 TEST(DnnlMaxPool, MatchesOurs) {
