@@ -292,8 +292,8 @@ TEST(DnnlConv, FixedSubBatchesOnThePoolMatchTheWholeBatch) {
   // The busy-core-safe way to thread oneDNN (REPORT.md, question 4): one
   // single-threaded primitive per fixed sub-batch, weight gradients summed in
   // sub-batch order, so the result is the same for any thread count. The
-  // primitives must also be CREATED single-threaded: oneDNN picks its
-  // reduction scheme from the thread count at creation.
+  // primitives are created and run with one OpenMP thread, as the pool tasks
+  // must run them (else every worker would start an OpenMP team of its own).
   const int omp_before = omp_get_max_threads();
   omp_set_num_threads(1);
   const ConvShape& s = kConv2;
