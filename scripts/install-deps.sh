@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   dataset-fashion-mnist

@@ -115,8 +115,14 @@ CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Ma
   dot_per_system<T>(B, B, systems, bnorm_);
   bnorm_ = bnorm_.cwiseSqrt();
   bnorm_ = (bnorm_.array() > T(0)).select(bnorm_, T(1));
-  space.apply(X, X, v_.AP);
-  v_.R = B - v_.AP;
+  // A zero warm start (ProxProp's shifted unknown, a Gauss–Newton step) has op(X) = 0:
+  // skipping that application saves a whole CG step's products.
+  if (X.isZero(0))
+    v_.R = B;
+  else {
+    space.apply(X, X, v_.AP);
+    v_.R = B - v_.AP;
+  }
   return run_cg<T>(space, v_, X, nullptr, bnorm_, options);
 }
 

@@ -1,11 +1,10 @@
 #include "train/prox_fast.hpp"
 
-#include <omp.h>
-
 #include <cmath>
 #include <string>
 
 #include "core/error.hpp"
+#include "core/thread_pool.hpp"
 
 namespace sibp {
 
@@ -16,12 +15,12 @@ std::string shape(Index r, Index c) { return std::to_string(r) + "x" + std::to_s
 // Throws UsageError unless the problem and (W, b) have consistent shapes.
 template <typename T>
 void check_problem(const char* who, const ProxProblem<T>& p, const Mat<T>& W, const Vec<T>& b, bool need_G) {
-  if (p.F == nullptr || p.target == nullptr || (need_G && p.G == nullptr))
-    throw UsageError(std::string(who) + ": the problem needs F, target" + (need_G ? " and G" : "") +
+  if (p.input == nullptr || p.target == nullptr || (need_G && p.G == nullptr))
+    throw UsageError(std::string(who) + ": the problem needs input, target" + (need_G ? " and G" : "") +
                      " set, got a null pointer");
   if (!(p.lambda > 0.0) || !std::isfinite(p.lambda))
     throw UsageError(std::string(who) + ": lambda must be finite and > 0, got " + std::to_string(p.lambda));
-  const Index d_in = p.F->rows(), m = p.F->cols(), d_out = p.target->rows();
+  const Index d_in = p.input->rows(), m = p.input->cols(), d_out = p.target->rows();
   const bool ok = p.target->cols() == m && W.rows() == d_out && W.cols() == d_in && b.size() == d_out &&
                   (!need_G || (p.G->rows() == d_out && p.G->cols() == m));
   if (!ok)
@@ -46,8 +45,9 @@ void ExactLinearSolver<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T
                      "ridge regression; got activation '" + to_string(problem.act) +
                      "' (use gn-cg, gn-exact or reference for nonlinear layers)");
   check_problem<T>("exact prox solver", problem, W, b, diag != nullptr);
-  // §3.3 b, symbols as in ALGORITHMS.md §3: F = F_{l-1}, T = T_l.
-  const Mat<T>& F = *problem.F;
+  // §3.3 b, symbols as in ALGORITHMS.md §3: F = F_{l-1}, T = T_l. The ridge solve
+  // needs FFᵀ or FᵀF, so a convolution's patch matrix is formed here.
+  const Eigen::Ref<const Mat<T>> F = problem.input->matrix_or(F_);
   const Mat<T>& Tl = *problem.target;
   const double lambda = problem.lambda;
   const T lam = static_cast<T>(lambda);
@@ -100,7 +100,7 @@ template <typename T, typename Step>
 void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
   check_problem<T>("gauss-newton prox solver", problem, W, b, true);
   // §3.3 c: linearise σ at G = G^k; symbols as in ALGORITHMS.md §3.
-  const Mat<T>& F = *problem.F;
+  const LayerInput<T>& F = *problem.input;
   const Mat<T>& Tl = *problem.target;
   const Mat<T>& G = *problem.G;
   const Index d_in = F.rows(), n = F.cols(), d_out = Tl.rows();
@@ -115,11 +115,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   D_.resize(d_out, d_in + 1);
   bool has_P = false;
   const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, D_, P_, has_P);
-  if (!has_P) {
-    P_.resize(d_out, n);
-    P_.noalias() = D_.leftCols(d_in) * F;
-    P_.colwise() += D_.col(d_in);
-  }
+  if (!has_P) F.times(D_.leftCols(d_in), D_.col(d_in).data(), P_);  // P = Δθ F̃
 
   // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
   const double reg = problem.lambda * static_cast<double>(D_.squaredNorm());
@@ -154,7 +150,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
 namespace {
 /// Ft ← [F; 1ᵀ].
 template <typename T>
-void with_ones_row(const Mat<T>& F, Mat<T>& Ft) {
+void with_ones_row(const Eigen::Ref<const Mat<T>>& F, Mat<T>& Ft) {
   Ft.resize(F.rows() + 1, F.cols());
   Ft.topRows(F.rows()) = F;
   Ft.row(F.rows()).setOnes();
@@ -165,7 +161,7 @@ void with_ones_row(const Mat<T>& F, Mat<T>& Ft) {
 
 template <typename T>
 int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
-  const Mat<T>& F = sys.F;
+  const LayerInput<T>& F = sys.F;
   const Index d_in = F.rows(), n = F.cols();
   const T lam = static_cast<T>(sys.lambda);
   S2_ = sys.S.array().square();
@@ -174,7 +170,7 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
   if (options_.cg_in_sample_space && n < d_in + 1) {
-    with_ones_row<T>(F, Ft_);
+    with_ones_row<T>(F.matrix_or(Fx_), Ft_);
     gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
     RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
     cg_detail::row_dots<T>(RHS_, XF_, bnorm_);
@@ -185,17 +181,15 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
     has_P = true;
     return iterations;
   }
-  // Parameter space, F̃ = [F; 1ᵀ] without forming it: X F̃ = X_W F + x_b 1ᵀ, Y F̃ᵀ = [Y Fᵀ, Y 1].
+  // Parameter space, F̃ = [F; 1ᵀ] through the layer's input operator (a convolution's
+  // patch matrix is never formed): X F̃ = X_W F + x_b 1ᵀ, Y F̃ᵀ = [Y Fᵀ, Y 1].
   RHS_.resize(XF_.rows(), d_in + 1);
-  RHS_.leftCols(d_in).noalias() = XF_ * F.transpose();
-  RHS_.col(d_in) = XF_.rowwise().sum();
+  F.times_transposed(XF_, RHS_.leftCols(d_in), RHS_.col(d_in).data());
   D.setZero();
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
-    XF_.noalias() = X.leftCols(d_in) * F;
-    XF_.colwise() += X.col(d_in);
+    F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
     XF_.array() *= S2_.array();
-    AX.leftCols(d_in).noalias() = XF_ * F.transpose();
-    AX.col(d_in) = XF_.rowwise().sum();
+    F.times_transposed(XF_, AX.leftCols(d_in), AX.col(d_in).data());
     AX += lam * X;
   };
   has_P = false;
@@ -204,6 +198,28 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
 
 // ---------------------------------------------------------------- exact Gauss–Newton per row
 
+namespace {
+/// One thread's workspace for the per-row solves of GnExactStep: the row's system,
+/// right-hand side, weights and active samples (kept: no allocation per batch).
+template <typename T>
+struct RowWork {
+  Mat<T> M;  // (n, n): top-left n_j×n_j used
+  Vec<T> u;  // (n)
+  Vec<T> s;  // (n)
+  std::vector<Index> idx;
+  static RowWork& of_this_thread(Index n) {
+    thread_local RowWork w;
+    if (w.M.rows() < n) {
+      w.M.resize(n, n);
+      w.u.resize(n);
+      w.s.resize(n);
+    }
+    w.idx.reserve(static_cast<std::size_t>(n));
+    return w;
+  }
+};
+}  // namespace
+
 template <typename T>
 int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
   const Mat<T>& S = sys.S;
@@ -211,43 +227,39 @@ int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& 
   const Index m = sys.F.cols(), d_out = S.rows();
   const T lam = static_cast<T>(sys.lambda);
 
-  with_ones_row<T>(sys.F, Ft_);
+  with_ones_row<T>(sys.F.matrix_or(Fx_), Ft_);
   gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
   Z_.setZero(d_out, m);
 
-  const int n_threads = omp_get_max_threads();
-  if (static_cast<int>(work_.size()) < n_threads) work_.resize(n_threads);
-  for (ThreadWork& w : work_) {
-    w.M.resize(m, m);
-    w.u.resize(m);
-    w.s.resize(m);
-    w.idx.reserve(m);
-  }
-
-#pragma omp parallel for schedule(dynamic, 8) num_threads(n_threads)
-  for (Index j = 0; j < d_out; ++j) {
-    ThreadWork& w = work_[omp_get_thread_num()];
-    w.idx.clear();
-    for (Index i = 0; i < m; ++i)
-      if (S(j, i) != T(0)) w.idx.push_back(i);
-    const Index mj = static_cast<Index>(w.idx.size());
-    if (mj == 0) continue;  // the unit is flat on every sample: the linearisation cannot move it
-    for (Index a = 0; a < mj; ++a) {
-      w.s[a] = S(j, w.idx[a]);
-      w.u[a] = E(j, w.idx[a]);
+  // Rows are independent: fixed groups of rows on the thread pool, each row's
+  // result the same whichever thread solves it.
+  constexpr Index kRowsPerTask = 16;
+  parallel_for((d_out + kRowsPerTask - 1) / kRowsPerTask, [&](std::int64_t task) {
+    RowWork<T>& w = RowWork<T>::of_this_thread(m);
+    const Index j_end = std::min<Index>(d_out, (task + 1) * kRowsPerTask);
+    for (Index j = task * kRowsPerTask; j < j_end; ++j) {
+      w.idx.clear();
+      for (Index i = 0; i < m; ++i)
+        if (S(j, i) != T(0)) w.idx.push_back(i);
+      const Index mj = static_cast<Index>(w.idx.size());
+      if (mj == 0) continue;  // the unit is flat on every sample: the linearisation cannot move it
+      for (Index a = 0; a < mj; ++a) {
+        w.s[a] = S(j, w.idx[a]);
+        w.u[a] = E(j, w.idx[a]);
+      }
+      for (Index c = 0; c < mj; ++c) {
+        for (Index r = c; r < mj; ++r) w.M(r, c) = w.s[r] * w.s[c] * K_(w.idx[r], w.idx[c]);
+        w.M(c, c) += lam;
+      }
+      Eigen::Ref<Mat<T>> Mj = w.M.topLeftCorner(mj, mj);
+      Eigen::LLT<Eigen::Ref<Mat<T>>, Eigen::Lower> llt(Mj);
+      // λ > 0 keeps M positive definite; if round-off still breaks it, this row takes no step.
+      if (llt.info() != Eigen::Success) continue;
+      Eigen::Ref<Vec<T>> z = w.u.head(mj);
+      llt.solveInPlace(z);
+      for (Index a = 0; a < mj; ++a) Z_(j, w.idx[a]) = z[a] * w.s[a];
     }
-    for (Index c = 0; c < mj; ++c) {
-      for (Index r = c; r < mj; ++r) w.M(r, c) = w.s[r] * w.s[c] * K_(w.idx[r], w.idx[c]);
-      w.M(c, c) += lam;
-    }
-    Eigen::Ref<Mat<T>> Mj = w.M.topLeftCorner(mj, mj);
-    Eigen::LLT<Eigen::Ref<Mat<T>>, Eigen::Lower> llt(Mj);
-    // λ > 0 keeps M positive definite; if round-off still breaks it, this row takes no step.
-    if (llt.info() != Eigen::Success) continue;
-    Eigen::Ref<Vec<T>> z = w.u.head(mj);
-    llt.solveInPlace(z);
-    for (Index a = 0; a < mj; ++a) Z_(j, w.idx[a]) = z[a] * w.s[a];
-  }
+  });
 
   D.noalias() = Z_ * Ft_.transpose();
   P.noalias() = Z_ * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
