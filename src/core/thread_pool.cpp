@@ -169,4 +169,12 @@ PoolLease::~PoolLease() {
 
 }  // namespace detail
 
+ColumnChunks column_chunks(std::int64_t rows, std::int64_t cols) {
+  ColumnChunks c;
+  if (cols <= 0) return c;
+  c.size = std::clamp<std::int64_t>(kChunkElements / std::max<std::int64_t>(rows, 1), 1, cols);
+  c.count = (cols + c.size - 1) / c.size;
+  return c;
+}
+
 }  // namespace sibp

@@ -12,6 +12,18 @@ namespace {
 
 std::string shape(Index r, Index c) { return std::to_string(r) + "x" + std::to_string(c); }
 
+/// Σ over the column chunks of a rows × cols matrix (core/thread_pool.hpp) of
+/// partial(first_col, cols), added in chunk order: the same for any thread count,
+/// and for a one-chunk matrix exactly partial(0, cols).
+template <typename Partial>
+double sum_over_column_chunks(Index rows, Index cols, std::vector<double>& parts, Partial&& partial) {
+  parts.assign(static_cast<std::size_t>(column_chunks(rows, cols).count), 0.0);
+  for_column_chunks(rows, cols, [&](std::int64_t t, Index c0, Index cn) { parts[t] = partial(c0, cn); });
+  double sum = 0;
+  for (double p : parts) sum += p;
+  return sum;
+}
+
 // Throws UsageError unless the problem and (W, b) have consistent shapes.
 template <typename T>
 void check_problem(const char* who, const ProxProblem<T>& p, const Mat<T>& W, const Vec<T>& b, bool need_G) {
@@ -107,10 +119,17 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
 
   Fk_.resize(d_out, n);
   S_.resize(d_out, n);
-  activate<T>(problem.act, G, Fk_);
-  activation_derivative<T>(problem.act, G, Fk_, S_);
-  E_ = Tl - Fk_;
-  const double phi0 = static_cast<double>(E_.squaredNorm());
+  E_.resize(d_out, n);
+  // σ(G), σ'(G), E = T − σ(G) and ‖E‖², chunk by chunk: each chunk's arrays stay in
+  // cache between the passes (a convolution's are megabytes).
+  const double phi0 = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+    auto Fk = Fk_.middleCols(c0, cn);
+    activate<T>(problem.act, G.middleCols(c0, cn), Fk);
+    activation_derivative<T>(problem.act, G.middleCols(c0, cn), Fk, S_.middleCols(c0, cn));
+    auto E = E_.middleCols(c0, cn);
+    E = Tl.middleCols(c0, cn) - Fk;
+    return static_cast<double>(E.squaredNorm());
+  });
 
   D_.resize(d_out, d_in + 1);
   bool has_P = false;
@@ -124,10 +143,14 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   int accepted = -1;
   double phi = phi0;
   for (int k = 0; k <= options_.max_backtracks; ++k) {
-    Gt_ = G + t * P_;
-    activate<T>(problem.act, Gt_, Gt_);
-    Gt_ -= Tl;
-    const double trial = static_cast<double>(Gt_.squaredNorm()) + static_cast<double>(t) * t * reg;
+    const double data = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+      auto Gt = Gt_.middleCols(c0, cn);
+      Gt = G.middleCols(c0, cn) + t * P_.middleCols(c0, cn);
+      activate<T>(problem.act, Gt, Gt);
+      Gt -= Tl.middleCols(c0, cn);
+      return static_cast<double>(Gt.squaredNorm());
+    });
+    const double trial = data + static_cast<double>(t) * t * reg;
     if (trial <= phi0) {  // false for NaN, so a non-finite candidate is never taken
       accepted = k;
       phi = trial;
@@ -164,8 +187,13 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
   const LayerInput<T>& F = sys.F;
   const Index d_in = F.rows(), n = F.cols();
   const T lam = static_cast<T>(sys.lambda);
-  S2_ = sys.S.array().square();
-  XF_ = sys.E.cwiseProduct(sys.S);  // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
+  S2_.resize(sys.S.rows(), n);
+  XF_.resize(sys.S.rows(), n);
+  for_column_chunks(sys.S.rows(), n, [&](std::int64_t, Index c0, Index cn) {
+    S2_.middleCols(c0, cn) = sys.S.middleCols(c0, cn).array().square();
+    // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
+    XF_.middleCols(c0, cn) = sys.E.middleCols(c0, cn).cwiseProduct(sys.S.middleCols(c0, cn));
+  });
   CgOptions cg;
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
@@ -186,14 +214,21 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
   RHS_.resize(XF_.rows(), d_in + 1);
   F.times_transposed(XF_, RHS_.leftCols(d_in), RHS_.col(d_in).data());
   D.setZero();
+  // The operator forms X F̃ of its argument anyway: CG keeps P = Δθ F̃ from those
+  // images (LinearImage) instead of one more product with F̃ after the solve.
+  P.setZero(D.rows(), n);
+  LinearImage<T> image{&XF_, &P};
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
     F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
-    XF_.array() *= S2_.array();
-    F.times_transposed(XF_, AX.leftCols(d_in), AX.col(d_in).data());
+    XS_.resize(XF_.rows(), n);
+    for_column_chunks(XF_.rows(), n, [&](std::int64_t, Index c0, Index cn) {
+      XS_.middleCols(c0, cn) = XF_.middleCols(c0, cn).cwiseProduct(S2_.middleCols(c0, cn));
+    });
+    F.times_transposed(XS_, AX.leftCols(d_in), AX.col(d_in).data());
     AX += lam * X;
   };
-  has_P = false;
-  return cg_.solve(op, RHS_, D, cg, CgSystems::Rows).iterations;
+  has_P = true;
+  return cg_.solve(op, RHS_, D, cg, CgSystems::Rows, &image).iterations;
 }
 
 // ---------------------------------------------------------------- exact Gauss–Newton per row

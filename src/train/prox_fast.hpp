@@ -96,7 +96,7 @@ class GnCgStep {
  public:
   explicit GnCgStep(const GaussNewtonOptions& options) : options_(options) {}
   /// D (d_out, d_in + 1) ← Δθ. Returns the CG iterations; sets `has_P` and P = Δθ F̃
-  /// (d_out, n) when the iteration had it for free.
+  /// (d_out, n): both CG forms keep it up to date at the cost of an axpy per step.
   int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
 
  private:
@@ -110,7 +110,8 @@ class GnCgStep {
   Vec<T> bnorm_;  // (d_out): ‖(e_j ⊙ s_j) F̃ᵀ‖ (sample space)
   Mat<T> S2_;     // (d_out, n): s²
   Mat<T> RHS_;    // (d_out, d_in + 1)
-  Mat<T> XF_;     // (d_out, n)
+  Mat<T> XF_;     // (d_out, n): the operator's X F̃ (first (e ⊙ s), the right-hand side's coefficients)
+  Mat<T> XS_;     // (d_out, n): (X F̃) ⊙ s²
 };
 
 /// Exact Gauss–Newton step, per row in sample space. With K = F̃ᵀF̃ (n×n, once
@@ -151,6 +152,7 @@ class GaussNewtonSolver final : public ProxSolver<T> {
   Mat<T> P_;   // (d_out, n): Δθ F̃, the change of G per unit step
   Mat<T> Fk_;  // (d_out, n): σ(G^k)
   Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
+  std::vector<double> parts_;  // per column chunk: partial sums of φ's data term
 };
 
 template <typename T>

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "core/thread_pool.hpp"
 
 namespace sibp {
 
@@ -109,7 +110,10 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
     LayerRecord<T>& rec = tape_.layers[k];
     if (layer.params()) {
       --i;
-      T_[i].noalias() = rec.F - eta * D_;  // T_l = F_l − η D_l
+      T_[i].resize(rec.F.rows(), rec.F.cols());
+      for_column_chunks(rec.F.rows(), rec.F.cols(), [&](std::int64_t, Index c0, Index cn) {
+        T_[i].middleCols(c0, cn).noalias() = rec.F.middleCols(c0, cn) - eta * D_.middleCols(c0, cn);  // T_l = F_l − η D_l
+      });
       const std::unique_ptr<LayerInput<T>> input = layer.input_operator(tape_.input_of(k), rec);
       ProxProblem<T> problem;
       problem.input = input.get();
