@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev

@@ -87,7 +87,12 @@ struct ParameterSpace {
   static constexpr bool kIdentityMetric = true;
   const BlockOperator<T>& op;
   CgSystems systems;
+  LinearImage<T>* image;
   void metric(const Mat<T>&, Mat<T>&) const {}
+  // The iterate moved by a_i P_i, the last argument of op: its image moves by a_i L(P_i).
+  void moved(const Vec<T>& a) const {
+    if (image) image->of_iterate->noalias() += a.asDiagonal() * *image->of_argument;
+  }
   void apply(const Mat<T>& P, const Mat<T>&, Mat<T>& AP) const {
     AP.resize(P.rows(), P.cols());
     op(P, AP);
@@ -104,19 +109,27 @@ struct ParameterSpace {
 
 template <typename T>
 CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
-                           const CgOptions& options, CgSystems systems) {
+                           const CgOptions& options, CgSystems systems, LinearImage<T>* image) {
   options.validate();
+  if (image && (systems != CgSystems::Rows || !image->of_argument || !image->of_iterate))
+    throw UsageError("cg: a tracked image needs Rows systems and both of its matrices");
   if (B.rows() != X.rows() || B.cols() != X.cols())
     throw UsageError("cg: right-hand side is " + std::to_string(B.rows()) + "x" +
                      std::to_string(B.cols()) + " but the unknown is " + std::to_string(X.rows()) +
                      "x" + std::to_string(X.cols()));
-  const ParameterSpace<T> space{op, systems};
+  const ParameterSpace<T> space{op, systems, image};
   // Residual scale per system: ‖b_i‖, or 1 where b_i = 0 so the test is absolute there.
   dot_per_system<T>(B, B, systems, bnorm_);
   bnorm_ = bnorm_.cwiseSqrt();
   bnorm_ = (bnorm_.array() > T(0)).select(bnorm_, T(1));
-  space.apply(X, X, v_.AP);
-  v_.R = B - v_.AP;
+  // A zero warm start (ProxProp's shifted unknown, a Gauss–Newton step) has op(X) = 0:
+  // skipping that application saves a whole CG step's products.
+  if (X.isZero(0))
+    v_.R = B;
+  else {
+    space.apply(X, X, v_.AP);
+    v_.R = B - v_.AP;
+  }
   return run_cg<T>(space, v_, X, nullptr, bnorm_, options);
 }
 

@@ -89,7 +89,9 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
 ///   - `void apply(const Mat<T>& P, const Mat<T>& MP, Mat<T>& AP)`: AP ← A·P;
 ///   - `void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out)`: one inner product per system;
 ///   - `void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y)`: Y += a_i X_i per system;
-///   - `void scale(const Vec<T>& a, Mat<T>& X)`: X_i ← a_i X_i per system.
+///   - `void scale(const Vec<T>& a, Mat<T>& X)`: X_i ← a_i X_i per system;
+///   - optionally `void moved(const Vec<T>& a)`: told after every X += a_i P_i, so a
+///     space can keep a linear image of the iterate up to date (LinearImage).
 /// Each system i follows the iterates it would follow alone (multi-RHS CG, not
 /// O'Leary's block CG).
 template <typename T>
@@ -137,6 +139,7 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
     cg_detail::ratio<T>(v.rr, v.pap, options.denominator_eps, v.coef);
     space.axpy(v.coef, v.P, X);
     if (MX) space.axpy(v.coef, MP, *MX);
+    if constexpr (requires { space.moved(v.coef); }) space.moved(v.coef);
     v.coef = -v.coef;
     space.axpy(v.coef, v.AP, v.R);
     const Mat<T>& MR_new = metric_of(v.R, v.MR);
@@ -161,6 +164,19 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
 template <typename T>
 using BlockOperator = std::function<void(const Mat<T>& X, Mat<T>& AX)>;
 
+/// A linear image L(X) of the iterate that BlockCg keeps up to date for free when
+/// the operator computes L of its argument anyway: a layer problem's operator
+/// X ↦ ((X F̃) ⊙ w) F̃ᵀ + λX forms X F̃, and the solver wants Δθ F̃ at the end
+/// (SIBP's safeguard, §3.2) without one more product with F̃.
+/// Rows systems only: the image has one row per system.
+template <typename T>
+struct LinearImage {
+  /// Written by the operator at every call: L of the matrix it was applied to.
+  Mat<T>* of_argument = nullptr;
+  /// L(X): must hold L of the warm start on entry; holds L of the last iterate on exit.
+  Mat<T>* of_iterate = nullptr;
+};
+
 /// Multi-RHS conjugate gradient in parameter space (run_cg with the identity
 /// metric), with its workspace kept between solves, so solving the same shapes
 /// again allocates nothing.
@@ -170,8 +186,10 @@ class BlockCg {
   /// Solves op(X) = B for every system of X, starting from X's value (warm start).
   /// Requires: B and X have the same shape; options valid.
   /// Ensures: X holds the last iterate; the report says whether every system converged.
+  /// With `image` (Rows systems only, else UsageError): the image of the iterate is
+  /// kept as well, one axpy of the image's size per step.
   CgReport solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
-                 const CgOptions& options, CgSystems systems = CgSystems::Rows);
+                 const CgOptions& options, CgSystems systems = CgSystems::Rows, LinearImage<T>* image = nullptr);
 
  private:
   CgVectors<T> v_;

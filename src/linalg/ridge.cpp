@@ -160,19 +160,28 @@ CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen
   options.validate();
   if (resolve_ridge_method(method_, F.rows(), F.cols()) == RidgeMethod::Woodbury)
     return solve_cg_in_sample_space(F, R, W0, nullptr, static_cast<T>(lambda), options, W, nullptr);
-  const T lam = static_cast<T>(lambda);
-  rhs_.noalias() = R * F.transpose();
-  rhs_ += lam * W0;
-  X_ = W0;
-  XF_.resize(R.rows(), F.cols());
-  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
-    XF_.noalias() = X * F;
-    AX.noalias() = XF_ * F.transpose();
-    AX += lam * X;
-  };
-  const CgReport report = cg_.solve(op, rhs_, X_, options, CgSystems::Rows);
+  const CgReport report = solve_cg_in_parameter_space(DenseInput<T>(F), false, R, W0, static_cast<T>(lambda), options);
   W = X_;
   return report;
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_cg_in_parameter_space(const LayerInput<T>& A, bool ones,
+                                                     const Eigen::Ref<const Mat<T>>& R,
+                                                     const Eigen::Ref<const Mat<T>>& theta0, T lam,
+                                                     const CgOptions& options) {
+  const Index d = A.rows();
+  auto row_sums = [&](Mat<T>& M) { return ones ? M.col(d).data() : nullptr; };
+  rhs_.resize(R.rows(), theta0.cols());
+  A.times_transposed(R, rhs_.leftCols(d), row_sums(rhs_));  // R Ãᵀ
+  rhs_ += lam * theta0;
+  X_ = theta0;
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+    A.times(X.leftCols(d), ones ? X.col(d).data() : nullptr, XF_);  // X Ã
+    A.times_transposed(XF_, AX.leftCols(d), row_sums(AX));           // (X Ã) Ãᵀ
+    AX += lam * X;
+  };
+  return cg_.solve(op, rhs_, X_, options, CgSystems::Rows);
 }
 
 // From the warm start θ0 the first residual is (R − θ0F̃)F̃ᵀ, so SampleSpaceCg applies
@@ -241,6 +250,32 @@ CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
   const CgReport report = solve_cg(Ft_, target, theta0_, lambda, options, theta_);
   W = theta_.leftCols(F.rows());
   b = theta_.col(F.rows());
+  return report;
+}
+
+template <typename T>
+CgReport RidgeSolver<T>::solve_with_bias_cg(const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& target,
+                                            const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
+                                            double lambda, const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                                            Eigen::Ref<Vec<T>> b) {
+  // A held matrix (dense layers) keeps the explicit [F; 1ᵀ] of the overload above,
+  // and with it the numbers of every run made before input operators existed.
+  if (F.holds_matrix() || resolve_ridge_method(method_, F.rows() + 1, F.cols()) == RidgeMethod::Woodbury)
+    return solve_with_bias_cg(F.matrix_or(Fx_), target, W0, b0, lambda, options, W, b);
+  check_lambda(lambda);
+  options.validate();
+  const Index d = F.rows(), d_out = target.rows();
+  if (target.cols() != F.cols() || W0.rows() != d_out || W0.cols() != d || W.rows() != d_out || W.cols() != d ||
+      b0.size() != d_out || b.size() != d_out)
+    throw UsageError("ridge: expected an input (d, m), target (d_out, m), W0 and W (d_out, d), b0 and b (d_out); "
+                     "got input " + shape(d, F.cols()) + ", target " + shape(d_out, target.cols()) + ", W0 " +
+                     shape(W0.rows(), W0.cols()) + ", W " + shape(W.rows(), W.cols()) + ", b0 " +
+                     std::to_string(b0.size()) + ", b " + std::to_string(b.size()));
+  join(W0, b0);
+  const CgReport report =
+      solve_cg_in_parameter_space(F, true, target, theta0_, static_cast<T>(lambda), options);
+  W = X_.leftCols(d);
+  b = X_.col(d);
   return report;
 }
 

@@ -19,6 +19,7 @@
 
 #include "core/types.hpp"
 #include "linalg/cg.hpp"
+#include "linalg/layer_input.hpp"
 #include "linalg/sample_space_cg.hpp"
 
 namespace sibp {
@@ -86,12 +87,25 @@ class RidgeSolver {
                               const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
                               double lambda, int iterations, Eigen::Ref<Mat<T>> W, Eigen::Ref<Vec<T>> b,
                               double tolerance = 0.0);
+  /// The same for an input known through its products (a convolution's patch
+  /// matrix, linalg/layer_input.hpp). An input that holds its matrix goes the way
+  /// above; otherwise the Woodbury side (n < d + 1) forms F (F.matrix_or), and the
+  /// Cholesky side runs the parameter-space CG on F's products with F̃'s row of
+  /// ones implicit: two operator applications per step, F never formed.
+  CgReport solve_with_bias_cg(const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& target,
+                              const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
+                              double lambda, const CgOptions& options, Eigen::Ref<Mat<T>> W,
+                              Eigen::Ref<Vec<T>> b);
 
   RidgeMethod method() const { return method_; }
 
  private:
   void append_ones_row(const Eigen::Ref<const Mat<T>>& F);
   void join(const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0);
+  // X_ ← CG on X ↦ λX + (X Ã) Ãᵀ = λθ0 + R Ãᵀ from θ0, with Ã = A, or [A; 1ᵀ] when
+  // `ones` (θ0 then has a last column for it). Arguments checked by the caller.
+  CgReport solve_cg_in_parameter_space(const LayerInput<T>& A, bool ones, const Eigen::Ref<const Mat<T>>& R,
+                                       const Eigen::Ref<const Mat<T>>& theta0, T lam, const CgOptions& options);
   // CG in the span of Fᵀ (F with a ones row when b0/b are given). Arguments checked by the caller.
   CgReport solve_cg_in_sample_space(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
                                     const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>* b0,
@@ -110,6 +124,7 @@ class RidgeSolver {
   Mat<T> rhs_;      // (d_out, d): CG right-hand side λW0 + R Fᵀ
   Mat<T> X_;        // (d_out, d): CG iterate
   Mat<T> XF_;       // (d_out, m): CG operator intermediate
+  Mat<T> Fx_;       // (d, m): F formed from an input that does not hold it
   BlockCg<T> cg_;
   SampleSpaceCg<T> sample_cg_;
   Vec<T> cg_bnorm_, cg_cross_;  // (d_out): ‖right-hand side‖ per row; (θ0F̃)_i·R_i

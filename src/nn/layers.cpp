@@ -1,13 +1,16 @@
 #include "nn/layers.hpp"
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "core/error.hpp"
+#include "linalg/gemm.hpp"
 
 namespace sibp {
 
-WindowGeometry WindowGeometry::of(const LayerSpec& L, const Shape& in, const Shape& out) {
+WindowGeometry window_geometry(const LayerSpec& L, const Shape& in, const Shape& out) {
   WindowGeometry g;
   g.channels = in.channels;
   g.height = in.height;
@@ -90,8 +93,8 @@ void image_to_vectors(const Mat<T>& X, const Shape& s, Index m, Mat<T>& out) {
 // ---------------------------------------------------------------- the layer kinds
 
 template <typename T>
-const Mat<T>& Layer<T>::unfolded_input(const Mat<T>& in, const LayerRecord<T>&) const {
-  return in;
+std::unique_ptr<LayerInput<T>> Layer<T>::input_operator(const Mat<T>&, const LayerRecord<T>&) const {
+  throw std::logic_error("Layer::input_operator: layer " + spec_.to_string() + " has no parameters");
 }
 
 namespace {
@@ -100,7 +103,7 @@ namespace {
 template <typename T>
 void affine_forward(const Params<T>& p, Activation act, const Mat<T>& P, LayerRecord<T>& rec) {
   rec.G.resize(p.W.rows(), P.cols());
-  rec.G.noalias() = p.W * P;
+  gemm<T>(p.W, Trans::No, P, Trans::No, rec.G);
   rec.G.colwise() += p.b;
   rec.F.resize(rec.G.rows(), rec.G.cols());
   activate<T>(act, rec.G, rec.F);
@@ -123,53 +126,172 @@ class Dense final : public Layer<T> {
   }
   void backward_input(const LayerRecord<T>&, const Mat<T>& d, Index m, Mat<T>& d_in, Mat<T>&) const override {
     d_in.resize(p_.W.cols(), m);
-    d_in.noalias() = p_.W.transpose() * d;
+    gemm<T>(p_.W, Trans::Yes, d, Trans::No, d_in);
   }
   Params<T>* params() override { return &p_; }
   const Params<T>* params() const override { return &p_; }
+  std::unique_ptr<LayerInput<T>> input_operator(const Mat<T>& in, const LayerRecord<T>&) const override {
+    return std::make_unique<DenseInput<T>>(in);
+  }
 
  private:
   Params<T> p_;
 };
 
-/// conv(C,K,stride,pad): P = im2col(input), G is in image layout (C, m·H'·W').
+/// A convolution's patch matrix P = im2col(X) of a batch X as an operator, through
+/// oneDNN (the fast backend): X_W·P is a forward convolution with kernel X_W and
+/// Y·Pᵀ a backward-weights convolution, so P is never formed (ALGORITHMS.md §5).
+class ConvInput final : public LayerInput<float> {
+ public:
+  /// Refers to `conv` (built for the layer's c_out) and the input X (c_in, m·H·W).
+  ConvInput(DnnlConv2d& conv, const Mat<float>& X, Index m) : conv_(conv), X_(X), m_(m) {}
+  Index rows() const override { return conv_.geometry().patch_rows(); }
+  Index cols() const override { return m_ * conv_.geometry().out_height * conv_.geometry().out_width; }
+
+  void times(const Eigen::Ref<const Mat<float>>& X, const float* b, Mat<float>& out) const override {
+    check_cols("times", X.cols(), rows());
+    out.resize(X.rows(), cols());
+    if (X.rows() != conv_.out_channels()) {
+      // The layer's primitives have c_out output channels; the solvers only ever
+      // multiply (c_out, d) matrices. Another row count goes through P itself.
+      gemm<float>(X, Trans::No, patches(), Trans::No, out);
+      if (b) out.colwise() += Eigen::Map<const Vec<float>>(b, X.rows());
+      return;
+    }
+    conv_.forward(X_.data(), m_, contiguous(X, x_copy_), b, out.data());
+  }
+
+  void times_transposed(const Eigen::Ref<const Mat<float>>& Y, Eigen::Ref<Mat<float>> out,
+                        float* ones) const override {
+    check_cols("times_transposed", Y.cols(), cols());
+    if (out.rows() != Y.rows() || out.cols() != rows())
+      throw std::invalid_argument("ConvInput::times_transposed: out must be " + std::to_string(Y.rows()) + "x" +
+                                  std::to_string(rows()));
+    if (Y.rows() != conv_.out_channels()) {
+      gemm<float>(Y, Trans::No, patches(), Trans::Yes, out);
+      if (ones) Eigen::Map<Vec<float>>(ones, Y.rows()).noalias() = Y.rowwise().sum();
+      return;
+    }
+    const bool direct = out.outerStride() == out.rows();
+    if (!direct) y_copy_.resize(out.rows(), out.cols());
+    float* dW = direct ? out.data() : y_copy_.data();
+    if (!ones) {
+      ones_.resize(Y.rows());
+      ones = ones_.data();
+    }
+    conv_.backward_weights(X_.data(), contiguous(Y, x_copy_), m_, dW, ones);
+    if (!direct) out = y_copy_;
+  }
+
+  bool holds_matrix() const override { return false; }
+  Eigen::Ref<const Mat<float>> matrix_or(Mat<float>& scratch) const override {
+    im2col<float>(X_, conv_.geometry(), m_, scratch);
+    return scratch;
+  }
+
+ private:
+  const Mat<float>& patches() const {
+    im2col<float>(X_, conv_.geometry(), m_, explicit_);
+    return explicit_;
+  }
+  static void check_cols(const char* who, Index got, Index want) {
+    if (got != want)
+      throw std::invalid_argument(std::string("ConvInput::") + who + ": expected " + std::to_string(want) +
+                                  " columns, got " + std::to_string(got));
+  }
+  // The data of M, copied into `copy` unless it is stored without gaps already.
+  static const float* contiguous(const Eigen::Ref<const Mat<float>>& M, Mat<float>& copy) {
+    if (M.outerStride() == M.rows()) return M.data();
+    copy = M;
+    return copy.data();
+  }
+
+  DnnlConv2d& conv_;
+  const Mat<float>& X_;
+  Index m_;
+  mutable Mat<float> x_copy_, y_copy_, explicit_;
+  mutable Vec<float> ones_;
+};
+
+/// conv(C,K,stride,pad): G is in image layout (C, m·H'·W'). Reference backend:
+/// P = im2col(input) on the tape, G = W·P + b1ᵀ; fast backend (float): oneDNN.
 template <typename T>
 class Conv2d final : public Layer<T> {
  public:
   Conv2d(const LayerSpec& s, const Shape& in, const Shape& out)
       : Layer<T>(s, in, out),
-        g_(WindowGeometry::of(s, in, out)),
-        p_(zero_params<T>(s.units, in.channels * s.kernel * s.kernel)) {}
+        g_(window_geometry(s, in, out)),
+        p_(zero_params<T>(s.units, in.channels * s.kernel * s.kernel)),
+        dnnl_(g_, s.units) {}
   std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Conv2d>(*this); }
+
   void forward(const Mat<T>& in, Index m, LayerRecord<T>& rec) const override {
+    if constexpr (std::is_same_v<T, float>) {
+      if (conv_backend() == ConvBackend::Fast) {
+        rec.P.resize(0, 0);  // marks the record as computed without P (and frees it)
+        rec.G.resize(p_.W.rows(), m * g_.out_height * g_.out_width);
+        dnnl_.forward(in.data(), m, p_.W.data(), p_.b.data(), rec.G.data());
+        rec.F.resize(rec.G.rows(), rec.G.cols());
+        activate<T>(this->spec().act, rec.G, rec.F);
+        return;
+      }
+    }
     im2col<T>(in, g_, m, rec.P);
     affine_forward<T>(p_, this->spec().act, rec.P, rec);
   }
-  void backward_input(const LayerRecord<T>&, const Mat<T>& d, Index m, Mat<T>& d_in, Mat<T>& work) const override {
+
+  void backward_input(const LayerRecord<T>& rec, const Mat<T>& d, Index m, Mat<T>& d_in,
+                      Mat<T>& work) const override {
+    if constexpr (std::is_same_v<T, float>) {
+      if (rec.P.size() == 0) {
+        d_in.resize(g_.channels, m * g_.height * g_.width);
+        dnnl_.backward_data(d.data(), m, p_.W.data(), d_in.data());
+        return;
+      }
+    }
     work.resize(p_.W.cols(), d.cols());
-    work.noalias() = p_.W.transpose() * d;
+    gemm<T>(p_.W, Trans::Yes, d, Trans::No, work);
     col2im<T>(work, g_, m, d_in);
   }
+
   Params<T>* params() override { return &p_; }
   const Params<T>* params() const override { return &p_; }
-  const Mat<T>& unfolded_input(const Mat<T>&, const LayerRecord<T>& rec) const override { return rec.P; }
+
+  std::unique_ptr<LayerInput<T>> input_operator(const Mat<T>& in, const LayerRecord<T>& rec) const override {
+    if constexpr (std::is_same_v<T, float>) {
+      if (rec.P.size() == 0) return std::make_unique<ConvInput>(dnnl_, in, in.cols() / (g_.height * g_.width));
+    }
+    return std::make_unique<DenseInput<T>>(rec.P);
+  }
 
  private:
   WindowGeometry g_;
   Params<T> p_;
+  // Primitives per sub-batch size and workspace: a cache, hence mutable (a
+  // network is used by one thread at a time, like its tape).
+  mutable DnnlConv2d dnnl_;
 };
 
 /// maxpool(K,stride): each output entry is its window's maximum; ties go to the
-/// first maximum in row-major order and NaN wins, as PyTorch's MaxPool2d.
+/// first maximum in row-major order and NaN wins, as PyTorch's MaxPool2d. On the
+/// fast backend a 2×2, stride-2 pool of floats runs maxpool2x2_forward, with the
+/// same rule.
 template <typename T>
 class MaxPool2d final : public Layer<T> {
  public:
   MaxPool2d(const LayerSpec& s, const Shape& in, const Shape& out)
-      : Layer<T>(s, in, out), g_(WindowGeometry::of(s, in, out)) {}
+      : Layer<T>(s, in, out), g_(window_geometry(s, in, out)) {}
   std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<MaxPool2d>(*this); }
   void forward(const Mat<T>& in, Index m, LayerRecord<T>& rec) const override {
     const Index C = g_.channels;
     rec.F.resize(C, m * g_.out_height * g_.out_width);
+    if (std::is_same_v<T, float> && conv_backend() == ConvBackend::Fast && g_.kernel == 2 && g_.stride == 2) {
+      rec.argmax.clear();
+      rec.window_argmax.resize(static_cast<std::size_t>(rec.F.size()));
+      maxpool2x2_forward<T>(C, m, g_.height, g_.width, in.data(), rec.F.data(), rec.window_argmax.data());
+      return;
+    }
+    rec.window_argmax.clear();
     rec.argmax.resize(static_cast<std::size_t>(rec.F.size()));
     const T* src = in.data();
     for (Index j = 0; j < m; ++j)
@@ -193,6 +315,11 @@ class MaxPool2d final : public Layer<T> {
         }
   }
   void backward_input(const LayerRecord<T>& rec, const Mat<T>& d, Index m, Mat<T>& d_in, Mat<T>&) const override {
+    if (!rec.window_argmax.empty()) {
+      d_in.resize(g_.channels, m * g_.height * g_.width);
+      maxpool2x2_backward<T>(g_.channels, m, g_.height, g_.width, d.data(), rec.window_argmax.data(), d_in.data());
+      return;
+    }
     d_in.setZero(g_.channels, m * g_.height * g_.width);
     T* dst = d_in.data();
     const T* src = d.data();
@@ -208,7 +335,7 @@ template <typename T>
 class AvgPool2d final : public Layer<T> {
  public:
   AvgPool2d(const LayerSpec& s, const Shape& in, const Shape& out)
-      : Layer<T>(s, in, out), g_(WindowGeometry::of(s, in, out)) {}
+      : Layer<T>(s, in, out), g_(window_geometry(s, in, out)) {}
   std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<AvgPool2d>(*this); }
   void forward(const Mat<T>& in, Index m, LayerRecord<T>& rec) const override {
     const Index C = g_.channels;

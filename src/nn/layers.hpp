@@ -11,12 +11,22 @@
 ///     F = σ(G)
 ///
 /// so the algorithms see every parametrised layer as section 1's dense layer with
-/// P in place of F_{l-1}. Parameter-free layers (pooling, flatten) are maps whose
-/// adjoint carries a difference from their output back to their input.
+/// P in place of F_{l-1}, through the operator input_operator() (products with
+/// P̃ = [P; 1ᵀ] and P̃ᵀ: linalg/layer_input.hpp), which a convolution computes
+/// with oneDNN without forming P. Parameter-free layers (pooling, flatten) are
+/// maps whose adjoint carries a difference from their output back to their input.
 /// Layouts are those of nn/architecture.hpp.
+///
+/// Convolution and max-pooling have two implementations, selected by
+/// conv_backend() (nn/conv_kernels.hpp): the plain one (im2col + GEMM, the
+/// generic pooling loop), which is the reference, and the fast one (oneDNN,
+/// AVX-512), tested against it. A forward pass records which one ran, and the
+/// backward pass and input_operator() follow it.
 #include <memory>
 
+#include "linalg/layer_input.hpp"
 #include "nn/architecture.hpp"
+#include "nn/conv_kernels.hpp"
 #include "nn/tape.hpp"
 
 namespace sibp {
@@ -30,13 +40,8 @@ struct Params {
   Vec<T> b;  // (d_out)
 };
 
-/// Geometry of a convolution or pooling window over a (channels, height, width) input.
-struct WindowGeometry {
-  Index channels = 0, height = 0, width = 0;  ///< of the input
-  Index kernel = 1, stride = 1, pad = 0;
-  Index out_height = 0, out_width = 0;
-  static WindowGeometry of(const LayerSpec& L, const Shape& in, const Shape& out);
-};
+/// The window geometry of a conv or pooling layer `L` mapping `in` to `out`.
+WindowGeometry window_geometry(const LayerSpec& L, const Shape& in, const Shape& out);
 
 /// P ← the patch matrix of `in` (channels, m·H·W): column (j·H' + u)·W' + v holds the
 /// window of sample j at output pixel (u, v), row (c·k + ki)·k + kj its channel-c
@@ -81,9 +86,12 @@ class Layer {
   virtual Params<T>* params() { return nullptr; }
   virtual const Params<T>* params() const { return nullptr; }
 
-  /// The matrix W multiplies (P above): the input itself for dense, rec.P for conv.
-  /// Requires: params() is not null.
-  virtual const Mat<T>& unfolded_input(const Mat<T>& in, const LayerRecord<T>& rec) const;
+  /// The matrix W multiplies (P above) as an operator: the input itself for dense
+  /// (held: matrix() is `in`), the patch matrix for conv (held on the reference
+  /// backend, where it is rec.P; computed through oneDNN on the fast one).
+  /// Requires: params() is not null (else std::logic_error); `in` and `rec` are
+  /// the layer's input and record of the last forward pass, and outlive the view.
+  virtual std::unique_ptr<LayerInput<T>> input_operator(const Mat<T>& in, const LayerRecord<T>& rec) const;
 
  protected:
   Layer(const LayerSpec& spec, const Shape& in, const Shape& out) : spec_(spec), in_(in), out_(out) {}

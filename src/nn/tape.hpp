@@ -4,6 +4,7 @@
 /// Every training algorithm walks it backwards; keeping it in one named struct
 /// (as llm.c does) lets the buffers be reused batch after batch, so the
 /// per-batch loop does not allocate once shapes are settled.
+#include <cstdint>
 #include <vector>
 
 #include "core/types.hpp"
@@ -15,10 +16,14 @@ namespace sibp {
 /// number of output pixels of a convolution (n = m for a dense layer).
 template <typename T>
 struct LayerRecord {
-  Mat<T> P;  ///< conv: (c_in·k·k, n) patch matrix of the input (im2col); dense: unused (P is the input)
+  /// conv on the reference backend: (c_in·k·k, n) patch matrix of the input (im2col);
+  /// empty on the fast backend and for dense layers (P is the input)
+  Mat<T> P;
   Mat<T> G;  ///< dense/conv: (d_out, n) pre-activation W·P + b1ᵀ
   Mat<T> F;  ///< the layer's output: σ(G) for dense/conv, in the layout of its shape
-  std::vector<Index> argmax;  ///< max pool: for each output entry, the input entry it came from
+  std::vector<Index> argmax;  ///< max pool, reference: for each output entry, the input entry it came from
+  /// 2×2 max pool, fast backend: for each output entry, the winner's place in its window (dy·2 + dx)
+  std::vector<std::uint8_t> window_argmax;
 };
 
 template <typename T>

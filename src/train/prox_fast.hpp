@@ -55,6 +55,7 @@ class ExactLinearSolver : public ProxSolver<T> {
  private:
   ExactLinearOptions options_;
   RidgeSolver<T> ridge_;
+  Mat<T> F_;   // (d_in, m): F when the input does not hold it (a convolution's im2col)
   Mat<T> R_;   // (d_out, m): T − b^k 1ᵀ, then T − W F
   Mat<T> Wk_;  // (d_out, d_in): W^k, kept only when diagnostics are asked for
   Vec<T> bk_;  // (d_out)
@@ -78,7 +79,7 @@ struct GaussNewtonOptions {
 ///   min_x ‖(x F̃) ⊙ s_j − e_j‖² + λ‖x‖²,   x = row j of Δθ = [ΔW Δb], F̃ = [F; 1ᵀ].
 template <typename T>
 struct GaussNewtonSystem {
-  const Mat<T>& F;  ///< (d_in, n): the layer's (unfolded) input
+  const LayerInput<T>& F;  ///< (d_in, n): the layer's (unfolded) input, as an operator
   const Mat<T>& S;  ///< (d_out, n): σ'(G^k)
   const Mat<T>& E;  ///< (d_out, n): T − σ(G^k)
   double lambda;
@@ -87,27 +88,30 @@ struct GaussNewtonSystem {
 /// Gauss–Newton step by block CG from Δθ = 0 (= warm start at θ^k), all rows at once:
 /// x ↦ ((x F̃) ⊙ s²) F̃ᵀ + λx = (e ⊙ s) F̃ᵀ. With n < d_in + 1 the iterates are
 /// computed in sample space (x = z F̃ᵀ, linalg/sample_space_cg.hpp: one n×n product
-/// per step); else each step is two GEMMs in parameter space, with F̃'s row of ones
-/// applied implicitly (a convolution's patch matrix is never copied).
+/// per step, F itself needed); else each step is the input operator's two products
+/// in parameter space (X F̃ and Y F̃ᵀ: for a convolution a forward and a
+/// backward-weights convolution, the patch matrix never formed).
 template <typename T>
 class GnCgStep {
  public:
   explicit GnCgStep(const GaussNewtonOptions& options) : options_(options) {}
   /// D (d_out, d_in + 1) ← Δθ. Returns the CG iterations; sets `has_P` and P = Δθ F̃
-  /// (d_out, n) when the iteration had it for free.
+  /// (d_out, n): both CG forms keep it up to date at the cost of an axpy per step.
   int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
 
  private:
   GaussNewtonOptions options_;
   BlockCg<T> cg_;
   SampleSpaceCg<T> sample_cg_;
+  Mat<T> Fx_;     // (d_in, n): F when the input does not hold it (sample space only)
   Mat<T> Ft_;     // (d_in + 1, n): [F; 1ᵀ] (sample space only)
   Mat<T> K_;      // (n, n): F̃ᵀF̃ (sample space)
   Mat<T> Z_;      // (d_out, n): Δθ = Z F̃ᵀ (sample space)
   Vec<T> bnorm_;  // (d_out): ‖(e_j ⊙ s_j) F̃ᵀ‖ (sample space)
   Mat<T> S2_;     // (d_out, n): s²
   Mat<T> RHS_;    // (d_out, d_in + 1)
-  Mat<T> XF_;     // (d_out, n)
+  Mat<T> XF_;     // (d_out, n): the operator's X F̃ (first (e ⊙ s), the right-hand side's coefficients)
+  Mat<T> XS_;     // (d_out, n): (X F̃) ⊙ s²
 };
 
 /// Exact Gauss–Newton step, per row in sample space. With K = F̃ᵀF̃ (n×n, once
@@ -115,7 +119,7 @@ class GnCgStep {
 /// ‖(x F̃) ⊙ s − e‖² + λ‖x‖² is x = (z ⊙ s) F̃ᵀ with (diag(s) K diag(s) + λI) z = e.
 /// Samples with s_i = 0 drop out, so for ReLU only row j's active samples enter
 /// (an n_j×n_j Cholesky). All rows together: Δθ = Z F̃ᵀ, one GEMM, and P = Z K
-/// without touching F again. Rows are spread over OpenMP threads. The n×n
+/// without touching F again. Rows are spread over the thread pool. The n×n
 /// matrices make it a solver for dense layers (n = the batch size), not for
 /// convolutions (n = batch × output pixels).
 template <typename T>
@@ -125,16 +129,10 @@ class GnExactStep {
   int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
 
  private:
+  Mat<T> Fx_;  // (d_in, n): F when the input does not hold it
   Mat<T> Ft_;  // (d_in + 1, n): [F; 1ᵀ]
   Mat<T> K_;   // (n, n): F̃ᵀF̃
   Mat<T> Z_;   // (d_out, n)
-  struct ThreadWork {
-    Mat<T> M;  // (n, n): the row's system, top-left n_j×n_j used
-    Vec<T> u;  // (n)
-    Vec<T> s;  // (n)
-    std::vector<Index> idx;
-  };
-  std::vector<ThreadWork> work_;
 };
 
 /// The Gauss–Newton prox solver: linearises σ at G^k, asks its `Step` policy
@@ -154,6 +152,7 @@ class GaussNewtonSolver final : public ProxSolver<T> {
   Mat<T> P_;   // (d_out, n): Δθ F̃, the change of G per unit step
   Mat<T> Fk_;  // (d_out, n): σ(G^k)
   Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
+  std::vector<double> parts_;  // per column chunk: partial sums of φ's data term
 };
 
 template <typename T>

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/error.hpp"
+#include "core/thread_pool.hpp"
 #include "linalg/sample_space_cg.hpp"
 
 namespace sibp {
@@ -47,27 +48,44 @@ decltype(auto) with_activation(Activation a, Fn&& fn) {
   return fn(IdentityOp{});
 }
 
-/// Σ_{i<n} r(i)² in double, in kLanes independent partial sums: a single
+/// Σ_{begin≤i<end} r(i)² in double, in kLanes independent partial sums: a single
 /// running sum serialises every addition on its latency and cannot be
 /// vectorised, and the line search makes dozens of these passes over
 /// (d_out, m) per layer and batch. 16 lanes keep four 256-bit FMA chains in
 /// flight (10× a running sum for 500×100 ReLU trials; 8 lanes: 5×).
 template <typename Residual>
-double sum_of_squares(Index n, Residual&& r) {
+double lane_sum_of_squares(Index begin, Index end, Residual& r) {
   constexpr int kLanes = 16;
   double acc[kLanes] = {};
-  Index i = 0;
-  for (; i + kLanes <= n; i += kLanes)
+  Index i = begin;
+  for (; i + kLanes <= end; i += kLanes)
     for (int j = 0; j < kLanes; ++j) {
       const double v = r(i + j);
       acc[j] += v * v;
     }
-  for (; i < n; ++i) {
+  for (; i < end; ++i) {
     const double v = r(i);
     acc[0] += v * v;
   }
   double s = 0;
   for (double a : acc) s += a;
+  return s;
+}
+
+/// Σ_{i<n} r(i)²: one lane sum up to kChunkElements entries; beyond (a
+/// convolution's batch × pixels), lane sums over fixed chunks on the thread
+/// pool, added in chunk order (the same for any thread count). r may write
+/// element-wise outputs at i.
+template <typename Residual>
+double sum_of_squares(Index n, Residual&& r) {
+  if (n <= kChunkElements) return lane_sum_of_squares(0, n, r);
+  const Index chunks = (n + kChunkElements - 1) / kChunkElements;
+  std::vector<double> parts(static_cast<std::size_t>(chunks));
+  parallel_for(chunks, [&](std::int64_t t) {
+    parts[t] = lane_sum_of_squares(t * kChunkElements, std::min<Index>(n, (t + 1) * kChunkElements), r);
+  });
+  double s = 0;
+  for (double p : parts) s += p;
   return s;
 }
 
@@ -107,8 +125,8 @@ double prox_data_term(Activation act, const Mat<T>& Z, const Mat<T>& target, Mat
 template <typename T>
 double prox_objective(const ProxProblem<T>& p, const Mat<T>& W, const Vec<T>& b, const Mat<T>& Wk,
                       const Vec<T>& bk) {
-  Mat<T> Z = W * (*p.F);
-  Z.colwise() += b;
+  Mat<T> Z;
+  p.input->times(W, b.data(), Z);
   return prox_data_term<T>(p.act, Z, *p.target, nullptr) +
          p.lambda * (static_cast<double>((W - Wk).squaredNorm()) + static_cast<double>((b - bk).squaredNorm()));
 }
@@ -131,28 +149,22 @@ bool ReferenceProxSolver<T>::prefers_sample_space(Index d_out, Index d_in, Index
 }
 
 template <typename T>
-void ReferenceProxSolver<T>::apply_input(Block block, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& D,
+void ReferenceProxSolver<T>::apply_input(Block block, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& D,
                                          Mat<T>& out) const {
   switch (block) {
-    case Block::W: out.noalias() = D * F; break;
+    case Block::W: F.times(D, nullptr, out); break;
     case Block::b: out.colwise() = D.col(0); break;
-    case Block::Joint:
-      out.noalias() = D.leftCols(F.rows()) * F;
-      out.colwise() += D.col(F.rows());
-      break;
+    case Block::Joint: F.times(D.leftCols(F.rows()), D.col(F.rows()).data(), out); break;
   }
 }
 
 template <typename T>
-void ReferenceProxSolver<T>::gradient(Block block, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& X,
+void ReferenceProxSolver<T>::gradient(Block block, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& X,
                                       double lambda, Work& w) const {
   switch (block) {
-    case Block::W: w.g.noalias() = S_ * F.transpose(); break;
+    case Block::W: F.times_transposed(S_, w.g, nullptr); break;
     case Block::b: w.g.col(0) = S_.rowwise().sum(); break;
-    case Block::Joint:
-      w.g.leftCols(F.rows()).noalias() = S_ * F.transpose();
-      w.g.col(F.rows()) = S_.rowwise().sum();
-      break;
+    case Block::Joint: F.times_transposed(S_, w.g.leftCols(F.rows()), w.g.col(F.rows()).data()); break;
   }
   w.g = T(2) * w.g + static_cast<T>(2 * lambda) * (X - w.X0);
 }
@@ -302,7 +314,7 @@ void ReferenceProxSolver<T>::fletcher_reeves(Block block, const ProxProblem<T>& 
   // offset B out of its very first gradient only; φ itself is right.
   double phi = prox_data_term<T>(p.act, Z_, target, &S_);
   if (q.first_gradient_omits_bias && p.is_output_layer && block != Block::Joint) {
-    apply_input(block, *p.F, space.X, PA_);  // X A without B
+    apply_input(block, *p.input, space.X, PA_);  // X A without B
     prox_data_term<T>(p.act, PA_, target, &S_);
   }
   space.start(lambda);
@@ -349,20 +361,22 @@ void ReferenceProxSolver<T>::fletcher_reeves(Block block, const ProxProblem<T>& 
 template <typename T>
 double ReferenceProxSolver<T>::run_block(Block block, const ProxProblem<T>& p, Eigen::Ref<Mat<T>> X, Work& w,
                                          LayerDiagnostics* diag) {
-  const Mat<T>& F = *p.F;
+  const LayerInput<T>& Fop = *p.input;
   const Index d_in = X.cols();  // rows of the block's input A
-  const Index n = F.rows(), m = F.cols(), d_out = X.rows();
+  const Index n = Fop.rows(), m = Fop.cols(), d_out = X.rows();
   const bool sample = space_ == ReferenceSpace::Sample ||
                       (space_ == ReferenceSpace::Auto && prefers_sample_space(d_out, d_in, m, options_.iters));
   if (!sample) {
     ReferenceParameterSpace<T> space{
         X, w.X0, w.g, w.d, PA_,
-        [&](const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) { apply_input(block, F, D, out); },
-        [&](double lambda) { gradient(block, F, X, lambda, w); }};
+        [&](const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) { apply_input(block, Fop, D, out); },
+        [&](double lambda) { gradient(block, Fop, X, lambda, w); }};
     fletcher_reeves(block, p, space, X.rows(), X.cols(), diag);
     return diag ? space.penalty() : 0.0;
   }
-  // K = AᵀA; the ones row of A (b and [W b]) adds 1 to every entry.
+  // K = AᵀA; the ones row of A (b and [W b]) adds 1 to every entry. Sample space
+  // needs F itself (the input is wider than the batch: a dense layer, which holds it).
+  const Eigen::Ref<const Mat<T>> F = block == Block::b ? Eigen::Ref<const Mat<T>>(Fx_) : Fop.matrix_or(Fx_);
   if (block == Block::b)
     K_.setOnes(m, m);
   else
@@ -386,10 +400,11 @@ double ReferenceProxSolver<T>::run_block(Block block, const ProxProblem<T>& p, E
 
 template <typename T>
 void ReferenceProxSolver<T>::solve(const ProxProblem<T>& p, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
-  const Mat<T>& F = *p.F;
+  if (p.input == nullptr || p.target == nullptr || p.G == nullptr)
+    throw std::invalid_argument("ReferenceProxSolver::solve: the problem needs input, target and G set");
   const Index d_out = W.rows();
-  const Index n = F.rows();
-  const Index m = F.cols();
+  const Index n = p.input->rows();
+  const Index m = p.input->cols();
   if (W.cols() != n || b.size() != d_out || p.target->rows() != d_out || p.target->cols() != m ||
       p.G->rows() != d_out || p.G->cols() != m)
     throw std::invalid_argument("ReferenceProxSolver::solve: shapes of W, b, F, G and T disagree");

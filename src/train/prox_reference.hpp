@@ -41,7 +41,8 @@ enum class ReferenceSpace {
 ///   g = 2[(σ(Z) − T) ⊙ σ'(Z)] Aᵀ + 2λ(X − X^k),  Z = X A + B,
 ///   trial steps ρ^m, ρ = 0.6, accepted when φ(X + ρ^m d) < φ(X) + 0.1 ρ^m ⟨g,d⟩, m < 50,
 ///   d ← −g⁺ + (‖g⁺‖²/‖g‖²) d, restarted at −g⁺ if not a descent direction.
-/// Cost per iteration in parameter space: one product d·A, one product S·Aᵀ;
+/// Cost per iteration in parameter space: one product d·A, one product S·Aᵀ
+/// (the layer input's operator products: convolutions through oneDNN);
 /// each trial step is element-wise on (d_out, m) (§3.2).
 ///
 /// Sample space. Started at X^k, every gradient, every direction and X − X^k
@@ -107,9 +108,10 @@ class ReferenceProxSolver : public ProxSolver<T> {
   /// diagnostics and the trace.
   void record(LineSearchRecord rec, Block block, Index rows, Index cols, int k, LayerDiagnostics* diag);
   /// out = D · A for the block's input A.
-  void apply_input(Block block, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) const;
+  void apply_input(Block block, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& D, Mat<T>& out) const;
   /// g = 2 S Aᵀ + 2λ(X − X0).
-  void gradient(Block block, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& X, double lambda, Work& work) const;
+  void gradient(Block block, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& X, double lambda,
+                Work& work) const;
 
   SolverOptions options_;
   std::vector<LineSearchRecord>* trace_ = nullptr;
@@ -121,6 +123,7 @@ class ReferenceProxSolver : public ProxSolver<T> {
   ReferenceSpace space_;
   // Sample space (run_cg_sample): coefficients C of X − X^k, g and d, each
   // (d_out, m), and their products with K.
+  Mat<T> Fx_;  // (d_in, m) F when the input does not hold it (sample space only)
   Mat<T> K_;   // (m, m) AᵀA
   Mat<T> Cx_;  // (d_out, m) X − X^k = Cx_ Aᵀ
   Mat<T> Cg_;  // (d_out, m) g = Cg_ Aᵀ

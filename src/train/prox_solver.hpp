@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/types.hpp"
+#include "linalg/layer_input.hpp"
 #include "nn/activation.hpp"
 #include "train/algorithm.hpp"
 
@@ -11,9 +12,11 @@ namespace sibp {
 
 /// min over (W, b) of  φ(W, b) = ‖σ(W F + b 1ᵀ) − T_l‖² + λ‖W − W^k‖² + λ‖b − b^k‖².
 /// The pointers refer to buffers owned by the caller for the duration of the solve.
+/// F is known through its products (a convolution's patch matrix is never formed
+/// on the fast backend); solvers that need F itself ask input->matrix_or().
 template <typename T>
 struct ProxProblem {
-  const Mat<T>* F = nullptr;       ///< F_{l-1}, (d_in, m): forward input of the layer (not a target)
+  const LayerInput<T>* input = nullptr;  ///< F_{l-1} (d_in, m): the layer's (unfolded) forward input, not a target
   const Mat<T>* target = nullptr;  ///< T_l, (d_out, m)
   const Mat<T>* G = nullptr;       ///< G_l^k, (d_out, m): forward pre-activation at (W^k, b^k)
   Activation act = Activation::Identity;  ///< σ_l

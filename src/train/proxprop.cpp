@@ -78,8 +78,8 @@ void ProxProp<T>::ensure_workspace(std::size_t layer, Index d_out, Index d_in) {
 }
 
 template <typename T>
-int ProxProp<T>::solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& F,
-                             const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW, Vec<T>& db) {
+int ProxProp<T>::solve_layer(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta,
+                             Mat<T>& dW, Vec<T>& db) {
   // §4 in the shifted unknown D = θ^k − θ*: argmin ½‖D[F;1ᵀ] − δ‖² + 1/(2τ)‖D‖²
   // (see the header). RidgeSolver minimises ‖·‖² + λ‖·‖², the same minimiser with λ = 1/τ.
   const double lambda = 1.0 / options_.tau;
@@ -90,11 +90,10 @@ int ProxProp<T>::solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& 
   switch (options_.solver) {
     case ProxPropSolver::Gradient:
       // The reference's `gradient` mode: θ* = θ^k − Ãᵀ-adjoint of (θ^kÃ − target) = θ^k − ∇θ.
-      dW.noalias() = delta * F.transpose();
-      db.noalias() = delta.rowwise().sum();
+      F.times_transposed(delta, dW, db.data());
       return 0;
     case ProxPropSolver::Exact:
-      ridge_[layer].solve_with_bias(F, delta, zero_W_[layer], zero_b_[layer], lambda, dW, db);
+      ridge_[layer].solve_with_bias(F.matrix_or(F_), delta, zero_W_[layer], zero_b_[layer], lambda, dW, db);
       return 0;
     case ProxPropSolver::CG: {
       const CgReport r = ridge_[layer].solve_with_bias_cg(F, delta, zero_W_[layer], zero_b_[layer], lambda,
@@ -131,21 +130,18 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
     if (layer.params()) {
       --i;
       multiply_by_derivative<T>(layer.spec().act, rec.G, rec.F, delta_);  // δ_l = ∂(mean loss)/∂G_l
-      const Mat<T>& P = layer.unfolded_input(tape_.input_of(k), rec);
+      const std::unique_ptr<LayerInput<T>> P = layer.input_operator(tape_.input_of(k), rec);
       if (i + 1 == L) {
         // The output layer is an ordinary layer: its plain gradient (§4, last sentence).
-        grads_.dW[i].noalias() = delta_ * P.transpose();
-        grads_.db[i].noalias() = delta_.rowwise().sum();
+        P->times_transposed(delta_, grads_.dW[i], grads_.db[i].data());
       } else {
-        const int iters = solve_layer(i, P, delta_, grads_.dW[i], grads_.db[i]);
+        const int iters = solve_layer(i, *P, delta_, grads_.dW[i], grads_.db[i]);
         if (diagnostics_) {
           // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
           LayerDiagnostics d;
           d.layer = i;
           d.objective_before = 0.5 * static_cast<double>(delta_.squaredNorm());
-          residual_.resize(delta_.rows(), delta_.cols());
-          residual_.noalias() = grads_.dW[i] * P;
-          residual_.colwise() += grads_.db[i];
+          P->times(grads_.dW[i], grads_.db[i].data(), residual_);
           residual_ -= delta_;
           d.objective_after = 0.5 * static_cast<double>(residual_.squaredNorm()) +
                               0.5 / options_.tau *

@@ -128,11 +128,18 @@ class ProxProp : public TrainingAlgorithm<T> {
   /// Fills `D` with θ^k − θ* for the prox problem of ALGORITHMS.md §4 given a
   /// layer's forward input F (d_in, m) and δ = ∂(mean loss)/∂G (d_out, m),
   /// with this object's solver, τ and N. Exposed for tests; step() uses it.
+  /// F is the layer's input operator: CG and the gradient mode use its products
+  /// (a convolution's through oneDNN), the exact mode forms F (F̃F̃ᵀ is needed).
   /// Requires: dW (d_out, d_in), db (d_out) (else std::invalid_argument);
   /// `layer` selects the workspace, which keeps that layer's shapes.
   /// Returns CG iterations made (0 for exact and gradient).
-  int solve_layer(std::size_t layer, const Eigen::Ref<const Mat<T>>& F,
-                  const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW, Vec<T>& db);
+  int solve_layer(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW,
+                  Vec<T>& db);
+  /// The same for an explicit F (d_in, m).
+  int solve_layer(std::size_t layer, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW,
+                  Vec<T>& db) {
+    return solve_layer(layer, DenseInput<T>(F), delta, dW, db);
+  }
 
  private:
   void ensure_workspace(std::size_t layer, Index d_out, Index d_in);
@@ -148,6 +155,7 @@ class ProxProp : public TrainingAlgorithm<T> {
   std::vector<Mat<T>> zero_W_;         // (d_l, d_{l-1}): the warm start D = 0, i.e. θ = θ^k
   std::vector<Vec<T>> zero_b_;         // (d_l)
   Mat<T> residual_;                    // (d_l, m): diagnostics only, D Ã − δ
+  Mat<T> F_;                           // (d_{l-1}, m): a conv layer's P, formed for the exact solve
 };
 
 }  // namespace sibp

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "core/thread_pool.hpp"
 
 namespace sibp {
 
@@ -16,6 +17,9 @@ void SibpOptions::validate() const {
     if (!(v > 0) || !std::isfinite(v))
       throw OptionError("lambda", "every value must be a finite number > 0, got " + format_number(v));
   solver_options().validate();
+  if (conv_solver_iters < 0 || conv_solver_iters > 10000)
+    throw OptionError("conv_solver_iters", "expected an integer from 0 (as solver_iters) to 10000, got " +
+                                               std::to_string(conv_solver_iters));
   // Quirks describe the authors' solver; silently ignoring them under another
   // solver would make a "compat" run something else.
   if (quirks.any() && (solver.output != SolverKind::Reference || solver.hidden != SolverKind::Reference))
@@ -31,9 +35,9 @@ double SibpOptions::lambda_for(std::size_t l, std::size_t L) const {
   return lambda[l];
 }
 
-SolverOptions SibpOptions::solver_options() const {
+SolverOptions SibpOptions::solver_options(LayerKind kind) const {
   SolverOptions o;
-  o.iters = solver_iters;
+  o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters : solver_iters;
   o.mode = mode;
   o.quirks = quirks;
   return o;
@@ -71,7 +75,7 @@ Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec) : options_(op
     const bool out = ++i == L;
     const SolverKind kind = options_.solver.for_layer(out);
     check_solver_fits_layer(kind, layer, i);
-    solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options()));
+    solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options(layer.kind)));
   }
   T_.resize(L);
 }
@@ -106,9 +110,13 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
     LayerRecord<T>& rec = tape_.layers[k];
     if (layer.params()) {
       --i;
-      T_[i].noalias() = rec.F - eta * D_;  // T_l = F_l − η D_l
+      T_[i].resize(rec.F.rows(), rec.F.cols());
+      for_column_chunks(rec.F.rows(), rec.F.cols(), [&](std::int64_t, Index c0, Index cn) {
+        T_[i].middleCols(c0, cn).noalias() = rec.F.middleCols(c0, cn) - eta * D_.middleCols(c0, cn);  // T_l = F_l − η D_l
+      });
+      const std::unique_ptr<LayerInput<T>> input = layer.input_operator(tape_.input_of(k), rec);
       ProxProblem<T> problem;
-      problem.F = &layer.unfolded_input(tape_.input_of(k), rec);
+      problem.input = input.get();
       problem.target = &T_[i];
       problem.G = &rec.G;
       problem.act = layer.spec().act;

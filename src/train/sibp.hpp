@@ -18,18 +18,23 @@ struct SibpOptions {
   std::vector<double> lambda{1.0};    ///< λ_l > 0: one value for every layer, or one per layer (1..L)
   SolverSpec solver;                  ///< solver of the output layer and of the hidden layers
   int solver_iters = 5;               ///< iterations of iterative solvers
+  /// Iterations of iterative solvers on convolution layers; 0: solver_iters. A
+  /// convolution's prox sums over batch × output pixels (ALGORITHMS.md §5), so
+  /// it is better conditioned per unknown and each iteration costs two
+  /// convolutions: it may want fewer than a dense layer (README, SIBP on CNNs).
+  int conv_solver_iters = 0;
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;             ///< reference solver only (§3.3 a)
 
-  /// Throws OptionError naming eta, lambda or solver_iters for a value out of
-  /// range, and naming solver when quirks are asked of a solver other than the
-  /// reference one.
+  /// Throws OptionError naming eta, lambda, solver_iters or conv_solver_iters for
+  /// a value out of range, and naming solver when quirks are asked of a solver
+  /// other than the reference one.
   void validate() const;
   /// λ of parametrised layer `l` (0-based) in a network of `L` of them.
   /// Throws OptionError if `lambda` has neither 1 nor L values.
   double lambda_for(std::size_t l, std::size_t L) const;
-  /// The per-solver options these imply.
-  SolverOptions solver_options() const;
+  /// The per-solver options these imply for a layer of kind `kind`.
+  SolverOptions solver_options(LayerKind kind = LayerKind::Dense) const;
 };
 
 /// Parses "1" or "1,0.5,0.1" (one λ per parametrised layer). Throws OptionError("lambda").

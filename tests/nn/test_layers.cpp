@@ -208,7 +208,8 @@ TEST(Conv2dLayer, ForwardIsPyTorchsCrossCorrelation) {
     // σ = identity here, so F = G; the patch matrix is kept on the tape.
     EXPECT_EQ(tape.layers[0].F, G);
     EXPECT_EQ(tape.layers[0].P.cols(), G.cols());
-    EXPECT_EQ(&net.layer(0).unfolded_input(tape.input, tape.layers[0]), &tape.layers[0].P);
+    Mat<double> scratch;
+    EXPECT_EQ(Mat<double>(net.layer(0).input_operator(tape.input, tape.layers[0])->matrix_or(scratch)), tape.layers[0].P);
   }
 }
 

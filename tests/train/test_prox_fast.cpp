@@ -1,5 +1,6 @@
 // Tests for src/train/prox_fast.hpp: the exact linear prox, and the two Gauss–Newton
 // solvers (ALGORITHMS.md §3.1 "prox optimality", §3.3 b and c).
+#include <optional>
 #include <gtest/gtest.h>
 
 #include <Eigen/Cholesky>
@@ -25,6 +26,7 @@ template <typename T>
 struct Case {
   Mat<T> F, Wk, G, target;
   Vec<T> bk;
+  std::optional<DenseInput<T>> input;  // views F
   ProxProblem<T> problem;
 
   Case(Index d_in, Index m, Index d_out, Activation act, double eta, double lambda, unsigned seed) {
@@ -38,7 +40,8 @@ struct Case {
     Mat<T> Fl(d_out, m);
     activate<T>(act, G, Fl);
     target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen);
-    problem.F = &F;
+    input.emplace(F);
+    problem.input = &*input;
     problem.target = &target;
     problem.G = &G;
     problem.act = act;

@@ -2,6 +2,7 @@
 // same solver in parameter space: one method, two representations, so the
 // new parameters, the diagnostics and every line-search decision must agree
 // for every activation, update mode and quirk.
+#include <optional>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@ template <typename T>
 struct Problem {
   Mat<T> F, Wk, G, target;
   Vec<T> bk;
+  std::optional<DenseInput<T>> input;  // views F
   ProxProblem<T> p;
   Problem(Index d_in, Index m, Index d_out, Activation act, bool output, double eta, unsigned seed) {
     std::mt19937 gen(seed);
@@ -39,7 +41,8 @@ struct Problem {
     Mat<T> Fl = G;
     activate<T>(act, G, Fl);
     target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen, 1.0);
-    p.F = &F;
+    input.emplace(F);
+    p.input = &*input;
     p.G = &G;
     p.target = &target;
     p.act = act;

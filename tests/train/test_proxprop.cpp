@@ -347,7 +347,8 @@ TEST(ProxProp, OuterSgdWithLearningRateOneLandsOnTheProxSolution) {
 struct LayerBackward {
   Tape<double> tape;
   std::vector<Mat<double>> delta;       // per parametrised layer
-  std::vector<const Mat<double>*> P;    // per parametrised layer
+  std::vector<Mat<double>> P_;          // per parametrised layer
+  std::vector<const Mat<double>*> P;    // per parametrised layer: into P_
   std::vector<const Mat<double>*> G;    // per parametrised layer
 };
 
@@ -357,6 +358,7 @@ void layer_deltas(const Network<double>& net, const Batch<double>& batch, LayerB
   const std::size_t L = net.num_param_layers();
   out.delta.assign(L, Mat<double>());
   out.P.assign(L, nullptr);
+  out.P_.assign(L, Mat<double>());
   out.G.assign(L, nullptr);
   Mat<double> D, below, work;
   loss_sum<double>(net.loss(), out.tape.output(), batch.Y, &D);
@@ -371,7 +373,9 @@ void layer_deltas(const Network<double>& net, const Batch<double>& batch, LayerB
       activation_derivative<double>(layer.spec().act, rec.G, rec.F, S);
       D = D.cwiseProduct(S).eval();
       out.delta[i] = D;
-      out.P[i] = &layer.unfolded_input(out.tape.input_of(k), rec);
+      Mat<double> scratch;
+      out.P_[i] = layer.input_operator(out.tape.input_of(k), rec)->matrix_or(scratch);
+      out.P[i] = &out.P_[i];
       out.G[i] = &rec.G;
     }
     if (k == 0) break;

@@ -1,6 +1,7 @@
 // SIBP (ALGORITHMS.md §3) with the reference solver (§3.3 a): options,
 // the solver's guarantees, and the properties of §3.1 that hold for any
 // solver (objective never increases, fixed point ⇒ stationary, learning).
+#include <optional>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -146,6 +147,7 @@ template <typename T>
 struct ProxFixture {
   Mat<T> F, G, target, W, Wk;
   Vec<T> b, bk;
+  std::optional<DenseInput<T>> input;  // views F
   ProxProblem<T> p;
   ProxFixture(Rng& rng, Index d_in, Index d_out, Index m, Activation act, bool output) {
     F = random_mat<T>(rng, d_in, m, 1.0);
@@ -155,7 +157,8 @@ struct ProxFixture {
     G.colwise() += b;
     target = random_mat<T>(rng, d_out, m, 1.0);
     if (act == Activation::Sigmoid) target = target.array().abs().min(T(1));
-    p.F = &F;
+    input.emplace(F);
+    p.input = &*input;
     p.G = &G;
     p.target = &target;
     p.act = act;

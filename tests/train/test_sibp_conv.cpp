@@ -66,6 +66,7 @@ struct ConvProblem {
   Network<double> net;
   Tape<double> tape;
   Mat<double> target;
+  std::unique_ptr<LayerInput<double>> input;  // the patch matrix P of the forward pass
   ProxProblem<double> problem;
   double lambda;
 
@@ -80,7 +81,8 @@ struct ConvProblem {
     const LayerRecord<double>& rec = tape.layers[0];
     target = rec.F - 0.5 * random_matrix(rec.F.rows(), rec.F.cols(), rng);
     if (act == Activation::Sigmoid) target = target.array().max(0.01).min(0.99).matrix();
-    problem.F = &rec.P;
+    input = net.layer(0).input_operator(tape.input, rec);
+    problem.input = input.get();
     problem.G = &rec.G;
     problem.target = &target;
     problem.act = act;
@@ -210,7 +212,8 @@ TEST(SibpConvSolvers, EveryLayerOfACnnStepDecreasesItsSubproblem) {
       before.forward(batch.X, tape);
       for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
         const std::size_t k = net.layer_index(i);
-        const Mat<double>& P = before.layer(k).unfolded_input(tape.input_of(k), tape.layers[k]);
+        Mat<double> scratch;
+        const Mat<double> P = before.layer(k).input_operator(tape.input_of(k), tape.layers[k])->matrix_or(scratch);
         const Mat<double>& T = sibp.last_targets()[i];
         ASSERT_EQ(T.rows(), tape.layers[k].G.rows()) << "layer " << i;
         ASSERT_EQ(T.cols(), tape.layers[k].G.cols()) << "layer " << i;

@@ -1,0 +1,177 @@
+// Seconds per epoch of every training algorithm on the reference CNN, as ratios
+// to SGD measured in the same run (README, "SIBP on convolutional networks"):
+//
+//   conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)
+//
+//   build/bench/cnn [--data SPEC] [--batches N] [--repeat R] [--threads T] [--clock wall|cpu]
+//                   [--only LABEL,...] [--list]
+//
+// Real MNIST (or any 1×28×28 --data spec), batch 100, float, init he. Each
+// repeat trains a fresh network from the same initial weights on the same N
+// batches (default 600 = one MNIST epoch) with every selected algorithm in
+// turn, so background load hits all of them alike; the minimum over repeats is
+// reported. Algorithms are configured through RunOptions and RunSpec as
+// `sibp train` does; the labels with "conv" in them set SibpOptions'
+// per-layer-type iteration count, which has no command-line option yet.
+// --clock cpu times process CPU time (meaningful for one thread on a shared
+// machine); the default is wall time. Output lines are `key=value`:
+//   repeat=R label=... seconds=...                          (every run)
+//   label=... seconds_per_epoch=... ratio_to_sgd=... ms_per_batch=...
+// The convolution backend is the library's default (SIBP_CONV_BACKEND=reference
+// in the environment times the im2col + GEMM reference instead).
+#include <malloc.h>
+#include <omp.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "core/thread_pool.hpp"
+#include "data/data_source.hpp"
+#include "experiment/run_options.hpp"
+#include "nn/init.hpp"
+
+using namespace sibp;
+
+namespace {
+
+constexpr const char* kArch =
+    "conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)";
+
+struct Variant {
+  std::string label;
+  RunOptions options;
+  int conv_iters = 0;  // SibpOptions::conv_solver_iters (0: as solver_iters)
+};
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  auto add = [&](std::string label, auto edit, int conv_iters = 0) {
+    RunOptions o;
+    o.algo = Algo::SGD;
+    edit(o);
+    v.push_back({std::move(label), o, conv_iters});
+  };
+  add("sgd", [](RunOptions& o) { o.lr = 0.05; o.momentum = 0.9; });
+  for (int k : {1, 2, 3, 5})
+    add("sibp-gn-cg" + std::to_string(k), [k](RunOptions& o) { o.algo = Algo::SIBP; o.solver_iters = k; });
+  // gn-cg with 5 iterations on the dense hidden layer and k on the convolutions.
+  for (int k : {1, 2, 3})
+    add("sibp-gn-cg5-conv" + std::to_string(k), [](RunOptions& o) { o.algo = Algo::SIBP; o.solver_iters = 5; }, k);
+  add("sibp-reference", [](RunOptions& o) { o.algo = Algo::SIBP; o.solver = parse_solver_spec("reference"); });
+  add("proxprop-cg3", [](RunOptions& o) {
+    o.algo = Algo::ProxProp; o.prox_solver = ProxPropSolver::CG; o.prox_iters = 3; o.lr = 1; o.momentum = 0.95;
+    o.nesterov = true;
+  });
+  add("proxprop-exact", [](RunOptions& o) {
+    o.algo = Algo::ProxProp; o.prox_solver = ProxPropSolver::Exact; o.lr = 1; o.momentum = 0.95; o.nesterov = true;
+  });
+  return v;
+}
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int run(int argc, char** argv) {
+  std::string data = "mnist", only, clock = "wall";
+  long long batches = 600;
+  int repeat = 3, threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + ": expected a value");
+      return argv[++i];
+    };
+    if (a == "--data") data = value();
+    else if (a == "--batches") batches = std::stoll(value());
+    else if (a == "--repeat") repeat = std::stoi(value());
+    else if (a == "--threads") threads = std::stoi(value());
+    else if (a == "--only") only = value();
+    else if (a == "--clock") clock = value();
+    else if (a == "--list") {
+      for (const Variant& v : variants()) std::printf("%s\n", v.label.c_str());
+      return 0;
+    } else throw UsageError("unknown option '" + a + "' (see the comment at the top of bench/cnn.cpp)");
+  }
+  if (batches < 1 || repeat < 1 || threads < 1) throw UsageError("--batches, --repeat and --threads must be >= 1");
+  if (clock != "wall" && clock != "cpu") throw UsageError("--clock: expected wall or cpu, got '" + clock + "'");
+  // As apps/main.cpp: large buffers stay on the heap instead of fresh mmaps whose
+  // page faults a step would pay again every time a work matrix is resized.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  omp_set_num_threads(threads);  // the library's pool follows it (core/thread_pool.hpp), as in `sibp train`
+  const auto now = clock == "cpu" ? cpu_seconds : wall_seconds;
+
+  LoadedData loaded = load_data(parse_data_spec(data), DataOptions{});
+  const Dataset& train = loaded.train;
+  const Index m = 100;
+  batches = std::min<long long>(batches, train.size() / m);
+  std::vector<Batch<float>> fixed(static_cast<std::size_t>(batches));
+  for (long long k = 0; k < batches; ++k) train.make_range_batch(k * m, (k + 1) * m, Normalization{}, fixed[k]);
+
+  std::vector<Variant> vs = variants();
+  if (!only.empty()) {
+    std::vector<Variant> kept;
+    for (const Variant& v : vs)
+      if (("," + only + ",").find("," + v.label + ",") != std::string::npos) kept.push_back(v);
+    if (kept.empty()) throw UsageError("--only: no variant called '" + only + "' (see --list)");
+    vs = kept;
+  }
+  const NetworkSpec spec =
+      NetworkSpec::build(Architecture::parse(kArch), Shape{1, 28, 28}, Loss::SoftmaxCrossEntropy, 10);
+  Rng rng(1);
+  const Network<float> init(spec, Initializer::parse("he"), rng);
+
+  std::printf("threads=%d pool_threads=%d batches=%lld repeat=%d clock=%s conv_backend=%s\n", threads, num_threads(),
+              batches, repeat, clock.c_str(), conv_backend() == ConvBackend::Fast ? "fast" : "reference");
+  std::map<std::string, double> best;
+  for (int r = 0; r < repeat; ++r) {
+    for (const Variant& v : vs) {
+      Network<float> net = init;
+      AlgorithmOptions ao = RunSpec(v.options).algorithm();
+      if (v.conv_iters > 0) std::get<SibpOptions>(ao).conv_solver_iters = v.conv_iters;
+      auto algo = make_algorithm<float>(ao, spec);
+      const double t0 = now();
+      for (const Batch<float>& b : fixed)
+        if (!algo->step(net, b).finite) throw std::runtime_error(v.label + ": a step diverged");
+      const double s = now() - t0;
+      std::printf("repeat=%d label=%s seconds=%.3f\n", r + 1, v.label.c_str(), s);
+      std::fflush(stdout);
+      auto [it, fresh] = best.emplace(v.label, s);
+      if (!fresh) it->second = std::min(it->second, s);
+    }
+  }
+  const double per_epoch = static_cast<double>(train.size() / m) / static_cast<double>(batches);
+  const double sgd = best.count("sgd") ? best.at("sgd") : 0.0;
+  for (const Variant& v : vs) {
+    const double s = best.at(v.label);
+    std::printf("label=%s seconds_per_epoch=%.3f ratio_to_sgd=%.2f ms_per_batch=%.2f\n", v.label.c_str(),
+                s * per_epoch, sgd > 0 ? s / sgd : 0.0, 1e3 * s / static_cast<double>(batches));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "cnn: " << e.what() << "\n";
+    return 2;
+  }
+}
