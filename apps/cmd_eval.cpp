@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "data/data_source.hpp"
+#include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
 #include "train/fit.hpp"
 
@@ -22,22 +23,6 @@ struct EvalArgs {
   bool json = false;
 };
 
-Normalization normalization_from(const std::map<std::string, std::string>& meta, const std::string& model) {
-  Normalization norm;
-  auto mean = meta.find("sibp.norm.mean");
-  auto inv = meta.find("sibp.norm.inv_std");
-  if (mean == meta.end() || inv == meta.end()) return norm;
-  try {
-    norm.mean = nlohmann::json::parse(mean->second).get<std::vector<double>>();
-    norm.inv_std = nlohmann::json::parse(inv->second).get<std::vector<double>>();
-  } catch (const std::exception& e) {
-    throw DataError(model + ": metadata sibp.norm.* is not a list of numbers: " + e.what());
-  }
-  if (norm.mean.size() != norm.inv_std.size())
-    throw DataError(model + ": metadata sibp.norm.mean and sibp.norm.inv_std differ in length");
-  return norm;
-}
-
 void run(const EvalArgs& args) {
   const DataSpec data_spec = parse_data_spec(args.data);
   ModelFileOptions model_options;
@@ -47,7 +32,7 @@ void run(const EvalArgs& args) {
   const Dataset data = load_split(data_spec, options, Split::Test);
   model_options.input = data.sample_shape();
   const Network<double> net = load_network<double>(args.model, model_options);
-  const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
+  const Normalization norm = normalization_from_metadata(read_safetensors_metadata(args.model), args.model);
   if (data.num_features() != net.input_size())
     throw UsageError("model '" + args.model + "' expects " + std::to_string(net.input_size()) +
                      " input features, but '" + args.data + "' has " + std::to_string(data.num_features()));
