@@ -11,6 +11,7 @@ packages=(
   gnuplot-nox
   dataset-fashion-mnist
   python3 python3-numpy python3-torch
+  python3-dev pybind11-dev python3-pytest python3-matplotlib
   nodejs npm ca-certificates coreutils tar gzip
 )
 
