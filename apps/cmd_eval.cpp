@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/json_read.hpp"
 #include "data/data_source.hpp"
+#include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
 #include "train/fit.hpp"
 
@@ -24,32 +25,6 @@ struct EvalArgs {
   bool json = false;
 };
 
-/// A metadata value that must be a JSON array of finite numbers.
-std::vector<double> number_list(const std::map<std::string, std::string>& meta, const std::string& key,
-                                const std::string& model) {
-  const std::string source = model + ": metadata " + key;
-  const nlohmann::json j = parse_json_text(meta.at(key), source);
-  std::vector<double> out;
-  if (!j.is_array()) throw DataError(source + ": expected a list of numbers, found " + json_excerpt(j));
-  for (std::size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_number() || !std::isfinite(j[i].get<double>()))
-      throw DataError(source + ": expected a list of finite numbers, found " + json_excerpt(j[i]) + " at index " +
-                      std::to_string(i));
-    out.push_back(j[i].get<double>());
-  }
-  return out;
-}
-
-Normalization normalization_from(const std::map<std::string, std::string>& meta, const std::string& model) {
-  Normalization norm;
-  if (!meta.contains("sibp.norm.mean") || !meta.contains("sibp.norm.inv_std")) return norm;
-  norm.mean = number_list(meta, "sibp.norm.mean", model);
-  norm.inv_std = number_list(meta, "sibp.norm.inv_std", model);
-  if (norm.mean.size() != norm.inv_std.size())
-    throw DataError(model + ": metadata sibp.norm.mean and sibp.norm.inv_std differ in length");
-  return norm;
-}
-
 void run(const EvalArgs& args) {
   const DataSpec data_spec = parse_data_spec(args.data);
   ModelFileOptions model_options;
@@ -61,7 +36,7 @@ void run(const EvalArgs& args) {
   const Network<double> net = load_network<double>(args.model, model_options);
   // A NaN weight would print an accuracy that means nothing.
   require_finite_parameters(net, args.model);
-  const Normalization norm = normalization_from(read_safetensors_metadata(args.model), args.model);
+  const Normalization norm = normalization_from_metadata(read_safetensors_metadata(args.model), args.model);
   if (data.num_features() != net.input_size())
     throw UsageError("model '" + args.model + "' expects " + std::to_string(net.input_size()) +
                      " input features, but '" + args.data + "' has " + std::to_string(data.num_features()));

@@ -166,14 +166,29 @@ def mlp_arch(widths, hidden, output):
     return [["dense", {"units": w}, hidden if i + 2 < len(widths) else output] for i, w in enumerate(widths[1:])]
 
 
+# sibp's leaky ReLU slope (kLeakySlope, src/nn/activation.hpp).
+LEAKY_RELU_SLOPE = 0.01
+
+
+def activation_classes():
+    """sibp's activation names -> torch.nn module classes (nn.LeakyReLU with LEAKY_RELU_SLOPE)."""
+    from torch import nn
+
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
+
+
+def activation_module(name):
+    """The torch.nn module of sibp activation `name` (relu, tanh, sigmoid, leaky_relu)."""
+    cls = activation_classes()[name]
+    return cls(LEAKY_RELU_SLOPE) if name == "leaky_relu" else cls()
+
+
 def build(layers, shape, torch_dtype):
     """nn.Sequential of `layers` on samples of `shape`; returns (model, [Sequential index of
     parametrised layer i], module names). Flattens are inserted where sibp implies them: before a
     dense layer whose input is an image."""
     from torch import nn
 
-    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-           "leaky_relu": lambda: nn.LeakyReLU(0.01)}
     modules, param_index = [], []
     c, h, w = shape
     image = h != 1 or w != 1
@@ -199,7 +214,7 @@ def build(layers, shape, torch_dtype):
             modules.append((nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(k, stride=s))
             h, w, image = (h - k) // s + 1, (w - k) // s + 1, True
         if kind in ("dense", "conv") and activation != "identity":
-            modules.append(act[activation]())
+            modules.append(activation_module(activation))
     # The network's output is a vector of class scores; a trailing image (C x 1 x 1) is flattened.
     if image:
         modules.append(nn.Flatten())

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds in Release and runs the whole test suite
-# (unit, golden, CLI end-to-end and real-data tests), then the quick
-# sanitizer pass. This is what CI runs.
+# (unit, golden, CLI end-to-end and real-data tests, and the Python module's
+# pytest suite, python/tests, registered with CTest as `python_tests`, run
+# with Debian's /usr/bin/python3), then the quick sanitizer pass. This is
+# what CI runs.
 #
 #   bash scripts/test.sh              # Release build and every test, then the
 #                                     # quick sanitizer pass
@@ -35,6 +37,12 @@ echo "== Release build and tests"
 bash scripts/build.sh "$root/build" -DBUILD_TESTING=ON -DSIBP_BUILD_BENCH=OFF
 # Real-data tests fetch MNIST into the same folder the README's commands use.
 export SIBP_DATA_DIR=${SIBP_DATA_DIR:-"$root/data"}
+# The Python tests must run: CMake registers them only when pybind11,
+# pytest and NumPy are there, which install-deps.sh provides.
+if ! ctest --test-dir "$root/build" -N -R '^python_tests$' | grep -q 'Total Tests: 1'; then
+  echo "scripts/test.sh: the Python tests are not registered (see the CMake output: pybind11-dev, python3-pytest)" >&2
+  exit 1
+fi
 ctest --test-dir "$root/build" --output-on-failure -j"$jobs"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

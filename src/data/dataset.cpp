@@ -48,9 +48,41 @@ Dataset Dataset::from_floats(std::vector<float> values, std::vector<std::uint8_t
   return ds;
 }
 
+Dataset Dataset::view_bytes(const std::uint8_t* pixels, std::vector<std::uint8_t> labels, Index d,
+                            int num_classes, std::string name) {
+  if (d < 1 || !pixels)
+    throw std::invalid_argument(name + ": a view needs data and d >= 1, got d = " + std::to_string(d));
+  check_labels(labels, num_classes, name);
+  Dataset ds;
+  ds.view_ = true;
+  ds.view_bytes_ = pixels;
+  ds.labels_ = std::move(labels);
+  ds.d_ = d;
+  ds.shape_ = {d, 1, 1};
+  ds.num_classes_ = num_classes;
+  ds.name_ = std::move(name);
+  return ds;
+}
+
+Dataset Dataset::view_floats(const float* values, std::vector<std::uint8_t> labels, Index d, int num_classes,
+                             std::string name) {
+  if (d < 1 || !values)
+    throw std::invalid_argument(name + ": a view needs data and d >= 1, got d = " + std::to_string(d));
+  check_labels(labels, num_classes, name);
+  Dataset ds;
+  ds.view_ = true;
+  ds.view_floats_ = values;
+  ds.labels_ = std::move(labels);
+  ds.d_ = d;
+  ds.shape_ = {d, 1, 1};
+  ds.num_classes_ = num_classes;
+  ds.name_ = std::move(name);
+  return ds;
+}
+
 double Dataset::feature(Index i, Index k) const {
   const std::size_t at = static_cast<std::size_t>(i * d_ + k);
-  return is_bytes() ? bytes_[at] / 255.0 : static_cast<double>(values_[at]);
+  return is_bytes() ? byte_data()[at] / 255.0 : static_cast<double>(float_data()[at]);
 }
 
 void Dataset::set_sample_shape(const Shape& shape) {
@@ -74,10 +106,14 @@ Dataset Dataset::slice(Index begin, Index end, std::string name) const {
   out.num_classes_ = num_classes_;
   out.name_ = std::move(name);
   out.labels_.assign(labels_.begin() + begin, labels_.begin() + end);
-  if (is_bytes())
-    out.bytes_.assign(bytes_.begin() + begin * d_, bytes_.begin() + end * d_);
+  if (view_) {
+    out.view_ = true;
+    if (view_bytes_) out.view_bytes_ = view_bytes_ + begin * d_;
+    if (view_floats_) out.view_floats_ = view_floats_ + begin * d_;
+  } else if (is_bytes())
+    out.bytes_.assign(byte_data() + begin * d_, byte_data() + end * d_);
   else
-    out.values_.assign(values_.begin() + begin * d_, values_.begin() + end * d_);
+    out.values_.assign(float_data() + begin * d_, float_data() + end * d_);
   return out;
 }
 
@@ -107,15 +143,17 @@ void Dataset::make_batch(const Index* indices, Index m, const Normalization& nor
   batch.X.resize(d_, m);
   batch.Y.setZero(num_classes_, m);
   const bool bytes = is_bytes();
+  const std::uint8_t* byte_values = byte_data();
+  const float* float_values = float_data();
   const T scale = T(1) / T(255);
   for (Index j = 0; j < m; ++j) {
     const Index i = indices[j];
     T* col = batch.X.col(j).data();
     if (bytes) {
-      const std::uint8_t* src = bytes_.data() + i * d_;
+      const std::uint8_t* src = byte_values + i * d_;
       for (Index k = 0; k < d_; ++k) col[k] = static_cast<T>(src[k]) * scale;
     } else {
-      const float* src = values_.data() + i * d_;
+      const float* src = float_values + i * d_;
       for (Index k = 0; k < d_; ++k) col[k] = static_cast<T>(src[k]);
     }
     if (norm.standardize())

@@ -40,6 +40,15 @@ class Dataset {
   /// float features used as they are.
   static Dataset from_floats(std::vector<float> values, std::vector<std::uint8_t> labels, Index d,
                              int num_classes, std::string name);
+  /// The same over n·d values in memory the caller owns (e.g. a NumPy array),
+  /// read in place, never copied; n = labels.size().
+  /// Requires: `pixels` / `values` is not null (std::invalid_argument otherwise),
+  /// outlives the data set and every copy of it, and is not resized meanwhile;
+  /// every label < num_classes (DataError otherwise).
+  static Dataset view_bytes(const std::uint8_t* pixels, std::vector<std::uint8_t> labels, Index d,
+                            int num_classes, std::string name);
+  static Dataset view_floats(const float* values, std::vector<std::uint8_t> labels, Index d, int num_classes,
+                             std::string name);
 
   Index size() const { return static_cast<Index>(labels_.size()); }
   Index num_features() const { return d_; }
@@ -51,7 +60,11 @@ class Dataset {
   int num_classes() const { return num_classes_; }
   const std::string& name() const { return name_; }
   const std::vector<std::uint8_t>& labels() const { return labels_; }
-  bool is_bytes() const { return !bytes_.empty() || values_.empty(); }
+  bool is_bytes() const { return view_ ? view_bytes_ != nullptr : !bytes_.empty() || values_.empty(); }
+  /// The size()·num_features() raw values, sample after sample: uint8 when
+  /// is_bytes(), else float (the other pointer is null).
+  const std::uint8_t* byte_data() const { return view_ ? view_bytes_ : is_bytes() ? bytes_.data() : nullptr; }
+  const float* float_data() const { return view_ ? view_floats_ : is_bytes() ? nullptr : values_.data(); }
   /// Raw feature k of sample i, after the 1/255 scaling of byte data.
   double feature(Index i, Index k) const;
 
@@ -60,7 +73,8 @@ class Dataset {
   /// Requires: every label < num_classes; throws DataError naming the set otherwise.
   void set_num_classes(int num_classes);
 
-  /// Samples [begin, end) as a new data set (copies the raw values).
+  /// Samples [begin, end) as a new data set (copies the raw values; the slice
+  /// of a view is a view of the same memory).
   Dataset slice(Index begin, Index end, std::string name) const;
 
   /// Per-feature mean and 1/std of the scaled features (std floored at 1e-8
@@ -78,6 +92,10 @@ class Dataset {
  private:
   std::vector<std::uint8_t> bytes_;
   std::vector<float> values_;
+  // A view (view_bytes/view_floats) reads one of these instead of the vectors.
+  bool view_ = false;
+  const std::uint8_t* view_bytes_ = nullptr;
+  const float* view_floats_ = nullptr;
   std::vector<std::uint8_t> labels_;
   Index d_ = 0;
   Shape shape_;

@@ -14,6 +14,7 @@
 #include "core/json_read.hpp"
 #include "core/rng.hpp"
 #include "io/metrics_file.hpp"
+#include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
 
 namespace sibp {
@@ -49,16 +50,6 @@ json row_json(const MetricsRow& r) {
             {"test_acc", optional_json(r.test_acc)}};
   for (const auto& [k, v] : r.extra) j[k] = v;
   return j;
-}
-
-std::map<std::string, std::string> model_metadata(const RunOptions& o, const Normalization& norm) {
-  std::map<std::string, std::string> meta{
-      {"sibp.algo", to_string(o.algo)}, {"sibp.data", o.data}, {"sibp.seed", std::to_string(o.seed)}};
-  if (norm.standardize()) {
-    meta["sibp.norm.mean"] = json(norm.mean).dump();
-    meta["sibp.norm.inv_std"] = json(norm.inv_std).dump();
-  }
-  return meta;
 }
 
 /// Options that may differ between an interrupted run and its resumption
@@ -154,13 +145,9 @@ template <typename T>
 RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder& folder, bool resume, const RunHooks& hooks) {
   const RunOptions& o = spec.options();
   const fs::path& out = folder.path();
-  Rng rng(o.seed);
-  Network<T> net(d.net, o.init, rng);
-  if (!o.init_from.empty()) load_parameters_into(net, o.init_from);
-  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(spec.algorithm(), d.net);
-  algo->set_diagnostics(spec.diagnostics());
-  FitOptions fo = spec.fit();
-  fo.diagnostics = spec.diagnostics();
+  Network<T> net = initial_network<T>(d.net, spec.model(), o.seed);
+  std::unique_ptr<TrainingAlgorithm<T>> algo = run_algorithm<T>(spec, d.net);
+  const FitOptions fo = run_fit_options(spec);
 
   RunOutcome outcome;
   outcome.out_dir = out;
@@ -244,6 +231,45 @@ std::string gigabytes(double bytes) {
 
 }  // namespace
 
+void use_threads(int threads) {
+  if (threads <= 0) threads = omp_get_num_procs();
+  omp_set_num_threads(threads);
+  Eigen::setNbThreads(threads);
+}
+
+template <typename T>
+Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::uint64_t seed) {
+  Rng rng(seed);
+  Network<T> out(net, model.init, rng);
+  if (!model.init_from.empty()) load_parameters_into(out, model.init_from);
+  return out;
+}
+
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net) {
+  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(spec.algorithm(), net);
+  algo->set_diagnostics(spec.diagnostics());
+  return algo;
+}
+
+std::map<std::string, std::string> model_metadata(const RunOptions& o, const Normalization& norm) {
+  std::map<std::string, std::string> meta{
+      {"sibp.algo", to_string(o.algo)}, {"sibp.data", o.data}, {"sibp.seed", std::to_string(o.seed)}};
+  meta.merge(normalization_metadata(norm));
+  return meta;
+}
+
+FitOptions run_fit_options(const RunSpec& spec) {
+  FitOptions fo = spec.fit();
+  fo.diagnostics = spec.diagnostics();
+  return fo;
+}
+
+template Network<float> initial_network<float>(const NetworkSpec&, const ModelSpec&, std::uint64_t);
+template Network<double> initial_network<double>(const NetworkSpec&, const ModelSpec&, std::uint64_t);
+template std::unique_ptr<TrainingAlgorithm<float>> run_algorithm<float>(const RunSpec&, const NetworkSpec&);
+template std::unique_ptr<TrainingAlgorithm<double>> run_algorithm<double>(const RunSpec&, const NetworkSpec&);
+
 double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtype) {
   const double value = dtype == DType::F64 ? 8.0 : 4.0;
   // Parameters, gradients or directions, two optimizer buffers, and the solvers'
@@ -279,11 +305,7 @@ RunOptions stored_run_options(const fs::path& out_dir) {
 
 RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode) {
   const RunOptions& o = spec.options();
-  {
-    const int threads = spec.threads() > 0 ? spec.threads() : omp_get_num_procs();
-    omp_set_num_threads(threads);
-    Eigen::setNbThreads(threads);
-  }
+  use_threads(spec.threads());
   // Everything that can be refused is checked before the folder is touched.
   RunData d = load_run_data(spec);
   const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();

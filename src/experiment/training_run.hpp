@@ -3,7 +3,10 @@
 /// output file, resumable after an interruption.
 /// `sibp train` is a thin wrapper around it; `sibp compare` calls it per run.
 #include <filesystem>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,28 @@ struct RunOutcome {
   bool resumed = false;            ///< continued from a checkpoint
   std::filesystem::path out_dir;
 };
+
+/// Uses `threads` threads for the linear algebra (OpenMP and Eigen); 0: every core.
+void use_threads(int threads);
+
+/// The network a run starts from: `model`'s initialiser drawing from Rng(seed)
+/// (W then b of each parametrised layer), then the parameters of
+/// model.init_from when it is set. `sibp train` and the Python bindings both
+/// build networks here, so one seed gives one network everywhere.
+template <typename T>
+Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::uint64_t seed);
+
+/// The training algorithm of `spec` for networks of `net`, with diagnostics when
+/// the run asks for them. Throws OptionError when the options do not fit the network.
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net);
+
+/// The loop options of `spec` (FitOptions with diagnostics as the run asks).
+FitOptions run_fit_options(const RunSpec& spec);
+
+/// What a run records in its model file besides the architecture: sibp.algo,
+/// sibp.data, sibp.seed, and the input standardisation (io/model_metadata.hpp).
+std::map<std::string, std::string> model_metadata(const RunOptions& options, const Normalization& norm);
 
 /// Trains as `spec` says and writes into `out_dir` (created if needed), holding
 /// the folder's lock throughout (RunFolder: a second writer fails at once):

@@ -555,6 +555,17 @@ void require_finite_parameters(const Network<T>& net, const fs::path& path) {
   check_finite(path, net);
 }
 
+DType model_file_dtype(const fs::path& path) {
+  const ParsedFile f = parse_file(path);
+  bool any = false;
+  for (const auto& [name, t] : f.tensors) {
+    if (name.rfind("layers.", 0) != 0) continue;
+    if (t.dtype != FileDType::F64) return DType::F32;
+    any = true;
+  }
+  return any ? DType::F64 : DType::F32;
+}
+
 std::map<std::string, std::string> read_safetensors_metadata(const fs::path& path) {
   return parse_file(path).metadata;
 }

@@ -132,6 +132,11 @@ void load_parameters_into(Network<T>& net, const std::filesystem::path& path);
 template <typename T>
 void require_finite_parameters(const Network<T>& net, const std::filesystem::path& path);
 
+/// The precision a model file's parameters are stored in: F64 when every
+/// layers.<i>.weight / bias tensor is F64, else F32 (so load_network<T> of it
+/// is exact). Throws DataError naming `path` for a malformed file.
+DType model_file_dtype(const std::filesystem::path& path);
+
 /// The `__metadata__` map of a safetensors file (empty if it has none),
 /// after validating the whole file as load_network does.
 /// Throws DataError naming `path` for a malformed file.
