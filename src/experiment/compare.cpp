@@ -7,6 +7,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_read.hpp"
+#include "experiment/layer_plot.hpp"
 #include "experiment/report.hpp"
 #include "experiment/sweep.hpp"
 
@@ -145,6 +146,9 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
     for (const std::string& data : datasets) {
       const fs::path plot_dir = datasets.size() == 1 ? dir / "plots" : dir / "plots" / data_group_name(data);
       add_images("Plots: `" + data + "`", plot_curves(gnuplot, plot_dir, make_curves(by_data[data])));
+      // Runs trained with --diagnostics: their per-layer columns against layer index (layer_plot.hpp).
+      const std::vector<PlotFiles> layers = plot_layer_diagnostics(gnuplot, plot_dir / "layers", by_data[data]);
+      if (!layers.empty()) add_images("Per-layer diagnostics: `" + data + "`", layers);
     }
   } else {
     std::vector<SweepPoint> points;
@@ -164,7 +168,7 @@ ExperimentOutputs regenerate_outputs(const fs::path& dir) {
   const fs::path file = dir / "experiment.json";
   if (!fs::exists(file))
     throw DataError(dir.string() + " holds no experiment.json: expected the --out folder of `sibp compare` or "
-                                   "`sibp sweep`");
+                                   "`sibp sweep` (or of `sibp train`: config.json and metrics.csv)");
   return write_experiment_outputs(dir, load_experiment(file));
 }
 

@@ -39,7 +39,8 @@ enum class ReferenceSpace {
 /// offset B, started at X^k, exactly `iters` iterations (fewer only if the
 /// gradient is exactly zero):
 ///   g = 2[(σ(Z) − T) ⊙ σ'(Z)] Aᵀ + 2λ(X − X^k),  Z = X A + B,
-///   trial steps ρ^m, ρ = 0.6, accepted when φ(X + ρ^m d) < φ(X) + 0.1 ρ^m ⟨g,d⟩, m < 50,
+///   trial steps ρ^m, ρ = 0.6, accepted when φ(X + ρ^m d) < φ(X) + 0.1 ρ^m ⟨g,d⟩, m < 50
+///   (rejected earlier once ρ^m|⟨g,d⟩| is below the rounding error of φ, see armijo()),
 ///   d ← −g⁺ + (‖g⁺‖²/‖g‖²) d, restarted at −g⁺ if not a descent direction.
 /// Cost per iteration in parameter space: one product d·A, one product S·Aᵀ
 /// (the layer input's operator products: convolutions through oneDNN);
@@ -101,9 +102,11 @@ class ReferenceProxSolver : public ProxSolver<T> {
                        LayerDiagnostics* diag);
   /// The Armijo search of iteration k along PA_ from Z_, given φ(X), c⟨g,d⟩
   /// and the penalty terms ‖X − X^k‖², ⟨X − X^k, d⟩, ‖d‖²; fills every field of
-  /// the record but block, rows, cols and k.
-  LineSearchRecord armijo(const ProxProblem<T>& p, double phi, double gsearch, double xx, double xd,
-                          double dd) const;
+  /// the record but block, rows, cols and k. Stops early, rejected, once the
+  /// first-order decrease t|⟨g,d⟩| of the trial is below `noise`, a bound on
+  /// the rounding error of evaluating φ (no trial can then be told from φ(X)).
+  LineSearchRecord armijo(const ProxProblem<T>& p, double phi, double gsearch, double xx, double xd, double dd,
+                          double noise) const;
   /// Labels the search with its block, shape and iteration k and appends it to the
   /// diagnostics and the trace.
   void record(LineSearchRecord rec, Block block, Index rows, Index cols, int k, LayerDiagnostics* diag);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -202,6 +203,40 @@ TEST_F(CliTrain, SibpAndProxPropTrainWithDiagnostics) {
   const auto bad = run_sibp(train_args("bad", "--algo sibp --solver exact"));
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("exact"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliTrain, DiagnosticsUpdateMatchesTheSavedModels) {
+  // The models at two evaluation points: a 1-epoch run and the same run for 2
+  // epochs (same seed, so the same first epoch); the second run's
+  // layer<i>_update at epoch 2 is the relative change between them.
+  const std::string common = "train --data '" + data_ + "' --layers 4-8-6-3 --act sigmoid --algo sibp --eta 0.5 "
+                             "--batch 10 --seed 3 --dtype f64 --diagnostics ";
+  ASSERT_EQ(run_sibp(common + "--epochs 1 --out '" + (dir_ / "e1").string() + "'").exit_code, 0);
+  const auto r = run_sibp(common + "--epochs 2 --out '" + (dir_ / "e2").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Network<double> one = load_network<double>(dir_ / "e1" / "model.safetensors");
+  const Network<double> two = load_network<double>(dir_ / "e2" / "model.safetensors");
+  const auto metrics = nlohmann::json::parse(slurp(dir_ / "e2" / "metrics.json"));
+  ASSERT_EQ(metrics.size(), 3u);
+  ASSERT_EQ(metrics[2]["epoch"], 2.0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string layer = "layer" + std::to_string(i + 1) + "_";
+    const double want = (two.params(i).W - one.params(i).W).norm() / one.params(i).W.norm();
+    EXPECT_NEAR(metrics[2][layer + "update"].get<double>(), want, 1e-12 * want) << layer;
+    EXPECT_GT(metrics[2][layer + "target_move"].get<double>(), 0) << layer;
+    EXPECT_GT(metrics[2][layer + "grad_norm"].get<double>(), 0) << layer;
+  }
+  // `sibp plot` on a train folder: its curves and its per-layer figure.
+  const auto p = run_sibp("plot '" + (dir_ / "e2").string() + "'");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  for (const char* f : {"layers.png", "layers.svg", "layers.gp", "data/layers.dat", "train_loss_vs_epoch.png"})
+    EXPECT_TRUE(fs::exists(dir_ / "e2" / "plots" / f)) << f;
+  EXPECT_NE(p.out.find("layers.svg"), std::string::npos) << p.out;
+  // A folder that is neither a run nor an experiment is a data error naming it.
+  fs::create_directories(dir_ / "empty");
+  const auto bad = run_sibp("plot '" + (dir_ / "empty").string() + "'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("empty"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, HelpOnEveryCommand) {

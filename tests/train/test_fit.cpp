@@ -6,6 +6,9 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -354,6 +357,102 @@ TEST(Fit, ValidatesOptions) {
   o = FitOptions{};
   o.eval_every = -1;
   EXPECT_THROW(fit(net, algo, train, nullptr, nullptr, Normalization{}, o), UsageError);
+}
+
+// ---- per-layer diagnostics ----------------------------------------------------
+
+/// The value of `name` among a row's extra columns (NaN when absent).
+double extra(const MetricsRow& row, const std::string& name) {
+  for (const auto& [n, v] : row.extra)
+    if (n == name) return v;
+  return std::nan("");
+}
+
+/// ‖∂L/∂(W_i, b_i)‖ of the mean loss over `data`, by central differences.
+std::vector<double> finite_difference_layer_norms(Network<double> net, const Dataset& data) {
+  const double h = 1e-6;
+  auto loss = [&] { return evaluate(net, data, Normalization{}).loss; };
+  std::vector<double> norms;
+  for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
+    double sq = 0;
+    auto probe = [&](double& theta) {
+      const double keep = theta;
+      theta = keep + h;
+      const double up = loss();
+      theta = keep - h;
+      const double down = loss();
+      theta = keep;
+      const double d = (up - down) / (2 * h);
+      sq += d * d;
+    };
+    Params<double>& p = net.params(i);
+    for (Index k = 0; k < p.W.size(); ++k) probe(p.W.data()[k]);
+    for (Index k = 0; k < p.b.size(); ++k) probe(p.b.data()[k]);
+    norms.push_back(std::sqrt(sq));
+  }
+  return norms;
+}
+
+TEST(FitDiagnostics, LayerGradNormsMatchFiniteDifferences) {
+  // A 3-layer sigmoid network (the gradient shrinks towards the input); the
+  // columns at iteration 0 describe the initial network, those at the end the
+  // trained one. Central differences with h = 1e-6 are good to ~1e-8 here.
+  const Dataset train = random_dataset(10, 3, 21);
+  const NetworkSpec spec = spec_of({3, 5, 4, 2}, Activation::Sigmoid, Loss::SoftmaxCrossEntropy);
+  Network<double> net = make_net(spec, 4, "normal:1");
+  const Network<double> start = net;
+  UpdateOptions sgd;
+  sgd.lr = 0.5;
+  BackProp<double> algo(sgd);
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 5;
+  o.diagnostics = true;
+  const FitResult r = fit(net, algo, train, nullptr, nullptr, Normalization{}, o);
+  ASSERT_EQ(r.rows.size(), 3u);
+  using Point = std::pair<const MetricsRow*, const Network<double>*>;
+  for (const auto& [row, at] : {Point{&r.rows.front(), &start}, Point{&r.rows.back(), &net}}) {
+    const std::vector<double> fd = finite_difference_layer_norms(*at, train);
+    double total = 0;
+    for (std::size_t i = 0; i < fd.size(); ++i) {
+      const double ours = extra(*row, "layer" + std::to_string(i + 1) + "_grad_norm");
+      SCOPED_TRACE("iteration " + std::to_string(row->iteration) + ", layer " + std::to_string(i + 1));
+      EXPECT_NEAR(ours, fd[i], 1e-6 * fd[i]);
+      total += ours * ours;
+    }
+    EXPECT_NEAR(extra(*row, "grad_norm"), std::sqrt(total), 1e-12 * std::sqrt(total));
+  }
+  // Sigmoid' <= 1/4: at this initialisation the layer next to the input gets the smallest share.
+  EXPECT_LT(extra(r.rows.front(), "layer1_grad_norm"), extra(r.rows.front(), "layer3_grad_norm"));
+}
+
+TEST(FitDiagnostics, UpdateIsTheRelativeChangeSinceThePreviousPoint) {
+  // layer<i>_update against the networks the loop hands to on_eval.
+  const Dataset train = random_dataset(12, 3, 22);
+  Network<double> net = make_net(spec_of({3, 4, 2}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 6);
+  BackProp<double> algo(UpdateOptions{});
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 4;
+  o.eval_every = 2;
+  o.diagnostics = true;
+  std::vector<std::vector<Mat<double>>> weights;
+  FitCallbacks<double> cb;
+  cb.on_eval = [&](const MetricsRow&, const Network<double>& n, const FitState&) {
+    weights.emplace_back();
+    for (std::size_t i = 0; i < n.num_param_layers(); ++i) weights.back().push_back(n.params(i).W);
+    return true;
+  };
+  const FitResult r = fit(net, algo, train, nullptr, nullptr, Normalization{}, o, cb);
+  ASSERT_EQ(r.rows.size(), weights.size());
+  ASSERT_GE(r.rows.size(), 4u);
+  EXPECT_TRUE(std::isnan(extra(r.rows[0], "layer1_update")));
+  for (std::size_t k = 1; k < r.rows.size(); ++k)
+    for (std::size_t i = 0; i < 2; ++i) {
+      const double want = (weights[k][i] - weights[k - 1][i]).norm() / weights[k - 1][i].norm();
+      EXPECT_NEAR(extra(r.rows[k], "layer" + std::to_string(i + 1) + "_update"), want, 1e-14 * want);
+      EXPECT_GT(want, 0);
+    }
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <Eigen/Cholesky>
 
@@ -271,6 +273,78 @@ TEST(SibpReferenceSolver, TraceRecordsEveryLineSearch) {
     }
   }
 }
+
+TEST(SibpReferenceSolver, LineSearchStopsAtTheRoundingFloor) {
+  // Regression (deep sigmoid networks in float): a layer whose targets differ
+  // from its output by less than float's resolution (T = σ(G) + 1e-8 noise,
+  // σ ≈ 0.5 where an ulp is 6e-8) has a subproblem made of rounding noise.
+  // Every line search used to run all kMaxExponent = 50 trials on it (9 of 10
+  // here); now a search stops once its first-order decrease is below the
+  // rounding error of φ, and φ still does not go up.
+  Rng rng(31);
+  const Index d_in = 64, d_out = 32, m = 50;
+  Mat<float> F = random_mat<float>(rng, d_in, m, 1.0).array().abs().min(1.0f).matrix();
+  Mat<float> W = random_mat<float>(rng, d_out, d_in, 0.1);
+  Vec<float> b = random_mat<float>(rng, d_out, 1, 0.1).col(0);
+  Mat<float> G = W * F;
+  G.colwise() += b;
+  Mat<float> out(d_out, m);
+  activate<float>(Activation::Sigmoid, G, out);
+  const Mat<float> target = out + random_mat<float>(rng, d_out, m, 1e-8);
+  const DenseInput<float> input(F);
+  ProxProblem<float> p;
+  p.input = &input;
+  p.G = &G;
+  p.target = &target;
+  p.act = Activation::Sigmoid;
+  p.lambda = 1;
+  ReferenceProxSolver<float> solver(SolverOptions{});
+  std::vector<LineSearchRecord> trace;
+  solver.set_trace(&trace);
+  const Mat<float> Wk = W;
+  const Vec<float> bk = b;
+  LayerDiagnostics diag;
+  solver.solve(p, W, b, &diag);
+  ASSERT_EQ(trace.size(), 10u);
+  int trials = 0;
+  for (const LineSearchRecord& r : trace) {
+    EXPECT_LT(r.m_exit, 25) << r.block << " iteration " << r.k;
+    trials += r.m_exit + 1;
+  }
+  EXPECT_LT(trials, 150);  // was 470
+  EXPECT_LE(diag.objective_after, diag.objective_before);
+  EXPECT_LE(prox_objective<float>(p, W, b, Wk, bk), prox_objective<float>(p, Wk, bk, Wk, bk) * (1 + 1e-5));
+}
+
+template <typename T>
+void check_smooth_data_term() {
+  // The vectorised tanh and sigmoid of the data term and of S = (σ(Z) − T) ⊙ σ'(Z)
+  // against the scalar formulas in double.
+  Rng rng(32);
+  const Mat<T> Z = random_mat<T>(rng, 37, 41, 3.0);  // not a multiple of the chunk
+  const Mat<T> target = random_mat<T>(rng, 37, 41, 0.5);
+  for (Activation act : {Activation::Tanh, Activation::Sigmoid}) {
+    double want = 0;
+    Mat<double> S_want(Z.rows(), Z.cols());
+    for (Index i = 0; i < Z.size(); ++i) {
+      const double z = static_cast<double>(Z.data()[i]);
+      const double f = act == Activation::Tanh ? std::tanh(z) : 1 / (1 + std::exp(-z));
+      const double r = f - static_cast<double>(target.data()[i]);
+      want += r * r;
+      S_want.data()[i] = r * (act == Activation::Tanh ? 1 - f * f : f * (1 - f));
+    }
+    Mat<T> S(Z.rows(), Z.cols());
+    const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-13;
+    SCOPED_TRACE(to_string(act));
+    EXPECT_NEAR(prox_data_term<T>(act, Z, target, nullptr), want, tol * want);
+    EXPECT_NEAR(prox_data_term<T>(act, Z, target, &S), want, tol * want);
+    const double s_tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+    EXPECT_LT((S.template cast<double>() - S_want).cwiseAbs().maxCoeff(), s_tol);
+  }
+}
+
+TEST(SibpReferenceSolver, SmoothDataTermMatchesTheScalarFormulaFloat) { check_smooth_data_term<float>(); }
+TEST(SibpReferenceSolver, SmoothDataTermMatchesTheScalarFormulaDouble) { check_smooth_data_term<double>(); }
 
 // ---- SIBP on networks ------------------------------------------------------
 
