@@ -88,9 +88,10 @@ struct RunOptions {
   Index eval_every = 0;
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
-  /// Threads for the linear algebra; 0: all cores. One by default: Eigen's
-  /// parallel GEMM busy-waits between threads, and with another process on
-  /// the second core an epoch measured 7x slower on 2 threads (README).
+  /// Threads of the library's pool; 0: all cores. One by default: a batch-100
+  /// MLP's products are too short for a second thread to pay for waking it
+  /// (1.06-1.14x idle, 1.2x slower with the other core busy; README,
+  /// bench/kernels/REPORT.md question 4); convolutions gain 1.4x from two.
   int threads = 1;
 };
 
