@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -60,6 +61,15 @@ bool ThreadPool::try_claim(std::uint64_t gen, std::int64_t& index) {
   }
 }
 
+void ThreadPool::run_one(TaskFn fn, void* ctx, std::int64_t i) {
+  try {
+    fn(ctx, i);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+}
+
 void ThreadPool::finish_one(std::int64_t tasks) {
   // Release: the task's writes happen-before the caller's return. `tasks` was
   // read before this increment: after it the caller may be on its next job.
@@ -86,16 +96,20 @@ void ThreadPool::run_erased(std::int64_t tasks, TaskFn fn, void* ctx) {
   if (wake) wake_.notify_all();
   std::int64_t i;
   while (try_claim(gen, i)) {
-    fn(ctx, i);
+    run_one(fn, ctx, i);
     completed_.fetch_add(1, std::memory_order_acq_rel);
   }
   // Every task is claimed; wait for those still running on workers.
   auto all_done = [&] { return completed_.load(std::memory_order_acquire) == tasks; };
-  if (spin_until(all_done, spin_)) return;
-  std::unique_lock<std::mutex> lock(mutex_);
-  caller_sleeping_ = true;
-  done_.wait(lock, all_done);
-  caller_sleeping_ = false;
+  if (!spin_until(all_done, spin_)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    caller_sleeping_ = true;
+    done_.wait(lock, all_done);
+    caller_sleeping_ = false;
+  }
+  // Every task has finished; their writes to error_ happen-before the acquire
+  // load that saw completed_ == tasks, and no worker writes it until the next job.
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 void ThreadPool::worker_loop() {
@@ -117,7 +131,7 @@ void ThreadPool::worker_loop() {
       const TaskFn fn = fn_;
       void* const ctx = ctx_;
       const std::int64_t tasks = tasks_;
-      fn(ctx, i);
+      run_one(fn, ctx, i);
       finish_one(tasks);
     }
     seen = gen;

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -50,8 +51,10 @@ class ThreadPool {
 
   /// Runs f(i) for every i in [0, tasks) and returns when all have finished.
   /// Requires: 0 ≤ tasks ≤ kMaxTasks (else std::invalid_argument); f does not
-  /// call run() on this pool; one thread calls run() at a time. An exception
-  /// escaping f is a programming error (std::terminate).
+  /// call run() on this pool; one thread calls run() at a time. If f throws,
+  /// the first exception caught is rethrown on the caller once every task
+  /// claimed has finished (with workers, the other tasks still run; without,
+  /// the loop stops at the throw).
   template <class F>
   void run(std::int64_t tasks, F&& f) {
     if (tasks <= 0) return;
@@ -74,6 +77,8 @@ class ThreadPool {
   static constexpr std::uint64_t next_of(std::uint64_t w) { return w & 0xFFFF; }
 
   void run_erased(std::int64_t tasks, TaskFn fn, void* ctx);
+  /// fn(ctx, i), its exception (if any) kept in error_.
+  void run_one(TaskFn fn, void* ctx, std::int64_t i);
   bool try_claim(std::uint64_t gen, std::int64_t& index);
   void finish_one(std::int64_t tasks);
   void worker_loop();
@@ -87,6 +92,12 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   std::int64_t tasks_ = 0;
+  // The first exception a task of the current job threw (guarded by mutex_):
+  // an exception escaping a worker's thread function would std::terminate,
+  // and one escaping the caller's loop would return while workers still run
+  // tasks that refer to the caller's frame; so tasks' exceptions are caught,
+  // the job finishes, and run() rethrows this one.
+  std::exception_ptr error_;
   std::mutex mutex_;
   std::condition_variable wake_;  // workers sleep here
   std::condition_variable done_;  // the caller sleeps here
@@ -127,21 +138,31 @@ bool& in_parallel_task();
 /// Runs f(i) for every i in [0, tasks) on the process pool, or in order on this
 /// thread when the pool is not available (see detail::PoolLease). Results are
 /// the same either way when f(i) depends on i only, which every caller in the
-/// library guarantees by cutting work into shape-determined chunks.
-/// Requires: tasks ≤ ThreadPool::kMaxTasks.
+/// library guarantees by cutting work into shape-determined chunks. An
+/// exception of f reaches the caller (see ThreadPool::run).
 template <class F>
 void parallel_for(std::int64_t tasks, F&& f) {
   if (tasks <= 0) return;
   if (tasks > 1) {
     detail::PoolLease lease;
     if (ThreadPool* pool = lease.get()) {
-      pool->run(tasks, [&](std::int64_t i) {
-        bool& flag = detail::in_parallel_task();
-        const bool outer = flag;
-        flag = true;
-        f(i);
-        flag = outer;
-      });
+      // In jobs of at most kMaxTasks: the pool's limit must not make a call fail
+      // with two threads that succeeds with one (for_column_chunks cuts a matrix
+      // of more than 32 768 rows into one task per column).
+      for (std::int64_t base = 0; base < tasks; base += ThreadPool::kMaxTasks) {
+        pool->run(std::min(ThreadPool::kMaxTasks, tasks - base), [&](std::int64_t j) {
+          const std::int64_t i = base + j;
+          // Restored on unwinding too: a throwing task must not leave the thread
+          // marked as inside a task (its later parallel_for calls would run inline).
+          struct Mark {
+            bool& flag = detail::in_parallel_task();
+            const bool outer = flag;
+            Mark() { flag = true; }
+            ~Mark() { flag = outer; }
+          } mark;
+          f(i);
+        });
+      }
       return;
     }
   }
