@@ -48,6 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       again = read_config(parse_json_text(stored_text, "config.json (written)"));
       const RunSpec spec_again(again);
       if (run_options_json(spec_again.options()) != stored) fail("config.json does not read back the same", stored_text);
+      // Options written as text must keep their values exactly, not only print the same.
+      const RunOptions& a = spec.options();
+      const RunOptions& b = spec_again.options();
+      if (a.init.kind != b.init.kind || a.init.std != b.init.std) fail("the initialiser changed in config.json", stored_text);
+      if (a.lambda != b.lambda || a.arch != b.arch || a.layers != b.layers) fail("lambda, arch or layers changed", stored_text);
     } catch (const std::exception& e) {
       fail(("the written config.json is refused: " + std::string(e.what())).c_str(), stored_text);
     }

@@ -213,7 +213,7 @@ TEST(ExperimentFile, BadGrid) {
   j = sweep_file();
   j["sweeps"][1]["values"] = json::array({1, 2});
   expect_usage_error(j, {"sweeps[1]", "both \"values\" and \"grid\""});
-  // Found by fuzz/fuzz_experiment.cpp: 4294967298 points was read as an int
+  // Found writing fuzz/fuzz_experiment.cpp: 4294967298 points was read as an int
   // (2 after wrapping around) and accepted as a 2-point grid.
   j = sweep_file();
   j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", 4294967298ULL}};
@@ -254,7 +254,7 @@ TEST(ExperimentFile, DuplicateLabels) {
   expect_usage_error(j, {"sweeps[1].label", "folder name 'sgd-lr'"});
 }
 
-// Found by fuzz/fuzz_experiment.cpp: a label ".." planned its runs in
+// Found writing fuzz/fuzz_experiment.cpp (its folder check fails on it): a label ".." planned its runs in
 // OUT/../seed-1, outside the output folder, and "." in OUT/seed-1; a label too
 // long for a folder name failed only when its run started.
 TEST(ExperimentFile, LabelsMustNameAFolderInsideTheOutput) {

@@ -331,7 +331,7 @@ TEST(NetworkSpecBuildErrors, NoParametrisedLayer) {
   EXPECT_NE(msg.find("no layers"), std::string::npos) << msg;
 }
 
-// Found by fuzz/fuzz_arch.cpp: a padded convolution with many channels gave a
+// Found writing fuzz/fuzz_arch.cpp: a padded convolution with many channels gave a
 // per-sample output of 10^12 values, accepted, and a few more layers made the
 // shapes' sizes wrap around 64 bits. Refused as Shape::parse refuses an input.
 TEST(NetworkSpecBuildErrors, LayerOutputAboveTheSampleLimitNamesLayerAndLimit) {
@@ -343,7 +343,7 @@ TEST(NetworkSpecBuildErrors, LayerOutputAboveTheSampleLimitNamesLayerAndLimit) {
                                      Loss::SquaredError));
 }
 
-// Found by fuzz/fuzz_arch.cpp: the size estimates the memory check uses wrapped
+// Found writing fuzz/fuzz_arch.cpp (corpus/arch/regress-*-overflow; UBSan reports the overflow): the size estimates the memory check uses wrapped
 // around (to a small or negative count, so a network of 2^63 weights passed the
 // check) instead of staying huge.
 TEST(NetworkSpecBuild, SizeEstimatesSaturateInsteadOfWrapping) {
