@@ -230,6 +230,135 @@ def data_spec_seeds():
     return {"spec-%02d" % i: s.encode() for i, s in enumerate(specs)}
 
 
+def arch_seeds():
+    # Three bytes choose the input shape (fuzz_arch.cpp): channels 1 + b0 % 8
+    # (b0 >= 128 also asks for 1 + b1 % 16 classes), height 1 + b1 % 64,
+    # width 1 + b2 % 64. The rest is the --arch or --layers text.
+    mnist, cifar, vec = bytes([0, 27, 27]), bytes([2, 31, 31]), bytes([0, 0, 0])
+    texts = {
+        "lenet": (mnist, "conv(32,5,pad=2) relu maxpool(2) conv(64,5,pad=2) relu maxpool(2) flatten dense(1024) relu dense(10)"),
+        "cifar": (cifar, "conv(16,3,stride=2,pad=1) tanh avgpool(2,stride=1) dense(10)"),
+        "implied-flatten": (mnist, "conv(4,3) maxpool(3, stride=2) dense(10) sigmoid"),
+        "mlp": (mnist, "dense(500) leaky_relu dense(10)"),
+        "leaky-dash": (mnist, "dense(5) leaky-relu dense(3) identity"),
+        "classes-match": (bytes([130, 9, 27]), "dense(20) relu dense(10)"),
+        "classes-differ": (bytes([130, 3, 27]), "dense(20) relu dense(10)"),
+        "kernel-too-big": (mnist, "conv(2,29) dense(10)"),
+        "pad-grows": (mnist, "conv(1,1,pad=1024) conv(1,1,pad=1024) dense(2)"),
+        "max-units": (mnist, "conv(1048576,1024,pad=1024) dense(1048576)"),
+        "over-limit": (mnist, "dense(1048577)"),
+        "no-params": (mnist, "maxpool(2) flatten"),
+        "image-output": (mnist, "conv(3,3)"),
+        "two-acts": (mnist, "dense(3) relu relu"),
+        "act-first": (mnist, "relu dense(3)"),
+        "act-after-pool": (mnist, "conv(3,3) maxpool(2) relu dense(2)"),
+        "unbalanced": (mnist, "conv(3,(3)) dense(2"),
+        "close-first": (mnist, ") dense(2)"),
+        "repeated-key": (mnist, "conv(3,3,pad=1,pad=2) dense(2)"),
+        "spaces": (mnist, "  conv( 3 , 3 , stride = 2 )\t dense( 10 )\n"),
+        "signs": (mnist, "dense(+3) dense(-3) dense(0x10) dense(1e3)"),
+        "empty": (mnist, ""),
+        "widths": (vec, "784-500-10"),
+        "widths-trailing-dash": (vec, "784-16-10-"),
+        "widths-one": (vec, "784"),
+        "widths-zero": (vec, "784-0-10"),
+        "widths-big": (vec, "1048576-1048576-1048576"),
+        "widths-overflow": (vec, "99999999999999999999-10"),
+        "widths-double-dash": (vec, "784--10"),
+    }
+    return {name: prefix + text.encode() for name, (prefix, text) in texts.items()}
+
+
+def config_seeds():
+    def js(v):
+        return json.dumps(v, indent=1).encode()
+
+    seeds = {
+        "default.json": js({}),
+        "written-sgd.json": js({"data": "mnist", "layers": "784-500-10", "act": "relu", "loss": "cross-entropy",
+                                "init": "normal:0.05", "dtype": "f32", "algo": "sgd", "lr": 0.1, "momentum": 0,
+                                "nesterov": False, "weight_decay": 0, "epochs": 5, "batch": 100, "seed": 1,
+                                "eval_every": 0, "threads": 1, "software": {"name": "sibp", "version": "0.1"},
+                                "data_shape": [1, 28, 28]}),
+        "sibp.json": js({"algo": "sibp", "eta": 0.5, "lambda": "1,0.5", "solver": "reference", "solver_iters": 3,
+                         "update": "joint", "quirks": ["armijo-jump", "skip-unit-step"]}),
+        "sibp-compat.json": js({"algo": "sibp", "compat": "authors", "lambda": 2}),
+        "proxprop.json": js({"algo": "proxprop", "tau": 0.1, "prox_solver": "exact", "prox_iters": 2,
+                             "prox_cg": "textbook", "outer": "adam", "beta1": 0.8}),
+        "adam-momentum.json": js({"algo": "adam", "momentum": 0.9}),
+        "arch.json": js({"arch": "conv(8,3,pad=1) relu maxpool(2) dense(10)", "data": "cifar10:/tmp/c", "dtype": "f64"}),
+        "arch-null.json": js({"arch": None, "lr": None}),
+        "wrap-epochs.json": b'{"epochs": 4294967298}',
+        "negative-seed.json": b'{"seed": -1}',
+        "big-seed.json": b'{"seed": 18446744073709551616}',
+        "float-int.json": b'{"batch": 2.0}',
+        "threads.json": b'{"threads": 1000}',
+        "overflow.json": b'{"lr": 1e400}',
+        "array.json": b'[{"lr": 1}]',
+        "unknown-key.json": b'{"learning_rate": 0.1}',
+        "bad-layers.json": b'{"layers": "784-16-10-"}',
+        "huge-layers.json": b'{"layers": "784-100000000-10"}',
+        "layers-mismatch.json": b'{"layers": "10-10"}',
+        "quirk-types.json": b'{"algo": "sibp", "quirks": [1]}',
+        "deep.json": b'{"arch": ' + b"[" * 70 + b"]" * 70 + b"}",
+        "duplicate-key.json": b'{"lr": 0.1, "lr": 0.2}',
+    }
+    return seeds
+
+
+def experiment_seeds():
+    def js(v):
+        return json.dumps(v, indent=1).encode()
+
+    base = {"data": "mnist", "layers": "784-10", "epochs": 1}
+    seeds = {
+        "compare.json": js({"name": "c", "description": "d", "kind": "compare", "base": base, "seeds": [1, 2],
+                            "target_accuracy": 0.9,
+                            "runs": [{"label": "sgd", "algo": "sgd", "lr": 0.1},
+                                     {"label": "sibp 1", "algo": "sibp", "eta": 1, "lambda": "1"},
+                                     {"label": "prox", "algo": "proxprop", "tau": 0.05}]}),
+        "sweep-values.json": js({"name": "s", "kind": "sweep", "base": base, "seeds": [3],
+                                 "sweeps": [{"label": "lr", "base": {"algo": "sgd"}, "param": "lr",
+                                             "values": [1, 0.1, 0.01]}]}),
+        "sweep-grid.json": js({"name": "s", "kind": "sweep", "seeds": [0],
+                               "sweeps": [{"label": "eta", "base": {"algo": "sibp"}, "param": "eta",
+                                           "grid": {"from": 0.01, "to": 100, "points": 5}},
+                                          {"label": "lambda", "base": {"algo": "sibp"}, "param": "lambda",
+                                           "values": [0.5, 2]}]}),
+        "grid-points-wrap.json": js({"name": "s", "kind": "sweep", "seeds": [1],
+                                     "sweeps": [{"label": "a", "param": "lr",
+                                                 "grid": {"from": 0.1, "to": 1, "points": 4294967298}}]}),
+        "grid-too-many.json": js({"name": "s", "kind": "sweep", "seeds": [1],
+                                  "sweeps": [{"label": "a", "param": "lr",
+                                              "grid": {"from": 1e-300, "to": 1e300, "points": 1001}}]}),
+        "label-dotdot.json": js({"name": "c", "kind": "compare", "seeds": [1], "runs": [{"label": ".."}]}),
+        "label-dot.json": js({"name": "c", "kind": "compare", "seeds": [1], "runs": [{"label": "."}]}),
+        "label-folder-clash.json": js({"name": "c", "kind": "compare", "seeds": [1],
+                                       "runs": [{"label": "a b"}, {"label": "a/b"}]}),
+        "run-key-wrong-algo.json": js({"name": "c", "kind": "compare", "seeds": [1],
+                                       "runs": [{"label": "a", "algo": "sgd", "eta": 1}]}),
+        "bad-second-run.json": js({"name": "c", "kind": "compare", "seeds": [1],
+                                   "runs": [{"label": "a"}, {"label": "b", "act": "nope"}]}),
+        "seed-in-run.json": js({"name": "c", "kind": "compare", "seeds": [1], "runs": [{"label": "a", "seed": 2}]}),
+        "seeds-repeat.json": js({"name": "c", "kind": "compare", "seeds": [1, 1], "runs": [{"label": "a"}]}),
+        "seeds-negative.json": b'{"name": "c", "kind": "compare", "seeds": [-1], "runs": [{"label": "a"}]}',
+        "overflow.json": b'{"name": "c", "kind": "compare", "seeds": [1], "runs": [{"label": "a", "lr": 1e400}]}',
+        "values-repeat.json": js({"name": "s", "kind": "sweep", "seeds": [1],
+                                  "sweeps": [{"label": "a", "param": "lr", "values": [0.1, 0.1]}]}),
+        "param-not-number.json": js({"name": "s", "kind": "sweep", "seeds": [1],
+                                     "sweeps": [{"label": "a", "param": "act", "values": [1]}]}),
+        "param-in-base.json": js({"name": "s", "kind": "sweep", "seeds": [1],
+                                  "sweeps": [{"label": "a", "base": {"lr": 1}, "param": "lr", "values": [1]}]}),
+        "array.json": b"[]",
+        "empty-object.json": b"{}",
+    }
+    for name in sorted(os.listdir(os.path.join(ROOT, "..", "experiments"))):
+        if name.endswith(".json"):
+            with open(os.path.join(ROOT, "..", "experiments", name), "rb") as f:
+                seeds["experiments-" + name] = f.read()
+    return seeds
+
+
 GENERATORS = {
     "idx": idx_seeds,
     "csv": csv_seeds,
@@ -238,6 +367,9 @@ GENERATORS = {
     "reference_manifest": manifest_seeds,
     "json": json_seeds,
     "data_spec": data_spec_seeds,
+    "arch": arch_seeds,
+    "config": config_seeds,
+    "experiment": experiment_seeds,
 }
 
 

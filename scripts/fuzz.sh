@@ -4,7 +4,12 @@
 # harness found a crash, a timeout, a leak, an out-of-memory or a sanitizer
 # report; the input that did it is saved as build-fuzz/artifacts/<harness>-*.
 #
-#   bash scripts/fuzz.sh [SECONDS_PER_HARNESS] [HARNESS...]
+#   bash scripts/fuzz.sh [--quick] [SECONDS_PER_HARNESS] [HARNESS...]
+#
+# Only the named harnesses are built (all of them when none is named).
+# --quick: only the harnesses that link nothing beyond core, data, nn and io
+# (the `// fuzz-link:` line of fuzz_<name>.cpp), so the Eigen-heavy training
+# and experiment code is not compiled: what CI runs (scripts/test.sh).
 #
 # Environment: FUZZ_JOBS=N runs N harnesses at once (default 1); FUZZ_DIR
 # overrides build-fuzz. New inputs that reach new code are kept in
@@ -14,6 +19,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+quick=0
+if [[ "${1:-}" == --quick ]]; then
+  quick=1
+  shift
+fi
 seconds=${1:-60}
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "scripts/fuzz.sh: expected a number of seconds per harness, got '$seconds'" >&2
@@ -23,10 +33,18 @@ shift || true
 build=${FUZZ_DIR:-"$root/build-fuzz"}
 jobs=${FUZZ_JOBS:-1}
 
-bash scripts/install-deps.sh
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DSIBP_FUZZ=ON -DBUILD_TESTING=OFF -DSIBP_BUILD_BENCH=OFF -DSIBP_PCH=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_all
+# True when fuzz/fuzz_$1.cpp links only the four lower modules (as
+# fuzz/CMakeLists.txt decides which seed replays the quick sanitizer pass runs).
+is_quick() {
+  local libs lib
+  libs=$(sed -n 's|^// fuzz-link:||p' "fuzz/fuzz_$1.cpp" | head -1)
+  for lib in ${libs:-sibp_core}; do
+    case "$lib" in
+      sibp_core | sibp_data | sibp_nn | sibp_io) ;;
+      *) return 1 ;;
+    esac
+  done
+}
 
 if (($# > 0)); then
   harnesses=("$@")
@@ -37,6 +55,26 @@ else
     harnesses+=("${n#fuzz_}")
   done
 fi
+targets=()
+selected=()
+for name in "${harnesses[@]}"; do
+  if [[ ! -f "fuzz/fuzz_$name.cpp" ]]; then
+    echo "scripts/fuzz.sh: no harness '$name' (expected fuzz/fuzz_$name.cpp)" >&2
+    exit 2
+  fi
+  if ((quick)) && ! is_quick "$name"; then
+    echo "fuzz: $name: skipped (--quick; it links the training code, its seeds are replayed by ctest)"
+    continue
+  fi
+  selected+=("$name")
+  targets+=("fuzz_$name")
+done
+harnesses=("${selected[@]}")
+
+bash scripts/install-deps.sh
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DSIBP_FUZZ=ON -DBUILD_TESTING=OFF -DSIBP_BUILD_BENCH=OFF -DSIBP_PCH=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 # Longest input per harness: a few records or tensors, enough for every
 # branch; longer inputs only slow the search down.

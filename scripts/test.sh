@@ -19,6 +19,13 @@
 # and runs every test but the real-data ones, which exercise no code the
 # small tests do not, at 10x the time. Run it after changing code that
 # manages memory or indexes buffers.
+#
+# Last, every fuzz harness that links only core, data, nn and io runs for
+# SIBP_CI_FUZZ_SECONDS (default 10) seconds from its seed corpus, two at a
+# time (scripts/fuzz.sh --quick: clang, ASan + UBSan, build-fuzz/). The
+# harnesses of config.json and experiment files link the training code and
+# are only replayed over their corpora (fuzz_seeds_config and
+# fuzz_seeds_experiment in the Release tests); fuzz/README.md says why.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -58,3 +65,7 @@ else
   cmake --build "$root/build-asan" -j"$jobs"
   ctest --test-dir "$root/build-asan" --output-on-failure -j"$jobs" -E 'Real'
 fi
+
+fuzz_seconds=${SIBP_CI_FUZZ_SECONDS:-10}
+echo "== Fuzzing: each harness of the lower modules for ${fuzz_seconds} s (fuzz/README.md)"
+FUZZ_JOBS=${FUZZ_JOBS:-$jobs} bash scripts/fuzz.sh --quick "$fuzz_seconds"

@@ -115,7 +115,17 @@ std::string require_label(const json& obj, const std::string& source, const std:
   const json& v = require(obj, "label", source, path);
   if (!v.is_string() || v.get<std::string>().empty())
     fail(source, path + ".label", "must be a non-empty string, got " + describe(v));
-  return v.get<std::string>();
+  const std::string label = v.get<std::string>();
+  // The label names the run's folder: "." or ".." would put runs into the
+  // output folder itself or beside it, and a name the file system refuses
+  // (over 255 bytes) would fail only when that run starts.
+  const std::string folder = folder_name(label);
+  if (folder == "." || folder == "..")
+    fail(source, path + ".label", "'" + label + "' cannot name a folder; use letters, digits, '.', '_' or '-'");
+  if (label.size() > kMaxLabelLength)
+    fail(source, path + ".label", "has " + std::to_string(label.size()) + " characters; at most " +
+                                      std::to_string(kMaxLabelLength) + " (it names the run's folder)");
+  return label;
 }
 
 /// Records `label` and its folder name; throws on a repeat of either.
@@ -194,6 +204,11 @@ SweepSpec parse_sweep(const json& s, const std::string& source, const std::strin
     if (!from.is_number()) fail(source, where + ".from", "must be a number, got " + describe(from));
     if (!to.is_number()) fail(source, where + ".to", "must be a number, got " + describe(to));
     if (!points.is_number_integer()) fail(source, where + ".points", "must be an integer, got " + describe(points));
+    // Compared as a 64-bit number: get<int>() would wrap 4294967298 to 2.
+    const bool unsigned_points = points.is_number_unsigned();
+    if ((unsigned_points && points.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxGridPoints)) ||
+        (!unsigned_points && (points.get<std::int64_t>() < 2 || points.get<std::int64_t>() > kMaxGridPoints)))
+      fail(source, where + ".points", "must be from 2 to " + std::to_string(kMaxGridPoints) + ", got " + points.dump());
     try {
       spec.values = geometric_grid(from.get<double>(), to.get<double>(), points.get<int>());
     } catch (const UsageError& e) {

@@ -36,6 +36,8 @@ enum class ExperimentKind { Compare, Sweep };
 inline constexpr int kMaxGridPoints = 1000;
 inline constexpr std::size_t kMaxSeeds = 1000;
 inline constexpr std::size_t kMaxPlannedRuns = 100000;
+/// Longest run or sweep label: it names a folder, which file systems limit to 255 bytes.
+inline constexpr std::size_t kMaxLabelLength = 100;
 std::string to_string(ExperimentKind k);
 
 /// One labelled configuration of a comparison.
@@ -87,7 +89,8 @@ struct PlanOptions {
 /// Parses and checks an experiment. Throws UsageError naming `source` and
 /// the key path (e.g. `x.json: runs[2].eta: expected a finite number, got string "a"`)
 /// for unknown keys, missing fields, wrong types, empty, repeated or too many
-/// seeds, duplicate labels (also labels that map to the same folder name), a bad
+/// seeds, duplicate labels (also labels that map to the same folder name), labels
+/// that cannot name a folder ("." or "..", more than kMaxLabelLength), a bad
 /// or too large grid (kMaxGridPoints, kMaxPlannedRuns), and any run whose
 /// options do not resolve (RunSpec).
 ExperimentFile parse_experiment(const nlohmann::json& j, const std::string& source);

@@ -491,13 +491,18 @@ template <typename T>
 std::string encode_tensor_set(const TensorSet<T>& set) {
   std::vector<OutTensor> tensors;
   for (const auto& [name, M] : set.matrices) tensors.push_back(matrix_tensor<T>(name, M));
-  for (const auto& [name, v] : set.integers)
+  // A named reference, not a structured binding: clang 14 (the fuzz and
+  // sanitizer builds) cannot capture a binding in a lambda.
+  for (const auto& entry : set.integers) {
+    const std::string& name = entry.first;
+    const auto& v = entry.second;
     tensors.push_back({name, FileDType::I64, {static_cast<std::uint64_t>(v.size())}, v.size(), [&v](char* p) {
                          for (std::int64_t x : v) {
                            store_le<std::int64_t>(p, x);
                            p += 8;
                          }
                        }});
+  }
   return encode(set.metadata, tensors);
 }
 

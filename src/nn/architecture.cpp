@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "core/error.hpp"
 
@@ -41,6 +42,27 @@ const char* kind_name(LayerKind k) {
     case LayerKind::Flatten: return "flatten";
   }
   return "?";
+}
+
+/// a + b and a * b for non-negative counts, the largest Index instead of an
+/// overflow: the size estimates of a huge network must stay huge (and be
+/// refused) rather than wrap around to a small number that passes the checks.
+constexpr Index kSaturated = std::numeric_limits<Index>::max();
+Index sat_add(Index a, Index b) {
+  Index r = 0;
+  return __builtin_add_overflow(a, b, &r) ? kSaturated : r;
+}
+Index sat_mul(Index a, Index b) {
+  Index r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? kSaturated : r;
+}
+
+/// Values per sample of shape (c, h, w) with every dimension >= 1, or nullopt
+/// when that is more than kMaxSampleValues.
+std::optional<Index> sample_values(Index c, Index h, Index w) {
+  const Index n = sat_mul(sat_mul(c, h), w);
+  if (n > kMaxSampleValues) return std::nullopt;
+  return n;
 }
 
 /// Reports errors of one `--arch` text with its position.
@@ -238,7 +260,12 @@ std::vector<Index> parse_widths(std::string_view text, std::string_view option) 
 
 NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss, std::optional<Index> classes) {
   if (arch.layers.empty()) throw UsageError("network: the architecture has no layers");
-  if (input.size() < 1) throw UsageError("network: the input shape " + input.to_string() + " is empty");
+  if (input.channels < 1 || input.height < 1 || input.width < 1)
+    throw UsageError("network: the input shape " + input.to_string() + " is empty");
+  if (!sample_values(input.channels, input.height, input.width))
+    throw UsageError("network: the input shape " + std::to_string(input.channels) + "x" +
+                     std::to_string(input.height) + "x" + std::to_string(input.width) + " has more than " +
+                     std::to_string(kMaxSampleValues) + " values per sample");
   NetworkSpec spec;
   spec.input = input;
   spec.loss = loss;
@@ -278,7 +305,12 @@ NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss,
                            " is larger than its input " + s.to_string() +
                            (pad ? " padded to " + std::to_string(h) + "x" + std::to_string(w) : std::string()));
         const Index channels = given.kind == LayerKind::Conv2d ? given.units : s.channels;
-        s = {channels, (h - given.kernel) / given.stride + 1, (w - given.kernel) / given.stride + 1};
+        const Index out_h = (h - given.kernel) / given.stride + 1, out_w = (w - given.kernel) / given.stride + 1;
+        if (!sample_values(channels, out_h, out_w))
+          throw UsageError("--arch: " + where(given) + ": its output " + std::to_string(channels) + "x" +
+                           std::to_string(out_h) + "x" + std::to_string(out_w) + " has more than " +
+                           std::to_string(kMaxSampleValues) + " values per sample; use fewer channels or less padding");
+        s = {channels, out_h, out_w};
         image_layout = true;
         break;
       }
@@ -314,7 +346,7 @@ std::pair<Index, Index> NetworkSpec::weight_shape(std::size_t k) const {
   const LayerSpec& L = layers.at(k);
   const Shape& in = shapes.at(k);
   if (L.kind == LayerKind::Dense) return {L.units, in.size()};
-  if (L.kind == LayerKind::Conv2d) return {L.units, in.channels * L.kernel * L.kernel};
+  if (L.kind == LayerKind::Conv2d) return {L.units, in.channels * L.kernel * L.kernel};  // < 2^31 · 2^20
   throw std::invalid_argument("NetworkSpec::weight_shape: layer " + std::to_string(k) + " has no parameters");
 }
 
@@ -323,20 +355,23 @@ Index NetworkSpec::num_parameters() const {
   for (std::size_t k = 0; k < layers.size(); ++k)
     if (layers[k].has_parameters()) {
       const auto [r, c] = weight_shape(k);
-      n += r * c + r;
+      n = sat_add(n, sat_add(sat_mul(r, c), r));
     }
   return n;
 }
 
 Index NetworkSpec::activation_floats_per_sample() const {
+  // Every shape is within kMaxSampleValues (build() checks), but a patch
+  // matrix (c_in·K² rows × output pixels) and the sums need not fit 64 bits.
   Index n = input.size();
   for (std::size_t k = 0; k < layers.size(); ++k) {
     const Index out = shapes[k + 1].size();
-    n += 2 * out;  // F and G
-    if (layers[k].kind == LayerKind::Conv2d) n += weight_shape(k).second * shapes[k + 1].pixels();  // patches
-    if (layers[k].kind == LayerKind::MaxPool2d) n += 2 * out;  // arg-max indices (64-bit)
+    n = sat_add(n, 2 * out);  // F and G
+    if (layers[k].kind == LayerKind::Conv2d)
+      n = sat_add(n, sat_mul(weight_shape(k).second, shapes[k + 1].pixels()));  // patches
+    if (layers[k].kind == LayerKind::MaxPool2d) n = sat_add(n, 2 * out);  // arg-max indices (64-bit)
   }
-  return 2 * n;  // the backward pass holds as much again (differences, targets, solver work)
+  return sat_mul(2, n);  // the backward pass holds as much again (differences, targets, solver work)
 }
 
 }  // namespace sibp

@@ -76,6 +76,10 @@ std::vector<Index> parse_widths(std::string_view text, std::string_view option =
 /// limit before anything is allocated.
 inline constexpr Index kMaxUnits = 1 << 20;   ///< dense width or conv channels
 inline constexpr Index kMaxKernel = 1024;     ///< kernel, stride, padding
+/// Most values one sample may have at any layer (as Shape::parse allows for an
+/// input): NetworkSpec::build refuses a layer whose output is larger, so no
+/// shape's size overflows 64 bits, however many padded convolutions follow.
+inline constexpr Index kMaxSampleValues = (Index(1) << 31) - 1;
 
 /// An architecture applied to an input shape: every layer with the shapes it
 /// reads and writes, implied flattens made explicit, ready to build a network.
@@ -91,8 +95,9 @@ struct NetworkSpec {
   /// Resolves `arch` on `input`. With `classes`, the output must be a vector of
   /// that many entries. Throws UsageError naming the layer (its position and text)
   /// and the shapes for a kernel larger than its padded input, a stride or window
-  /// that leaves no output, a network without layers, an output that is not a
-  /// vector, or an output width different from `classes`.
+  /// that leaves no output, an input or a layer output of more than
+  /// kMaxSampleValues values per sample, a network without layers, an output that
+  /// is not a vector, or an output width different from `classes`.
   static NetworkSpec build(const Architecture& arch, Shape input, Loss loss,
                            std::optional<Index> classes = std::nullopt);
   /// A fully connected network: widths d_0 (input) .. d_L (classes), σ `hidden`
@@ -106,11 +111,13 @@ struct NetworkSpec {
   Index input_size() const { return input.size(); }
   Index output_size() const { return shapes.back().size(); }
   std::size_t num_param_layers() const;
-  /// Number of weights and biases.
+  /// Number of weights and biases; saturates at the largest Index (a network
+  /// that large is refused by the memory check, never allocated).
   Index num_parameters() const;
   /// Floats a training step keeps per sample of the batch (layer outputs,
   /// pre-activations, patch matrices, and the same again for the backward pass):
-  /// an estimate for refusing runs that cannot fit in memory.
+  /// an estimate for refusing runs that cannot fit in memory. Saturates at the
+  /// largest Index rather than wrapping around to a small or negative count.
   Index activation_floats_per_sample() const;
   /// The weight matrix of layer k as (rows, cols): dense (units, d_in); conv
   /// (channels, c_in·kernel²). Requires: layers[k] has parameters.

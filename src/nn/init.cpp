@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
@@ -40,11 +41,9 @@ std::string Initializer::to_string() const {
   switch (kind) {
     case Kind::He: return "he";
     case Kind::Glorot: return "glorot";
-    case Kind::Normal: {
-      std::ostringstream ss;
-      ss << "normal:" << std;
-      return ss.str();
-    }
+    // The shortest text that reads back as the same double: config.json must
+    // reproduce the run (an ostream's 6 digits turned 0.0123456789 into 0.0123457).
+    case Kind::Normal: return "normal:" + format_number(std);
   }
   return "?";
 }

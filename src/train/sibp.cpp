@@ -1,5 +1,7 @@
 #include "train/sibp.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -48,14 +50,17 @@ std::vector<double> parse_lambda_list(const std::string& text) {
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, ',')) {
-    std::size_t used = 0;
+    // from_chars reads back exactly what format_number (config.json) writes,
+    // subnormal values included, which std::stod refuses as out of range.
+    // Spaces around a value and a leading '+' are allowed, as stod allowed them.
+    std::size_t a = 0, b = part.size();
+    while (a < b && std::isspace(static_cast<unsigned char>(part[a]))) ++a;
+    while (b > a && std::isspace(static_cast<unsigned char>(part[b - 1]))) --b;
+    if (a < b && part[a] == '+') ++a;
     double v = 0;
-    try {
-      v = std::stod(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (part.empty() || used != part.size() || !(v > 0) || !std::isfinite(v))
+    const auto [end, ec] = std::from_chars(part.data() + a, part.data() + b, v);
+    const bool used = a < b && ec == std::errc() && end == part.data() + b;
+    if (!used || !(v > 0) || !std::isfinite(v))
       throw OptionError("lambda", "'" + text + "': expected positive numbers joined by ',', got '" + part + "'");
     out.push_back(v);
   }

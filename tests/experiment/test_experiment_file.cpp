@@ -213,6 +213,13 @@ TEST(ExperimentFile, BadGrid) {
   j = sweep_file();
   j["sweeps"][1]["values"] = json::array({1, 2});
   expect_usage_error(j, {"sweeps[1]", "both \"values\" and \"grid\""});
+  // Found writing fuzz/fuzz_experiment.cpp: 4294967298 points was read as an int
+  // (2 after wrapping around) and accepted as a 2-point grid.
+  j = sweep_file();
+  j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", 4294967298ULL}};
+  expect_usage_error(j, {"sweeps[1].grid.points", "from 2 to 1000", "4294967298"});
+  j["sweeps"][1]["grid"] = {{"from", 0.1}, {"to", 10}, {"points", -4294967294LL}};
+  expect_usage_error(j, {"sweeps[1].grid.points", "from 2 to 1000", "-4294967294"});
 }
 
 TEST(ExperimentFile, EmptyOrRepeatedSeeds) {
@@ -245,6 +252,29 @@ TEST(ExperimentFile, DuplicateLabels) {
   j = sweep_file();
   j["sweeps"][1]["label"] = "sgd/lr";
   expect_usage_error(j, {"sweeps[1].label", "folder name 'sgd-lr'"});
+}
+
+// Found writing fuzz/fuzz_experiment.cpp (its folder check fails on it): a label ".." planned its runs in
+// OUT/../seed-1, outside the output folder, and "." in OUT/seed-1; a label too
+// long for a folder name failed only when its run started.
+TEST(ExperimentFile, LabelsMustNameAFolderInsideTheOutput) {
+  for (const char* label : {"..", "."}) {
+    json j = compare_file();
+    j["runs"][1]["label"] = label;
+    expect_usage_error(j, {"runs[1].label", std::string("'") + label + "' cannot name a folder"});
+    j = sweep_file();
+    j["sweeps"][0]["label"] = label;
+    expect_usage_error(j, {"sweeps[0].label", "cannot name a folder"});
+  }
+  json j = compare_file();
+  j["runs"][1]["label"] = std::string(101, 'a');
+  expect_usage_error(j, {"runs[1].label", "101 characters", "at most 100"});
+  // Dots inside a label are fine, and the longest label is accepted.
+  j["runs"][1]["label"] = std::string(100, 'a');
+  j["runs"][2]["label"] = "...";
+  const std::vector<PlannedRun> plan = plan_runs(parse_experiment(j, "x.json"));
+  ASSERT_EQ(plan.size(), 6u);
+  EXPECT_EQ(plan[4].subdir, fs::path("...") / "seed-1");
 }
 
 TEST(ExperimentFile, RunsAreValidatedBeforeAnythingTrains) {

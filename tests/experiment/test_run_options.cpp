@@ -110,6 +110,30 @@ TEST(RunOptions, IntegersNeverWrapAround) {
 TEST(RunOptions, NumbersAcceptedForLambda) {
   EXPECT_EQ(from_json({{"lambda", 2}}).lambda, std::vector<double>{2});
   expect_error([] { from_json({{"lambda", -1}}); }, "'lambda'");
+  EXPECT_EQ(from_json({{"lambda", " +1, 0.5 "}}).lambda, (std::vector<double>{1, 0.5}));
+  expect_error([] { from_json({{"lambda", "1,,2"}}); }, "'lambda'");
+  expect_error([] { from_json({{"lambda", "1e400"}}); }, "'lambda'");
+}
+
+// Found writing fuzz/fuzz_config.cpp (its round-trip check fails on it): the initialiser's standard deviation was
+// written with 6 significant digits, so config.json described another run.
+TEST(RunOptions, WrittenConfigKeepsTheInitialiserExactly) {
+  const RunOptions o = from_json({{"init", "normal:0.0123456789"}});
+  EXPECT_EQ(run_options_json(o).at("init"), "normal:0.0123456789");
+  const RunOptions again = from_json(json::parse(run_options_json(o).dump()));
+  EXPECT_EQ(again.init.std, 0.0123456789);
+  EXPECT_EQ(from_json({{"init", "normal:1e-300"}}).init.to_string(), "normal:1e-300");
+}
+
+// Found writing fuzz/fuzz_config.cpp (corpus/config/regress-lambda-subnormal.json): "lambda": 1e-320 (a subnormal number) was
+// accepted, written into config.json as the text "1e-320", and that text was
+// refused when read back (std::stod: out of range), so `--resume` failed.
+TEST(RunOptions, WrittenConfigReadsBackForSubnormalLambda) {
+  RunOptions o = from_json({{"algo", "sibp"}, {"lambda", 1e-320}});
+  const json stored = run_options_json(o);
+  RunOptions again = from_json(json::parse(stored.dump()));
+  EXPECT_EQ(again.lambda, o.lambda);
+  EXPECT_EQ(run_options_json(again), stored);
 }
 
 TEST(RunOptions, OptionsThatDoNotApplyAreErrorsWhenGiven) {

@@ -3,6 +3,7 @@
 // shapes and errors (ALGORITHMS.md §1, §5).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -328,6 +329,41 @@ TEST(NetworkSpecBuildErrors, NoParametrisedLayer) {
   const std::string msg =
       usage_error_of([] { (void)NetworkSpec::build(Architecture{}, shape(1, 4, 4), Loss::SoftmaxCrossEntropy); });
   EXPECT_NE(msg.find("no layers"), std::string::npos) << msg;
+}
+
+// Found writing fuzz/fuzz_arch.cpp: a padded convolution with many channels gave a
+// per-sample output of 10^12 values, accepted, and a few more layers made the
+// shapes' sizes wrap around 64 bits. Refused as Shape::parse refuses an input.
+TEST(NetworkSpecBuildErrors, LayerOutputAboveTheSampleLimitNamesLayerAndLimit) {
+  expect_build_error("conv(1048576,1024,pad=1024) dense(10)", shape(1, 28, 28), {},
+                     {"layer 1", "'conv(1048576,1024,pad=1024)'", "1048576x1053x1053", "2147483647 values per sample"});
+  expect_build_error("dense(10)", shape(65536, 65536, 2), {}, {"input shape", "2147483647 values per sample"});
+  // Just inside the limit: accepted.
+  EXPECT_NO_THROW(NetworkSpec::build(Architecture::parse("conv(2000,1024,pad=1024) dense(2)"), shape(1, 1, 1),
+                                     Loss::SquaredError));
+}
+
+// Found writing fuzz/fuzz_arch.cpp (corpus/arch/regress-*-overflow; UBSan reports the overflow): the size estimates the memory check uses wrapped
+// around (to a small or negative count, so a network of 2^63 weights passed the
+// check) instead of staying huge.
+TEST(NetworkSpecBuild, SizeEstimatesSaturateInsteadOfWrapping) {
+  constexpr Index kMax = std::numeric_limits<Index>::max();
+  // Eight convolutions of 2^20 channels with 2^20 input channels and 1024x1024
+  // kernels: 2^60 weights each.
+  std::string weights = "conv(1048576,1)";
+  for (int i = 0; i < 8; ++i) weights += " conv(1048576,1024,stride=1024,pad=1024)";
+  const NetworkSpec big = NetworkSpec::build(Architecture::parse(weights + " dense(2)"), shape(1, 1, 1),
+                                             Loss::SquaredError);
+  EXPECT_EQ(big.num_parameters(), kMax);
+  // Five patch matrices of 2^40 rows (2^20 channels x 1024^2) by 1026^2 pixels.
+  std::string patches;
+  for (int i = 0; i < 5; ++i) patches += "conv(1048576,1) conv(1,1024,pad=1024) maxpool(1024) ";
+  const NetworkSpec wide = NetworkSpec::build(Architecture::parse(patches + "dense(2)"), shape(1, 1, 1),
+                                              Loss::SquaredError);
+  EXPECT_EQ(wide.activation_floats_per_sample(), kMax);
+  EXPECT_LT(wide.num_parameters(), kMax);
+  // Ordinary networks are counted exactly: 784*500+500 + 500*10+10.
+  EXPECT_EQ(NetworkSpec::mlp({784, 500, 10}).num_parameters(), 397510);
 }
 
 TEST(NetworkSpecBuildErrors, MlpShorthandRejectsTooFewWidths) {
