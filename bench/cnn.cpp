@@ -4,18 +4,24 @@
 //   conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)
 //
 //   build/bench/cnn [--data SPEC] [--batches N] [--repeat R] [--threads T] [--clock wall|cpu]
-//                   [--only LABEL,...] [--list]
+//                   [--only LABEL,...] [--eval] [--list]
 //
 // Real MNIST (or any 1×28×28 --data spec), batch 100, float, init he. Each
 // repeat trains a fresh network from the same initial weights on the same N
 // batches (default 600 = one MNIST epoch) with every selected algorithm in
 // turn, so background load hits all of them alike; the minimum over repeats is
 // reported. Algorithms are configured through RunOptions and RunSpec as
-// `sibp train` does; the labels with "conv" in them set SibpOptions'
-// per-layer-type iteration count, which has no command-line option yet.
+// `sibp train` does. sibp-gn-cg{k} runs k CG iterations on every layer
+// (sibp-gn-cg5 is `sibp train`'s default), sibp-gn-cg5-conv{k} 5 on the dense
+// layers and k on the convolutions (SibpOptions::conv_solver_iters, which has
+// no command-line option yet).
 // --clock cpu times process CPU time (meaningful for one thread on a shared
-// machine); the default is wall time. Output lines are `key=value`:
+// machine); the default is wall time. --eval also reports, for the first
+// repeat, how far each algorithm got on those batches: the mean batch loss
+// over the last quarter of the batches (before each step) and the test
+// accuracy after the last one (untimed). Output lines are `key=value`:
 //   repeat=R label=... seconds=...                          (every run)
+//   label=... late_batch_loss=... test_acc=...              (--eval, first repeat)
 //   label=... seconds_per_epoch=... ratio_to_sgd=... ms_per_batch=...
 // The convolution backend is the library's default (SIBP_CONV_BACKEND=reference
 // in the environment times the im2col + GEMM reference instead).
@@ -37,6 +43,7 @@
 #include "data/data_source.hpp"
 #include "experiment/run_options.hpp"
 #include "nn/init.hpp"
+#include "train/fit.hpp"
 
 using namespace sibp;
 
@@ -90,6 +97,7 @@ int run(int argc, char** argv) {
   std::string data = "mnist", only, clock = "wall";
   long long batches = 600;
   int repeat = 3, threads = 1;
+  bool eval = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -102,6 +110,7 @@ int run(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(value());
     else if (a == "--only") only = value();
     else if (a == "--clock") clock = value();
+    else if (a == "--eval") eval = true;
     else if (a == "--list") {
       for (const Variant& v : variants()) std::printf("%s\n", v.label.c_str());
       return 0;
@@ -145,11 +154,21 @@ int run(int argc, char** argv) {
       AlgorithmOptions ao = RunSpec(v.options).algorithm();
       if (v.conv_iters > 0) std::get<SibpOptions>(ao).conv_solver_iters = v.conv_iters;
       auto algo = make_algorithm<float>(ao, spec);
+      const std::size_t late = fixed.size() - std::max<std::size_t>(1, fixed.size() / 4);
+      double late_loss = 0;
       const double t0 = now();
-      for (const Batch<float>& b : fixed)
-        if (!algo->step(net, b).finite) throw std::runtime_error(v.label + ": a step diverged");
+      for (std::size_t k = 0; k < fixed.size(); ++k) {
+        const StepReport report = algo->step(net, fixed[k]);
+        if (!report.finite) throw std::runtime_error(v.label + ": a step diverged");
+        if (k >= late) late_loss += report.loss;
+      }
       const double s = now() - t0;
       std::printf("repeat=%d label=%s seconds=%.3f\n", r + 1, v.label.c_str(), s);
+      if (eval && r == 0 && loaded.test) {
+        const EvalResult e = evaluate(net, *loaded.test, Normalization{});
+        std::printf("label=%s late_batch_loss=%.4f test_acc=%.4f\n", v.label.c_str(),
+                    late_loss / static_cast<double>(fixed.size() - late), e.accuracy);
+      }
       std::fflush(stdout);
       auto [it, fresh] = best.emplace(v.label, s);
       if (!fresh) it->second = std::min(it->second, s);

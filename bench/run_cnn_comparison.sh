@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# One epoch of the reference CNN on MNIST, batch 100, float32:
+#
+#   conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)
+#
+# `sibp train` with SGD (momentum 0.9, lr 0.05) and with SIBP (default solvers),
+# against PyTorch at its best configuration on this machine (float32, same
+# architecture, batch 100, SGD momentum; bench/kernels/bench_pytorch_cnn.py,
+# fresh model per repeat), all in the same run, then the issue's ratios:
+#
+#   SGD ratio   = our SGD epoch / PyTorch's best float32 epoch     (target <= 0.7)
+#   SIBP ratio  = our SIBP epoch / our SGD epoch                    (target <= 2.5)
+#   peak memory = largest peak resident set of one `sibp train`    (target <= 1 GB)
+#
+# Usage: bench/run_cnn_comparison.sh [BUILD_DIR] [REPEATS] [THREADS]
+#   BUILD_DIR defaults to ./build (needs build/sibp); REPEATS (default 3) runs
+#   of each, best (minimum) and median quoted; THREADS (default 2) for both
+#   sibp (--threads) and PyTorch (torch.set_num_threads).
+#   MNIST: $MNIST_DIR, else $SIBP_DATA_DIR/mnist, else data/mnist.
+# Our epoch time is the training time `sibp train` records in result.json
+# (seconds_per_epoch: the steps only, without loading data or evaluating), one
+# fresh one-epoch run per repeat; PyTorch's is the loop over 600 batches
+# timed by the script. Peak memory is /usr/bin/time -v's "Maximum resident set
+# size" of the whole `sibp train` process (data loading and evaluation included).
+# Not run by CI: the machine is shared, so repeat and read best and median.
+set -euo pipefail
+# PyTorch from Debian uses the system BLAS: without OpenBLAS installed it runs on
+# the reference BLAS, many times slower here, which would flatter us.
+if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
+  echo "run_cnn_comparison: install libopenblas0-pthread first (apt-get install libopenblas0-pthread)" >&2
+  exit 2
+fi
+[[ -x /usr/bin/time ]] || { echo "run_cnn_comparison: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-"$root/build"}
+repeats=${2:-3}
+threads=${3:-2}
+sibp="$build/sibp"
+[[ -x "$sibp" ]] || { echo "run_cnn_comparison: missing $sibp: cmake --build $build --target sibp" >&2; exit 2; }
+mnist=${MNIST_DIR:-}
+if [[ -z "$mnist" ]]; then
+  for d in "${SIBP_DATA_DIR:+$SIBP_DATA_DIR/mnist}" "$root/data/mnist"; do
+    [[ -n "$d" && -d "$d" ]] && { mnist=$d; break; }
+  done
+fi
+[[ -n "$mnist" && -d "$mnist" ]] ||
+  { echo "run_cnn_comparison: no MNIST folder (set MNIST_DIR, or run build/sibp fetch mnist)" >&2; exit 2; }
+arch='conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)'
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# best and median of the numbers in a file, one a line
+stats() {
+  sort -g "$1" | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.3f %.3f\n", v[1], m}'
+}
+
+# ours LABEL ARGS...: REPEATS one-epoch runs of sibp train; appends the epoch
+# seconds to $tmp/LABEL.sec and the peak RSS in kB to $tmp/LABEL.rss
+ours() {
+  local label=$1
+  shift
+  for r in $(seq 1 "$repeats"); do
+    local out="$tmp/$label-$r"
+    /usr/bin/time -v -o "$tmp/$label-$r.time" "$sibp" train --data "idx:$mnist" --arch "$arch" --batch 100 \
+      --epochs 1 --seed 1 --threads "$threads" --out "$out" "$@" >/dev/null
+    local sec
+    sec=$(grep -o '"seconds_per_epoch": [0-9.e+-]*' "$out/result.json" | awk '{print $2}')
+    local rss
+    rss=$(grep 'Maximum resident set size' "$tmp/$label-$r.time" | awk '{print $NF}')
+    local acc
+    acc=$(grep -o '"test_acc": [0-9.e+-]*' "$out/result.json" | awk '{print $2}')
+    echo "$label repeat=$r epoch_seconds=$sec peak_rss_kb=$rss test_acc=$acc"
+    echo "$sec" >>"$tmp/$label.sec"
+    echo "$rss" >>"$tmp/$label.rss"
+    rm -rf "$out"
+  done
+}
+
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+echo "== ours: $sibp train --arch '$arch' --batch 100 --epochs 1 --threads $threads"
+ours sgd --algo momentum --lr 0.05 --init he
+ours sibp --algo sibp --init he
+echo "== PyTorch float32, env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE"
+env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
+  /usr/bin/python3 "$root/bench/kernels/bench_pytorch_cnn.py" --data "$mnist" --repeat "$repeats" \
+  --threads "$threads" | tee "$tmp/torch.out"
+grep -o 'epoch_seconds=[0-9.]*' "$tmp/torch.out" | cut -d= -f2 >"$tmp/torch.sec"
+echo "== load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+
+read -r sgd_best sgd_med < <(stats "$tmp/sgd.sec")
+read -r sibp_best sibp_med < <(stats "$tmp/sibp.sec")
+read -r torch_best torch_med < <(stats "$tmp/torch.sec")
+peak=$(cat "$tmp/sgd.rss" "$tmp/sibp.rss" | sort -g | tail -1)
+echo
+echo "== summary (seconds per epoch: best / median of $repeats, $threads threads)"
+printf 'ours SGD (momentum 0.9)       %8.3f / %8.3f\n' "$sgd_best" "$sgd_med"
+printf 'ours SIBP (default solvers)   %8.3f / %8.3f\n' "$sibp_best" "$sibp_med"
+printf 'PyTorch float32 (best env)    %8.3f / %8.3f\n' "$torch_best" "$torch_med"
+awk -v o="$sgd_best" -v t="$torch_best" 'BEGIN {printf "SGD ratio ours/PyTorch        %8.3f   (target <= 0.7)\n", o / t}'
+awk -v s="$sibp_best" -v o="$sgd_best" 'BEGIN {printf "SIBP ratio SIBP/our SGD       %8.3f   (target <= 2.5)\n", s / o}'
+awk -v k="$peak" 'BEGIN {printf "peak RSS of sibp train        %8.1f MB (target <= 1000)\n", k / 1024}'
