@@ -24,7 +24,7 @@ momentum, Adam, ProxProp and SIBP (exact:gn-cg and the reference solver).
 The default trains every configuration on the first 2000 training samples
 (1 epoch per sweep point, 3 epochs per comparison run, 3 seeds) and tests on
 the first 2000 test samples; --full writes depth-<data>-full*.json with the
-whole data sets, 2 sweep epochs on wider grids and 10 comparison epochs
+whole data sets, 2 sweep epochs and 10 comparison epochs
 (many hours). Runs are single-threaded (threads 1 in the files). Only the standard library is used.
 """
 import argparse
@@ -43,27 +43,26 @@ WIDTH = 256
 PAPER_INIT = "normal:0.05"
 STANDARD_INIT = {"sigmoid": "glorot", "tanh": "glorot", "relu": "he"}
 
-# Each method: its fixed options, the swept step and its grids: decades (a
+# Each method: its fixed options, the swept step and its grid: decades (a
 # factor 10 apart) over the range where each method's best step lies for some
-# depth and activation, so the best step is known to within a factor of about 3.
-# "full" is the grid of the --full study; "quick" the three middle decades of the
-# default one.
+# depth and activation, so the best step is known to within a factor of about 3
+# (a best step at the end of its grid is flagged by `steps`).
 METHODS = OrderedDict([
     ("sgd", {"base": {"algo": "sgd"}, "param": "lr",
-             "full": [0.01, 0.1, 1, 10], "quick": [0.1, 1, 10]}),
+             "values": [0.01, 0.1, 1, 10]}),
     ("momentum", {"base": {"algo": "momentum"}, "param": "lr",
-                  "full": [0.001, 0.01, 0.1, 1], "quick": [0.01, 0.1, 1]}),
+                  "values": [0.001, 0.01, 0.1, 1]}),
     ("adam", {"base": {"algo": "adam"}, "param": "lr",
-              "full": [0.0001, 0.001, 0.01], "quick": [0.0001, 0.001, 0.01]}),
+              "values": [0.0001, 0.001, 0.01]}),
     # ProxProp with its authors' settings (tau 0.05, 3 CG iterations, outer
     # Nesterov momentum 0.95); its outer learning rate is the step.
     ("proxprop", {"base": {"algo": "proxprop", "tau": 0.05, "prox_solver": "cg", "prox_iters": 3,
                            "momentum": 0.95, "nesterov": True},
-                  "param": "lr", "full": [0.01, 0.1, 1], "quick": [0.01, 0.1, 1]}),
+                  "param": "lr", "values": [0.01, 0.1, 1]}),
     ("sibp-gn", {"base": {"algo": "sibp", "lambda": "1", "solver": "exact:gn-cg"},
-                 "param": "eta", "full": [0.01, 0.1, 1, 10], "quick": [0.1, 1, 10]}),
+                 "param": "eta", "values": [0.01, 0.1, 1, 10]}),
     ("sibp-ref", {"base": {"algo": "sibp", "lambda": "1", "solver": "reference"},
-                  "param": "eta", "full": [0.01, 0.1, 1, 10], "quick": [0.1, 1, 10]}),
+                  "param": "eta", "values": [0.01, 0.1, 1, 10]}),
 ])
 
 DATA = {
@@ -71,15 +70,15 @@ DATA = {
     "fashion-mnist": {"name": "fashion", "target": 0.7},
 }
 
-# Schedules. The default keeps the whole grid of configurations (144 per data
-# set) but trains each on the first 2000 training samples and evaluates on the
-# first 2000 test samples, so that the study fits in about an hour of one core;
+# Schedules. The default keeps every configuration (144 per data set) and the
+# step grids of the full study, but trains on the first 2000 training samples
+# and evaluates on the first 2000 test samples, so that the study fits in about an hour of one core;
 # its target accuracy is therefore modest. --full trains on the whole training
 # set and tests on the whole test set (many hours).
 DEFAULT = {"train_subset": 2000, "test_subset": 2000, "sweep_epochs": 1, "epochs": 3, "eval_every": 0,
-           "seeds": [1, 2, 3], "grid": "quick"}
+           "seeds": [1, 2, 3]}
 FULL = {"train_subset": 0, "test_subset": 0, "sweep_epochs": 2, "epochs": 10, "eval_every": 0,
-        "seeds": [1, 2, 3], "grid": "full"}
+        "seeds": [1, 2, 3]}
 
 
 def layers(depth):
@@ -127,7 +126,7 @@ def sweep_file(data, full):
             base = OrderedDict(net)
             base.update(m["base"])
             sweeps.append(OrderedDict([("label", prefix + "-" + method), ("base", base), ("param", m["param"]),
-                                       ("values", m[schedule["grid"]])]))
+                                       ("values", m["values"])]))
     return OrderedDict([
         ("name", file_name(data, full, "sweep")[:-5]),
         ("description",
@@ -183,7 +182,7 @@ def compare_file(data, full, sweep_dir):
                 continue
             value, _ = best_step(sweep[label])
             if value is None:
-                value = m[schedule["grid"]][0]
+                value = m["values"][0]
             run = OrderedDict([("label", label)])
             run.update(net)
             run.update(m["base"])
@@ -301,6 +300,20 @@ def time_table(result_dir, depth):
     return "\n".join(out)
 
 
+def time_tables(result_dir, depths):
+    target = None
+    path = os.path.join(result_dir, "experiment.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            target = json.load(f).get("target_accuracy")
+    out = []
+    for depth in depths:
+        out.append("\nEpochs and seconds to %s test accuracy, %d hidden layers (mean over the seeds that reached "
+                   "it):\n" % ("%g%%" % (100 * target) if target else "the target", depth))
+        out.append(time_table(result_dir, depth))
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -316,7 +329,8 @@ def main():
     t = sub.add_parser("table", help="markdown tables of a finished comparison, for docs/results.md")
     t.add_argument("result_dir")
     t.add_argument("--sweep", help="the sweep's folder, to list the chosen steps")
-    t.add_argument("--time-depth", type=int, default=16, help="depth of the time-to-target table")
+    t.add_argument("--time-depth", type=int, default=0,
+                   help="only this depth's time-to-target table (default: every depth)")
     r = sub.add_parser("run", help="the whole study in one command: write the sweep file, run it, write the "
                                    "comparison file from its best steps, run that, print the tables")
     r.add_argument("--data", choices=sorted(DATA), required=True)
@@ -336,9 +350,7 @@ def main():
               args.output or os.path.join(ROOT, "experiments", file_name(args.data, args.full, "compare")))
     elif args.cmd == "table":
         print(tables(args.result_dir, args.sweep))
-        print("\nEpochs and seconds to the target accuracy, %d hidden layers (mean over the seeds that reached it):\n"
-              % args.time_depth)
-        print(time_table(args.result_dir, args.time_depth))
+        print(time_tables(args.result_dir, [args.time_depth] if args.time_depth else DEPTHS))
     elif args.cmd == "run":
         import subprocess
         stem = file_name(args.data, args.full, "compare")[:-5]
@@ -355,7 +367,7 @@ def main():
         print("+ " + " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
         print(tables(out, sweep_dir))
-        print(time_table(out, DEPTHS[-1]))
+        print(time_tables(out, DEPTHS))
     elif args.cmd == "steps":
         sweep = read_sweep(args.sweep_dir)
         out = ["| configuration | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
@@ -364,7 +376,9 @@ def main():
             for method, m in METHODS.items():
                 v, why = best_step(sweep.get(prefix + "-" + method, []))
                 stalled = "no step learned" in why
-                cells.append("–" if v is None else ("%s %g" % (m["param"], v)) + (" (stalled)" if stalled else ""))
+                edge = v is not None and v in (m["values"][0], m["values"][-1])
+                cells.append("–" if v is None else ("%s %g" % (m["param"], v)) + (" (stalled)" if stalled else "")
+                             + (" (grid end)" if edge and not stalled else ""))
             out.append("| %s | %s |" % (prefix, " | ".join(cells)))
         print("\n".join(out))
 
