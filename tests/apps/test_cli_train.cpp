@@ -99,7 +99,7 @@ TEST_F(CliTrain, TrainSubsetUsesTheFirstSamples) {
   const auto metrics = nlohmann::json::parse(slurp(dir_ / "sub" / "metrics.json"));
   EXPECT_EQ(metrics.back()["iteration"], 6);  // 60 samples in batches of 10
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "sub" / "config.json"))["data_shape"]["train"], 60);
-  // --test-subset: the test metrics of the first N test samples, as `sibp eval` computes them on that slice.
+  // --test-subset: the test metrics describe the first N test samples only.
   ASSERT_EQ(run_sibp(train_args("tsub", "--test-subset 7 --epochs 1")).exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "tsub" / "config.json"))["data_shape"]["test"], 7);
   const auto tm = nlohmann::json::parse(slurp(dir_ / "tsub" / "metrics.json"));
