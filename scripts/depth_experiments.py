@@ -7,19 +7,25 @@ sigmoid, tanh and ReLU, each with the SIBP paper's normal:0.05 initialisation
 and a standard one (glorot for sigmoid/tanh, he for ReLU), trained by SGD,
 momentum, Adam, ProxProp and SIBP (exact:gn-cg and the reference solver).
 
-    # 1. the step-size sweep (one file per data set; committed)
-    python3 scripts/depth_experiments.py sweep --data mnist
-    build/sibp sweep experiments/depth-mnist-sweep.json --out results/depth-mnist-sweep
-    # 2. the comparison at each configuration's best step (reads the sweep's sweep.csv)
-    python3 scripts/depth_experiments.py compare --data mnist --sweep results/depth-mnist-sweep
-    build/sibp compare experiments/depth-mnist.json --out results/depth-mnist
-    # 3. the tables of docs/results.md
-    python3 scripts/depth_experiments.py table results/depth-mnist
+    # the whole study, one command per data set: writes
+    # experiments/depth-mnist-sweep.json, runs it (results/depth-mnist-sweep),
+    # writes experiments/depth-mnist.json with each configuration's best step,
+    # runs it (results/depth-mnist) and prints the tables of docs/results.md
+    /usr/bin/python3 scripts/depth_experiments.py run --data mnist
+    /usr/bin/python3 scripts/depth_experiments.py run --data fashion-mnist
 
-The default trains on the first TRAIN_SUBSET training samples for a few
-epochs, so that each command stays near half an hour of one core; --full
-writes depth-<data>-full*.json with the whole training set and longer
-training (hours). Only the standard library is used.
+    # or step by step (the committed comparison file reruns with sibp alone)
+    /usr/bin/python3 scripts/depth_experiments.py sweep --data mnist
+    build/sibp sweep experiments/depth-mnist-sweep.json --out results/depth-mnist-sweep
+    /usr/bin/python3 scripts/depth_experiments.py compare --data mnist --sweep results/depth-mnist-sweep
+    build/sibp compare experiments/depth-mnist.json --out results/depth-mnist
+    /usr/bin/python3 scripts/depth_experiments.py table results/depth-mnist --sweep results/depth-mnist-sweep
+
+The default trains every configuration on the first 2000 training samples
+(1 epoch per sweep point, 3 epochs per comparison run, 3 seeds) and tests on
+the first 2000 test samples; --full writes depth-<data>-full*.json with the
+whole data sets, 2 sweep epochs and 10 comparison epochs
+(many hours). Runs are single-threaded (threads 1 in the files). Only the standard library is used.
 """
 import argparse
 import csv
@@ -37,14 +43,17 @@ WIDTH = 256
 PAPER_INIT = "normal:0.05"
 STANDARD_INIT = {"sigmoid": "glorot", "tanh": "glorot", "relu": "he"}
 
-# Each method: its fixed options, the swept step and its grid. The grids are
-# decades (a factor 10 apart) over the range where each method's best step
-# lies for some depth and activation; the best step is therefore known to
-# within a factor of about 3.
+# Each method: its fixed options, the swept step and its grid: decades (a
+# factor 10 apart) over the range where each method's best step lies for some
+# depth and activation, so the best step is known to within a factor of about 3
+# (a best step at the end of its grid is flagged by `steps`).
 METHODS = OrderedDict([
-    ("sgd", {"base": {"algo": "sgd"}, "param": "lr", "values": [0.01, 0.1, 1, 10]}),
-    ("momentum", {"base": {"algo": "momentum"}, "param": "lr", "values": [0.001, 0.01, 0.1, 1]}),
-    ("adam", {"base": {"algo": "adam"}, "param": "lr", "values": [0.0001, 0.001, 0.01]}),
+    ("sgd", {"base": {"algo": "sgd"}, "param": "lr",
+             "values": [0.01, 0.1, 1, 10]}),
+    ("momentum", {"base": {"algo": "momentum"}, "param": "lr",
+                  "values": [0.001, 0.01, 0.1, 1]}),
+    ("adam", {"base": {"algo": "adam"}, "param": "lr",
+              "values": [0.0001, 0.001, 0.01]}),
     # ProxProp with its authors' settings (tau 0.05, 3 CG iterations, outer
     # Nesterov momentum 0.95); its outer learning rate is the step.
     ("proxprop", {"base": {"algo": "proxprop", "tau": 0.05, "prox_solver": "cg", "prox_iters": 3,
@@ -57,13 +66,20 @@ METHODS = OrderedDict([
 ])
 
 DATA = {
-    "mnist": {"name": "mnist", "target": 0.9},
-    "fashion-mnist": {"name": "fashion", "target": 0.8},
+    "mnist": {"name": "mnist", "target": 0.8},
+    "fashion-mnist": {"name": "fashion-mnist", "target": 0.7},
 }
 
-# Schedules: (train_subset, sweep epochs, comparison epochs, comparison eval_every).
-DEFAULT = {"train_subset": 10000, "sweep_epochs": 2, "epochs": 5, "eval_every": 0, "seeds": [1, 2, 3]}
-FULL = {"train_subset": 0, "sweep_epochs": 2, "epochs": 10, "eval_every": 0, "seeds": [1, 2, 3]}
+# Schedules. The default keeps every configuration (144 per data set) and the
+# step grids of the full study, but trains on the first 2000 training samples
+# and evaluates on the first 2000 test samples, so that the study takes about
+# 30 minutes of one core (measured: 9 min sweep, 20 min comparison on MNIST);
+# its target accuracy is therefore modest. --full trains on the whole training
+# set and tests on the whole test set (many hours).
+DEFAULT = {"train_subset": 2000, "test_subset": 2000, "sweep_epochs": 1, "epochs": 3, "eval_every": 0,
+           "seeds": [1, 2, 3]}
+FULL = {"train_subset": 0, "test_subset": 0, "sweep_epochs": 2, "epochs": 10, "eval_every": 0,
+        "seeds": [1, 2, 3]}
 
 
 def layers(depth):
@@ -75,9 +91,10 @@ def inits(act):
 
 
 def configurations():
-    """(label prefix, network options) for every depth, activation and initialisation."""
-    for depth in DEPTHS:
-        for act in ACTS:
+    """(label prefix, network options) for every depth, activation and initialisation: deepest
+    first, so that an interrupted study has its most telling networks."""
+    for act in ACTS:
+        for depth in reversed(DEPTHS):
             for init_name, init in inits(act):
                 yield "d%d-%s-%s" % (depth, act, init_name), {"layers": layers(depth), "act": act, "init": init}
 
@@ -89,15 +106,17 @@ def file_name(data, full, kind):
 
 def base_options(data, schedule, epochs):
     base = OrderedDict([("data", data), ("batch", 100), ("epochs", epochs), ("val_split", 0)])
-    if schedule["train_subset"]:
-        base["train_subset"] = schedule["train_subset"]
+    for key in ("train_subset", "test_subset"):
+        if schedule[key]:
+            base[key] = schedule[key]
+    base["threads"] = 1
     return base
 
 
 def schedule_text(schedule, epochs):
-    n = schedule["train_subset"]
+    n, t = schedule["train_subset"], schedule["test_subset"]
     return ("the first %d training samples" % n if n else "the whole training set") + \
-        ", batch 100, %d epochs" % epochs
+        (" (test: the first %d test samples)" % t if t else "") + ", batch 100, %d epochs" % epochs
 
 
 def sweep_file(data, full):
@@ -151,6 +170,19 @@ def best_step(points):
     return v, ("lowest final training loss %.4g" % loss) + ("" if status == "stable" else " (no step learned)")
 
 
+def sweep_note(data, sweep_dir):
+    """A warning when the steps come from another data set's sweep (its experiment.json says which)."""
+    path = os.path.join(sweep_dir, "experiment.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        swept = json.load(f).get("base", {}).get("data")
+    if swept in (None, data):
+        return ""
+    return (", a sweep on %s, not %s: the steps are borrowed until %s's own sweep has run (scripts/"
+            "depth_experiments.py run --data %s regenerates this file from it)" % (swept, data, data, data))
+
+
 def compare_file(data, full, sweep_dir):
     schedule = FULL if full else DEFAULT
     sweep = read_sweep(sweep_dir)
@@ -180,11 +212,11 @@ def compare_file(data, full, sweep_dir):
     return OrderedDict([
         ("name", file_name(data, full, "compare")[:-5]),
         ("description",
-         "Depth study, comparison (issue 10): every configuration of %s at its step with the lowest final training "
-         "loss in that sweep (a decade grid, seed 1), on %s, %d seeds, with per-layer diagnostics. "
-         "Generated by scripts/depth_experiments.py from %s/sweep.csv."
+         "Depth study, comparison (issue 10): every configuration of %s at the step with the lowest final training "
+         "loss in the sweep named below (a decade grid, seed 1), on %s, %d seeds, with per-layer diagnostics. "
+         "Generated by scripts/depth_experiments.py from %s/sweep.csv%s."
          % (file_name(data, full, "sweep"), schedule_text(schedule, schedule["epochs"]), len(schedule["seeds"]),
-            os.path.relpath(sweep_dir, ROOT) if os.path.isabs(sweep_dir) else sweep_dir)),
+            os.path.relpath(sweep_dir, ROOT) if os.path.isabs(sweep_dir) else sweep_dir, sweep_note(data, sweep_dir))),
         ("kind", "compare"),
         ("base", base),
         ("seeds", schedule["seeds"]),
@@ -282,6 +314,20 @@ def time_table(result_dir, depth):
     return "\n".join(out)
 
 
+def time_tables(result_dir, depths):
+    target = None
+    path = os.path.join(result_dir, "experiment.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            target = json.load(f).get("target_accuracy")
+    out = []
+    for depth in depths:
+        out.append("\nEpochs and seconds to %s test accuracy, %d hidden layers (mean over the seeds that reached "
+                   "it):\n" % ("%g%%" % (100 * target) if target else "the target", depth))
+        out.append(time_table(result_dir, depth))
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -297,7 +343,15 @@ def main():
     t = sub.add_parser("table", help="markdown tables of a finished comparison, for docs/results.md")
     t.add_argument("result_dir")
     t.add_argument("--sweep", help="the sweep's folder, to list the chosen steps")
-    t.add_argument("--time-depth", type=int, default=16, help="depth of the time-to-target table")
+    t.add_argument("--time-depth", type=int, default=0,
+                   help="only this depth's time-to-target table (default: every depth)")
+    r = sub.add_parser("run", help="the whole study in one command: write the sweep file, run it, write the "
+                                   "comparison file from its best steps, run that, print the tables")
+    r.add_argument("--data", choices=sorted(DATA), required=True)
+    r.add_argument("--full", action="store_true")
+    r.add_argument("--sibp", default=os.path.join(ROOT, "build", "sibp"), help="the sibp executable")
+    r.add_argument("--out", help="results folder (default: results/depth-<data>[-full]); the sweep goes to "
+                                 "<out>-sweep. Finished runs in them are kept (sibp resumes).")
     st = sub.add_parser("steps", help="the step each configuration's sweep chose")
     st.add_argument("sweep_dir")
     args = ap.parse_args()
@@ -310,9 +364,24 @@ def main():
               args.output or os.path.join(ROOT, "experiments", file_name(args.data, args.full, "compare")))
     elif args.cmd == "table":
         print(tables(args.result_dir, args.sweep))
-        print("\nEpochs and seconds to the target accuracy, %d hidden layers (mean over the seeds that reached it):\n"
-              % args.time_depth)
-        print(time_table(args.result_dir, args.time_depth))
+        print(time_tables(args.result_dir, [args.time_depth] if args.time_depth else DEPTHS))
+    elif args.cmd == "run":
+        import subprocess
+        stem = file_name(args.data, args.full, "compare")[:-5]
+        out = args.out or os.path.join(ROOT, "results", stem)
+        sweep_dir = out + "-sweep"
+        sweep_json = os.path.join(ROOT, "experiments", file_name(args.data, args.full, "sweep"))
+        compare_json = os.path.join(ROOT, "experiments", file_name(args.data, args.full, "compare"))
+        write(sweep_file(args.data, args.full), sweep_json)
+        for cmd in ([args.sibp, "sweep", sweep_json, "--out", sweep_dir],):
+            print("+ " + " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True)
+        write(compare_file(args.data, args.full, sweep_dir), compare_json)
+        cmd = [args.sibp, "compare", compare_json, "--out", out]
+        print("+ " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        print(tables(out, sweep_dir))
+        print(time_tables(out, DEPTHS))
     elif args.cmd == "steps":
         sweep = read_sweep(args.sweep_dir)
         out = ["| configuration | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
@@ -321,7 +390,9 @@ def main():
             for method, m in METHODS.items():
                 v, why = best_step(sweep.get(prefix + "-" + method, []))
                 stalled = "no step learned" in why
-                cells.append("–" if v is None else ("%s %g" % (m["param"], v)) + (" (stalled)" if stalled else ""))
+                edge = v is not None and v in (m["values"][0], m["values"][-1])
+                cells.append("–" if v is None else ("%s %g" % (m["param"], v)) + (" (stalled)" if stalled else "")
+                             + (" (grid end)" if edge and not stalled else ""))
             out.append("| %s | %s |" % (prefix, " | ".join(cells)))
         print("\n".join(out))
 

@@ -218,6 +218,10 @@ std::vector<RunOptionInfo> build_table() {
   t.push_back(row("train_subset", D, "N",
                   "Train on the first N training samples only (after --val-split; 0: all), for quick studies", all,
                   &RunOptions::train_subset, integer_codec<Index>(0, Index(1) << 40)));
+  t.push_back(row("test_subset", D, "N",
+                  "Evaluate on the first N test samples only (0: all), for quick studies where the test evaluation "
+                  "would cost as much as the training", all,
+                  &RunOptions::test_subset, integer_codec<Index>(0, Index(1) << 40)));
   t.push_back(row("standardize", D, "", "Standardise features (mean/std of the training split)", all,
                   &RunOptions::standardize, flag_codec()));
 
@@ -496,6 +500,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   data_.dir = o.data_dir.empty() ? default_data_dir() : std::filesystem::path(o.data_dir);
   data_.val_split = o.val_split;
   data_.train_subset = o.train_subset;
+  data_.test_subset = o.test_subset;
   data_.standardize = o.standardize;
 
   model_.arch = o.arch;

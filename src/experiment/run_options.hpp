@@ -51,6 +51,7 @@ struct RunOptions {
   std::string data_dir;         ///< folder of fetched data sets; empty: $SIBP_DATA_DIR or ./data
   Index val_split = 0;          ///< hold out the last N training samples
   Index train_subset = 0;       ///< train on the first N training samples only (0: all)
+  Index test_subset = 0;        ///< evaluate on the first N test samples only (0: all)
   bool standardize = false;     ///< per-feature standardisation (fitted on the training split)
   // Model
   std::vector<Index> layers{784, 500, 10};  ///< --layers shorthand (input .. classes), with act
@@ -158,6 +159,7 @@ struct DataSpecOptions {
   std::filesystem::path dir;  ///< resolved data folder
   Index val_split = 0;
   Index train_subset = 0;
+  Index test_subset = 0;
   bool standardize = false;
 };
 

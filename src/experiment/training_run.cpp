@@ -211,6 +211,13 @@ RunData load_run_data(const RunSpec& spec) {
                                             std::to_string(o.train_subset));
     d.data.train = d.data.train.slice(0, o.train_subset, d.data.train.name());
   }
+  if (o.test_subset > 0) {
+    const Index have = d.data.test ? d.data.test->size() : 0;
+    if (o.test_subset > have)
+      throw OptionError("test_subset", "the test split of '" + o.data + "' has " + std::to_string(have) +
+                                           " samples, fewer than " + std::to_string(o.test_subset));
+    d.data.test = d.data.test->slice(0, o.test_subset, d.data.test->name());
+  }
   const Dataset& train = d.data.train;
   if (train.size() == 0) throw DataError(o.data + ": the training split has no samples");
   d.net = spec.model().network(train.sample_shape(), train.num_classes(), o.data);

@@ -99,6 +99,12 @@ TEST_F(CliTrain, TrainSubsetUsesTheFirstSamples) {
   const auto metrics = nlohmann::json::parse(slurp(dir_ / "sub" / "metrics.json"));
   EXPECT_EQ(metrics.back()["iteration"], 6);  // 60 samples in batches of 10
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "sub" / "config.json"))["data_shape"]["train"], 60);
+  // --test-subset: the test metrics describe the first N test samples only.
+  ASSERT_EQ(run_sibp(train_args("tsub", "--test-subset 7 --epochs 1")).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "tsub" / "config.json"))["data_shape"]["test"], 7);
+  const auto tm = nlohmann::json::parse(slurp(dir_ / "tsub" / "metrics.json"));
+  const double acc = tm.back()["test_acc"].get<double>();
+  EXPECT_NEAR(acc * 7, std::round(acc * 7), 1e-9) << acc;  // a multiple of 1/7
 }
 
 TEST_F(CliTrain, InitFromStartsFromGivenWeights) {
@@ -147,6 +153,7 @@ TEST_F(CliTrain, BadOptionsGiveClearErrors) {
       {"--layers 4-x-3", 2, "--layers"},
       {"--dtype f16", 2, "--dtype"},
       {"--train-subset 100000", 2, "--train-subset"},
+      {"--test-subset 100000", 2, "--test-subset"},
       {"--algo sgd --eta 0.5", 2, "--eta: applies to --algo sibp, not sgd"},
       {"--seed -1", 2, "--seed"},
       {"--epochs 4294967298", 2, "--epochs"},
