@@ -12,7 +12,9 @@ import inspect
 from . import _sibp
 
 #: The options that name a data set on disk; ``fit`` takes arrays instead.
-DATA_SET_KEYS = ("data", "data_dir")
+# Options that choose the data set and so have no meaning for fit(), which is
+# given arrays: slice the arrays instead of train_subset/test_subset.
+DATA_SET_KEYS = ("data", "data_dir", "train_subset", "test_subset")
 
 
 def table():
@@ -106,6 +108,8 @@ def collect(kwargs, allowed, owner, aliases=None):
 
 
 def _owner_of(o):
+    if o["key"] in ("train_subset", "test_subset"):
+        return "sibp.train(); with sibp.fit(), slice the arrays"
     if o["key"] in DATA_SET_KEYS:
         return "sibp.train() and sibp.datasets.load()"
     if o["key"] in model_keys():

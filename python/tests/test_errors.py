@@ -127,3 +127,13 @@ def test_a_folder_written_by_another_process_is_locked(idx_dir, tmp_path, sibp_b
     finally:
         p.kill()
         p.wait()
+
+
+def test_fit_refuses_the_data_set_options(small):
+    """train_subset/test_subset choose samples of a named data set; fit() is
+    given arrays, so it refuses them instead of silently training on all."""
+    X, y, Xt, yt = small
+    net = sibp.Network(f"{X[0].size}-8-4", input_shape=X.shape[1:])
+    for kw in ("train_subset", "test_subset", "data"):
+        with pytest.raises(TypeError, match=kw):
+            sibp.fit(net, sibp.SGD(), X, y, epochs=1, **{kw: 10 if kw != "data" else "mnist"})
