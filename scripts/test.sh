@@ -21,7 +21,7 @@
 # manages memory or indexes buffers.
 #
 # Last, every fuzz harness that links only core, data, nn and io runs for
-# SIBP_CI_FUZZ_SECONDS (default 10) seconds from its seed corpus, two at a
+# SIBP_CI_FUZZ_SECONDS (default 10; 0 skips it) seconds from its seed corpus, two at a
 # time (scripts/fuzz.sh --quick: clang, ASan + UBSan, build-fuzz/). The
 # harnesses of config.json and experiment files link the training code and
 # are only replayed over their corpora (fuzz_seeds_config and
@@ -67,5 +67,9 @@ else
 fi
 
 fuzz_seconds=${SIBP_CI_FUZZ_SECONDS:-10}
-echo "== Fuzzing: each harness of the lower modules for ${fuzz_seconds} s (fuzz/README.md)"
-FUZZ_JOBS=${FUZZ_JOBS:-$jobs} bash scripts/fuzz.sh --quick "$fuzz_seconds"
+if [[ "$fuzz_seconds" == 0 ]]; then
+  echo "== Fuzzing skipped (SIBP_CI_FUZZ_SECONDS=0)"
+else
+  echo "== Fuzzing: each harness of the lower modules for ${fuzz_seconds} s (fuzz/README.md)"
+  FUZZ_JOBS=${FUZZ_JOBS:-$jobs} bash scripts/fuzz.sh --quick "$fuzz_seconds"
+fi
