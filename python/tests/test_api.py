@@ -125,7 +125,9 @@ def test_keywords_generated_from_the_option_table():
     for f in (sibp.Network, sibp.fit, sibp.SGD, sibp.Momentum, sibp.Nesterov, sibp.Adam, sibp.SIBP,
               sibp.ProxProp):
         every |= set(inspect.signature(f).parameters)
-    assert {o["name"] for o in table.values()} - {"algo", "data", "data_dir"} <= every
+    # The data set options belong to sibp.train and sibp.datasets.load (fit takes arrays).
+    data_set = {"algo"} | set(sibp._options.DATA_SET_KEYS)
+    assert {o["name"] for o in table.values()} - data_set <= every
     assert {o["name"] for o in table.values()} <= set(inspect.signature(sibp.train).parameters)
     fit_params = inspect.signature(sibp.fit).parameters
     assert fit_params["epochs"].default == 5 and fit_params["eval_every"].default == 0
