@@ -94,7 +94,9 @@ TEST(ThreadPool, AnExceptionOfATaskReachesTheCallerAndThePoolStaysUsable) {
         EXPECT_EQ(std::string(e.what()), "task " + std::to_string(bad));
       }
       // Without workers the loop stops at the throw; with them, the rest still runs.
-      if (threads > 1) EXPECT_EQ(ran.load(), 99);
+      if (threads > 1) {
+        EXPECT_EQ(ran.load(), 99);
+      }
       // The next job runs normally and does not rethrow the old exception.
       std::vector<std::atomic<int>> hits(50);
       EXPECT_NO_THROW(pool.run(50, [&](std::int64_t i) { hits[static_cast<std::size_t>(i)].fetch_add(1); }));
@@ -205,7 +207,9 @@ TEST(ColumnChunks, CoverTheColumnsInChunksOfAtMostTheChunkSize) {
       EXPECT_EQ(c.count, (cols + c.size - 1) / c.size);
       // A chunk holds at most kChunkElements entries unless one column is more.
       EXPECT_LE(c.size * std::max<std::int64_t>(rows, 1), std::max(kChunkElements, rows));
-      if (rows >= 1 && rows * cols <= kChunkElements) EXPECT_EQ(c.count, 1);
+      if (rows >= 1 && rows * cols <= kChunkElements) {
+        EXPECT_EQ(c.count, 1);
+      }
       // for_column_chunks visits exactly these chunks, each column once.
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(cols));
       std::vector<std::atomic<int>> seen(static_cast<std::size_t>(c.count));
