@@ -66,9 +66,14 @@ else
   ctest --test-dir "$root/build-asan" --output-on-failure -j"$jobs" -E 'Real'
 fi
 
-fuzz_seconds=${SIBP_CI_FUZZ_SECONDS:-10}
+# Off by default: on a fresh 2-core machine the Release build and tests took
+# 13.8 min and the quick sanitizer pass 5.8 min (2026-12-02), so the clang
+# build of the fuzz harnesses would take CI past its 20 minutes; the seed
+# corpora still run under ASan and UBSan above. SIBP_CI_FUZZ_SECONDS=10 adds
+# the short fuzzing runs (fuzz/README.md, "In CI").
+fuzz_seconds=${SIBP_CI_FUZZ_SECONDS:-0}
 if [[ "$fuzz_seconds" == 0 ]]; then
-  echo "== Fuzzing skipped (SIBP_CI_FUZZ_SECONDS=0)"
+  echo "== Fuzzing skipped (SIBP_CI_FUZZ_SECONDS=10 runs each harness of the lower modules for 10 s)"
 else
   echo "== Fuzzing: each harness of the lower modules for ${fuzz_seconds} s (fuzz/README.md)"
   FUZZ_JOBS=${FUZZ_JOBS:-$jobs} bash scripts/fuzz.sh --quick "$fuzz_seconds"
