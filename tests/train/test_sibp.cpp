@@ -18,6 +18,7 @@
 #include "train/prox_reference.hpp"
 #include "train/prox_fast.hpp"
 #include "train/sibp.hpp"
+#include "sibp_fixed_point.hpp"
 
 namespace sibp {
 namespace {
@@ -411,33 +412,7 @@ TEST(Sibp, FixedPointIsStationary) {
   batch.Y = random_mat<double>(rng, 2, 12, 1.0);
   // η = 0.1: with η = 0.5 this problem's full-batch iteration oscillates
   // (like gradient descent with too large a step) instead of converging.
-  SibpOptions o;
-  o.eta = 0.1;
-  Sibp<double> sibp(o, spec);
-  Tape<double> tape;
-  Gradients<double> grads;
-  BackpropWork<double> work;
-  net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, grads, work);
-  const double g0 = grads.norm();
-  double move = 0;
-  int steps = 0;
-  for (; steps < 30000; ++steps) {
-    const Network<double> prev = net;
-    ASSERT_TRUE(sibp.step(net, batch).finite);
-    move = 0;
-    for (std::size_t l = 0; l < net.num_param_layers(); ++l)
-      move += (net.params(l).W - prev.params(l).W).squaredNorm() +
-              (net.params(l).b - prev.params(l).b).squaredNorm();
-    move = std::sqrt(move);
-    if (move < 1e-10) break;
-  }
-  net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, grads, work);
-  EXPECT_LT(move, 1e-10) << "SIBP did not stall within " << steps << " steps";
-  // The stall threshold 1e-10 bounds ‖∇‖ through the prox optimality
-  // conditions (‖Δθ‖ ~ η‖∇(sum loss)‖/(λ + ‖F‖²)); 1e-6 of the initial norm is a wide margin.
-  EXPECT_LT(grads.norm(), 1e-6 * g0) << "after " << steps << " steps, initial ‖∇‖ " << g0;
+  testing::expect_fixed_point_is_stationary(net, spec, batch, 0.1);
 }
 
 template <typename T>

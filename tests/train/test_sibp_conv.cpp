@@ -19,6 +19,7 @@
 #include "train/prox_fast.hpp"
 #include "train/prox_reference.hpp"
 #include "train/sibp.hpp"
+#include "sibp_fixed_point.hpp"
 
 namespace sibp {
 namespace {
@@ -404,33 +405,7 @@ TEST(SibpConv, FixedPointIsStationary) {
   Rng rng(71);
   Network<double> net(spec, Initializer::parse("normal:0.5"), rng);
   const Batch<double> batch = random_batch(spec.input_size(), 2, 10, rng, Loss::SquaredError);
-  SibpOptions o;
-  o.eta = 0.1;
-  Sibp<double> sibp(o, spec);
-  Tape<double> tape;
-  Gradients<double> grads;
-  BackpropWork<double> work;
-  net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, grads, work);
-  const double g0 = grads.norm();
-  double move = 0;
-  int steps = 0;
-  for (; steps < 30000; ++steps) {
-    const Network<double> prev = net;
-    ASSERT_TRUE(sibp.step(net, batch).finite);
-    move = 0;
-    for (std::size_t l = 0; l < net.num_param_layers(); ++l)
-      move += (net.params(l).W - prev.params(l).W).squaredNorm() +
-              (net.params(l).b - prev.params(l).b).squaredNorm();
-    move = std::sqrt(move);
-    if (move < 1e-10) break;
-  }
-  net.forward(batch.X, tape);
-  backprop_gradients<double>(net, tape, batch.Y, grads, work);
-  EXPECT_LT(move, 1e-10) << "SIBP did not stall within " << steps << " steps";
-  // As in the dense test: a stall below 1e-10 bounds ‖∇‖ through the prox
-  // optimality conditions; 1e-6 of the initial norm is a wide margin.
-  EXPECT_LT(grads.norm(), 1e-6 * g0) << "after " << steps << " steps, initial ‖∇‖ " << g0;
+  testing::expect_fixed_point_is_stationary(net, spec, batch, 0.1);
 }
 
 TEST(SibpConv, RejectsANetworkItWasNotBuiltFor) {
