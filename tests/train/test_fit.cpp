@@ -275,9 +275,11 @@ TEST(Fit, OneFullBatchEpochEqualsOneManualStep) {
   }
 }
 
-TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
-  const Dataset data = random_dataset(13, 3, 10);
-  Network<double> net = make_net(spec_of({3, 4, 2}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 5);
+/// evaluate() and full_gradient_norm() over `data` (13 samples) in chunks of 4
+/// (4+4+4+1 samples, each chunk's mean weighted by its share) and of 100 agree
+/// with one direct computation over all samples; 1e-14 relative allows the
+/// different summation order.
+void expect_chunked_evaluation_is_direct(const Network<double>& net, const Dataset& data) {
   Batch<double> all;
   data.make_range_batch<double>(0, 13, Normalization{}, all);
   Tape<double> tape;
@@ -286,13 +288,17 @@ TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
   net.forward(all.X, tape);
   const double loss = backprop_gradients<double>(net, tape, all.Y, g, work);
   const double acc = static_cast<double>(count_correct<double>(tape.output(), all.Y)) / 13.0;
-  // Chunks of 4 (4+4+4+1 samples) weight each chunk's mean by its share;
-  // 1e-14 relative allows the different summation order.
   const EvalResult e = evaluate(net, data, Normalization{}, 4);
   EXPECT_NEAR(e.loss, loss, 1e-14 * loss);
   EXPECT_EQ(e.accuracy, acc);
   EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 4), g.norm(), 1e-14 * g.norm());
   EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 100), g.norm(), 1e-14 * g.norm());
+}
+
+TEST(Fit, EvaluateAndFullGradientNormAgreeWithDirectComputation) {
+  const Dataset data = random_dataset(13, 3, 10);
+  Network<double> net = make_net(spec_of({3, 4, 2}, Activation::Tanh, Loss::SoftmaxCrossEntropy), 5);
+  expect_chunked_evaluation_is_direct(net, data);
 }
 
 TEST(Fit, EvaluatesAndTrainsACnnOnImageData) {
@@ -305,18 +311,7 @@ TEST(Fit, EvaluatesAndTrainsACnnOnImageData) {
   const NetworkSpec spec = NetworkSpec::build(Architecture::parse("conv(2,3,pad=1) tanh maxpool(2) dense(2)"),
                                               data.sample_shape(), Loss::SoftmaxCrossEntropy, data.num_classes());
   Network<double> net = make_net(spec, 6);
-  Batch<double> all;
-  data.make_range_batch<double>(0, 13, Normalization{}, all);
-  Tape<double> tape;
-  Gradients<double> g;
-  BackpropWork<double> work;
-  net.forward(all.X, tape);
-  const double loss = backprop_gradients<double>(net, tape, all.Y, g, work);
-  const double acc = static_cast<double>(count_correct<double>(tape.output(), all.Y)) / 13.0;
-  const EvalResult e = evaluate(net, data, Normalization{}, 4);
-  EXPECT_NEAR(e.loss, loss, 1e-14 * loss);
-  EXPECT_EQ(e.accuracy, acc);
-  EXPECT_NEAR(full_gradient_norm(net, data, Normalization{}, 4), g.norm(), 1e-14 * g.norm());
+  expect_chunked_evaluation_is_direct(net, data);
 
   UpdateOptions sgd;
   sgd.lr = 0.5;
