@@ -99,11 +99,11 @@ struct ParameterSpace {
   }
   void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) const { dot_per_system<T>(A, B, systems, out); }
   void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y) const { axpy_per_system<T>(a, X, systems, Y); }
-  void scale(const Vec<T>& a, Mat<T>& X) const {
+  void scale_add(const Vec<T>& a, const Mat<T>& Y, Mat<T>& X) const {
     if (systems == CgSystems::Rows)
-      X = a.asDiagonal() * X;
+      X = a.asDiagonal() * X + Y;
     else
-      X = X * a.asDiagonal();
+      X = X * a.asDiagonal() + Y;
   }
 };
 

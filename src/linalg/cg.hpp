@@ -37,6 +37,12 @@ struct CgOptions {
   /// ProxProp reference does (1e-6 there). It shortens steps of systems whose residual
   /// is near eps; 0 is textbook CG.
   double denominator_eps = 0.0;
+  /// false: once the last allowed step has moved the iterate, stop without
+  /// forming the new residual (in sample space that is a product with K, a fifth
+  /// of a 5-step solve's products). The iterate is the same; the report's
+  /// `residual` then describes the iterate before the last step and `converged`
+  /// is false unless that one had converged. For callers that use the iterate only.
+  bool residual_after_last_step = true;
   /// Throws UsageError("cg: ...") for max_iterations < 0, or tolerance or
   /// denominator_eps < 0 / NaN.
   void validate() const;
@@ -89,9 +95,12 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
 ///   - `void apply(const Mat<T>& P, const Mat<T>& MP, Mat<T>& AP)`: AP ← A·P;
 ///   - `void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out)`: one inner product per system;
 ///   - `void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y)`: Y += a_i X_i per system;
-///   - `void scale(const Vec<T>& a, Mat<T>& X)`: X_i ← a_i X_i per system;
+///   - `void scale_add(const Vec<T>& a, const Mat<T>& Y, Mat<T>& X)`: X_i ← a_i X_i + Y_i
+///     per system, in one pass;
 ///   - optionally `void moved(const Vec<T>& a)`: told after every X += a_i P_i, so a
-///     space can keep a linear image of the iterate up to date (LinearImage).
+///     space can keep a linear image of the iterate up to date (LinearImage);
+///   - optionally `void apply_and_dot(const Mat<T>& P, const Mat<T>& MP, Mat<T>& AP, Vec<T>& pap)`:
+///     apply() and dots(MP, AP, pap) in one pass over the matrices.
 /// Each system i follows the iterates it would follow alone (multi-RHS CG, not
 /// O'Leary's block CG).
 template <typename T>
@@ -106,9 +115,11 @@ struct CgVectors {
 /// v.R. Ensures: X (and MX when `track_MX`) hold the last iterate; the report
 /// says how many operator applications were made and whether every system met
 /// the stopping test, whose per-system scale is `scale` (0 entries: absolute).
+/// With `first_metric_known`, v.MR and v.rr already hold M·R and ⟨r, Mr⟩ of the
+/// first residual (the caller needed them for `scale`), so they are not recomputed.
 template <typename T, typename Space>
 CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<T>& scale,
-                const CgOptions& options) {
+                const CgOptions& options, bool first_metric_known = false) {
   const Index n_sys = scale.size();
   const auto metric_of = [&](const Mat<T>& V, Mat<T>& MV) -> const Mat<T>& {
     if constexpr (Space::kIdentityMetric) {
@@ -118,9 +129,11 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
       return MV;
     }
   };
-  const Mat<T>& MR = metric_of(v.R, v.MR);
-  space.dots(MR, v.R, v.rr);
-  v.rr = v.rr.cwiseMax(T(0));  // ⟨r, Mr⟩ ≥ 0; round-off must not hand a negative to sqrt
+  if (!first_metric_known) {
+    const Mat<T>& MR = metric_of(v.R, v.MR);
+    space.dots(MR, v.R, v.rr);
+    v.rr = v.rr.cwiseMax(T(0));  // ⟨r, Mr⟩ ≥ 0; round-off must not hand a negative to sqrt
+  }
   v.P = v.R;
   if constexpr (!Space::kIdentityMetric) v.MP = v.MR;
   CgReport report;
@@ -133,13 +146,18 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
   while (!report.converged && report.iterations < options.max_iterations) {
     ++report.iterations;
     const Mat<T>& MP = Space::kIdentityMetric ? v.P : v.MP;
-    space.apply(v.P, MP, v.AP);
-    space.dots(MP, v.AP, v.pap);
+    if constexpr (requires { space.apply_and_dot(v.P, MP, v.AP, v.pap); }) {
+      space.apply_and_dot(v.P, MP, v.AP, v.pap);
+    } else {
+      space.apply(v.P, MP, v.AP);
+      space.dots(MP, v.AP, v.pap);
+    }
     // A system that has already reached r = 0 has p = 0 and pᵀAp = 0: α = 0 keeps it put.
     cg_detail::ratio<T>(v.rr, v.pap, options.denominator_eps, v.coef);
     space.axpy(v.coef, v.P, X);
     if (MX) space.axpy(v.coef, MP, *MX);
     if constexpr (requires { space.moved(v.coef); }) space.moved(v.coef);
+    if (!options.residual_after_last_step && report.iterations == options.max_iterations) break;
     v.coef = -v.coef;
     space.axpy(v.coef, v.AP, v.R);
     const Mat<T>& MR_new = metric_of(v.R, v.MR);
@@ -147,12 +165,8 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
     v.rr_new = v.rr_new.cwiseMax(T(0));
     cg_detail::ratio<T>(v.rr_new, v.rr, options.denominator_eps, v.coef);
     // P ← R + diag(β) P, and its metric image the same way: no product of its own.
-    space.scale(v.coef, v.P);
-    v.P += v.R;
-    if constexpr (!Space::kIdentityMetric) {
-      space.scale(v.coef, v.MP);
-      v.MP += v.MR;
-    }
+    space.scale_add(v.coef, v.R, v.P);
+    if constexpr (!Space::kIdentityMetric) space.scale_add(v.coef, v.MR, v.MP);
     v.rr.swap(v.rr_new);
     cg_detail::check_stop<T>(options, v.rr, scale, mean_rr0, report);
   }

@@ -9,6 +9,23 @@ namespace sibp {
 
 using cg_detail::row_dots;
 
+CgSpace parse_cg_space(std::string_view name, std::string_view option) {
+  if (name == "auto") return CgSpace::Auto;
+  if (name == "sample") return CgSpace::Sample;
+  if (name == "parameter") return CgSpace::Parameter;
+  throw UsageError(std::string(option) + ": expected one of auto, sample, parameter, got '" + std::string(name) +
+                   "'");
+}
+
+std::string to_string(CgSpace space) {
+  switch (space) {
+    case CgSpace::Auto: return "auto";
+    case CgSpace::Sample: return "sample";
+    case CgSpace::Parameter: return "parameter";
+  }
+  return "?";
+}
+
 template <typename T>
 void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K) {
   // SYRK fills one triangle at half the cost of a GEMM; the products with K read all of it.
@@ -30,13 +47,28 @@ struct SampleSpace {
   T lambda;
   void metric(const Mat<T>& V, Mat<T>& MV) const { MV.noalias() = V * K; }
   void apply(const Mat<T>& P, const Mat<T>& PK, Mat<T>& AP) const {
-    AP = PK;
-    if (w) AP.array() *= w->array();
-    AP += lambda * P;
+    if (w)
+      AP = PK.cwiseProduct(*w) + lambda * P;
+    else
+      AP = PK + lambda * P;
+  }
+  // AP and ⟨PK_i, AP_i⟩ column by column, while the column is in registers: the
+  // coefficient matrices are only d_out×m, so passes over them cost as much as
+  // the m×m products at MNIST's shapes.
+  void apply_and_dot(const Mat<T>& P, const Mat<T>& PK, Mat<T>& AP, Vec<T>& pap) const {
+    AP.resize(P.rows(), P.cols());
+    pap.setZero(P.rows());
+    for (Index j = 0; j < P.cols(); ++j) {
+      if (w)
+        AP.col(j) = PK.col(j).cwiseProduct(w->col(j)) + lambda * P.col(j);
+      else
+        AP.col(j) = PK.col(j) + lambda * P.col(j);
+      pap.array() += PK.col(j).array() * AP.col(j).array();
+    }
   }
   void dots(const Mat<T>& A, const Mat<T>& B, Vec<T>& out) const { row_dots<T>(A, B, out); }
   void axpy(const Vec<T>& a, const Mat<T>& X, Mat<T>& Y) const { Y.noalias() += a.asDiagonal() * X; }
-  void scale(const Vec<T>& a, Mat<T>& X) const { X = a.asDiagonal() * X; }
+  void scale_add(const Vec<T>& a, const Mat<T>& Y, Mat<T>& X) const { X = a.asDiagonal() * X + Y; }
 };
 
 }  // namespace
@@ -55,6 +87,27 @@ CgReport SampleSpaceCg<T>::solve(const Mat<T>& K, const Mat<T>* w, T lambda, con
   v_.R = S0;
   SampleSpace<T> space{K, w, lambda};
   return run_cg<T>(space, v_, Z, &ZK_, scale_, options);
+}
+
+template <typename T>
+CgReport SampleSpaceCg<T>::solve_from_zero(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0,
+                                           const CgOptions& options, Mat<T>& Z) {
+  options.validate();
+  const Index d_out = S0.rows(), m = S0.cols();
+  if (K.rows() != m || K.cols() != m || (w && (w->rows() != d_out || w->cols() != m)))
+    throw UsageError("sample-space cg: expected K (m, m), w and S0 (d_out, m) with m = " + std::to_string(m) +
+                     ", d_out = " + std::to_string(d_out));
+  Z.setZero(d_out, m);
+  ZK_.setZero(d_out, m);
+  v_.R = S0;
+  v_.MR.noalias() = v_.R * K;
+  row_dots<T>(v_.MR, v_.R, v_.rr);
+  v_.rr = v_.rr.cwiseMax(T(0));
+  // ‖b_i‖ = ‖r⁰_i‖; a zero right-hand side makes that row's test absolute, as in solve().
+  scale_ = v_.rr.cwiseSqrt();
+  scale_ = (scale_.array() > T(0)).select(scale_, T(1));
+  SampleSpace<T> space{K, w, lambda};
+  return run_cg<T>(space, v_, Z, &ZK_, scale_, options, /*first_metric_known=*/true);
 }
 
 template void gram_of_columns<float>(const Eigen::Ref<const Mat<float>>&, bool, Mat<float>&);

@@ -15,10 +15,22 @@
 /// the d-dimensional rows) in exact arithmetic, but each step is one
 /// (d_out×m)(m×m) product instead of two (d_out×d)(d×m) ones and passes over
 /// d_out×d matrices. It pays when m < d: MNIST's first layer has d = 785, m = 100.
+#include <string>
+#include <string_view>
+
 #include "core/types.hpp"
 #include "linalg/cg.hpp"
 
 namespace sibp {
+
+/// Where a layer problem's CG runs: on the d-dimensional rows themselves
+/// (parameter space) or on their m coefficients (sample space, below). Auto
+/// lets the solver decide from the problem's shapes (for SIBP's Gauss–Newton CG,
+/// train/prox_fast.hpp's cost model).
+enum class CgSpace { Auto, Sample, Parameter };
+/// Parses "auto", "sample", "parameter"; throws UsageError naming `option` otherwise.
+CgSpace parse_cg_space(std::string_view name, std::string_view option = "cg space");
+std::string to_string(CgSpace space);
 
 /// K ← F̃ᵀF̃ (m×m, both triangles) for F̃ = F, or F̃ = [F; 1ᵀ] when `ones_row`
 /// (which adds 1 to every entry): the Gram matrix of a batch's columns that the
@@ -42,9 +54,17 @@ class SampleSpaceCg {
   CgReport solve(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0, const Vec<T>& bnorm,
                  const CgOptions& options, Mat<T>& Z);
 
+  /// The same for a system whose right-hand side is S0 F̃ᵀ itself (θ0 = 0, as in a
+  /// Gauss–Newton step Δθ): then ‖b_i‖ is the first residual's norm, and the
+  /// product S0·K that CG needs anyway gives it, instead of a product of its own.
+  CgReport solve_from_zero(const Mat<T>& K, const Mat<T>* w, T lambda, const Mat<T>& S0, const CgOptions& options,
+                           Mat<T>& Z);
+
   /// Z·K for the Z of the last solve: the change of the layer's pre-activation
   /// (θ − θ0)F̃ = Z F̃ᵀF̃, kept up to date by the iteration at no extra cost.
   const Mat<T>& ZK() const { return ZK_; }
+  /// Swaps ZK() with `out` (no copy): `out` then holds Z·K, and ZK() is scratch.
+  void swap_ZK(Mat<T>& out) { out.swap(ZK_); }
 
  private:
   CgVectors<T> v_;  // (d_out, m) coefficient matrices: residual, direction and their ·K images

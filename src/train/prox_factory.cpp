@@ -107,6 +107,7 @@ std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOpt
     case SolverKind::GnCg: {
       GaussNewtonOptions gn;
       gn.cg_iterations = options.iters;
+      gn.space = options.cg_space;
       return std::make_unique<GaussNewtonCgSolver<T>>(gn);
     }
     case SolverKind::GnExact:

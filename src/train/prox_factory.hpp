@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "linalg/sample_space_cg.hpp"
 #include "nn/architecture.hpp"
 #include "train/prox_solver.hpp"
 
@@ -91,6 +92,7 @@ struct SolverOptions {
   int iters = 5;                        ///< iterations of iterative solvers (reference: FR-CG iterations)
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;               ///< reference solver only
+  CgSpace cg_space = CgSpace::Auto;     ///< gn-cg only: where its CG runs (GaussNewtonOptions::space)
   /// Throws UsageError naming the option if iters < 1.
   void validate() const;
 };

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
+#include "linalg/gemm.hpp"
 
 namespace sibp {
 
@@ -115,35 +116,44 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   const LayerInput<T>& F = *problem.input;
   const Mat<T>& Tl = *problem.target;
   const Mat<T>& G = *problem.G;
-  const Index d_in = F.rows(), n = F.cols(), d_out = Tl.rows();
+  const Index n = F.cols(), d_out = Tl.rows();
 
-  Fk_.resize(d_out, n);
+  // σ(G^k) is the forward pass's output when the caller hands it over.
+  const bool have_output =
+      problem.output != nullptr && problem.output->rows() == d_out && problem.output->cols() == n;
+  if (!have_output) Fk_.resize(d_out, n);
+  const Mat<T>& Fk = have_output ? *problem.output : Fk_;
   S_.resize(d_out, n);
   E_.resize(d_out, n);
-  // σ(G), σ'(G), E = T − σ(G) and ‖E‖², chunk by chunk: each chunk's arrays stay in
-  // cache between the passes (a convolution's are megabytes).
+  // σ(G) (unless given), σ'(G), E = T − σ(G) and ‖E‖², chunk by chunk: each chunk's
+  // arrays stay in cache between the passes (a convolution's are megabytes).
   const double phi0 = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
-    auto Fk = Fk_.middleCols(c0, cn);
-    activate<T>(problem.act, G.middleCols(c0, cn), Fk);
-    activation_derivative<T>(problem.act, G.middleCols(c0, cn), Fk, S_.middleCols(c0, cn));
+    if (!have_output) activate<T>(problem.act, G.middleCols(c0, cn), Fk_.middleCols(c0, cn));
+    activation_derivative<T>(problem.act, G.middleCols(c0, cn), Fk.middleCols(c0, cn), S_.middleCols(c0, cn));
     auto E = E_.middleCols(c0, cn);
-    E = Tl.middleCols(c0, cn) - Fk;
+    E = Tl.middleCols(c0, cn) - Fk.middleCols(c0, cn);
     return static_cast<double>(E.squaredNorm());
   });
 
-  D_.resize(d_out, d_in + 1);
-  bool has_P = false;
-  const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, D_, P_, has_P);
-  if (!has_P) F.times(D_.leftCols(d_in), D_.col(d_in).data(), P_);  // P = Δθ F̃
+  const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, P_);  // P = Δθ F̃
 
   // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
-  const double reg = problem.lambda * static_cast<double>(D_.squaredNorm());
-  Gt_.resize(d_out, n);
+  const double reg = problem.lambda * step_.squared_norm();
+  if (problem.act != Activation::ReLU && problem.act != Activation::Identity) Gt_.resize(d_out, n);
   T t = T(1);
   int accepted = -1;
   double phi = phi0;
   for (int k = 0; k <= options_.max_backtracks; ++k) {
     const double data = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+      const auto Gc = G.middleCols(c0, cn).array();
+      const auto Pc = P_.middleCols(c0, cn).array();
+      const auto Tc = Tl.middleCols(c0, cn).array();
+      // ReLU and identity in one fused pass (the same operations as activate());
+      // the other activations through activate().
+      if (problem.act == Activation::ReLU)
+        return static_cast<double>(((Gc + t * Pc).max(T(0)) - Tc).matrix().squaredNorm());
+      if (problem.act == Activation::Identity)
+        return static_cast<double>(((Gc + t * Pc) - Tc).matrix().squaredNorm());
       auto Gt = Gt_.middleCols(c0, cn);
       Gt = G.middleCols(c0, cn) + t * P_.middleCols(c0, cn);
       activate<T>(problem.act, Gt, Gt);
@@ -158,10 +168,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
     }
     t *= T(0.5);
   }
-  if (accepted >= 0) {
-    W += t * D_.leftCols(d_in);
-    b += t * D_.col(d_in);
-  }
+  if (accepted >= 0) step_.apply(t, F, W, b);
   if (diag) {
     diag->objective_before = phi0;
     diag->objective_after = phi;
@@ -170,26 +177,64 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   }
 }
 
-namespace {
-/// Ft ← [F; 1ᵀ].
-template <typename T>
-void with_ones_row(const Eigen::Ref<const Mat<T>>& F, Mat<T>& Ft) {
-  Ft.resize(F.rows() + 1, F.cols());
-  Ft.topRows(F.rows()) = F;
-  Ft.row(F.rows()).setOnes();
+// ---------------------------------------------------------------- cost model (§3.3 d)
+
+GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations) {
+  const double o = static_cast<double>(d_out), d = static_cast<double>(d_in + 1), m = static_cast<double>(n),
+               k = static_cast<double>(iterations);
+  GnCgCost c;
+  // Sample space: SYRK n²d/2, k products (d_out×n)(n×n) — the first residual's
+  // metric product and k − 1 more, the last step's residual is skipped — and the
+  // update W += Z F̃ᵀ. Passes: about 20 element reads/writes per d_out×n entry and
+  // CG step (operator and its dot, three axpys, a dot, two direction updates),
+  // plus 8 to set up (s², e ⊙ s, the first residual, ‖Δθ‖²).
+  c.sample = 2.0 * (m * m * d / 2 + k * o * m * m + o * m * d) + kElementCost * o * m * (20 * k + 8);
+  // Parameter space: the right-hand side (d_out×n)(n×d), two products per step,
+  // θ += tΔθ. Passes: about 16 per d_out×d entry and step (CG vectors), 6 per
+  // d_out×n entry and step (the weights, the tracked image of G), 3 for the update.
+  c.parameter = 2.0 * (o * m * d * (1 + 2 * k)) + kElementCost * (o * d * (16 * k + 3) + o * m * (6 * k + 4));
+  return c;
 }
-}  // namespace
+
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations) {
+  if (space != CgSpace::Auto) return space;
+  const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations);
+  return c.sample < c.parameter ? CgSpace::Sample : CgSpace::Parameter;
+}
+
+// ---------------------------------------------------------------- Δθ in sample space
+
+template <typename T>
+void SampleSpaceStep<T>::set_norm_from(const Mat<T>& P) {
+  // ‖Z F̃ᵀ‖² = Σ_i z_i K z_iᵀ = Σ (Z ⊙ ZK): no d_out×(d_in + 1) matrix needed.
+  double sum = 0;
+  for (Index j = 0; j < Z.cols(); ++j) sum += static_cast<double>(Z.col(j).dot(P.col(j)));
+  sqnorm = std::max(sum, 0.0);
+}
+
+template <typename T>
+void SampleSpaceStep<T>::apply(T t, const Eigen::Ref<const Mat<T>>& F, Mat<T>& W, Vec<T>& b) {
+  if (t != T(1)) Z *= t;
+  b.noalias() += Z.rowwise().sum();
+  // The product accumulates into W: no Δθ matrix and no pass to add it. Small
+  // products directly (gemm() with beta would first scale W by 1), large ones
+  // on the pool's fixed chunks.
+  if (gemm_chunks(W.rows(), W.cols(), Z.cols()).count == 1)
+    W.noalias() += Z * F.transpose();
+  else
+    gemm<T>(Z, Trans::No, F, Trans::Yes, W, T(1));
+}
 
 // ---------------------------------------------------------------- Gauss–Newton by block CG
 
 template <typename T>
-int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
+int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   const LayerInput<T>& F = sys.F;
-  const Index d_in = F.rows(), n = F.cols();
+  const Index d_in = F.rows(), n = F.cols(), d_out = sys.S.rows();
   const T lam = static_cast<T>(sys.lambda);
-  S2_.resize(sys.S.rows(), n);
-  XF_.resize(sys.S.rows(), n);
-  for_column_chunks(sys.S.rows(), n, [&](std::int64_t, Index c0, Index cn) {
+  S2_.resize(d_out, n);
+  XF_.resize(d_out, n);
+  for_column_chunks(d_out, n, [&](std::int64_t, Index c0, Index cn) {
     S2_.middleCols(c0, cn) = sys.S.middleCols(c0, cn).array().square();
     // the right-hand side's coefficients: (e ⊙ s) F̃ᵀ
     XF_.middleCols(c0, cn) = sys.E.middleCols(c0, cn).cwiseProduct(sys.S.middleCols(c0, cn));
@@ -197,26 +242,28 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
   CgOptions cg;
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
-  if (options_.cg_in_sample_space && n < d_in + 1) {
-    with_ones_row<T>(F.matrix_or(Fx_), Ft_);
-    gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
-    RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
-    cg_detail::row_dots<T>(RHS_, XF_, bnorm_);
-    bnorm_ = bnorm_.cwiseMax(T(0)).cwiseSqrt();
-    const int iterations = sample_cg_.solve(K_, &S2_, lam, XF_, bnorm_, cg, Z_).iterations;
-    D.noalias() = Z_ * Ft_.transpose();
-    P = sample_cg_.ZK();  // Δθ F̃ = Z K, kept by the iteration
-    has_P = true;
+  cg.residual_after_last_step = false;  // only the iterate is used
+  // Sample space needs F itself, which a convolution would have to form (im2col):
+  // Auto keeps convolutions in parameter space.
+  const CgSpace space = options_.space == CgSpace::Auto && !F.holds_matrix()
+                            ? CgSpace::Parameter
+                            : resolve_cg_space(options_.space, d_out, d_in, n, options_.cg_iterations);
+  sample_ = space == CgSpace::Sample;
+  if (sample_) {
+    gram_of_columns<T>(F.matrix_or(Fx_), true, K_);  // K = F̃ᵀF̃ = FᵀF + 1
+    const int iterations = sample_cg_.solve_from_zero(K_, &S2_, lam, XF_, cg, z_.Z).iterations;
+    sample_cg_.swap_ZK(P);  // Δθ F̃ = Z K, kept by the iteration
+    z_.set_norm_from(P);
     return iterations;
   }
   // Parameter space, F̃ = [F; 1ᵀ] through the layer's input operator (a convolution's
   // patch matrix is never formed): X F̃ = X_W F + x_b 1ᵀ, Y F̃ᵀ = [Y Fᵀ, Y 1].
-  RHS_.resize(XF_.rows(), d_in + 1);
+  RHS_.resize(d_out, d_in + 1);
   F.times_transposed(XF_, RHS_.leftCols(d_in), RHS_.col(d_in).data());
-  D.setZero();
+  D_.setZero(d_out, d_in + 1);
   // The operator forms X F̃ of its argument anyway: CG keeps P = Δθ F̃ from those
   // images (LinearImage) instead of one more product with F̃ after the solve.
-  P.setZero(D.rows(), n);
+  P.setZero(d_out, n);
   LinearImage<T> image{&XF_, &P};
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
     F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
@@ -227,8 +274,20 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
     F.times_transposed(XS_, AX.leftCols(d_in), AX.col(d_in).data());
     AX += lam * X;
   };
-  has_P = true;
-  return cg_.solve(op, RHS_, D, cg, CgSystems::Rows, &image).iterations;
+  return cg_.solve(op, RHS_, D_, cg, CgSystems::Rows, &image).iterations;
+}
+
+template <typename T>
+void GnCgStep<T>::apply(T t, const LayerInput<T>& F, Mat<T>& W, Vec<T>& b) {
+  const Index d_in = F.rows();
+  if (!sample_) {
+    W += t * D_.leftCols(d_in);
+    b += t * D_.col(d_in);
+  } else if (F.holds_matrix()) {
+    z_.apply(t, F.matrix_or(Fx_), W, b);
+  } else {
+    z_.apply(t, Fx_, W, b);  // formed by compute()
+  }
 }
 
 // ---------------------------------------------------------------- exact Gauss–Newton per row
@@ -256,15 +315,15 @@ struct RowWork {
 }  // namespace
 
 template <typename T>
-int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P) {
+int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   const Mat<T>& S = sys.S;
   const Mat<T>& E = sys.E;
   const Index m = sys.F.cols(), d_out = S.rows();
   const T lam = static_cast<T>(sys.lambda);
 
-  with_ones_row<T>(sys.F.matrix_or(Fx_), Ft_);
-  gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
-  Z_.setZero(d_out, m);
+  gram_of_columns<T>(sys.F.matrix_or(Fx_), true, K_);  // K = F̃ᵀF̃ = FᵀF + 1
+  Mat<T>& Z = z_.Z;
+  Z.setZero(d_out, m);
 
   // Rows are independent: fixed groups of rows on the thread pool, each row's
   // result the same whichever thread solves it.
@@ -292,13 +351,12 @@ int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& 
       if (llt.info() != Eigen::Success) continue;
       Eigen::Ref<Vec<T>> z = w.u.head(mj);
       llt.solveInPlace(z);
-      for (Index a = 0; a < mj; ++a) Z_(j, w.idx[a]) = z[a] * w.s[a];
+      for (Index a = 0; a < mj; ++a) Z(j, w.idx[a]) = z[a] * w.s[a];
     }
   });
 
-  D.noalias() = Z_ * Ft_.transpose();
-  P.noalias() = Z_ * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
-  has_P = true;
+  P.noalias() = Z * K_;  // Δθ F̃ = Z F̃ᵀF̃, an m×m product instead of a d_in×m one
+  z_.set_norm_from(P);
   return 1;
 }
 
@@ -308,6 +366,8 @@ template class GaussNewtonSolver<float, GnCgStep<float>>;
 template class GaussNewtonSolver<double, GnCgStep<double>>;
 template class GaussNewtonSolver<float, GnExactStep<float>>;
 template class GaussNewtonSolver<double, GnExactStep<double>>;
+template struct SampleSpaceStep<float>;
+template struct SampleSpaceStep<double>;
 template class GnCgStep<float>;
 template class GnCgStep<double>;
 template class GnExactStep<float>;

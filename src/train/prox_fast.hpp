@@ -66,14 +66,36 @@ struct GaussNewtonOptions {
   int cg_iterations = 5;      ///< GnCgStep: block-CG steps (each two GEMMs, or one m×m product)
   double cg_tolerance = 0.0;  ///< GnCgStep: relative residual to stop early; 0 = never
   int max_backtracks = 10;    ///< halvings of the step toward θ^k before θ^k is kept
-  /// GnCgStep: run CG in sample space (SampleSpaceCg) when the layer has fewer
-  /// columns than unknowns per row (n < d_in + 1) — the same iterates, cheaper;
-  /// false forces parameter space.
-  bool cg_in_sample_space = true;
+  /// GnCgStep: where CG runs — the same iterates in exact arithmetic either way.
+  /// Auto: the cheaper space by gn_cg_cost() for the layer's shapes (a convolution,
+  /// whose patch matrix would have to be formed for sample space, always in
+  /// parameter space); Sample / Parameter force one.
+  CgSpace space = CgSpace::Auto;
   /// Throws UsageError("gauss-newton: ...") for cg_iterations < 1, cg_tolerance < 0,
   /// max_backtracks < 0.
   void validate() const;
 };
+
+/// Estimated cost of one GnCgStep on a dense layer (d_out outputs, d_in inputs, n
+/// columns, `iterations` CG steps) in each space, in flop-equivalents: 2 per
+/// multiply-add of the products, kElementCost per element an element-wise pass
+/// reads or writes (ALGORITHMS.md §3.3 d).
+///   sample:    Gram F̃ᵀF̃ (n²d/2 multiply-adds, a SYRK), one d_out×n×n product per
+///              step, the update Z F̃ᵀ (d_out·n·d); passes over d_out×n matrices.
+///   parameter: the right-hand side (d_out·n·d), two d_out×d×n products per step;
+///              passes over d_out×d and d_out×n matrices.
+/// with d = d_in + 1.
+struct GnCgCost {
+  double sample = 0;
+  double parameter = 0;
+};
+/// Flop-equivalents of one element read or written by an element-wise pass: this
+/// core runs the products at about 100 GFLOP/s and streams L2-resident
+/// floats at about 25 G per second (README, "Cost as the work grows").
+inline constexpr double kElementCost = 4.0;
+GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations);
+/// `space`, or for Auto the cheaper space by gn_cg_cost().
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations);
 
 /// One layer's problem linearised at G^k (§3.3 c): for each output row j,
 ///   min_x ‖(x F̃) ⊙ s_j − e_j‖² + λ‖x‖²,   x = row j of Δθ = [ΔW Δb], F̃ = [F; 1ᵀ].
@@ -85,29 +107,51 @@ struct GaussNewtonSystem {
   double lambda;
 };
 
+/// A Gauss–Newton step Δθ kept in sample space, Δθ = Z F̃ᵀ (Z: d_out×n), as
+/// GnExactStep and GnCgStep's sample-space CG produce it: never formed as a
+/// d_out×(d_in + 1) matrix, ‖Δθ‖² = Σ (Z ⊙ ZK) from P = Z K, and θ += tΔθ is one
+/// product W += (tZ) Fᵀ into W (b += t Z 1).
+template <typename T>
+struct SampleSpaceStep {
+  Mat<T> Z;           ///< (d_out, n)
+  double sqnorm = 0;  ///< ‖Δθ‖²
+  /// sqnorm ← Σ (Z ⊙ P) for P = Z·K = Δθ F̃.
+  void set_norm_from(const Mat<T>& P);
+  /// W += t·Z·Fᵀ, b += t·Z·1 (Z is scaled in place when t ≠ 1).
+  void apply(T t, const Eigen::Ref<const Mat<T>>& F, Mat<T>& W, Vec<T>& b);
+};
+
 /// Gauss–Newton step by block CG from Δθ = 0 (= warm start at θ^k), all rows at once:
-/// x ↦ ((x F̃) ⊙ s²) F̃ᵀ + λx = (e ⊙ s) F̃ᵀ. With n < d_in + 1 the iterates are
-/// computed in sample space (x = z F̃ᵀ, linalg/sample_space_cg.hpp: one n×n product
-/// per step, F itself needed); else each step is the input operator's two products
-/// in parameter space (X F̃ and Y F̃ᵀ: for a convolution a forward and a
+/// x ↦ ((x F̃) ⊙ s²) F̃ᵀ + λx = (e ⊙ s) F̃ᵀ. In sample space (options.space, by
+/// default chosen by gn_cg_cost()) the iterates are x = z F̃ᵀ
+/// (linalg/sample_space_cg.hpp: one n×n product per step, F itself needed, F̃ never
+/// formed: K = FᵀF + 1); else each step is the input operator's two products in
+/// parameter space (X F̃ and Y F̃ᵀ: for a convolution a forward and a
 /// backward-weights convolution, the patch matrix never formed).
+///
+/// The Step policy of GaussNewtonSolver: compute() finds Δθ and P = Δθ F̃ (d_out, n),
+/// squared_norm() is ‖Δθ‖², apply(t, …) adds tΔθ to (W, b).
 template <typename T>
 class GnCgStep {
  public:
   explicit GnCgStep(const GaussNewtonOptions& options) : options_(options) {}
-  /// D (d_out, d_in + 1) ← Δθ. Returns the CG iterations; sets `has_P` and P = Δθ F̃
-  /// (d_out, n): both CG forms keep it up to date at the cost of an axpy per step.
-  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
+  /// Returns the CG iterations; P ← Δθ F̃ (both CG forms keep it up to date at the
+  /// cost of an axpy per step).
+  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& P);
+  double squared_norm() const { return sample_ ? z_.sqnorm : static_cast<double>(D_.squaredNorm()); }
+  void apply(T t, const LayerInput<T>& F, Mat<T>& W, Vec<T>& b);
+  /// The space the last compute() ran in.
+  CgSpace last_space() const { return sample_ ? CgSpace::Sample : CgSpace::Parameter; }
 
  private:
   GaussNewtonOptions options_;
+  bool sample_ = false;  // the last compute() ran in sample space
   BlockCg<T> cg_;
   SampleSpaceCg<T> sample_cg_;
+  SampleSpaceStep<T> z_;  // sample space: Δθ = Z F̃ᵀ
+  Mat<T> D_;      // (d_out, d_in + 1): Δθ (parameter space)
   Mat<T> Fx_;     // (d_in, n): F when the input does not hold it (sample space only)
-  Mat<T> Ft_;     // (d_in + 1, n): [F; 1ᵀ] (sample space only)
   Mat<T> K_;      // (n, n): F̃ᵀF̃ (sample space)
-  Mat<T> Z_;      // (d_out, n): Δθ = Z F̃ᵀ (sample space)
-  Vec<T> bnorm_;  // (d_out): ‖(e_j ⊙ s_j) F̃ᵀ‖ (sample space)
   Mat<T> S2_;     // (d_out, n): s²
   Mat<T> RHS_;    // (d_out, d_in + 1)
   Mat<T> XF_;     // (d_out, n): the operator's X F̃ (first (e ⊙ s), the right-hand side's coefficients)
@@ -118,21 +162,22 @@ class GnCgStep {
 /// per solve) and s = σ'(g_j), e = t_j − σ(g_j), row j's minimiser of
 /// ‖(x F̃) ⊙ s − e‖² + λ‖x‖² is x = (z ⊙ s) F̃ᵀ with (diag(s) K diag(s) + λI) z = e.
 /// Samples with s_i = 0 drop out, so for ReLU only row j's active samples enter
-/// (an n_j×n_j Cholesky). All rows together: Δθ = Z F̃ᵀ, one GEMM, and P = Z K
-/// without touching F again. Rows are spread over the thread pool. The n×n
+/// (an n_j×n_j Cholesky). All rows together: Δθ = Z F̃ᵀ (SampleSpaceStep), and
+/// P = Z K without touching F again. Rows are spread over the thread pool. The n×n
 /// matrices make it a solver for dense layers (n = the batch size), not for
 /// convolutions (n = batch × output pixels).
 template <typename T>
 class GnExactStep {
  public:
   explicit GnExactStep(const GaussNewtonOptions&) {}
-  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, bool& has_P);
+  int compute(const GaussNewtonSystem<T>& sys, Mat<T>& P);
+  double squared_norm() const { return z_.sqnorm; }
+  void apply(T t, const LayerInput<T>& F, Mat<T>& W, Vec<T>& b) { z_.apply(t, F.matrix_or(Fx_), W, b); }
 
  private:
   Mat<T> Fx_;  // (d_in, n): F when the input does not hold it
-  Mat<T> Ft_;  // (d_in + 1, n): [F; 1ᵀ]
   Mat<T> K_;   // (n, n): F̃ᵀF̃
-  Mat<T> Z_;   // (d_out, n)
+  SampleSpaceStep<T> z_;
 };
 
 /// The Gauss–Newton prox solver: linearises σ at G^k, asks its `Step` policy
@@ -142,15 +187,16 @@ class GaussNewtonSolver final : public ProxSolver<T> {
  public:
   explicit GaussNewtonSolver(const GaussNewtonOptions& options = {});
   void solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) override;
+  /// The step policy (tests and benchmarks ask it which space it chose).
+  const Step& step() const { return step_; }
 
  private:
   GaussNewtonOptions options_;
   Step step_;
   Mat<T> S_;   // (d_out, n): σ'(G^k)
   Mat<T> E_;   // (d_out, n): T − σ(G^k)
-  Mat<T> D_;   // (d_out, d_in + 1): Δθ
   Mat<T> P_;   // (d_out, n): Δθ F̃, the change of G per unit step
-  Mat<T> Fk_;  // (d_out, n): σ(G^k)
+  Mat<T> Fk_;  // (d_out, n): σ(G^k), when the problem does not bring it
   Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
   std::vector<double> parts_;  // per column chunk: partial sums of φ's data term
 };

@@ -19,6 +19,9 @@ struct ProxProblem {
   const LayerInput<T>* input = nullptr;  ///< F_{l-1} (d_in, m): the layer's (unfolded) forward input, not a target
   const Mat<T>* target = nullptr;  ///< T_l, (d_out, m)
   const Mat<T>* G = nullptr;       ///< G_l^k, (d_out, m): forward pre-activation at (W^k, b^k)
+  /// σ_l(G_l^k), (d_out, m), when the caller has it (SIBP's forward tape): solvers
+  /// that need σ(G^k) read it instead of recomputing it. May be null.
+  const Mat<T>* output = nullptr;
   Activation act = Activation::Identity;  ///< σ_l
   double lambda = 1.0;             ///< λ_l
   bool is_output_layer = false;    ///< l == L (the authors' code treats it differently, §3.3 a)

@@ -42,6 +42,7 @@ SolverOptions SibpOptions::solver_options(LayerKind kind) const {
   o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters : solver_iters;
   o.mode = mode;
   o.quirks = quirks;
+  o.cg_space = cg_space;
   return o;
 }
 
@@ -124,6 +125,7 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
       problem.input = input.get();
       problem.target = &T_[i];
       problem.G = &rec.G;
+      problem.output = &rec.F;  // σ(G^k), which the Gauss–Newton solvers need
       problem.act = layer.spec().act;
       problem.lambda = options_.lambda_for(i, L);
       problem.is_output_layer = (i + 1 == L);

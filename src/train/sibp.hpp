@@ -25,6 +25,9 @@ struct SibpOptions {
   int conv_solver_iters = 0;
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;             ///< reference solver only (§3.3 a)
+  /// gn-cg: the space of its CG on each layer; Auto (the default) by the cost
+  /// model of prox_fast.hpp (gn_cg_cost), Sample / Parameter force one.
+  CgSpace cg_space = CgSpace::Auto;
 
   /// Throws OptionError naming eta, lambda, solver_iters or conv_solver_iters for
   /// a value out of range, and naming solver when quirks are asked of a solver

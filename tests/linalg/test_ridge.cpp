@@ -230,6 +230,52 @@ TYPED_TEST(RidgeTest, SampleSpaceCgFollowsParameterSpaceCg) {
   EXPECT_LT((to_d<T>(W_inplace) - to_d<T>(Wp)).norm() / to_d<T>(Wp).norm(), 1e2 * tol);
 }
 
+// SampleSpaceCg::solve_from_zero (θ0 = 0: ‖b_i‖ read off the first residual's product)
+// must follow solve() given ‖b_i‖ computed separately, bit for bit, with and without
+// weights; and skipping the last residual (CgOptions::residual_after_last_step) must leave
+// the iterate and its image Z·K bit for bit as they were, and report the same step count.
+TYPED_TEST(RidgeTest, SampleSpaceCgFromZeroAndWithoutTheLastResidual) {
+  using T = TypeParam;
+  const Index d = 30, m = 10, d_out = 7;
+  const Mat<T> F = random_mat<T>(d, m, 31);
+  const Mat<T> S0 = random_mat<T>(d_out, m, 32);
+  const Mat<T> w = random_mat<T>(d_out, m, 33).cwiseAbs();
+  Mat<T> K;
+  gram_of_columns<T>(F, true, K);
+  Mat<T> Ft(d + 1, m);
+  Ft << F, Mat<T>::Ones(1, m);
+  EXPECT_LT(static_cast<double>((K - Ft.transpose() * Ft).norm() / K.norm()), 1e-6) << "K = F̃ᵀF̃";
+  // ‖b_i‖ for b = S0 F̃ᵀ, formed explicitly.
+  const Vec<T> bnorm = (S0 * Ft.transpose()).rowwise().norm();
+  for (const Mat<T>* weights : {static_cast<const Mat<T>*>(nullptr), &w}) {
+    for (int iters : {1, 3, 6}) {
+      CgOptions o;
+      o.max_iterations = iters;
+      o.tolerance = 0;
+      SampleSpaceCg<T> a, b, c;
+      Mat<T> Za, Zb, Zc;
+      const CgReport ra = a.solve(K, weights, T(0.5), S0, bnorm, o, Za);
+      const CgReport rb = b.solve_from_zero(K, weights, T(0.5), S0, o, Zb);
+      o.residual_after_last_step = false;
+      const CgReport rc = c.solve_from_zero(K, weights, T(0.5), S0, o, Zc);
+      ASSERT_GT(Za.norm(), T(0));
+      EXPECT_EQ(ra.iterations, iters);
+      EXPECT_EQ(rb.iterations, iters);
+      EXPECT_EQ(rc.iterations, iters);
+      // The scale differs only by the rounding of ‖b_i‖ (product with K against F̃ᵀ).
+      EXPECT_NEAR(ra.residual, rb.residual, 1e-4 * (1 + ra.residual));
+      EXPECT_EQ((Za - Zb).norm(), T(0)) << iters;
+      EXPECT_EQ((a.ZK() - b.ZK()).norm(), T(0)) << iters;
+      EXPECT_EQ((Zb - Zc).norm(), T(0)) << iters;
+      EXPECT_EQ((b.ZK() - c.ZK()).norm(), T(0)) << iters;
+      EXPECT_FALSE(rc.converged);
+      Mat<T> out;
+      c.swap_ZK(out);
+      EXPECT_EQ((out - b.ZK()).norm(), T(0));
+    }
+  }
+}
+
 TEST(RidgeValidationTest, BadInputsThrowUsageError) {
   RidgeSolver<double> s;
   const Mat<double> F = Mat<double>::Ones(4, 3), R = Mat<double>::Ones(2, 3), W0 = Mat<double>::Zero(2, 4);

@@ -2,6 +2,8 @@
 // predict() against the tape, and initialisation reproducibility.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "test_support.hpp"
 
 #include "core/error.hpp"
@@ -126,6 +128,40 @@ TEST(Network, AllFiniteDetectsNaN) {
   EXPECT_TRUE(net.all_finite());
   net.params(0).b[1] = std::nan("");
   EXPECT_FALSE(net.all_finite());
+}
+
+TEST(Network, AllFiniteDetectsEveryNonFiniteValueAnywhere) {
+  // Every position of every tensor, NaN, +Inf and -Inf, in float and double; the
+  // largest finite values must still count as finite.
+  auto check = [](auto zero) {
+    using T = decltype(zero);
+    Network<T> net(spec_of({3, 4, 2}, Activation::ReLU, Loss::SquaredError));
+    for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+      net.params(l).W.setConstant(std::numeric_limits<T>::max());
+      net.params(l).b.setConstant(-std::numeric_limits<T>::max());
+    }
+    EXPECT_TRUE(net.all_finite());
+    const T bad[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                     -std::numeric_limits<T>::infinity()};
+    for (std::size_t l = 0; l < net.num_param_layers(); ++l)
+      for (T v : bad) {
+        for (Index k = 0; k < net.params(l).W.size(); ++k) {
+          const T keep = net.params(l).W(k);
+          net.params(l).W(k) = v;
+          EXPECT_FALSE(net.all_finite()) << "layer " << l << " W entry " << k << " = " << v;
+          net.params(l).W(k) = keep;
+        }
+        for (Index k = 0; k < net.params(l).b.size(); ++k) {
+          const T keep = net.params(l).b(k);
+          net.params(l).b(k) = v;
+          EXPECT_FALSE(net.all_finite()) << "layer " << l << " b entry " << k << " = " << v;
+          net.params(l).b(k) = keep;
+        }
+      }
+    EXPECT_TRUE(net.all_finite());
+  };
+  check(0.0f);
+  check(0.0);
 }
 
 }  // namespace

@@ -192,18 +192,23 @@ TYPED_TEST(ProxFastTest, GaussNewtonNeverIncreasesTheObjective) {
         for (unsigned seed = 0; seed < 3; ++seed) {
           Case<T> c(12, 20, 6, act, eta, lambda, 100 + seed);
           const double phi0 = phi(c, to_d<T>(c.Wk), to_d<T>(c.bk));
-          for (int which = 0; which < 2; ++which) {
+          // 0, 1: CG in sample and in parameter space; 2: exact per row. The diagnostics'
+          // objective_after includes λ‖Δθ‖², which the sample-space steps compute from Z ⊙ ZK
+          // without forming Δθ: its agreement with φ re-evaluated from (W, b) checks that.
+          for (int which = 0; which < 3; ++which) {
             Mat<T> W = c.Wk;
             Vec<T> b = c.bk;
             LayerDiagnostics diag;
-            if (which == 0)
-              GaussNewtonCgSolver<T>().solve(c.problem, W, b, &diag);
+            GaussNewtonOptions o;
+            o.space = which == 0 ? CgSpace::Sample : CgSpace::Parameter;
+            if (which < 2)
+              GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
             else
               GaussNewtonExactSolver<T>().solve(c.problem, W, b, &diag);
             const double phi1 = phi(c, to_d<T>(W), to_d<T>(b));
             EXPECT_LE(phi1, phi0 * (1 + slack))
                 << to_string(act) << " eta=" << eta << " lambda=" << lambda << " seed=" << seed
-                << (which ? " exact" : " cg");
+                << (which == 2 ? " exact" : which == 1 ? " cg parameter" : " cg sample");
             EXPECT_LE(diag.objective_after, diag.objective_before);
             EXPECT_NEAR(diag.objective_before, phi0, 1e-4 * phi0);
             EXPECT_NEAR(diag.objective_after, phi1, 1e-4 * phi0);
@@ -305,9 +310,10 @@ TYPED_TEST(ProxFastTest, GaussNewtonCgInSampleSpaceFollowsParameterSpace) {
       Vec<T> bs = c.bk, bp = c.bk;
       GaussNewtonOptions o;
       o.cg_iterations = iters;
+      o.space = CgSpace::Sample;
       LayerDiagnostics ds, dp;
       GaussNewtonCgSolver<T>(o).solve(c.problem, Ws, bs, &ds);
-      o.cg_in_sample_space = false;
+      o.space = CgSpace::Parameter;
       GaussNewtonCgSolver<T>(o).solve(c.problem, Wp, bp, &dp);
       EXPECT_EQ(ds.solver_iterations, dp.solver_iterations);
       EXPECT_EQ(ds.line_search_exponents, dp.line_search_exponents);
@@ -316,6 +322,81 @@ TYPED_TEST(ProxFastTest, GaussNewtonCgInSampleSpaceFollowsParameterSpace) {
       EXPECT_LT((dS - dP).norm() / dP.norm(), tol) << to_string(act) << " iters=" << iters;
       EXPECT_LT((to_d<T>(bs) - to_d<T>(bp)).norm() / (to_d<T>(bp) - to_d<T>(c.bk)).norm(), tol);
       EXPECT_NEAR(ds.objective_after, dp.objective_after, 1e2 * tol * dp.objective_before);
+    }
+  }
+}
+
+TYPED_TEST(ProxFastTest, GaussNewtonGivenTheForwardOutputGivesTheSameBits) {
+  using T = TypeParam;
+  // SIBP hands the solver σ(G^k) from its forward tape (ProxProblem::output) instead of
+  // letting it recompute σ: the same numbers, so the answer must not change by a bit.
+  for (Activation act : kNonlinear) {
+    Case<T> c(30, 12, 5, act, 0.3, 0.7, 21);
+    Mat<T> Fl(c.G.rows(), c.G.cols());
+    activate<T>(act, c.G, Fl);
+    for (int which = 0; which < 2; ++which) {
+      Mat<T> W1 = c.Wk, W2 = c.Wk;
+      Vec<T> b1 = c.bk, b2 = c.bk;
+      ProxProblem<T> with = c.problem;
+      with.output = &Fl;
+      if (which == 0) {
+        GaussNewtonCgSolver<T>().solve(c.problem, W1, b1, nullptr);
+        GaussNewtonCgSolver<T>().solve(with, W2, b2, nullptr);
+      } else {
+        GaussNewtonExactSolver<T>().solve(c.problem, W1, b1, nullptr);
+        GaussNewtonExactSolver<T>().solve(with, W2, b2, nullptr);
+      }
+      ASSERT_GT((W1 - c.Wk).norm(), T(0)) << to_string(act);
+      EXPECT_EQ((W1 - W2).norm(), T(0)) << to_string(act) << " " << which;
+      EXPECT_EQ((b1 - b2).norm(), T(0)) << to_string(act) << " " << which;
+    }
+  }
+}
+
+TEST(GaussNewtonCostModel, PicksTheSpaceWhoseWorkIsSmaller) {
+  // Sample space costs ~n² per row and CG step, parameter space ~n·d: the model must
+  // choose sample space for a batch far below the layer's input width and parameter
+  // space far above it, with one crossover in between as the batch grows.
+  EXPECT_EQ(resolve_cg_space(CgSpace::Auto, 500, 784, 10, 5), CgSpace::Sample);
+  EXPECT_EQ(resolve_cg_space(CgSpace::Auto, 500, 784, 100, 5), CgSpace::Sample);
+  EXPECT_EQ(resolve_cg_space(CgSpace::Auto, 100, 100, 1000, 5), CgSpace::Parameter);
+  EXPECT_EQ(resolve_cg_space(CgSpace::Auto, 10, 20, 5000, 5), CgSpace::Parameter);
+  for (const auto& [d_out, d_in] : {std::pair<Index, Index>{500, 784}, {100, 100}, {2000, 2000}, {10, 500}}) {
+    int switches = 0;
+    CgSpace last = resolve_cg_space(CgSpace::Auto, d_out, d_in, 1, 5);
+    EXPECT_EQ(last, CgSpace::Sample) << d_out << "x" << d_in;
+    for (Index n = 2; n <= 20000; n += 1 + n / 50) {
+      const CgSpace s = resolve_cg_space(CgSpace::Auto, d_out, d_in, n, 5);
+      switches += s != last;
+      last = s;
+    }
+    EXPECT_EQ(switches, 1) << d_out << "x" << d_in;
+    EXPECT_EQ(last, CgSpace::Parameter) << d_out << "x" << d_in;
+  }
+  // A forced space is kept whatever the shapes.
+  EXPECT_EQ(resolve_cg_space(CgSpace::Parameter, 500, 784, 10, 5), CgSpace::Parameter);
+  EXPECT_EQ(resolve_cg_space(CgSpace::Sample, 10, 20, 5000, 5), CgSpace::Sample);
+  EXPECT_EQ(parse_cg_space("auto"), CgSpace::Auto);
+  EXPECT_EQ(parse_cg_space("sample"), CgSpace::Sample);
+  EXPECT_EQ(parse_cg_space("parameter"), CgSpace::Parameter);
+  EXPECT_THROW(parse_cg_space("samples"), UsageError);
+  EXPECT_EQ(to_string(CgSpace::Parameter), "parameter");
+}
+
+TYPED_TEST(ProxFastTest, GaussNewtonCgRunsWhereItsOptionsSay) {
+  using T = TypeParam;
+  // d_in 30, n 12: the model picks sample space; n 200 > d_in: parameter space.
+  for (const auto& [m, expected] : {std::pair<Index, CgSpace>{12, CgSpace::Sample}, {200, CgSpace::Parameter}}) {
+    Case<T> c(30, m, 5, Activation::ReLU, 0.3, 0.7, 22);
+    for (CgSpace space : {CgSpace::Auto, CgSpace::Sample, CgSpace::Parameter}) {
+      GaussNewtonOptions o;
+      o.space = space;
+      GaussNewtonCgSolver<T> solver(o);
+      Mat<T> W = c.Wk;
+      Vec<T> b = c.bk;
+      solver.solve(c.problem, W, b, nullptr);
+      EXPECT_EQ(solver.step().last_space(), space == CgSpace::Auto ? expected : space) << m;
+      EXPECT_EQ(resolve_cg_space(CgSpace::Auto, 5, 30, m, o.cg_iterations), expected);
     }
   }
 }
