@@ -8,23 +8,35 @@
 #   SIBP default / SGD, worst grid point: 1.93 (depth 3, width 2000, batch 1000); <= 1.5 at 22 of 30 points
 #
 # Usage: bench/run_cost_grid.sh [BUILD_DIR] [OUT_DIR] [-- extra cost_grid options]
-# e.g.   bench/run_cost_grid.sh build docs/results/cost_grid -- --repeat 3 --samples 3000
+#        bench/run_cost_grid.sh [BUILD_DIR] OUT_DIR --table-only
+# e.g.   bench/run_cost_grid.sh build docs/results/cost_grid -- --repeat 3 --samples 2000 --max-seconds 8
+# --table-only remakes the table and plot from OUT_DIR/grid.txt (for instance
+# after appending the lines of a point measured again on its own).
 # Needs build/bench/cost_grid (cmake --build build --target bench_cost_grid),
 # MNIST where `sibp train --data mnist` finds it, /usr/bin/python3 and gnuplot.
-# Takes about 15 minutes on an idle 2-core machine (one thread; CPU time).
+# The exact per-row solver (sibp-gn-exact) dominates the run at the largest
+# points: `-- --algos sgd,sibp,sibp-sample,sibp-parameter,sibp-reference,proxprop-cg3`
+# leaves it out.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$root/build"}
 out=${2:-"$root/cost_grid"}
 shift $(( $# >= 2 ? 2 : $# ))
+table_only=false
+if [[ "${1:-}" == "--table-only" ]]; then
+  table_only=true
+  shift
+fi
 [[ "${1:-}" == "--" ]] && shift
-grid="$build/bench/cost_grid"
-[[ -x "$grid" ]] || { echo "missing $grid: cmake --build $build --target bench_cost_grid" >&2; exit 2; }
 mkdir -p "$out"
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/grid.txt"
-"$grid" "$@" | tee -a "$out/grid.txt"
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/grid.txt"
+if ! $table_only; then
+  grid="$build/bench/cost_grid"
+  [[ -x "$grid" ]] || { echo "missing $grid: cmake --build $build --target bench_cost_grid" >&2; exit 2; }
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/grid.txt"
+  "$grid" "$@" | tee -a "$out/grid.txt"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/grid.txt"
+fi
 
 /usr/bin/python3 - "$out" <<'EOF'
 import sys, collections
@@ -53,19 +65,19 @@ with open(f"{out}/grid.md", "w") as md:
         verdict = ""
         if "sibp" in r and "sibp-sample" in r and "sibp-parameter" in r:
             s, p = float(r["sibp-sample"]["ratio_to_sgd"]), float(r["sibp-parameter"]["ratio_to_sgd"])
-            chosen = r["sibp"]["space"].split(",")
-            # The model is judged on the faster of the two forced runs; within 5% is a tie.
+            best = min(s, p)
+            mine = float(r["sibp"]["ratio_to_sgd"])
+            # The model is right when it chose the faster of the two spaces forced on every
+            # layer, or when the default (its choice, per layer) is within 5% of that one or
+            # faster (a mixed choice can beat both); 5% is about the repeat-to-repeat spread.
             faster = "sample" if s < p else "parameter"
-            if abs(s - p) <= 0.05 * min(s, p):
-                verdict = "tie"
+            chosen = r["sibp"]["space"].split(",")
+            judged += 1
+            if all(c == faster for c in chosen) or mine <= 1.05 * best:
+                right += 1
+                verdict = "yes"
             else:
-                judged += 1
-                ok = all(c == faster for c in chosen) if len(set(chosen)) == 1 else None
-                if ok is None:
-                    verdict = "mixed"
-                else:
-                    right += ok
-                    verdict = "yes" if ok else f"no ({faster} faster)"
+                verdict = f"no ({faster} faster)"
         if "sibp" in r:
             ratio = float(r["sibp"]["ratio_to_sgd"])
             total += 1
@@ -83,7 +95,7 @@ if total:
     print(f"SIBP default / SGD, worst grid point: {worst[0]:.2f} (depth {d}, width {w}, batch {b}); "
           f"<= 1.5 at {met} of {total} points")
 if judged:
-    print(f"cost model picked the faster space at {right} of {judged} points where the two differ by more than 5%")
+    print(f"cost model chose the faster space (or came within 5% of it) at {right} of {judged} points")
 EOF
 
 if command -v gnuplot >/dev/null; then
@@ -96,6 +108,7 @@ set xlabel "batch size"
 set ylabel "SIBP (exact:gn-cg) epoch / SGD epoch"
 set yrange [0:*]
 set key top left
+set xrange [8:1250]
 set xtics (10, 32, 100, 316, 1000)
 do for [depth in "1 3"] {
   set title sprintf("%s hidden layer%s", depth, depth eq "1" ? "" : "s")

