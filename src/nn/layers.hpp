@@ -87,7 +87,9 @@ class Layer {
   /// difference `d` on G (d_out, n), `in` and `rec` the layer's input and record
   /// of the last forward pass; dW sized like W, db like b. In float32 exactly
   /// input_operator(in, rec)->times_transposed(d, dW, db); in bf16 precision the
-  /// product's inputs are rounded to bf16 (d·1 stays float32).
+  /// product's inputs are rounded to bf16 and db is summed in float32 (of d
+  /// itself, or, on the oneDNN convolution path, of the bf16 copy of d that the
+  /// backward-weights primitive reads, as PyTorch's autocast does).
   /// Requires: params() is not null (else std::logic_error).
   virtual void weight_gradient(const Mat<T>& in, const LayerRecord<T>& rec, const Mat<T>& d, Mat<T>& dW,
                                T* db) const;
