@@ -7,8 +7,14 @@
 // bits per input), typically 0.2–0.4 % of the product; in the gradient of a
 // lower layer a few ReLU masks also flip where a pre-activation is near zero,
 // which bench/kernels/REPORT.md (question 5) measured at 2.2 % relative error
-// and cosine 0.9998 for ∂W₁ of 784-500-10. So: relative error ≤ 5 %, cosine ≥
-// 0.998, and the error must not be zero (the step did run in bf16).
+// and cosine 0.9998 for ∂W₁ of 784-500-10; these small random networks (He
+// initialisation, N(0, 1) inputs) flip more of them, measured up to 5.4 %.
+// So: gradient and SGD update within 8 %, cosine ≥ 0.997. Adam's first steps
+// are about lr·sign(g) per coordinate, so a coordinate whose gradient is within
+// bf16 noise of zero can flip its whole step: its update within 15 %, cosine ≥
+// 0.99 (measured 9.4 % and 0.9956). A broken bf16 path (wrong operand, lost
+// rounding, no accumulation in float32) is off by O(1). The error must also not
+// be zero: the step did run in bf16.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -62,12 +68,13 @@ Vec<double> flat(const Gradients<float>& g) {
   return Eigen::Map<Vec<double>>(v.data(), static_cast<Index>(v.size()));
 }
 
-void expect_close_direction(const Vec<double>& got, const Vec<double>& want, const std::string& what) {
+void expect_close_direction(const Vec<double>& got, const Vec<double>& want, double max_rel, double min_cosine,
+                            const std::string& what) {
   const double rel = (got - want).norm() / want.norm();
   const double cosine = got.dot(want) / (got.norm() * want.norm());
-  EXPECT_LE(rel, 0.05) << what;
+  EXPECT_LE(rel, max_rel) << what;
   EXPECT_GT(rel, 0.0) << what << ": identical to float32, so not computed in bf16";
-  EXPECT_GE(cosine, 0.998) << what;
+  EXPECT_GE(cosine, min_cosine) << what;
 }
 
 TEST(Bf16Step, MatchesTheFloat32StepWithinBf16Rounding) {
@@ -98,7 +105,7 @@ TEST(Bf16Step, MatchesTheFloat32StepWithinBf16Rounding) {
     const double l32 = backprop_gradients<float>(f32, t32, batch.Y, g32, w32);
     const double l16 = backprop_gradients<float>(bf16, t16, batch.Y, g16, w16);
     EXPECT_NEAR(l16, l32, 0.01 * l32);
-    expect_close_direction(flat(g16), flat(g32), "gradient");
+    expect_close_direction(flat(g16), flat(g32), 0.08, 0.997, "gradient");
 
     // Three steps of the update rule: the weights move the same way.
     const Vec<double> before = flat(f32);
@@ -107,7 +114,9 @@ TEST(Bf16Step, MatchesTheFloat32StepWithinBf16Rounding) {
       ASSERT_TRUE(a32.step(f32, batch).finite);
       ASSERT_TRUE(a16.step(bf16, batch).finite);
     }
-    expect_close_direction(flat(bf16) - before, flat(f32) - before, "update");
+    const bool adam = c.update.kind == UpdateKind::Adam;
+    expect_close_direction(flat(bf16) - before, flat(f32) - before, adam ? 0.15 : 0.08, adam ? 0.99 : 0.997,
+                           "update");
   }
 }
 
