@@ -400,7 +400,7 @@ std::vector<RunOptionInfo> build_table() {
   t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", all,
                   &RunOptions::grad_norm, flag_codec()));
   t.push_back(row("threads", L, "N",
-                  "Threads (default 0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
+                  "Threads (0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
                   "evaluation) goes to the other threads, which sleep instead of spinning",
                   all, &RunOptions::threads, integer_codec<int>(0, kMaxThreads)));
   return t;
