@@ -3,14 +3,18 @@
 
 Run with the system interpreter that has torch (the pyenv python3 has none):
 
-    /usr/bin/python3 scripts/bench_pytorch.py [--data DIR] [--repeat N] [--threads 2]
+    /usr/bin/python3 scripts/bench_pytorch.py [--data DIR] [--repeat N] [--threads 2] [--autocast bf16]
 
 Same setting as bench/epoch: ReLU hidden layer, softmax cross-entropy (mean),
 every weight and bias ~ N(0, 0.05^2), batch 100, SGD lr 0.1, one pass over a
 seeded shuffle of the 60 000 training images, float32, the whole data set
 held in memory as a float tensor scaled to [0, 1] (building it is not timed).
+With --autocast bf16 the forward pass and loss run under
+torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own bf16 products with
+float32 master weights, what sibp's --precision bf16 is compared with.
 Prints `key=value` lines: epoch_seconds for each repeat, then train_accuracy.
 """
+import contextlib
 import argparse
 import gzip
 import os
@@ -58,7 +62,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none")
     args = ap.parse_args()
+
+    def autocast():
+        if args.autocast == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     torch.set_num_threads(args.threads)
     d = args.data or default_dir()
     X = read_idx(find(d, "train-images-idx3-ubyte")).reshape(-1, 784).float().div_(255.0)
@@ -66,7 +76,7 @@ def main():
     n = X.shape[0]
     print(f"torch={torch.__version__} threads={torch.get_num_threads()} samples={n} "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')} "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')} autocast={args.autocast}")
     for r in range(args.repeat):
         torch.manual_seed(args.seed)
         model = torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
@@ -80,7 +90,8 @@ def main():
         for b in range(0, n, 100):
             idx = order[b:b + 100]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X[idx]), y[idx])
+            with autocast():
+                loss = loss_fn(model(X[idx]), y[idx])
             loss.backward()
             opt.step()
         seconds = time.perf_counter() - t0

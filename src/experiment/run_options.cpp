@@ -32,6 +32,12 @@ Algo parse_algo(std::string_view name) {
                                 std::string(name) + "'");
 }
 
+Precision parse_precision(std::string_view name) {
+  if (name == "f32") return Precision::F32;
+  if (name == "bf16") return Precision::BF16;
+  throw OptionError("precision", "expected f32 or bf16, got '" + std::string(name) + "'");
+}
+
 namespace {
 
 std::string describe(const json& v) {
@@ -254,6 +260,12 @@ std::vector<RunOptionInfo> build_table() {
                         throw UsageError("expected f32 or f64, got '" + s + "'");
                       },
                       [](DType d) { return d == DType::F64 ? "f64" : "f32"; })));
+  t.push_back(row("precision", M, "TYPE",
+                  "Inputs of the forward/backward products: f32, or bf16 (float32 weights, accumulation and solvers; "
+                  "needs --dtype f32 and a CPU with AVX512-BF16)",
+                  all, &RunOptions::precision,
+                  text_codec<Precision>([](const std::string& s) { return parse_precision(s); },
+                                        [](Precision p) { return to_string(p); })));
 
   t.push_back(row("algo", G, "NAME", "sgd, momentum, nesterov, adam, sibp, proxprop", all, &RunOptions::algo,
                   text_codec<Algo>([](const std::string& s) { return parse_algo(s); },
@@ -388,7 +400,8 @@ std::vector<RunOptionInfo> build_table() {
   t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", all,
                   &RunOptions::grad_norm, flag_codec()));
   t.push_back(row("threads", L, "N",
-                  "Threads (0: all cores); 2 speed up convolutional networks, while a small MLP gains little and loses when other processes share the machine",
+                  "Threads (0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
+                  "evaluation) goes to the other threads, which sleep instead of spinning",
                   all, &RunOptions::threads, integer_codec<int>(0, kMaxThreads)));
   return t;
 }
@@ -510,6 +523,13 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   model_.init = o.init;
   model_.init_from = o.init_from;
   model_.dtype = o.dtype;
+  model_.precision = o.precision;
+  if (o.precision == Precision::BF16) {
+    if (o.dtype != DType::F32)
+      throw OptionError("precision", "bf16 products need --dtype f32 (float32 master weights), got --dtype f64");
+    const std::string why = bf16_unsupported_reason();
+    if (!why.empty()) throw OptionError("precision", "bf16: " + why + "; use --precision f32");
+  }
 
   if (o.compat_authors && o.quirks.any())
     throw OptionError("quirk", "--compat authors already sets every quirk; drop --quirk");

@@ -42,6 +42,8 @@ enum class Algo { SGD, Momentum, Nesterov, Adam, SIBP, ProxProp };
 std::string to_string(Algo a);
 /// Throws OptionError("algo") listing the names otherwise.
 Algo parse_algo(std::string_view name);
+/// "f32" or "bf16"; throws OptionError("precision") otherwise.
+Precision parse_precision(std::string_view name);
 
 /// Every option of `sibp train`, typed, with the library defaults.
 /// An unset std::optional means "the default for the chosen algorithm".
@@ -61,6 +63,10 @@ struct RunOptions {
   Initializer init;                         ///< normal:0.05, the SIBP authors'
   std::string init_from;                    ///< safetensors file to start from
   DType dtype = DType::F32;
+  /// Inputs of the forward/backward products: f32, or bf16 (float32 master
+  /// weights, accumulation and solvers; nn/bf16.hpp). bf16 needs --dtype f32
+  /// and a CPU with AVX512-BF16, checked by RunSpec.
+  Precision precision = Precision::F32;
   // Algorithm
   Algo algo = Algo::SGD;
   std::optional<double> lr;        ///< unset: 0.1 (SGD family), 1e-3 (Adam), 1 (ProxProp's outer SGD)
@@ -89,11 +95,13 @@ struct RunOptions {
   Index eval_every = 0;
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
-  /// Threads of the library's pool; 0: all cores. One by default: a batch-100
-  /// MLP's products are too short for a second thread to pay for waking it
-  /// (1.06-1.14x idle, 1.2x slower with the other core busy; README,
-  /// bench/kernels/REPORT.md question 4); convolutions gain 1.4x from two.
-  int threads = 1;
+  /// Threads of the library's pool; 0 (the default): all cores. Safe on a
+  /// busy machine because the pool's threads block instead of spinning and
+  /// only work of ~1 ms or more (products of >= 1e8 flop, convolutions in
+  /// sub-batches, evaluation over the data set) is handed to them: a batch-100
+  /// MLP step stays on the calling thread, so a second thread can cost it
+  /// nothing (README, Performance).
+  int threads = 0;
 };
 
 /// One option of RunOptions: its name, documentation, and how it is read and written.
@@ -147,6 +155,7 @@ struct ModelSpec {
   Initializer init;
   std::string init_from;
   DType dtype = DType::F32;
+  Precision precision = Precision::F32;
 
   /// The network for samples of `input` and `classes` classes. Throws UsageError
   /// naming --layers or --arch when the widths or shapes do not fit the data.

@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
@@ -249,6 +250,8 @@ Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::
   Rng rng(seed);
   Network<T> out(net, model.init, rng);
   if (!model.init_from.empty()) load_parameters_into(out, model.init_from);
+  // RunSpec allows bf16 for float runs only.
+  if constexpr (std::is_same_v<T, float>) out.set_precision(model.precision);
   return out;
 }
 

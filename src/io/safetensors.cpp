@@ -552,6 +552,9 @@ void load_parameters_into(Network<T>& net, const fs::path& path) {
   Network<T> loaded(net.spec());
   copy_parameters<T>(f, loaded);
   check_finite(path, loaded);
+  // The parameters change, not how the network computes (a resumed bf16 run
+  // must go on in bf16).
+  loaded.set_precision(net.precision());
   net = std::move(loaded);
 }
 

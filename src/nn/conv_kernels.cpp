@@ -1,8 +1,5 @@
 #include "nn/conv_kernels.hpp"
 
-#include <omp.h>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
+#include "nn/dnnl_util.hpp"
 
 namespace sibp {
 
@@ -46,55 +44,55 @@ void set_conv_backend(ConvBackend backend) { backend_setting().store(static_cast
 
 // ---------------------------------------------------------------- oneDNN
 
-namespace {
-
-using dnnl::memory;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-/// oneDNN's OpenMP runtime sizes its parallel regions by the calling thread's
-/// OpenMP thread count: one for the duration of a call into oneDNN, so a
-/// primitive never starts a team of its own (and is created for one thread,
-/// which fixes its work split, hence its results).
-class OneOmpThread {
- public:
-  OneOmpThread() : before_(omp_get_max_threads()) {
-    if (before_ != 1) omp_set_num_threads(1);
-  }
-  ~OneOmpThread() {
-    if (before_ != 1) omp_set_num_threads(before_);
-  }
-  OneOmpThread(const OneOmpThread&) = delete;
-  OneOmpThread& operator=(const OneOmpThread&) = delete;
-
- private:
-  int before_;
-};
+namespace dnnl_util {
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
 
-// One stream per thread: tasks of one call run concurrently, and a stream is
-// not meant to be shared between threads.
 dnnl::stream& cpu_stream() {
   thread_local dnnl::stream s(cpu_engine());
   return s;
 }
 
-// A thread's scratch memory (kind 0: oneDNN scratchpads; 1: weight gradients
-// in a primitive's layout), grown and kept: the per-batch loop does not allocate.
 void* thread_scratch(int kind, std::size_t bytes) {
-  thread_local std::vector<char> buffers[2];
+  thread_local std::vector<char> buffers[kScratchKinds];
   std::vector<char>& b = buffers[kind];
   if (b.size() < bytes) b.resize(bytes);
   return b.data();
 }
 
+}  // namespace dnnl_util
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+using dnnl_util::cpu_engine;
+using dnnl_util::cpu_stream;
+using dnnl_util::OneOmpThread;
+using dnnl_util::thread_scratch;
+
 void* mut(const void* p) { return const_cast<void*>(p); }
 
-memory::desc nhwc(Index m, Index c, Index h, Index w) { return memory::desc({m, c, h, w}, dt::f32, tag::nhwc); }
+memory::desc nhwc(Index m, Index c, Index h, Index w, dt type = dt::f32) {
+  return memory::desc({m, c, h, w}, type, tag::nhwc);
+}
+
+/// The data type of the convolution's inputs in `p`.
+dt input_type(Precision p) { return p == Precision::BF16 ? dt::bf16 : dt::f32; }
+
+/// `x` (n floats) for a primitive whose input type is `type`: itself for f32,
+/// else rounded to bf16 into this thread's scratch buffer `kind`.
+void* input_for(dt type, const float* x, Index n, int kind) {
+  if (type == dt::f32) return const_cast<float*>(x);
+  auto* y = static_cast<std::uint16_t*>(thread_scratch(kind, static_cast<std::size_t>(n) * 2));
+  to_bf16(x, n, y);
+  return y;
+}
 
 void run(dnnl::primitive& prim, std::unordered_map<int, memory> args) {
   prim.execute(cpu_stream(), args);
@@ -121,7 +119,7 @@ struct Reorder {
 
 struct DnnlConv2d::Primitives {
   Index samples = 0;
-  memory::desc src, dst, user_weights, bias;
+  memory::desc src, dst, diff_dst, diff_src, user_weights, bias;
   dnnl::primitive_attr attr;  // user-managed scratchpad: each task brings its thread's own
   dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::convolution_forward fwd;
@@ -151,7 +149,8 @@ struct DnnlConv2d::Primitives {
   }
 };
 
-DnnlConv2d::DnnlConv2d(const WindowGeometry& g, Index c_out) : g_(g), c_out_(c_out) {
+DnnlConv2d::DnnlConv2d(const WindowGeometry& g, Index c_out, Precision precision)
+    : g_(g), c_out_(c_out), precision_(precision) {
   if (c_out < 1 || g.channels < 1 || g.kernel < 1 || g.stride < 1 || g.pad < 0 || g.out_height < 1 ||
       g.out_width < 1)
     throw std::invalid_argument("DnnlConv2d: invalid convolution (c_in " + std::to_string(g.channels) + ", c_out " +
@@ -161,11 +160,12 @@ DnnlConv2d::DnnlConv2d(const WindowGeometry& g, Index c_out) : g_(g), c_out_(c_o
 }
 
 DnnlConv2d::~DnnlConv2d() = default;
-DnnlConv2d::DnnlConv2d(const DnnlConv2d& other) : DnnlConv2d(other.g_, other.c_out_) {}
+DnnlConv2d::DnnlConv2d(const DnnlConv2d& other) : DnnlConv2d(other.g_, other.c_out_, other.precision_) {}
 DnnlConv2d& DnnlConv2d::operator=(const DnnlConv2d& other) {
   if (this != &other) {
     g_ = other.g_;
     c_out_ = other.c_out_;
+    precision_ = other.precision_;
     cache_.clear();
     zero_bias_.assign(static_cast<std::size_t>(c_out_), 0.f);
   }
@@ -175,16 +175,26 @@ DnnlConv2d& DnnlConv2d::operator=(const DnnlConv2d& other) {
 DnnlConv2d::Primitives& DnnlConv2d::primitives(Index samples) {
   auto& slot = cache_[samples];
   if (slot) return *slot;
+  if (precision_ == Precision::BF16) {
+    const std::string why = bf16_unsupported_reason();
+    if (!why.empty()) throw std::runtime_error("DnnlConv2d: bf16 convolution: " + why);
+  }
+  const dt in_type = input_type(precision_);
   const OneOmpThread one;
   auto p = std::make_unique<Primitives>();
   p->samples = samples;
   const memory::dims strides{g_.stride, g_.stride}, pad{g_.pad, g_.pad};
-  p->src = nhwc(samples, g_.channels, g_.height, g_.width);
+  // src and dst as the forward primitive reads and writes them (dst stays f32);
+  // the backward primitives read dG as `diff_dst` (bf16 in bf16 precision) and
+  // write dX as `diff_src` (f32).
+  p->src = nhwc(samples, g_.channels, g_.height, g_.width, in_type);
   p->dst = nhwc(samples, c_out_, g_.out_height, g_.out_width);
+  p->diff_dst = nhwc(samples, c_out_, g_.out_height, g_.out_width, in_type);
+  p->diff_src = nhwc(samples, g_.channels, g_.height, g_.width);
   // W (c_out, c_in·k·k) column-major: c_out fastest, then kw, kh, c_in.
   p->user_weights = memory::desc({c_out_, g_.channels, g_.kernel, g_.kernel}, dt::f32, tag::ihwo);
   p->bias = memory::desc({c_out_}, dt::f32, tag::x);
-  const memory::desc any_weights({c_out_, g_.channels, g_.kernel, g_.kernel}, dt::f32, tag::any);
+  const memory::desc any_weights({c_out_, g_.channels, g_.kernel, g_.kernel}, in_type, tag::any);
   p->attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, p->src,
@@ -219,7 +229,8 @@ void DnnlConv2d::forward(const float* X, Index m, const float* W, const float* b
   const Index out_per_sample = c_out_ * g_.out_height * g_.out_width;
   run_tasks(m, [&](Index first, Index samples, Index) {
     Primitives& p = *by_size[samples == std::min(s, m) ? 0 : 1];
-    run(p.fwd, {{DNNL_ARG_SRC, memory(p.src, cpu_engine(), mut(X + first * in_per_sample))},
+    void* x = input_for(p.src.data_type(), X + first * in_per_sample, samples * in_per_sample, dnnl_util::kBf16A);
+    run(p.fwd, {{DNNL_ARG_SRC, memory(p.src, cpu_engine(), x)},
                 {DNNL_ARG_WEIGHTS, memory(p.fwd_pd.weights_desc(), cpu_engine(), mut(p.fwd_w))},
                 {DNNL_ARG_BIAS, memory(p.bias, cpu_engine(), mut(bias))},
                 {DNNL_ARG_DST, memory(p.dst, cpu_engine(), G + first * out_per_sample)},
@@ -236,9 +247,11 @@ void DnnlConv2d::backward_data(const float* dG, Index m, const float* W, float* 
     const memory::dims strides{g_.stride, g_.stride}, pad{g_.pad, g_.pad};
     for (Primitives* p : by_size) {
       if (!p->bwd_data) {
-        const memory::desc any_weights({c_out_, g_.channels, g_.kernel, g_.kernel}, dt::f32, tag::any);
-        p->bwd_data_pd.emplace(dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, p->src,
-                                                                     any_weights, p->dst, strides, pad, pad),
+        const memory::desc any_weights({c_out_, g_.channels, g_.kernel, g_.kernel}, input_type(precision_),
+                                       tag::any);
+        p->bwd_data_pd.emplace(dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct,
+                                                                     p->diff_src, any_weights, p->diff_dst, strides,
+                                                                     pad, pad),
                                p->attr, cpu_engine(), p->fwd_pd);
         p->bwd_data.emplace(*p->bwd_data_pd);
       }
@@ -249,10 +262,12 @@ void DnnlConv2d::backward_data(const float* dG, Index m, const float* W, float* 
   const Index out_per_sample = c_out_ * g_.out_height * g_.out_width;
   run_tasks(m, [&](Index first, Index samples, Index) {
     Primitives& p = *by_size[samples == std::min(s, m) ? 0 : 1];
+    void* dy = input_for(p.diff_dst.data_type(), dG + first * out_per_sample, samples * out_per_sample,
+                         dnnl_util::kBf16B);
     run(*p.bwd_data,
-        {{DNNL_ARG_DIFF_DST, memory(p.dst, cpu_engine(), mut(dG + first * out_per_sample))},
+        {{DNNL_ARG_DIFF_DST, memory(p.diff_dst, cpu_engine(), dy)},
          {DNNL_ARG_WEIGHTS, memory(p.bwd_data_pd->weights_desc(), cpu_engine(), mut(p.bwd_data_w))},
-         {DNNL_ARG_DIFF_SRC, memory(p.src, cpu_engine(), dX + first * in_per_sample)},
+         {DNNL_ARG_DIFF_SRC, memory(p.diff_src, cpu_engine(), dX + first * in_per_sample)},
          {DNNL_ARG_SCRATCHPAD, scratchpad(p.bwd_data_pd->scratchpad_desc())}});
   });
 }
@@ -271,9 +286,11 @@ void DnnlConv2d::backward_weights(const float* X, const float* dG, Index m, floa
     const memory::dims strides{g_.stride, g_.stride}, pad{g_.pad, g_.pad};
     for (Primitives* p : by_size) {
       if (p->bwd_w) continue;
+      // The weight gradient stays f32 (accumulated over the batch).
       const memory::desc any_weights({c_out_, g_.channels, g_.kernel, g_.kernel}, dt::f32, tag::any);
       p->bwd_w_pd.emplace(dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, p->src,
-                                                                   any_weights, p->bias, p->dst, strides, pad, pad),
+                                                                   any_weights, p->bias, p->diff_dst, strides, pad,
+                                                                   pad),
                           p->attr, cpu_engine(), p->fwd_pd);
       p->bwd_w.emplace(*p->bwd_w_pd);
       if (p->bwd_w_pd->diff_weights_desc() != p->user_weights)
@@ -288,8 +305,11 @@ void DnnlConv2d::backward_weights(const float* X, const float* dG, Index m, floa
     float* part = partial_.data() + t * len;
     const memory::desc& diff_w_md = p.bwd_w_pd->diff_weights_desc();
     void* diff_w = p.from_diff ? thread_scratch(1, diff_w_md.get_size()) : static_cast<void*>(part);
-    run(*p.bwd_w, {{DNNL_ARG_SRC, memory(p.src, cpu_engine(), mut(X + first * in_per_sample))},
-                   {DNNL_ARG_DIFF_DST, memory(p.dst, cpu_engine(), mut(dG + first * out_per_sample))},
+    void* x = input_for(p.src.data_type(), X + first * in_per_sample, samples * in_per_sample, dnnl_util::kBf16A);
+    void* dy = input_for(p.diff_dst.data_type(), dG + first * out_per_sample, samples * out_per_sample,
+                         dnnl_util::kBf16B);
+    run(*p.bwd_w, {{DNNL_ARG_SRC, memory(p.src, cpu_engine(), x)},
+                   {DNNL_ARG_DIFF_DST, memory(p.diff_dst, cpu_engine(), dy)},
                    {DNNL_ARG_DIFF_WEIGHTS, memory(diff_w_md, cpu_engine(), diff_w)},
                    {DNNL_ARG_DIFF_BIAS, memory(p.bias, cpu_engine(), part + c_out_ * d)},
                    {DNNL_ARG_SCRATCHPAD, scratchpad(p.bwd_w_pd->scratchpad_desc())}});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "nn/bf16.hpp"
 
 namespace sibp {
 
@@ -62,7 +63,7 @@ class ScopedConvBackend {
   ConvBackend previous_;
 };
 
-/// oneDNN f32 convolution of geometry `g` with c_out output channels, over
+/// oneDNN convolution of geometry `g` with c_out output channels, over
 /// buffers in our layout: input X (c_in, m·H·W), output G (c_out, m·H'·W'),
 /// weights W (c_out, c_in·k·k) column-major — PyTorch's [out, in, kh, kw]
 /// flattened, which is oneDNN's `ihwo` — and a bias of c_out.
@@ -74,18 +75,26 @@ class ScopedConvBackend {
 /// on m only, never on the thread count, and no OpenMP team is ever started
 /// (its threads would spin on a busy machine: REPORT.md, question 4).
 ///
+/// Precision: F32, or BF16 — the convolution's inputs (X, W, dG) are rounded to
+/// bf16 (X and dG per task, into the thread's scratch; W by oneDNN's reorder
+/// into the primitive's layout), accumulation and every output (G, dX, dW, db)
+/// float32. Buffers are float32 either way.
+///
 /// Not thread-safe: one thread calls an instance at a time (it caches
 /// primitives per sub-batch size and keeps workspace). Copies share nothing.
 class DnnlConv2d {
  public:
   /// Requires: g describes a valid convolution (output at least 1×1); c_out ≥ 1.
-  DnnlConv2d(const WindowGeometry& g, Index c_out);
+  /// The primitives are created on first use (BF16 ones need AVX512-BF16:
+  /// std::runtime_error otherwise, from the first call).
+  DnnlConv2d(const WindowGeometry& g, Index c_out, Precision precision = Precision::F32);
   ~DnnlConv2d();
   DnnlConv2d(const DnnlConv2d& other);
   DnnlConv2d& operator=(const DnnlConv2d& other);
 
   const WindowGeometry& geometry() const { return g_; }
   Index out_channels() const { return c_out_; }
+  Precision precision() const { return precision_; }
   /// Samples per task: 10, measured in REPORT.md (fixed sub-batches) to keep
   /// each task long enough (0.1–0.5 ms on the reference CNN) for the pool.
   static constexpr Index samples_per_task() { return 10; }
@@ -109,6 +118,7 @@ class DnnlConv2d {
 
   WindowGeometry g_;
   Index c_out_ = 0;
+  Precision precision_ = Precision::F32;
   std::map<Index, std::unique_ptr<Primitives>> cache_;
   std::vector<float> partial_;    // backward_weights: (c_out·(d + 1)) per task
   std::vector<float> zero_bias_;  // forward without bias

@@ -93,17 +93,40 @@ void image_to_vectors(const Mat<T>& X, const Shape& s, Index m, Mat<T>& out) {
 // ---------------------------------------------------------------- the layer kinds
 
 template <typename T>
+void Layer<T>::set_precision(Precision p) {
+  if (p == Precision::BF16 && !std::is_same_v<T, float>)
+    throw std::invalid_argument("Layer::set_precision: bf16 products are for float networks, not double");
+  precision_ = p;
+}
+
+template <typename T>
+void Layer<T>::weight_gradient(const Mat<T>& in, const LayerRecord<T>& rec, const Mat<T>& d, Mat<T>& dW,
+                               T* db) const {
+  input_operator(in, rec)->times_transposed(d, dW, db);
+}
+
+template <typename T>
 std::unique_ptr<LayerInput<T>> Layer<T>::input_operator(const Mat<T>&, const LayerRecord<T>&) const {
   throw std::logic_error("Layer::input_operator: layer " + spec_.to_string() + " has no parameters");
 }
 
 namespace {
 
+/// C = op(A)·op(B) in the layer's precision: gemm(), or gemm_bf16() for bf16
+/// (only ever asked of float layers: set_precision refuses bf16 for double).
+template <typename T>
+void product(Precision precision, const Mat<T>& A, Trans opA, const Mat<T>& B, Trans opB, Mat<T>& C) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (precision == Precision::BF16) return gemm_bf16(A, opA, B, opB, C);
+  }
+  gemm<T>(A, opA, B, opB, C);
+}
+
 /// G = W·P + b·1ᵀ, F = σ(G): the part every parametrised layer shares.
 template <typename T>
-void affine_forward(const Params<T>& p, Activation act, const Mat<T>& P, LayerRecord<T>& rec) {
+void affine_forward(const Params<T>& p, Activation act, const Mat<T>& P, LayerRecord<T>& rec, Precision precision) {
   rec.G.resize(p.W.rows(), P.cols());
-  gemm<T>(p.W, Trans::No, P, Trans::No, rec.G);
+  product<T>(precision, p.W, Trans::No, P, Trans::No, rec.G);
   rec.G.colwise() += p.b;
   rec.F.resize(rec.G.rows(), rec.G.cols());
   activate<T>(act, rec.G, rec.F);
@@ -122,11 +145,17 @@ class Dense final : public Layer<T> {
       : Layer<T>(s, in, out), p_(zero_params<T>(out.size(), in.size())) {}
   std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Dense>(*this); }
   void forward(const Mat<T>& in, Index, LayerRecord<T>& rec) const override {
-    affine_forward<T>(p_, this->spec().act, in, rec);
+    affine_forward<T>(p_, this->spec().act, in, rec, this->precision());
   }
   void backward_input(const LayerRecord<T>&, const Mat<T>& d, Index m, Mat<T>& d_in, Mat<T>&) const override {
     d_in.resize(p_.W.cols(), m);
-    gemm<T>(p_.W, Trans::Yes, d, Trans::No, d_in);
+    product<T>(this->precision(), p_.W, Trans::Yes, d, Trans::No, d_in);
+  }
+  void weight_gradient(const Mat<T>& in, const LayerRecord<T>& rec, const Mat<T>& d, Mat<T>& dW,
+                       T* db) const override {
+    if (this->precision() == Precision::F32) return Layer<T>::weight_gradient(in, rec, d, dW, db);
+    product<T>(this->precision(), d, Trans::No, in, Trans::Yes, dW);
+    if (db) Eigen::Map<Vec<T>>(db, d.rows()).noalias() = d.rowwise().sum();
   }
   Params<T>* params() override { return &p_; }
   const Params<T>* params() const override { return &p_; }
@@ -222,7 +251,8 @@ class Conv2d final : public Layer<T> {
       : Layer<T>(s, in, out),
         g_(window_geometry(s, in, out)),
         p_(zero_params<T>(s.units, in.channels * s.kernel * s.kernel)),
-        dnnl_(g_, s.units) {}
+        dnnl_(g_, s.units),
+        dnnl_bf16_(g_, s.units, Precision::BF16) {}
   std::unique_ptr<Layer<T>> clone() const override { return std::make_unique<Conv2d>(*this); }
 
   void forward(const Mat<T>& in, Index m, LayerRecord<T>& rec) const override {
@@ -230,14 +260,14 @@ class Conv2d final : public Layer<T> {
       if (conv_backend() == ConvBackend::Fast) {
         rec.P.resize(0, 0);  // marks the record as computed without P (and frees it)
         rec.G.resize(p_.W.rows(), m * g_.out_height * g_.out_width);
-        dnnl_.forward(in.data(), m, p_.W.data(), p_.b.data(), rec.G.data());
+        conv().forward(in.data(), m, p_.W.data(), p_.b.data(), rec.G.data());
         rec.F.resize(rec.G.rows(), rec.G.cols());
         activate<T>(this->spec().act, rec.G, rec.F);
         return;
       }
     }
     im2col<T>(in, g_, m, rec.P);
-    affine_forward<T>(p_, this->spec().act, rec.P, rec);
+    affine_forward<T>(p_, this->spec().act, rec.P, rec, this->precision());
   }
 
   void backward_input(const LayerRecord<T>& rec, const Mat<T>& d, Index m, Mat<T>& d_in,
@@ -245,13 +275,26 @@ class Conv2d final : public Layer<T> {
     if constexpr (std::is_same_v<T, float>) {
       if (rec.P.size() == 0) {
         d_in.resize(g_.channels, m * g_.height * g_.width);
-        dnnl_.backward_data(d.data(), m, p_.W.data(), d_in.data());
+        conv().backward_data(d.data(), m, p_.W.data(), d_in.data());
         return;
       }
     }
     work.resize(p_.W.cols(), d.cols());
-    gemm<T>(p_.W, Trans::Yes, d, Trans::No, work);
+    product<T>(this->precision(), p_.W, Trans::Yes, d, Trans::No, work);
     col2im<T>(work, g_, m, d_in);
+  }
+
+  void weight_gradient(const Mat<T>& in, const LayerRecord<T>& rec, const Mat<T>& d, Mat<T>& dW,
+                       T* db) const override {
+    if (this->precision() == Precision::F32) return Layer<T>::weight_gradient(in, rec, d, dW, db);
+    if constexpr (std::is_same_v<T, float>) {
+      if (rec.P.size() == 0) {
+        dnnl_bf16_.backward_weights(in.data(), d.data(), in.cols() / (g_.height * g_.width), dW.data(), db);
+        return;
+      }
+    }
+    product<T>(this->precision(), d, Trans::No, rec.P, Trans::Yes, dW);
+    if (db) Eigen::Map<Vec<T>>(db, d.rows()).noalias() = d.rowwise().sum();
   }
 
   Params<T>* params() override { return &p_; }
@@ -265,11 +308,16 @@ class Conv2d final : public Layer<T> {
   }
 
  private:
+  // The primitives of the layer's precision; input_operator() (the solvers)
+  // always uses the float32 ones.
+  DnnlConv2d& conv() const { return this->precision() == Precision::BF16 ? dnnl_bf16_ : dnnl_; }
+
   WindowGeometry g_;
   Params<T> p_;
   // Primitives per sub-batch size and workspace: a cache, hence mutable (a
-  // network is used by one thread at a time, like its tape).
-  mutable DnnlConv2d dnnl_;
+  // network is used by one thread at a time, like its tape). Created on first
+  // use, so the bf16 ones cost nothing in a float32 run.
+  mutable DnnlConv2d dnnl_, dnnl_bf16_;
 };
 
 /// maxpool(K,stride): each output entry is its window's maximum; ties go to the

@@ -26,6 +26,7 @@
 
 #include "linalg/layer_input.hpp"
 #include "nn/architecture.hpp"
+#include "nn/bf16.hpp"
 #include "nn/conv_kernels.hpp"
 #include "nn/tape.hpp"
 
@@ -82,6 +83,24 @@ class Layer {
   virtual void backward_input(const LayerRecord<T>& rec, const Mat<T>& d, Index m, Mat<T>& d_in,
                               Mat<T>& work) const = 0;
 
+  /// [dW db] ← d·P̃ᵀ = [d·Pᵀ, d·1]: the parameters' part of the adjoint for a
+  /// difference `d` on G (d_out, n), `in` and `rec` the layer's input and record
+  /// of the last forward pass; dW sized like W, db like b. In float32 exactly
+  /// input_operator(in, rec)->times_transposed(d, dW, db); in bf16 precision the
+  /// product's inputs are rounded to bf16 and db is summed in float32 (of d
+  /// itself, or, on the oneDNN convolution path, of the bf16 copy of d that the
+  /// backward-weights primitive reads, as PyTorch's autocast does).
+  /// Requires: params() is not null (else std::logic_error).
+  virtual void weight_gradient(const Mat<T>& in, const LayerRecord<T>& rec, const Mat<T>& d, Mat<T>& dW,
+                               T* db) const;
+
+  /// Precision of the products of forward(), backward_input() and
+  /// weight_gradient() (input_operator(), which the solvers use, is float32
+  /// always). F32 unless set.
+  Precision precision() const { return precision_; }
+  /// Requires: p is F32, or T is float (else std::invalid_argument).
+  void set_precision(Precision p);
+
   /// The layer's parameters, or null for a parameter-free layer.
   virtual Params<T>* params() { return nullptr; }
   virtual const Params<T>* params() const { return nullptr; }
@@ -100,6 +119,7 @@ class Layer {
  private:
   LayerSpec spec_;
   Shape in_, out_;
+  Precision precision_ = Precision::F32;
 };
 
 /// Builds the layer `spec` mapping `in` to `out` (as NetworkSpec resolved them), with

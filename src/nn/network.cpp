@@ -47,7 +47,8 @@ Network<T>::Network(const NetworkSpec& spec, const Initializer& init, Rng& rng) 
 }
 
 template <typename T>
-Network<T>::Network(const Network& other) : spec_(other.spec_), param_layers_(other.param_layers_) {
+Network<T>::Network(const Network& other)
+    : spec_(other.spec_), param_layers_(other.param_layers_), precision_(other.precision_) {
   for (const auto& layer : other.layers_) layers_.push_back(layer->clone());
 }
 

@@ -66,6 +66,15 @@ class Network {
     return work.output();
   }
 
+  /// The precision of every layer's forward and backward products (nn/bf16.hpp):
+  /// F32 unless set; copies keep it. Requires: F32, or T is float (else
+  /// std::invalid_argument).
+  void set_precision(Precision p) {
+    for (auto& layer : layers_) layer->set_precision(p);
+    precision_ = p;
+  }
+  Precision precision() const { return precision_; }
+
   /// True if every parameter is finite.
   bool all_finite() const;
 
@@ -84,6 +93,7 @@ class Network {
   NetworkSpec spec_;
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<std::size_t> param_layers_;
+  Precision precision_ = Precision::F32;
 };
 
 }  // namespace sibp

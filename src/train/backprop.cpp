@@ -20,8 +20,8 @@ double backprop_gradients(const Network<T>& net, Tape<T>& tape, const Eigen::Ref
     if (layer.params()) {
       --i;
       multiply_by_derivative<T>(layer.spec().act, rec.G, rec.F, w.delta);  // δ = σ'(G) ⊙ Δ
-      // [∂W ∂b] = δ P̃ᵀ = [δ Pᵀ, δ 1]
-      layer.input_operator(tape.input_of(k), rec)->times_transposed(w.delta, grads.dW[i], grads.db[i].data());
+      // [∂W ∂b] = δ P̃ᵀ = [δ Pᵀ, δ 1], in the layer's precision
+      layer.weight_gradient(tape.input_of(k), rec, w.delta, grads.dW[i], grads.db[i].data());
     }
     if (k > lowest) {
       layer.backward_input(rec, w.delta, m, w.delta_below, w.unfolded);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors.hpp"
+#include "nn/bf16.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -152,6 +153,8 @@ TEST_F(CliTrain, BadOptionsGiveClearErrors) {
       {"--layers 4-16-7", 2, "classes"},
       {"--layers 4-x-3", 2, "--layers"},
       {"--dtype f16", 2, "--dtype"},
+      {"--precision f16", 2, "--precision: expected f32 or bf16, got 'f16'"},
+      {"--precision bf16 --dtype f64", 2, "--precision: bf16 products need --dtype f32"},
       {"--train-subset 100000", 2, "--train-subset"},
       {"--test-subset 100000", 2, "--test-subset"},
       {"--algo sgd --eta 0.5", 2, "--eta: applies to --algo sibp, not sgd"},
@@ -168,6 +171,36 @@ TEST_F(CliTrain, BadOptionsGiveClearErrors) {
     EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
   }
   EXPECT_FALSE(fs::exists(dir_ / "bad" / "metrics.csv"));
+}
+
+TEST_F(CliTrain, Bf16IsRecordedResumedAndRefusedWithoutTheCpuFeature) {
+  if (!bf16_unsupported_reason().empty()) GTEST_SKIP() << bf16_unsupported_reason();
+  // Trains, records the precision, and a resumed run keeps it (a conflicting
+  // --precision on resume is refused like any changed option).
+  const auto r = run_sibp(train_args("b", "--precision bf16 --epochs 2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto config = nlohmann::json::parse(slurp(dir_ / "b" / "config.json"));
+  EXPECT_EQ(config.at("precision"), "bf16") << config.dump();
+  const auto f32 = run_sibp(train_args("f", "--epochs 2"));
+  ASSERT_EQ(f32.exit_code, 0) << f32.err;
+  EXPECT_NE(slurp(dir_ / "b" / "model.safetensors"), slurp(dir_ / "f" / "model.safetensors"));
+  const auto changed = run_sibp("train --resume --precision f32 --out '" + (dir_ / "b").string() + "'");
+  EXPECT_EQ(changed.exit_code, 2) << changed.err;
+  EXPECT_NE(changed.err.find("precision"), std::string::npos) << changed.err;
+  // The same run replayed from its config.json is bit-identical (bf16 products are deterministic).
+  const auto again = run_sibp("train --config '" + (dir_ / "b" / "config.json").string() + "' --out '" +
+                              (dir_ / "b2").string() + "'");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(slurp(dir_ / "b" / "model.safetensors"), slurp(dir_ / "b2" / "model.safetensors"));
+
+  // With oneDNN capped below AVX512-BF16 the run is refused, naming the option;
+  // never a silent fall back to float32.
+  ::setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE", 1);
+  const auto capped = run_sibp(train_args("capped", "--precision bf16"));
+  ::unsetenv("DNNL_MAX_CPU_ISA");
+  EXPECT_EQ(capped.exit_code, 2) << capped.err;
+  EXPECT_NE(capped.err.find("--precision: bf16: oneDNN may not use"), std::string::npos) << capped.err;
+  EXPECT_FALSE(fs::exists(dir_ / "capped" / "metrics.csv"));
 }
 
 TEST_F(CliTrain, UnwritableOutputAndMissingDataAreDataErrors) {

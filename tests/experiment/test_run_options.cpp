@@ -68,7 +68,8 @@ TEST(RunOptions, TextAndJsonReadTheSameValues) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"lr", "0.25"}, {"epochs", "7"}, {"seed", "18446744073709551615"}, {"act", "tanh"},
       {"solver", "exact:gn-exact"}, {"lambda", "1,2"}, {"arch", "dense(3)"}, {"layers", "4-2-3"},
-      {"init", "normal:0.1"}, {"dtype", "f64"}, {"prox_cg", "textbook"}, {"outer", "adam"}, {"update", "joint"}};
+      {"init", "normal:0.1"}, {"dtype", "f64"}, {"prox_cg", "textbook"}, {"outer", "adam"}, {"update", "joint"},
+      {"precision", "bf16"}};
   for (const auto& [key, text] : cases) {
     SCOPED_TRACE(key);
     const RunOptionInfo* info = find_run_option(key);
@@ -84,7 +85,8 @@ TEST(RunOptions, UnknownKeyAndWrongTypesAreNamed) {
   expect_error([] { from_json({{"algo", "sgd"}, {"learning_rate", 0.1}}); }, "'learning_rate'");
   for (const auto& [key, value] : std::vector<std::pair<std::string, json>>{
            {"epochs", "five"}, {"lr", "fast"}, {"standardize", 1}, {"quirks", 3}, {"seed", -1}, {"epochs", 2.5},
-           {"act", 3}, {"arch", "conv(0,3)"}, {"layers", "784-16-10-"}}) {
+           {"act", 3}, {"arch", "conv(0,3)"}, {"layers", "784-16-10-"}, {"precision", "fp16"},
+           {"precision", 16}}) {
     SCOPED_TRACE(key);
     expect_error([&] { from_json({{key, value}}); }, "x.json: key '" + key + "'");
   }
@@ -204,6 +206,35 @@ TEST(RunSpec, RejectsBadValuesNamingTheOption) {
   expect_bad([](RunOptions& o) { o.data = "nosuchdata"; }, "--data");
 }
 
+TEST(RunOptions, PrecisionIsTypedAndRecorded) {
+  const RunOptionInfo* info = find_run_option("precision");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->cli, "--precision");
+  EXPECT_TRUE(info->applies_to.empty());  // every algorithm
+  RunOptions o;
+  EXPECT_EQ(o.precision, Precision::F32);
+  info->from_text(o, "bf16");
+  EXPECT_EQ(o.precision, Precision::BF16);
+  EXPECT_EQ(run_options_json(o).at("precision"), "bf16");  // what config.json records
+  EXPECT_EQ(run_options_json(RunOptions{}).at("precision"), "f32");
+  EXPECT_EQ(from_json({{"precision", "bf16"}}).precision, Precision::BF16);
+  expect_error<OptionError>([&] { info->from_text(o, "bfloat16"); }, "--precision: expected f32 or bf16, got 'bfloat16'");
+  expect_error([] { from_json({{"precision", "half"}}); }, "x.json: key 'precision': expected f32 or bf16, got 'half'");
+}
+
+TEST(RunSpec, Bf16NeedsFloat32MasterWeights) {
+  RunOptions o;
+  o.precision = Precision::BF16;
+  o.dtype = DType::F64;
+  expect_error<OptionError>([&] { RunSpec{o}; }, "--precision: bf16 products need --dtype f32");
+  o.dtype = DType::F32;
+  if (bf16_unsupported_reason().empty()) {
+    EXPECT_EQ(RunSpec(o).model().precision, Precision::BF16);
+  } else {
+    expect_error<OptionError>([&] { RunSpec{o}; }, "--precision: bf16: ");
+  }
+}
+
 TEST(RunOptions, TableCoversEveryOptionOnce) {
   std::set<std::string> keys, cli;
   const RunOptions defaults;
@@ -220,7 +251,7 @@ TEST(RunOptions, TableCoversEveryOptionOnce) {
     EXPECT_EQ(info.to_json(o), d) << info.key;
   }
   for (const char* key : {"data", "layers", "arch", "algo", "lr", "eta", "lambda", "solver", "quirks", "tau", "epochs",
-                          "batch", "seed", "threads", "diagnostics"})
+                          "batch", "seed", "threads", "diagnostics", "precision"})
     EXPECT_TRUE(keys.count(key)) << key;
 }
 
