@@ -4,12 +4,18 @@
 # harness found a crash, a timeout, a leak, an out-of-memory or a sanitizer
 # report; the input that did it is saved as build-fuzz/artifacts/<harness>-*.
 #
-#   bash scripts/fuzz.sh [--quick] [SECONDS_PER_HARNESS] [HARNESS...]
+#   bash scripts/fuzz.sh [--quick] [--tests] [SECONDS_PER_HARNESS] [HARNESS...]
 #
 # Only the named harnesses are built (all of them when none is named).
 # --quick: only the harnesses that link nothing beyond core, data, nn and io
 # (the `// fuzz-link:` line of fuzz_<name>.cpp), so the Eigen-heavy training
-# and experiment code is not compiled: what CI runs (scripts/test.sh).
+# and experiment code is not compiled.
+# --tests: the same build also compiles the tests of core, data and io and
+# the seed replays (target sanitizer_quick) and runs them with ctest (labels
+# core, data, io, fuzz) before fuzzing: one clang build instrumented for
+# ASan + UBSan + libFuzzer serves the sanitizer pass and the fuzzing. This is
+# what CI runs (scripts/test.sh: --quick --tests into build-asan/).
+# SECONDS_PER_HARNESS 0 builds (and with --tests, tests) without fuzzing.
 #
 # Environment: FUZZ_JOBS=N runs N harnesses at once (default 1); FUZZ_DIR
 # overrides build-fuzz. New inputs that reach new code are kept in
@@ -20,12 +26,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 quick=0
-if [[ "${1:-}" == --quick ]]; then
-  quick=1
+tests=0
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --tests) tests=1 ;;
+    *) echo "scripts/fuzz.sh: unknown option '$1' (expected --quick or --tests)" >&2; exit 2 ;;
+  esac
   shift
-fi
+done
 seconds=${1:-60}
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds < 1)); then
+if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
   echo "scripts/fuzz.sh: expected a number of seconds per harness, got '$seconds'" >&2
   exit 2
 fi
@@ -72,9 +83,26 @@ done
 harnesses=("${selected[@]}")
 
 bash scripts/install-deps.sh
+# BUILD_TESTING=ON so that --tests and a plain run can share one build folder;
+# only the named targets are compiled either way.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DSIBP_FUZZ=ON -DBUILD_TESTING=OFF -DSIBP_BUILD_BENCH=OFF -DSIBP_PCH=OFF >/dev/null
+  -DSIBP_FUZZ=ON -DBUILD_TESTING=ON -DSIBP_BUILD_BENCH=OFF -DSIBP_PCH=OFF -DSIBP_PYTHON=OFF >/dev/null
+if ((tests)); then
+  # Every quick harness at once: one target that also holds the tests.
+  if ((quick)) && (($# == 0)); then targets=(sanitizer_fuzz_quick); else targets+=(sanitizer_quick); fi
+fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
+
+if ((tests)); then
+  echo "fuzz: tests of core, data and io and the seed corpora, under ASan + UBSan"
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -L '^(core|data|io|fuzz)$' -E 'Real'
+fi
+if ((seconds == 0)); then
+  echo "fuzz: built; no fuzzing (0 seconds)"
+  exit 0
+fi
 
 # Longest input per harness: a few records or tensors, enough for every
 # branch; longer inputs only slow the search down.

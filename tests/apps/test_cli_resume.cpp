@@ -126,9 +126,11 @@ TEST_F(CliResume, KilledRunsResumeBitIdentical) {
 TEST_F(CliResume, OneWriterPerFolderAndNoSilentOverwrite) {
   const std::vector<std::string> slow = args("run", "--algo sibp --eta 0.5 --epochs 20");
   const pid_t pid = spawn_sibp(slow);
-  // Wait until the first writer has its config and lock.
-  for (int i = 0; i < 200 && !fs::exists(dir_ / "run" / "config.json"); ++i)
+  // Wait until the first writer has its config and lock (up to 60 s: under a
+  // heavily loaded CI machine the process can take seconds to start).
+  for (int i = 0; i < 6000 && !fs::exists(dir_ / "run" / "config.json"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(fs::exists(dir_ / "run" / "config.json")) << "the first writer did not start within 60 s";
   const auto second = run_sibp(command(args("run", "--algo sgd")));
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("being written by another sibp process (PID " + std::to_string(pid)), std::string::npos)
