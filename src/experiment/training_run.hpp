@@ -51,8 +51,8 @@ void use_threads(int threads);
 /// The network a run starts from: `model`'s initialiser drawing from Rng(seed)
 /// (W then b of each parametrised layer), then the parameters of
 /// model.init_from when it is set, computing in model.precision. `sibp train`
-/// and the Python bindings both
-/// build networks here, so one seed gives one network everywhere.
+/// and the Python bindings both build networks here, so one seed gives one
+/// network everywhere.
 template <typename T>
 Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::uint64_t seed);
 

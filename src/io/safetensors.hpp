@@ -112,8 +112,9 @@ template <typename T>
 Network<T> load_network(const std::filesystem::path& path, const ModelFileOptions& options = {});
 
 /// Overwrites the parameters of `net` with those in the file (for
-/// `--init-from`). Only parameters are read: the activations and loss of
-/// `net` are kept even if the file's metadata says otherwise.
+/// `--init-from`). Only parameters are read: the activations, loss and
+/// precision (nn/bf16.hpp) of `net` are kept even if the file's metadata says
+/// otherwise.
 ///
 /// Requires: the file holds exactly the tensors layers.<l>.weight and
 ///   layers.<l>.bias for every layer of `net`, with the same shapes, and
