@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
+#include "linalg/sharded_input.hpp"
 
 namespace sibp {
 
@@ -44,6 +45,24 @@ void check_problem(const char* who, const ProxProblem<T>& p, const Mat<T>& W, co
 
 }  // namespace
 
+// ---------------------------------------------------------------- sharded problems (§6)
+
+template <typename T>
+const ProxProblem<T>& GatheredProblem<T>::gather(const ProxProblem<T>& p, const char* what) {
+  Communicator& comm = *p.comm;
+  const std::vector<Index> cols = allgather_counts(comm, p.input->cols(), what);
+  allgather_columns<T>(comm, p.input->matrix_or(scratch_), cols, F_, what);
+  allgather_columns<T>(comm, *p.target, cols, T_, what);
+  if (p.G) allgather_columns<T>(comm, *p.G, cols, G_, what);
+  input_ = std::make_unique<DenseInput<T>>(F_);
+  whole_ = p;
+  whole_.comm = nullptr;
+  whole_.input = input_.get();
+  whole_.target = &T_;
+  whole_.G = p.G ? &G_ : nullptr;
+  return whole_;
+}
+
 // ---------------------------------------------------------------- exact (linear layers)
 
 template <typename T>
@@ -56,6 +75,12 @@ void ExactLinearSolver<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T
     throw UsageError("exact prox solver: applies to linear (identity) layers only, where the subproblem is a "
                      "ridge regression; got activation '" + to_string(problem.act) +
                      "' (use gn-cg, gn-exact or reference for nonlinear layers)");
+  if (problem.sharded()) {
+    // The ridge solve needs FFᵀ or FᵀF of the whole batch: gather (§6; the
+    // output layer's F is small next to the hidden layers' work).
+    solve(gather_.gather(problem, "exact prox solver: F, T, G"), W, b, diag);
+    return;
+  }
   check_problem<T>("exact prox solver", problem, W, b, diag != nullptr);
   // §3.3 b, symbols as in ALGORITHMS.md §3: F = F_{l-1}, T = T_l. The ridge solve
   // needs FFᵀ or FᵀF, so a convolution's patch matrix is formed here.
@@ -111,8 +136,29 @@ GaussNewtonSolver<T, Step>::GaussNewtonSolver(const GaussNewtonOptions& options)
 template <typename T, typename Step>
 void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
   check_problem<T>("gauss-newton prox solver", problem, W, b, true);
+  std::unique_ptr<ShardedInput<T>> sharded;
+  Communicator* comm = nullptr;
+  if (problem.sharded()) {
+    // §6: parameter-space CG runs on this rank's columns with its products
+    // F̃ᵀ-side summed over ranks (ShardedInput) and the objective's sums
+    // allreduced; the sample-space forms (exact per-row solve, or CG when the
+    // whole batch has fewer columns than unknowns per row) need every column:
+    // gather the problem and solve it whole on every rank.
+    const Index n_all = allreduce_count(*problem.comm, problem.input->cols(), "gauss-newton: columns");
+    const bool sample_space = std::is_same_v<Step, GnExactStep<T>> ||
+                              (options_.cg_in_sample_space && n_all < problem.input->rows() + 1);
+    if (sample_space) {
+      solve(gather_.gather(problem, "gauss-newton: F, T, G"), W, b, diag);
+      return;
+    }
+    comm = problem.comm;
+    sharded = std::make_unique<ShardedInput<T>>(*problem.input, *comm, "gauss-newton CG products");
+  }
+  const auto all_ranks = [&](double local, const char* what) {
+    return comm ? allreduce_value(*comm, local, what) : local;
+  };
   // §3.3 c: linearise σ at G = G^k; symbols as in ALGORITHMS.md §3.
-  const LayerInput<T>& F = *problem.input;
+  const LayerInput<T>& F = sharded ? *sharded : *problem.input;
   const Mat<T>& Tl = *problem.target;
   const Mat<T>& G = *problem.G;
   const Index d_in = F.rows(), n = F.cols(), d_out = Tl.rows();
@@ -122,18 +168,19 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   E_.resize(d_out, n);
   // σ(G), σ'(G), E = T − σ(G) and ‖E‖², chunk by chunk: each chunk's arrays stay in
   // cache between the passes (a convolution's are megabytes).
-  const double phi0 = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+  const double phi0 = all_ranks(sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
     auto Fk = Fk_.middleCols(c0, cn);
     activate<T>(problem.act, G.middleCols(c0, cn), Fk);
     activation_derivative<T>(problem.act, G.middleCols(c0, cn), Fk, S_.middleCols(c0, cn));
     auto E = E_.middleCols(c0, cn);
     E = Tl.middleCols(c0, cn) - Fk;
     return static_cast<double>(E.squaredNorm());
-  });
+  }), "gauss-newton: objective");
 
   D_.resize(d_out, d_in + 1);
   bool has_P = false;
-  const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, D_, P_, has_P);
+  const int iterations =
+      step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda, comm != nullptr}, D_, P_, has_P);
   if (!has_P) F.times(D_.leftCols(d_in), D_.col(d_in).data(), P_);  // P = Δθ F̃
 
   // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
@@ -143,13 +190,13 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   int accepted = -1;
   double phi = phi0;
   for (int k = 0; k <= options_.max_backtracks; ++k) {
-    const double data = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+    const double data = all_ranks(sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
       auto Gt = Gt_.middleCols(c0, cn);
       Gt = G.middleCols(c0, cn) + t * P_.middleCols(c0, cn);
       activate<T>(problem.act, Gt, Gt);
       Gt -= Tl.middleCols(c0, cn);
       return static_cast<double>(Gt.squaredNorm());
-    });
+    }), "gauss-newton: safeguard objective");
     const double trial = data + static_cast<double>(t) * t * reg;
     if (trial <= phi0) {  // false for NaN, so a non-finite candidate is never taken
       accepted = k;
@@ -197,7 +244,7 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& P, 
   CgOptions cg;
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
-  if (options_.cg_in_sample_space && n < d_in + 1) {
+  if (options_.cg_in_sample_space && !sys.sharded && n < d_in + 1) {
     with_ones_row<T>(F.matrix_or(Fx_), Ft_);
     gram_of_columns<T>(Ft_, false, K_);  // Ft_ already has its ones row
     RHS_.noalias() = XF_ * K_;  // scratch for ‖rhs_i‖² = (rhs coefficients)K(…)ᵀ
@@ -302,6 +349,8 @@ int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& D, Mat<T>& 
   return 1;
 }
 
+template class GatheredProblem<float>;
+template class GatheredProblem<double>;
 template class ExactLinearSolver<float>;
 template class ExactLinearSolver<double>;
 template class GaussNewtonSolver<float, GnCgStep<float>>;

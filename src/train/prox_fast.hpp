@@ -59,6 +59,7 @@ class ExactLinearSolver : public ProxSolver<T> {
   Mat<T> R_;   // (d_out, m): T − b^k 1ᵀ, then T − W F
   Mat<T> Wk_;  // (d_out, d_in): W^k, kept only when diagnostics are asked for
   Vec<T> bk_;  // (d_out)
+  GatheredProblem<T> gather_;  // R > 1: the whole batch's problem
 };
 
 /// Options of the Gauss–Newton solvers.
@@ -83,6 +84,9 @@ struct GaussNewtonSystem {
   const Mat<T>& S;  ///< (d_out, n): σ'(G^k)
   const Mat<T>& E;  ///< (d_out, n): T − σ(G^k)
   double lambda;
+  /// F is a ShardedInput (§6): only parameter-space CG applies (the sample-space
+  /// form needs every column's Gram matrix).
+  bool sharded = false;
 };
 
 /// Gauss–Newton step by block CG from Δθ = 0 (= warm start at θ^k), all rows at once:
@@ -153,6 +157,7 @@ class GaussNewtonSolver final : public ProxSolver<T> {
   Mat<T> Fk_;  // (d_out, n): σ(G^k)
   Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
   std::vector<double> parts_;  // per column chunk: partial sums of φ's data term
+  GatheredProblem<T> gather_;  // R > 1, sample-space steps: the whole batch's problem
 };
 
 template <typename T>
