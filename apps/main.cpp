@@ -78,16 +78,16 @@ int run_cli(int argc, char** argv, const std::string& who) {
   } catch (const sibp::cli::Exit& e) {
     return e.code;
   } catch (const sibp::UsageError& e) {
-    std::cerr << who << "error: " << e.what() << "\n";
+    std::cerr << (who + "error: " + e.what() + "\n");
     return 2;
   } catch (const sibp::DataError& e) {
-    std::cerr << who << "error: " << e.what() << "\n";
+    std::cerr << (who + "error: " + e.what() + "\n");
     return 1;
   } catch (const std::bad_alloc&) {
-    std::cerr << who << "error: out of memory\n";
+    std::cerr << (who + "error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << who << "error: " << e.what() << "\n";
+    std::cerr << (who + "error: " + e.what() + "\n");
     return 1;
   }
   return 0;

@@ -82,7 +82,7 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
   }
   if (comm.size() > 1) comm.broadcast(&ok, 1, 0, "the experiment folder's check");
   if (!ok)
-    throw UsageError("rank " + std::to_string(comm.rank()) + ": rank 0 refused the experiment folder " +
+    throw UsageError("rank 0 refused the experiment folder " +
                      options.out_dir.string() + " (its message says why)");
 
   ExperimentRunReport report;

@@ -356,11 +356,11 @@ RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
     if (failed[r] != 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
   if (ranks.empty()) return d;
   if (!message.empty()) {
-    const std::string text = "rank " + std::to_string(comm.rank()) + ": " + message + " (ranks that failed: " + ranks + ")";
+    const std::string text = message + " (ranks that failed to load the data: " + ranks + ")";
     if (usage) throw UsageError(text);
     throw DataError(text);
   }
-  throw DataError("rank " + std::to_string(comm.rank()) + ": rank(s) " + ranks + " of " +
+  throw DataError("rank(s) " + ranks + " of " +
                   std::to_string(comm.size()) + " could not load the data (their messages say why); every rank stops");
 }
 
@@ -392,7 +392,7 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
       }
       case FolderPlan::Resume:
       case FolderPlan::Refused:
-        throw UsageError("rank " + std::to_string(comm.rank()) + ": rank 0 refused the output folder " + out.string() +
+        throw UsageError("rank 0 refused the output folder " + out.string() +
                          " (its message says why)");
     }
     return o.dtype == DType::F64 ? train_typed<double>(spec, d, nullptr, out, false, hooks, comm)

@@ -62,7 +62,7 @@ start=$SECONDS
 out=$(timeout 60 "${RUN[@]}" -np 1 -wdir "$tmp/a" "$SIBP" "${ARGS[@]}" : -np 1 -wdir "$tmp/b" "$SIBP" "${ARGS[@]}" 2>&1)
 code=$?
 [[ $code -ne 0 && $code -ne 124 ]] || fail "missing data on rank 1: exit $code (124 = hung): $out"
-grep -q "sibp (rank 1): error: rank 1: .*train.csv" <<<"$out" || fail "rank 1 did not name the missing file: $out"
+grep -q "sibp (rank 1): error: .*train.csv.*(ranks that failed to load the data: 1)" <<<"$out" || fail "rank 1 did not name the missing file: $out"
 grep -q "sibp (rank 0): error: .*rank(s) 1 of 2 could not load the data" <<<"$out" || fail "rank 0 did not name rank 1: $out"
 [[ ! -e "$tmp/a/out/metrics.csv" ]] || fail "rank 0 started training without rank 1's data"
 echo "ok: missing data on one rank fails every rank ($((SECONDS - start)) s)"
