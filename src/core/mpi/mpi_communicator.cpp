@@ -159,10 +159,12 @@ class MpiCommunicator final : public Communicator {
   // Polls the request until it completes or the deadline passes. Blocking
   // collectives would wait forever for a rank that died or hangs; this one
   // throws. Open MPI's non-blocking collectives advance only inside MPI calls
-  // (a large allreduce is many rounds), so the loop never sleeps: sleeping
-  // 50 µs between polls made a 1.6 MB allreduce take ~20 ms. After the first
-  // polls it yields the core between polls, so a rank waiting for a slower
-  // one does not keep other processes of an oversubscribed machine off it.
+  // (a large allreduce is many rounds), so the loop never sleeps (a first
+  // version slept 50 µs between polls and made 2-rank MLP steps 7× slower).
+  // After the first polls it yields the core between polls, so a rank waiting
+  // for a slower one lets the other processes of a loaded machine run:
+  // bench/mpi_poll.cpp measured a 1.6 MB allreduce of 2 ranks at 3.5 ms so,
+  // against 25 ms spinning and 48 ms for blocking MPI_Allreduce (load 9 on 2 cores).
   void wait(MPI_Request& req, const char* kind, const char* what) {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_);
