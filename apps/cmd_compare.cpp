@@ -28,6 +28,7 @@ void run(const CompareArgs& args) {
   options.plan.data_dir = args.data_dir;
   options.plan.only = args.only;
   options.progress = &std::cerr;
+  options.comm = &communicator();
   if (::isatty(STDERR_FILENO) == 1) {
     auto last = std::make_shared<std::chrono::steady_clock::time_point>();
     options.hooks.on_step = [last](const StepInfo& info) {
@@ -40,6 +41,7 @@ void run(const CompareArgs& args) {
     };
   }
   const ExperimentRunReport report = run_experiment(experiment, options);
+  if (!communicator().is_root()) return;  // rank 0 reports (README, "Across processes")
   std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
             << " diverged), " << report.skipped << " already complete\n";
   std::cout << "table:  " << report.outputs.table.string() << "\n";

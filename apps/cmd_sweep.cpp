@@ -28,7 +28,9 @@ void run(const SweepArgs& args) {
   options.plan.data_dir = args.data_dir;
   options.plan.only = args.only;
   options.progress = &std::cerr;
+  options.comm = &communicator();
   const ExperimentRunReport report = run_experiment(experiment, options);
+  if (!communicator().is_root()) return;  // rank 0 reports (README, "Across processes")
   std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
             << " stopped on a non-finite step), " << report.skipped << " already complete\n";
   std::cout << "table:  " << report.outputs.table.string() << "\n";

@@ -73,7 +73,8 @@ void run(const TrainArgs& args) {
   const int epochs = spec.fit().epochs;
 
   RunHooks hooks;
-  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  Communicator& comm = communicator();
+  const bool tty = ::isatty(STDERR_FILENO) == 1 && comm.is_root();
   auto last_print = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   if (tty) {
     hooks.on_step = [&](const StepInfo& info) {
@@ -90,8 +91,13 @@ void run(const TrainArgs& args) {
       std::fflush(stderr);
     };
   }
-  const RunOutcome outcome = run_training(spec, args.out, hooks, mode);
+  const RunOutcome outcome = run_training(spec, args.out, hooks, mode, comm);
   if (tty) std::fprintf(stderr, "\n");
+  if (!comm.is_root()) {
+    // Rank 0 prints and writes; the others only share the exit status.
+    if (outcome.status == RunStatus::Diverged) throw Exit{3};
+    return;
+  }
   if (outcome.resumed && !outcome.rows.empty())
     std::cout << (outcome.message == "already finished" ? "the run in " + args.out + " had already finished\n"
                                                          : "resumed the run in " + args.out + "\n");
@@ -105,6 +111,19 @@ void run(const TrainArgs& args) {
     std::cout << line;
   }
   std::cout << "seconds per epoch (training only): " << outcome.seconds_per_epoch << "\n";
+  if (outcome.ranks > 1 && outcome.steps > 0) {
+    // ALGORITHMS.md §6: what each step sent into collectives (rank 0's share).
+    const CommVolume& v = outcome.step_volume;
+    const double steps = static_cast<double>(outcome.steps);
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "processes: %d; per step: %.1f allreduce calls, %.0f bytes allreduced; %.1f gathers, %.0f bytes "
+                  "gathered\n",
+                  outcome.ranks, static_cast<double>(v.allreduce_calls) / steps,
+                  static_cast<double>(v.allreduce_bytes) / steps, static_cast<double>(v.gather_calls) / steps,
+                  static_cast<double>(v.gather_bytes) / steps);
+    std::cout << line;
+  }
   std::cout << "outputs in " << args.out << "\n";
   if (outcome.status == RunStatus::Diverged) {
     std::cerr << "sibp: " << outcome.message

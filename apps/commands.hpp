@@ -4,6 +4,7 @@
 /// are exceptions that main() maps — UsageError → 2, DataError → 1.
 #include <CLI/CLI.hpp>
 
+#include "core/communicator.hpp"
 namespace sibp::cli {
 
 /// Thrown by a command that has already said what it had to say and must
@@ -11,6 +12,10 @@ namespace sibp::cli {
 struct Exit {
   int code = 0;
 };
+
+/// The processes of this job (MPI's world under mpirun, else one), made once by
+/// main() before any command runs (README, "Across processes").
+Communicator& communicator();
 
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);

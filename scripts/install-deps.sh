@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
+  libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev

@@ -58,28 +58,49 @@ std::string data_group_name(const std::string& data) { return folder_name(data);
 
 ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOptions& options) {
   const std::vector<PlannedRun> plan = plan_runs(e, options.plan);
-  find_gnuplot();  // fail now, not after hours of training
-  const RunFolder lock(options.out_dir);  // one writer of the summary, plots and report
-  for (const PlannedRun& p : plan) {
-    const RunFolder::Content c = run_folder_content(options.out_dir / p.subdir);
-    if (c == RunFolder::Content::Complete || c == RunFolder::Content::Interrupted)
-      check_same_config(options.out_dir / p.subdir, p.config);
+  Communicator& comm = options.comm ? *options.comm : single_process();
+  const bool root = comm.is_root();
+  // Rank 0 checks the folder; the others learn whether it may go on (a refusal
+  // there must not leave them waiting in the first run's collectives).
+  std::optional<RunFolder> lock;
+  char ok = 1;
+  try {
+    if (root) {
+      find_gnuplot();  // fail now, not after hours of training
+      lock.emplace(options.out_dir);  // one writer of the summary, plots and report
+      for (const PlannedRun& p : plan) {
+        const RunFolder::Content c = run_folder_content(options.out_dir / p.subdir);
+        if (c == RunFolder::Content::Complete || c == RunFolder::Content::Interrupted)
+          check_same_config(options.out_dir / p.subdir, p.config);
+      }
+      write_file_atomic(options.out_dir / "experiment.json", e.json.dump(2) + "\n");
+    }
+  } catch (...) {
+    ok = 0;
+    if (comm.size() > 1) comm.broadcast(&ok, 1, 0, "the experiment folder's check");
+    throw;
   }
-  write_file_atomic(options.out_dir / "experiment.json", e.json.dump(2) + "\n");
+  if (comm.size() > 1) comm.broadcast(&ok, 1, 0, "the experiment folder's check");
+  if (!ok)
+    throw UsageError("rank 0 refused the experiment folder " +
+                     options.out_dir.string() + " (its message says why)");
 
   ExperimentRunReport report;
   report.planned = static_cast<int>(plan.size());
-  const auto train = options.train ? options.train : [](const RunOptions& c, const fs::path& d, const RunHooks& h) {
-    return run_training(RunSpec(c), d, h, OutputMode::Continue);
-  };
-  std::ostream* log = options.progress;
+  const auto train = options.train ? options.train
+                                   : [&comm](const RunOptions& c, const fs::path& d, const RunHooks& h) {
+                                       return run_training(RunSpec(c), d, h, OutputMode::Continue, comm);
+                                     };
+  std::ostream* log = root ? options.progress : nullptr;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const PlannedRun& p = plan[i];
     const fs::path dir = options.out_dir / p.subdir;
     const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(plan.size()) + "] " + p.label +
                             (p.param.empty() ? "" : " " + p.param + "=" + format_number(p.value)) + " seed " +
                             std::to_string(p.seed);
-    if (run_is_complete(dir)) {
+    char complete = root && run_is_complete(dir) ? 1 : 0;
+    if (comm.size() > 1) comm.broadcast(&complete, 1, 0, "which runs are complete");
+    if (complete) {
       ++report.skipped;
       if (log) *log << tag << ": already complete in " << dir.string() << ", skipped" << std::endl;
       continue;
@@ -109,6 +130,7 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
            << std::endl;
     }
   }
+  if (!root) return report;
   report.outputs = write_experiment_outputs(options.out_dir, e);
   if (log) *log << "report: " << report.outputs.report.string() << std::endl;
   return report;

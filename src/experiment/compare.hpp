@@ -22,6 +22,11 @@ struct ExperimentOptions {
   RunHooks hooks;                     ///< per-step progress of the run in flight
   /// Trains one run; empty: run_training. Lets tests observe which runs train.
   std::function<RunOutcome(const RunOptions&, const std::filesystem::path&, const RunHooks&)> train;
+  /// Data parallelism (ALGORITHMS.md §6): every rank calls run_experiment with the
+  /// same arguments; rank 0 alone reads and writes `out_dir` (lock, experiment.json,
+  /// runs, summary, plots, report) and logs progress, and tells the others which
+  /// runs to train. nullptr: one process.
+  Communicator* comm = nullptr;
 };
 
 /// The files an experiment's outputs consist of (absolute paths).

@@ -143,11 +143,12 @@ struct RunData {
 };
 
 template <typename T>
-RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder& folder, bool resume, const RunHooks& hooks) {
+RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder, const fs::path& out, bool resume,
+                       const RunHooks& hooks, Communicator& comm) {
+  // `folder` is null on every rank but 0 of a multi-process run: they write nothing.
   const RunOptions& o = spec.options();
-  const fs::path& out = folder.path();
   Network<T> net = initial_network<T>(d.net, spec.model(), o.seed);
-  std::unique_ptr<TrainingAlgorithm<T>> algo = run_algorithm<T>(spec, d.net);
+  std::unique_ptr<TrainingAlgorithm<T>> algo = run_algorithm<T>(spec, d.net, comm);
   const FitOptions fo = run_fit_options(spec);
 
   RunOutcome outcome;
@@ -155,7 +156,7 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder& folder,
   std::vector<MetricsRow>& rows = outcome.rows;
   std::optional<FitState> from;
   if (resume) {
-    const fs::path gen = folder.committed();
+    const fs::path gen = folder->committed();
     load_parameters_into(net, gen / "model.safetensors");
     Checkpoint<T> c = read_checkpoint<T>(gen / kCheckpoint);
     algo->restore(c.algo, net);
@@ -172,22 +173,34 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder& folder,
   FitCallbacks<T> callbacks;
   callbacks.on_eval = [&](const MetricsRow& row, const Network<T>& current, const FitState& state) {
     rows.push_back(row);
-    const MetricsText text = metrics_text(rows);
-    folder.commit({{"metrics.csv", text.csv},
-                   {"metrics.json", text.json},
-                   {"model.safetensors", encode_network(current, meta)},
-                   {kCheckpoint, checkpoint_bytes<T>(state, algo->state(), rows.size())}},
-                  kLinked);
-    if (hooks.on_eval && !hooks.on_eval(row)) stopped = true;
+    if (folder) {
+      const MetricsText text = metrics_text(rows);
+      folder->commit({{"metrics.csv", text.csv},
+                      {"metrics.json", text.json},
+                      {"model.safetensors", encode_network(current, meta)},
+                      {kCheckpoint, checkpoint_bytes<T>(state, algo->state(), rows.size())}},
+                     kLinked);
+      if (hooks.on_eval && !hooks.on_eval(row)) stopped = true;
+    }
+    if (comm.size() > 1) {
+      // Rank 0's hooks may stop the run: every rank must stop at the same point.
+      char stop = stopped ? 1 : 0;
+      comm.broadcast(&stop, 1, 0, "the decision to stop");
+      stopped = stop != 0;
+    }
     return !stopped;
   };
   callbacks.on_step = [&](const StepInfo& info, const StepReport&) {
-    if (hooks.on_step) hooks.on_step(info);
+    if (hooks.on_step && comm.is_root()) hooks.on_step(info);
   };
 
   const Dataset* val = d.val ? &*d.val : nullptr;
   const Dataset* test = d.data.test ? &*d.data.test : nullptr;
-  const FitResult fr = fit(net, *algo, d.data.train, val, test, d.norm, fo, callbacks, from ? &*from : nullptr);
+  const FitResult fr =
+      fit(net, *algo, d.data.train, val, test, d.norm, fo, callbacks, from ? &*from : nullptr, comm);
+  outcome.ranks = comm.size();
+  outcome.step_volume = fr.step_volume;
+  outcome.steps = fr.steps;
   outcome.status = fr.diverged ? RunStatus::Diverged : stopped ? RunStatus::Stopped : RunStatus::Completed;
   outcome.message = fr.diverged ? fr.message
                     : stopped   ? "stopped at iteration " + std::to_string(rows.empty() ? 0 : rows.back().iteration)
@@ -256,8 +269,8 @@ Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::
 }
 
 template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net) {
-  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(spec.algorithm(), net);
+std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net, Communicator& comm) {
+  std::unique_ptr<TrainingAlgorithm<T>> algo = make_algorithm<T>(spec.algorithm(), net, comm);
   algo->set_diagnostics(spec.diagnostics());
   return algo;
 }
@@ -277,8 +290,10 @@ FitOptions run_fit_options(const RunSpec& spec) {
 
 template Network<float> initial_network<float>(const NetworkSpec&, const ModelSpec&, std::uint64_t);
 template Network<double> initial_network<double>(const NetworkSpec&, const ModelSpec&, std::uint64_t);
-template std::unique_ptr<TrainingAlgorithm<float>> run_algorithm<float>(const RunSpec&, const NetworkSpec&);
-template std::unique_ptr<TrainingAlgorithm<double>> run_algorithm<double>(const RunSpec&, const NetworkSpec&);
+template std::unique_ptr<TrainingAlgorithm<float>> run_algorithm<float>(const RunSpec&, const NetworkSpec&,
+                                                                        Communicator&);
+template std::unique_ptr<TrainingAlgorithm<double>> run_algorithm<double>(const RunSpec&, const NetworkSpec&,
+                                                                          Communicator&);
 
 double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtype) {
   const double value = dtype == DType::F64 ? 8.0 : 4.0;
@@ -313,57 +328,143 @@ RunOptions stored_run_options(const fs::path& out_dir) {
   return o;
 }
 
-RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode) {
+namespace {
+
+/// What rank 0 found in the output folder, for every rank (§6).
+enum class FolderPlan : char { Fresh = 0, Resume = 1, Finished = 2, Refused = 3 };
+
+/// Loads the run's data on every rank and agrees on the outcome: a rank that
+/// cannot load (a file missing on one machine) fails the run on all of them,
+/// each naming the ranks that failed, instead of leaving the others waiting in
+/// their first collective until the time-out.
+RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
+  if (comm.size() == 1) return load_run_data(spec);
+  std::vector<double> failed(static_cast<std::size_t>(comm.size()), 0.0);
+  std::string message;
+  bool usage = false;
+  RunData d;
+  try {
+    d = load_run_data(spec);
+  } catch (const UsageError& e) {
+    message = e.what();
+    usage = true;
+    failed[static_cast<std::size_t>(comm.rank())] = 1.0;
+  } catch (const std::exception& e) {
+    message = e.what();
+    failed[static_cast<std::size_t>(comm.rank())] = 1.0;
+  }
+  comm.allreduce_sum(failed.data(), failed.size(), "the data-loading outcome");
+  std::string ranks;
+  for (std::size_t r = 0; r < failed.size(); ++r)
+    if (failed[r] != 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  if (ranks.empty()) return d;
+  if (!message.empty()) {
+    const std::string text = message + " (ranks that failed to load the data: " + ranks + ")";
+    if (usage) throw UsageError(text);
+    throw DataError(text);
+  }
+  throw DataError("rank(s) " + ranks + " of " +
+                  std::to_string(comm.size()) + " could not load the data (their messages say why); every rank stops");
+}
+
+}  // namespace
+
+RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode,
+                        Communicator& comm) {
   const RunOptions& o = spec.options();
   use_threads(spec.threads());
   // Everything that can be refused is checked before the folder is touched.
-  RunData d = load_run_data(spec);
+  RunData d = load_on_every_rank(spec, comm);
   const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
   if (have > 0 && need > have)
     throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
                      " parameters, batches of " + std::to_string(o.batch) + "), more than this machine's " +
                      gigabytes(have) + "; use a smaller network (--layers/--arch) or --batch");
-
-  RunFolder folder(out);
-  RunFolder::Content content = folder.content();
-  const json options = run_options_json(o);
-  const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
-  switch (content) {
-    case RunFolder::Content::Empty:
-      if (mode == OutputMode::Resume) throw UsageError("--resume: " + out.string() + " holds no run to resume");
-      break;
-    case RunFolder::Content::Complete:
-      if (mode == OutputMode::New)
-        throw UsageError(out.string() + " already holds a finished run" + hint);
-      if (mode == OutputMode::Resume || mode == OutputMode::Continue) {
-        check_same_options(run_options_json(stored_run_options(out)), options, out);
-        folder.finish();  // a run killed after result.json may still have its links
+  if (!comm.is_root()) {
+    // Rank 0 owns the folder; the others learn what it decided and write nothing.
+    char plan = 0;
+    comm.broadcast(&plan, 1, 0, "the output folder's plan");
+    switch (static_cast<FolderPlan>(plan)) {
+      case FolderPlan::Fresh: break;
+      case FolderPlan::Finished: {
         RunOutcome done;
         done.out_dir = out;
-        done.rows = read_metrics_csv(out / "metrics.csv");
         done.message = "already finished";
         done.resumed = true;
-        const json result = read_json_file(out / "result.json");
-        if (result.value("status", "") == "diverged") done.status = RunStatus::Diverged;
         return done;
       }
-      break;
-    case RunFolder::Content::Interrupted:
-      if (mode == OutputMode::New) throw UsageError(out.string() + " holds an interrupted run" + hint);
-      if (mode == OutputMode::Resume || mode == OutputMode::Continue)
-        check_same_options(run_options_json(stored_run_options(out)), options, out);
-      break;
-    case RunFolder::Content::Unusable:
-      if (mode == OutputMode::New)
-        throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
-                                        "--overwrite to start over, or another --out");
-      if (mode == OutputMode::Resume)
-        throw UsageError("--resume: " + out.string() +
-                         " holds no checkpoint (the run stopped before its first evaluation); use --overwrite");
-      break;
+      case FolderPlan::Resume:
+      case FolderPlan::Refused:
+        throw UsageError("rank 0 refused the output folder " + out.string() +
+                         " (its message says why)");
+    }
+    return o.dtype == DType::F64 ? train_typed<double>(spec, d, nullptr, out, false, hooks, comm)
+                                 : train_typed<float>(spec, d, nullptr, out, false, hooks, comm);
+  }
+  const auto tell_others = [&](FolderPlan plan) {
+    if (comm.size() == 1) return;
+    char c = static_cast<char>(plan);
+    comm.broadcast(&c, 1, 0, "the output folder's plan");
+  };
+  std::optional<RunFolder> folder_holder;
+  RunFolder::Content content{};
+  const json options = run_options_json(o);
+  try {
+    folder_holder.emplace(out);
+    content = folder_holder->content();
+  } catch (...) {
+    tell_others(FolderPlan::Refused);
+    throw;
+  }
+  RunFolder& folder = *folder_holder;
+  const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
+  try {
+    switch (content) {
+      case RunFolder::Content::Empty:
+        if (mode == OutputMode::Resume) throw UsageError("--resume: " + out.string() + " holds no run to resume");
+        break;
+      case RunFolder::Content::Complete:
+        if (mode == OutputMode::New)
+          throw UsageError(out.string() + " already holds a finished run" + hint);
+        if (mode == OutputMode::Resume || mode == OutputMode::Continue) {
+          check_same_options(run_options_json(stored_run_options(out)), options, out);
+          folder.finish();  // a run killed after result.json may still have its links
+          RunOutcome done;
+          done.out_dir = out;
+          done.rows = read_metrics_csv(out / "metrics.csv");
+          done.message = "already finished";
+          done.resumed = true;
+          const json result = read_json_file(out / "result.json");
+          if (result.value("status", "") == "diverged") done.status = RunStatus::Diverged;
+          tell_others(FolderPlan::Finished);
+          return done;
+        }
+        break;
+      case RunFolder::Content::Interrupted:
+        if (mode == OutputMode::New) throw UsageError(out.string() + " holds an interrupted run" + hint);
+        if (mode == OutputMode::Resume || mode == OutputMode::Continue)
+          check_same_options(run_options_json(stored_run_options(out)), options, out);
+        if ((mode == OutputMode::Resume || mode == OutputMode::Continue) && comm.size() > 1)
+          // The checkpoint is on rank 0's disk only; resuming would need it on every rank.
+          throw UsageError(out.string() + " holds an interrupted run; resuming with " + std::to_string(comm.size()) +
+                           " processes is not supported: resume it with one process, or use --overwrite");
+        break;
+      case RunFolder::Content::Unusable:
+        if (mode == OutputMode::New)
+          throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
+                                          "--overwrite to start over, or another --out");
+        if (mode == OutputMode::Resume)
+          throw UsageError("--resume: " + out.string() +
+                           " holds no checkpoint (the run stopped before its first evaluation); use --overwrite");
+        break;
+    }
+  } catch (...) {
+    tell_others(FolderPlan::Refused);
+    throw;
   }
   const bool resume =
       (mode == OutputMode::Resume || mode == OutputMode::Continue) && content == RunFolder::Content::Interrupted;
+  tell_others(resume ? FolderPlan::Resume : FolderPlan::Fresh);
   if (!resume) {
     folder.clear();
     json config = options;
@@ -376,15 +477,25 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
                             {"classes", d.data.train.num_classes()}};
     write_file_atomic(out / "config.json", config.dump(2) + "\n");
   }
-
-  RunOutcome outcome = o.dtype == DType::F64 ? train_typed<double>(spec, d, folder, resume, hooks)
-                                             : train_typed<float>(spec, d, folder, resume, hooks);
+  RunOutcome outcome = o.dtype == DType::F64 ? train_typed<double>(spec, d, &folder, out, resume, hooks, comm)
+                                             : train_typed<float>(spec, d, &folder, out, resume, hooks, comm);
   if (outcome.status == RunStatus::Stopped) return outcome;  // resumable: the links stay
   json result = {{"status", to_string(outcome.status)},
                  {"message", outcome.message},
                  {"train_seconds", outcome.train_seconds},
                  {"seconds_per_epoch", outcome.seconds_per_epoch},
                  {"evaluations", outcome.rows.size()}};
+  if (comm.size() > 1) {
+    // §6: what the run cost in communication (README, "Across processes").
+    const CommVolume& v = outcome.step_volume;
+    const double steps = std::max<double>(1.0, static_cast<double>(outcome.steps));
+    result["processes"] = comm.size();
+    result["communication_per_step"] = {{"allreduce_calls", static_cast<double>(v.allreduce_calls) / steps},
+                                        {"allreduce_bytes", static_cast<double>(v.allreduce_bytes) / steps},
+                                        {"gather_calls", static_cast<double>(v.gather_calls) / steps},
+                                        {"gather_bytes", static_cast<double>(v.gather_bytes) / steps},
+                                        {"broadcast_calls", static_cast<double>(v.broadcast_calls) / steps}};
+  }
   if (!outcome.rows.empty()) result["final"] = row_json(outcome.rows.back());
   write_file_atomic(out / "result.json", result.dump(2) + "\n");
   folder.finish();

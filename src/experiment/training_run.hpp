@@ -43,6 +43,9 @@ struct RunOutcome {
   double seconds_per_epoch = 0;
   bool resumed = false;            ///< continued from a checkpoint
   std::filesystem::path out_dir;
+  int ranks = 1;                   ///< processes that trained it (ALGORITHMS.md §6)
+  CommVolume step_volume;          ///< what this rank's steps sent into collectives
+  long long steps = 0;             ///< steps trained in this process (for volume per step)
 };
 
 /// Uses `threads` threads for the linear algebra (OpenMP and Eigen); 0: every core.
@@ -59,7 +62,8 @@ Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::
 /// The training algorithm of `spec` for networks of `net`, with diagnostics when
 /// the run asks for them. Throws OptionError when the options do not fit the network.
 template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net);
+std::unique_ptr<TrainingAlgorithm<T>> run_algorithm(const RunSpec& spec, const NetworkSpec& net,
+                                                    Communicator& comm = single_process());
 
 /// The loop options of `spec` (FitOptions with diagnostics as the run asks).
 FitOptions run_fit_options(const RunSpec& spec);
@@ -84,8 +88,16 @@ std::map<std::string, std::string> model_metadata(const RunOptions& options, con
 /// (UsageError naming the first differing option; data_dir and threads may differ).
 /// Throws UsageError / DataError for bad options, data or folder content before
 /// anything is written; FolderLockedError if another process holds the folder.
+///
+/// Data parallelism (ALGORITHMS.md §6): with R > 1 ranks in `comm`, call it on
+/// every rank with the same arguments. Every rank loads the data (a rank that
+/// cannot makes the run fail on all of them, each naming the failing ranks) and
+/// trains on its shard of each batch; rank 0 alone touches `out_dir` (lock,
+/// config, checkpoints, metrics, result) and calls the hooks, and decides what
+/// an existing folder means for every rank. Resuming an interrupted
+/// multi-process run is refused (UsageError): resume it with one process.
 RunOutcome run_training(const RunSpec& spec, const std::filesystem::path& out_dir, const RunHooks& hooks = {},
-                        OutputMode mode = OutputMode::New);
+                        OutputMode mode = OutputMode::New, Communicator& comm = single_process());
 
 /// The options stored in `out_dir`/config.json (for `sibp train --resume`).
 /// Throws DataError naming the file if it is missing or malformed.

@@ -21,7 +21,9 @@ std::string algorithm_name(const AlgorithmOptions& options);
 
 /// The algorithm for networks of `spec`. Throws UsageError / OptionError when the
 /// options are invalid or do not fit the network (λ count, `exact` on a nonlinear layer).
+/// `comm`: the ranks of a data-parallel run (ALGORITHMS.md §6), each stepping on its shard.
 template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const AlgorithmOptions& options, const NetworkSpec& spec);
+std::unique_ptr<TrainingAlgorithm<T>> make_algorithm(const AlgorithmOptions& options, const NetworkSpec& spec,
+                                                     Communicator& comm = single_process());
 
 }  // namespace sibp

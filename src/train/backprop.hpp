@@ -1,5 +1,6 @@
 #pragma once
 /// Error back propagation of the batch-mean loss (ALGORITHMS.md §2).
+#include "core/communicator.hpp"
 #include "train/algorithm.hpp"
 #include "train/gradients.hpp"
 #include "train/update_rule.hpp"
@@ -21,15 +22,21 @@ struct BackpropWork {
 /// The tape must hold a forward pass of `Y`'s batch. Stops at the lowest
 /// parametrised layer (nobody needs the gradient w.r.t. the input).
 /// Returns the batch's mean loss.
+/// `mean_over` (data parallelism, §6): the m of the mean when the tape holds one
+/// shard of a larger batch (0: the tape's own batch size); the gradients and the
+/// loss are then this shard's part of the whole batch's, to be summed over ranks.
 template <typename T>
 double backprop_gradients(const Network<T>& net, Tape<T>& tape, const Eigen::Ref<const Mat<T>>& Y,
-                          Gradients<T>& grads, BackpropWork<T>& work);
+                          Gradients<T>& grads, BackpropWork<T>& work, Index mean_over = 0);
 
 /// Back propagation + an UpdateRule: SGD, momentum, Nesterov, Adam.
 template <typename T>
 class BackProp : public TrainingAlgorithm<T> {
  public:
-  explicit BackProp(const UpdateOptions& options) : rule_(options) {}
+  /// `comm`: the ranks that hold the other shards of every batch (§6); the
+  /// gradients are summed over them before the update.
+  explicit BackProp(const UpdateOptions& options, Communicator& comm = single_process())
+      : rule_(options), comm_(&comm) {}
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override;
   AlgorithmState<T> state() const override { return rule_.state(); }
@@ -41,6 +48,8 @@ class BackProp : public TrainingAlgorithm<T> {
   Tape<T> tape_;
   Gradients<T> grads_;
   BackpropWork<T> work_;
+  Communicator* comm_;
+  std::vector<T> buffer_;  // the packed gradients of the allreduce
 };
 
 }  // namespace sibp

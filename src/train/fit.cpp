@@ -29,22 +29,40 @@ Index evaluation_chunk(const NetworkSpec& spec, Index at_most) {
   return std::clamp<Index>(kBudgetFloats / per_sample, 1, std::max<Index>(1, at_most));
 }
 
+namespace {
+/// Σ of the loss and of the correct predictions over samples [begin, end) of `data`.
 template <typename T>
-EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk) {
-  EvalResult r;
-  const Index n = data.size();
-  if (n == 0) return r;
+void evaluation_sums(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk,
+                     Index first, Index last, double& loss, Index& correct) {
   Batch<T> batch;
   Tape<T> work;
-  double loss = 0;
-  Index correct = 0;
   chunk = evaluation_chunk(net.spec(), chunk);
-  for (Index begin = 0; begin < n; begin += chunk) {
-    const Index end = std::min(n, begin + chunk);
+  for (Index begin = first; begin < last; begin += chunk) {
+    const Index end = std::min(last, begin + chunk);
     data.make_range_batch<T>(begin, end, norm, batch);
     const Mat<T>& out = net.predict(batch.X, work);
     loss += loss_sum<T>(net.loss(), out, batch.Y);
     correct += count_correct<T>(out, batch.Y);
+  }
+}
+}  // namespace
+
+template <typename T>
+EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm, Index chunk,
+                    Communicator& comm) {
+  EvalResult r;
+  const Index n = data.size();
+  if (n == 0) return r;
+  double loss = 0;
+  Index correct = 0;
+  // §6: with R ranks, each its slice of the set, then the sums over ranks.
+  const Shard mine = shard_of(n, comm.rank(), comm.size());
+  evaluation_sums(net, data, norm, chunk, mine.begin, mine.end, loss, correct);
+  if (comm.size() > 1) {
+    double sums[2] = {loss, static_cast<double>(correct)};
+    comm.allreduce_sum(sums, 2, "evaluation sums");
+    loss = sums[0];
+    correct = static_cast<Index>(sums[1]);
   }
   r.loss = loss / static_cast<double>(n);
   r.accuracy = static_cast<double>(correct) / static_cast<double>(n);
@@ -86,9 +104,21 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
 template <typename T>
 FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train, const Dataset* val,
               const Dataset* test, const Normalization& norm, const FitOptions& options,
-              const FitCallbacks<T>& callbacks, const FitState* resume) {
+              const FitCallbacks<T>& callbacks, const FitState* resume, Communicator& comm) {
   options.validate();
   if (train.size() == 0) throw DataError(train.name() + ": the training set is empty");
+  const int R = comm.size();
+  {
+    // §6: every rank needs a sample of every batch (an empty shard would give a
+    // layer without columns); the last batch of an epoch may be the short one.
+    const Index last = train.size() % options.batch_size;
+    const Index smallest = last == 0 ? options.batch_size : std::min(options.batch_size, last);
+    if (smallest < R)
+      throw OptionError("batch", "with " + std::to_string(R) + " processes every batch needs at least " +
+                                     std::to_string(R) + " samples, but batches of " +
+                                     std::to_string(options.batch_size) + " over " + std::to_string(train.size()) +
+                                     " training samples include one of " + std::to_string(smallest));
+  }
   using Clock = std::chrono::steady_clock;
   FitResult result;
   const Index n = train.size();
@@ -133,17 +163,17 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
     row.epoch = static_cast<double>(state.iteration) / static_cast<double>(batches_per_epoch);
     row.seconds = state.seconds;
     if (!options.skip_train_eval) {
-      const EvalResult tr = evaluate(net, train, norm);
+      const EvalResult tr = evaluate(net, train, norm, 2000, comm);
       row.train_loss = tr.loss;
       row.train_acc = tr.accuracy;
     }
     if (val && val->size() > 0) {
-      const EvalResult v = evaluate(net, *val, norm);
+      const EvalResult v = evaluate(net, *val, norm, 2000, comm);
       row.val_loss = v.loss;
       row.val_acc = v.accuracy;
     }
     if (test && test->size() > 0) {
-      const EvalResult te = evaluate(net, *test, norm);
+      const EvalResult te = evaluate(net, *test, norm, 2000, comm);
       row.test_loss = te.loss;
       row.test_acc = te.accuracy;
     }
@@ -196,8 +226,24 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
       const auto t0 = Clock::now();
       const Index begin = state.batch * m;
       const Index size = std::min(m, n - begin);
-      train.make_batch<T>(state.order.data() + begin, size, norm, batch);
+      if (R == 1) {
+        train.make_batch<T>(state.order.data() + begin, size, norm, batch);
+      } else {
+        const Shard mine = shard_of(size, comm.rank(), R);  // §6: this rank's slice of the batch
+        train.make_batch<T>(state.order.data() + begin + mine.begin, mine.size(), norm, batch);
+        batch.global_size = size;
+      }
+      const CommVolume before = comm.volume();
       StepReport report = algo.step(net, batch);
+      const CommVolume& after = comm.volume();
+      CommVolume& v = result.step_volume;
+      v.allreduce_calls += after.allreduce_calls - before.allreduce_calls;
+      v.allreduce_bytes += after.allreduce_bytes - before.allreduce_bytes;
+      v.gather_calls += after.gather_calls - before.gather_calls;
+      v.gather_bytes += after.gather_bytes - before.gather_bytes;
+      v.broadcast_calls += after.broadcast_calls - before.broadcast_calls;
+      v.broadcast_bytes += after.broadcast_bytes - before.broadcast_bytes;
+      ++result.steps;
       state.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
       ++state.iteration;
       state.samples += size;
@@ -236,13 +282,14 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
 }
 
 #define SIBP_INSTANTIATE(T)                                                                     \
-  template EvalResult evaluate<T>(const Network<T>&, const Dataset&, const Normalization&, Index); \
+  template EvalResult evaluate<T>(const Network<T>&, const Dataset&, const Normalization&, Index, \
+                                  Communicator&);                                               \
   template double full_gradient_norm<T>(const Network<T>&, const Dataset&, const Normalization&, \
                                         Index);                                                 \
   template Gradients<T> full_gradient<T>(const Network<T>&, const Dataset&, const Normalization&, Index); \
   template FitResult fit<T>(Network<T>&, TrainingAlgorithm<T>&, const Dataset&, const Dataset*,  \
                             const Dataset*, const Normalization&, const FitOptions&,             \
-                            const FitCallbacks<T>&, const FitState*);
+                            const FitCallbacks<T>&, const FitState*, Communicator&);
 SIBP_INSTANTIATE(float)
 SIBP_INSTANTIATE(double)
 #undef SIBP_INSTANTIATE

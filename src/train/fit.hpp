@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/communicator.hpp"
 #include "data/dataset.hpp"
 #include "train/algorithm.hpp"
 #include "train/gradients.hpp"
@@ -87,6 +88,10 @@ struct FitResult {
   int diverged_epoch = 0;           ///< 1-based epoch of the non-finite step
   long long diverged_iteration = 0; ///< 1-based iteration of the non-finite step
   std::string message;
+  /// What this rank's training steps sent into collectives (evaluation excluded),
+  /// and how many steps that was: the communication volume per step (§6).
+  CommVolume step_volume;
+  long long steps = 0;
 };
 
 /// Samples per evaluation chunk for `spec`: at most `at_most`, fewer when a
@@ -94,9 +99,11 @@ struct FitResult {
 Index evaluation_chunk(const NetworkSpec& spec, Index at_most);
 
 /// Mean loss and accuracy of `net` on `data`, in chunks of at most `chunk` samples.
+/// With R ranks (`comm`, ALGORITHMS.md §6) each evaluates its slice of `data`
+/// and the sums are added over ranks; every rank gets the result.
 template <typename T>
 EvalResult evaluate(const Network<T>& net, const Dataset& data, const Normalization& norm,
-                    Index chunk = 2000);
+                    Index chunk = 2000, Communicator& comm = single_process());
 
 /// ∇L of the mean loss over all of `data` at the current parameters, per
 /// parametrised layer (chunks weighted by their share of the samples).
@@ -109,6 +116,13 @@ template <typename T>
 double full_gradient_norm(const Network<T>& net, const Dataset& data, const Normalization& norm,
                           Index chunk = 2000);
 
+/// Data parallelism (ALGORITHMS.md §6): with R ranks in `comm`, every rank runs
+/// this loop with the same seed, data and algorithm built on `comm`; each batch
+/// is the single-process batch, of which rank r steps on its slice (shard_of),
+/// and evaluation points are computed over every rank's slice of each set. Every
+/// rank sees the same rows and (bit-identical) parameters. Throws UsageError
+/// when a batch would leave a rank without samples.
+///
 /// Trains `net` with `algo`. Evaluates at iteration 0, every `eval_every`
 /// iterations and at the end of every epoch. Stops at the first step whose
 /// report is not finite (FitResult::diverged, with epoch and iteration);
@@ -132,6 +146,6 @@ template <typename T>
 FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
               const Dataset* val, const Dataset* test, const Normalization& norm,
               const FitOptions& options, const FitCallbacks<T>& callbacks = {},
-              const FitState* resume = nullptr);
+              const FitState* resume = nullptr, Communicator& comm = single_process());
 
 }  // namespace sibp

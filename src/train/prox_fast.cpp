@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/gemm.hpp"
+#include "linalg/sharded_input.hpp"
 
 namespace sibp {
 
@@ -45,6 +46,25 @@ void check_problem(const char* who, const ProxProblem<T>& p, const Mat<T>& W, co
 
 }  // namespace
 
+// ---------------------------------------------------------------- sharded problems (§6)
+
+template <typename T>
+const ProxProblem<T>& GatheredProblem<T>::gather(const ProxProblem<T>& p, const char* what) {
+  Communicator& comm = *p.comm;
+  const std::vector<Index> cols = allgather_counts(comm, p.input->cols(), what);
+  allgather_columns<T>(comm, p.input->matrix_or(scratch_), cols, F_, what);
+  allgather_columns<T>(comm, *p.target, cols, T_, what);
+  if (p.G) allgather_columns<T>(comm, *p.G, cols, G_, what);
+  input_ = std::make_unique<DenseInput<T>>(F_);
+  whole_ = p;
+  whole_.comm = nullptr;
+  whole_.input = input_.get();
+  whole_.target = &T_;
+  whole_.G = p.G ? &G_ : nullptr;
+  whole_.output = nullptr;  // σ(G^k) of this rank's columns only: recomputed from G
+  return whole_;
+}
+
 // ---------------------------------------------------------------- exact (linear layers)
 
 template <typename T>
@@ -57,6 +77,12 @@ void ExactLinearSolver<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T
     throw UsageError("exact prox solver: applies to linear (identity) layers only, where the subproblem is a "
                      "ridge regression; got activation '" + to_string(problem.act) +
                      "' (use gn-cg, gn-exact or reference for nonlinear layers)");
+  if (problem.sharded()) {
+    // The ridge solve needs FFᵀ or FᵀF of the whole batch: gather (§6; the
+    // output layer's F is small next to the hidden layers' work).
+    solve(gather_.gather(problem, "exact prox solver: F, T, G"), W, b, diag);
+    return;
+  }
   check_problem<T>("exact prox solver", problem, W, b, diag != nullptr);
   // §3.3 b, symbols as in ALGORITHMS.md §3: F = F_{l-1}, T = T_l. The ridge solve
   // needs FFᵀ or FᵀF, so a convolution's patch matrix is formed here.
@@ -112,8 +138,31 @@ GaussNewtonSolver<T, Step>::GaussNewtonSolver(const GaussNewtonOptions& options)
 template <typename T, typename Step>
 void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
   check_problem<T>("gauss-newton prox solver", problem, W, b, true);
+  std::unique_ptr<ShardedInput<T>> sharded;
+  Communicator* comm = nullptr;
+  if (problem.sharded()) {
+    // §6: parameter-space CG runs on this rank's columns with its products
+    // F̃ᵀ-side summed over ranks (ShardedInput) and the objective's sums
+    // allreduced; the sample-space forms (exact per-row solve, or CG when the
+    // whole batch has fewer columns than unknowns per row) need every column:
+    // gather the problem and solve it whole on every rank.
+    const Index n_all = allreduce_count(*problem.comm, problem.input->cols(), "gauss-newton: columns");
+    const bool sample_space =
+        std::is_same_v<Step, GnExactStep<T>> ||
+        choose_cg_space(options_, problem.input->holds_matrix(), problem.target->rows(), problem.input->rows(),
+                        n_all) == CgSpace::Sample;
+    if (sample_space) {
+      solve(gather_.gather(problem, "gauss-newton: F, T, G"), W, b, diag);
+      return;
+    }
+    comm = problem.comm;
+    sharded = std::make_unique<ShardedInput<T>>(*problem.input, *comm, "gauss-newton CG products");
+  }
+  const auto all_ranks = [&](double local, const char* what) {
+    return comm ? allreduce_value(*comm, local, what) : local;
+  };
   // §3.3 c: linearise σ at G = G^k; symbols as in ALGORITHMS.md §3.
-  const LayerInput<T>& F = *problem.input;
+  const LayerInput<T>& F = sharded ? *sharded : *problem.input;
   const Mat<T>& Tl = *problem.target;
   const Mat<T>& G = *problem.G;
   const Index n = F.cols(), d_out = Tl.rows();
@@ -127,15 +176,16 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   E_.resize(d_out, n);
   // σ(G) (unless given), σ'(G), E = T − σ(G) and ‖E‖², chunk by chunk: each chunk's
   // arrays stay in cache between the passes (a convolution's are megabytes).
-  const double phi0 = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+  const double phi0 = all_ranks(sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
     if (!have_output) activate<T>(problem.act, G.middleCols(c0, cn), Fk_.middleCols(c0, cn));
     activation_derivative<T>(problem.act, G.middleCols(c0, cn), Fk.middleCols(c0, cn), S_.middleCols(c0, cn));
     auto E = E_.middleCols(c0, cn);
     E = Tl.middleCols(c0, cn) - Fk.middleCols(c0, cn);
     return static_cast<double>(E.squaredNorm());
-  });
+  }), "gauss-newton: objective");
 
-  const int iterations = step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda}, P_);  // P = Δθ F̃
+  const int iterations =
+      step_.compute(GaussNewtonSystem<T>{F, S_, E_, problem.lambda, comm != nullptr}, P_);  // P = Δθ F̃
 
   // Safeguard: φ(θ^k + tΔ) = ‖σ(G + tP) − T‖² + λt²‖Δ‖², each trial element-wise.
   const double reg = problem.lambda * step_.squared_norm();
@@ -144,7 +194,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   int accepted = -1;
   double phi = phi0;
   for (int k = 0; k <= options_.max_backtracks; ++k) {
-    const double data = sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
+    const double data = all_ranks(sum_over_column_chunks(d_out, n, parts_, [&](Index c0, Index cn) {
       const auto Gc = G.middleCols(c0, cn).array();
       const auto Pc = P_.middleCols(c0, cn).array();
       const auto Tc = Tl.middleCols(c0, cn).array();
@@ -159,7 +209,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
       activate<T>(problem.act, Gt, Gt);
       Gt -= Tl.middleCols(c0, cn);
       return static_cast<double>(Gt.squaredNorm());
-    });
+    }), "gauss-newton: safeguard objective");
     const double trial = data + static_cast<double>(t) * t * reg;
     if (trial <= phi0) {  // false for NaN, so a non-finite candidate is never taken
       accepted = k;
@@ -200,6 +250,13 @@ CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int it
   if (space != CgSpace::Auto) return space;
   const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations);
   return c.sample < c.parameter ? CgSpace::Sample : CgSpace::Parameter;
+}
+
+CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n) {
+  // Sample space needs F itself, which a convolution would have to form (im2col):
+  // Auto keeps convolutions in parameter space.
+  if (options.space == CgSpace::Auto && !input_is_matrix) return CgSpace::Parameter;
+  return resolve_cg_space(options.space, d_out, d_in, n, options.cg_iterations);
 }
 
 // ---------------------------------------------------------------- Δθ in sample space
@@ -243,11 +300,10 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
   cg.residual_after_last_step = false;  // only the iterate is used
-  // Sample space needs F itself, which a convolution would have to form (im2col):
-  // Auto keeps convolutions in parameter space.
-  const CgSpace space = options_.space == CgSpace::Auto && !F.holds_matrix()
-                            ? CgSpace::Parameter
-                            : resolve_cg_space(options_.space, d_out, d_in, n, options_.cg_iterations);
+  // A sharded system (§6) has no local Gram matrix of the whole batch: the
+  // solver gathers the problem when sample space applies, so here it is
+  // parameter space.
+  const CgSpace space = sys.sharded ? CgSpace::Parameter : choose_cg_space(options_, F.holds_matrix(), d_out, d_in, n);
   sample_ = space == CgSpace::Sample;
   if (sample_) {
     gram_of_columns<T>(F.matrix_or(Fx_), true, K_);  // K = F̃ᵀF̃ = FᵀF + 1
@@ -360,6 +416,8 @@ int GnExactStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   return 1;
 }
 
+template class GatheredProblem<float>;
+template class GatheredProblem<double>;
 template class ExactLinearSolver<float>;
 template class ExactLinearSolver<double>;
 template class GaussNewtonSolver<float, GnCgStep<float>>;

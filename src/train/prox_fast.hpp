@@ -59,6 +59,7 @@ class ExactLinearSolver : public ProxSolver<T> {
   Mat<T> R_;   // (d_out, m): T − b^k 1ᵀ, then T − W F
   Mat<T> Wk_;  // (d_out, d_in): W^k, kept only when diagnostics are asked for
   Vec<T> bk_;  // (d_out)
+  GatheredProblem<T> gather_;  // R > 1: the whole batch's problem
 };
 
 /// Options of the Gauss–Newton solvers.
@@ -98,6 +99,10 @@ inline constexpr double kElementCost = 4.0;
 GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations);
 /// `space`, or for Auto the cheaper space by gn_cg_cost().
 CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations);
+/// Where gn-cg's CG runs for a layer of these shapes over n columns: `options.space`,
+/// or for Auto parameter space when the input is an operator (a convolution's
+/// patches are never formed) and resolve_cg_space() otherwise.
+CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n);
 
 /// One layer's problem linearised at G^k (§3.3 c): for each output row j,
 ///   min_x ‖(x F̃) ⊙ s_j − e_j‖² + λ‖x‖²,   x = row j of Δθ = [ΔW Δb], F̃ = [F; 1ᵀ].
@@ -107,6 +112,9 @@ struct GaussNewtonSystem {
   const Mat<T>& S;  ///< (d_out, n): σ'(G^k)
   const Mat<T>& E;  ///< (d_out, n): T − σ(G^k)
   double lambda;
+  /// F is a ShardedInput (§6): only parameter-space CG applies (the sample-space
+  /// form needs every column's Gram matrix).
+  bool sharded = false;
 };
 
 /// A Gauss–Newton step Δθ kept in sample space, Δθ = Z F̃ᵀ (Z: d_out×n), as
@@ -201,6 +209,7 @@ class GaussNewtonSolver final : public ProxSolver<T> {
   Mat<T> Fk_;  // (d_out, n): σ(G^k), when the problem does not bring it
   Mat<T> Gt_;  // (d_out, n): trial pre-activation / activation
   std::vector<double> parts_;  // per column chunk: partial sums of φ's data term
+  GatheredProblem<T> gather_;  // R > 1, sample-space steps: the whole batch's problem
 };
 
 template <typename T>

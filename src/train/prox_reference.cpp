@@ -470,6 +470,15 @@ template <typename T>
 void ReferenceProxSolver<T>::solve(const ProxProblem<T>& p, Mat<T>& W, Vec<T>& b, LayerDiagnostics* diag) {
   if (p.input == nullptr || p.target == nullptr || p.G == nullptr)
     throw std::invalid_argument("ReferenceProxSolver::solve: the problem needs input, target and G set");
+  if (p.sharded()) {
+    // §6: the authors' solver takes many objective sums per iteration (Armijo
+    // trials, rounding bounds) and may run in sample space: every rank gathers
+    // the whole batch's problem and runs the same iteration on it. Correct for
+    // every layer; on a convolution it gathers the patch matrix (README, "Across
+    // processes": prefer gn-cg there).
+    solve(gather_.gather(p, "reference solver: F, T, G"), W, b, diag);
+    return;
+  }
   const Index d_out = W.rows();
   const Index n = p.input->rows();
   const Index m = p.input->cols();

@@ -122,6 +122,7 @@ class ReferenceProxSolver : public ProxSolver<T> {
   Mat<T> PA_;  // (d_out, m) direction times the input, d·A
   Mat<T> S_;   // (d_out, m) (σ(Z) − T) ⊙ σ'(Z)
   Mat<T> XJ_;  // (d_out, d_in + 1) the stacked [W b] (joint mode)
+  GatheredProblem<T> gather_;  // R > 1: the whole batch's problem (§6)
   Work work_W_, work_b_;
   ReferenceSpace space_;
   // Sample space (run_cg_sample): coefficients C of X − X^k, g and d, each

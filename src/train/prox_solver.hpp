@@ -3,6 +3,7 @@
 /// and the interface of the solvers that approximate it (§3.3).
 #include <memory>
 
+#include "core/communicator.hpp"
 #include "core/types.hpp"
 #include "linalg/layer_input.hpp"
 #include "nn/activation.hpp"
@@ -25,6 +26,28 @@ struct ProxProblem {
   Activation act = Activation::Identity;  ///< σ_l
   double lambda = 1.0;             ///< λ_l
   bool is_output_layer = false;    ///< l == L (the authors' code treats it differently, §3.3 a)
+  /// Data parallelism (ALGORITHMS.md §6): the ranks that hold the other columns of
+  /// the batch, F, T and G being this rank's columns; nullptr or one rank: the
+  /// problem is the whole batch. Every rank must end with the same (W, b).
+  Communicator* comm = nullptr;
+  bool sharded() const { return comm != nullptr && comm->size() > 1; }
+};
+
+/// A sharded problem gathered into the whole batch's problem on every rank
+/// (all-gather of F, T and G): what solvers that work in sample space (the m×m
+/// Gram matrix of the batch's columns) do with R > 1. Every rank then solves the
+/// same problem with the same code, so their (W, b) stay bit-identical.
+template <typename T>
+class GatheredProblem {
+ public:
+  /// The whole batch's problem (comm unset), valid until the next call.
+  /// A convolution's patch matrix is formed (matrix_or) and gathered.
+  const ProxProblem<T>& gather(const ProxProblem<T>& p, const char* what);
+
+ private:
+  Mat<T> scratch_, F_, T_, G_;
+  std::unique_ptr<DenseInput<T>> input_;
+  ProxProblem<T> whole_;
 };
 
 /// Approximates the minimiser of a ProxProblem.

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "linalg/sharded_input.hpp"
 
 namespace sibp {
 
@@ -56,8 +57,29 @@ void ProxPropOptions::validate() const {
 }
 
 template <typename T>
-ProxProp<T>::ProxProp(const ProxPropOptions& options)
-    : options_((options.validate(), options)), rule_(options.outer) {}
+ProxProp<T>::ProxProp(const ProxPropOptions& options, Communicator& comm)
+    : options_((options.validate(), options)), rule_(options.outer), comm_(&comm) {}
+
+template <typename T>
+int ProxProp<T>::solve_layer_sharded(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta,
+                                     Mat<T>& dW, Vec<T>& db) {
+  Communicator& comm = *comm_;
+  const Index n_all = allreduce_count(comm, F.cols(), "proxprop: columns");
+  // Parameter space needs nothing but F̃'s products: the gradient mode, and CG on
+  // an operator input (a convolution) whose batch, here and in whole, has at least
+  // as many columns as unknowns per row (else the ridge solver works in sample space).
+  const bool products_only =
+      options_.solver == ProxPropSolver::Gradient ||
+      (options_.solver == ProxPropSolver::CG && !F.holds_matrix() && F.cols() >= F.rows() + 1 && n_all >= F.rows() + 1);
+  if (products_only) {
+    const ShardedInput<T> sharded(F, comm, "proxprop: layer products");
+    return solve_layer(layer, sharded, delta, dW, db);
+  }
+  const std::vector<Index> cols = allgather_counts(comm, F.cols(), "proxprop: column counts");
+  allgather_columns<T>(comm, F.matrix_or(F_), cols, F_all_, "proxprop: layer input F");
+  allgather_columns<T>(comm, delta, cols, delta_all_, "proxprop: delta");
+  return solve_layer(layer, DenseInput<T>(F_all_), delta_all_, dW, db);
+}
 
 template <typename T>
 std::string ProxProp<T>::name() const {
@@ -112,14 +134,17 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
   grads_.resize_like(net);
   net.forward(batch.X, tape_);  // §4: everything below uses the OLD parameters θ^k
   const Index m = tape_.batch_size();
-
+  const Index m_mean = batch.total_size();  // §6: the whole batch's m with R ranks
+  const bool sharded = comm_->size() > 1;
   // Δ_L = ∇_f ℓ / m: the batch-MEAN loss, as the reference's CrossEntropyLoss.
-  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &delta_) / static_cast<double>(m);
+  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &delta_);
+  if (sharded) report.loss = allreduce_value(*comm_, report.loss, "proxprop: batch loss");
+  report.loss /= static_cast<double>(m_mean);
   if (!std::isfinite(report.loss)) {
     report.finite = false;
     return report;
   }
-  delta_ *= T(1) / static_cast<T>(m);
+  delta_ *= T(1) / static_cast<T>(m_mean);
   if (diagnostics_) report.layers.clear();
 
   const std::size_t lowest = net.layer_index(0);
@@ -133,17 +158,24 @@ StepReport ProxProp<T>::step(Network<T>& net, const Batch<T>& batch) {
       const std::unique_ptr<LayerInput<T>> P = layer.input_operator(tape_.input_of(k), rec);
       if (i + 1 == L) {
         // The output layer is an ordinary layer: its plain gradient (§4, last sentence).
-        P->times_transposed(delta_, grads_.dW[i], grads_.db[i].data());
+        if (sharded)
+          ShardedInput<T>(*P, *comm_, "proxprop: output gradient")
+              .times_transposed(delta_, grads_.dW[i], grads_.db[i].data());
+        else
+          P->times_transposed(delta_, grads_.dW[i], grads_.db[i].data());
       } else {
-        const int iters = solve_layer(i, *P, delta_, grads_.dW[i], grads_.db[i]);
+        const int iters = sharded ? solve_layer_sharded(i, *P, delta_, grads_.dW[i], grads_.db[i])
+                                  : solve_layer(i, *P, delta_, grads_.dW[i], grads_.db[i]);
         if (diagnostics_) {
           // Subproblem objective ½‖DÃ − δ‖² + 1/(2τ)‖D‖², which equals the §4 objective at θ^k − D.
           LayerDiagnostics d;
           d.layer = i;
-          d.objective_before = 0.5 * static_cast<double>(delta_.squaredNorm());
           P->times(grads_.dW[i], grads_.db[i].data(), residual_);
           residual_ -= delta_;
-          d.objective_after = 0.5 * static_cast<double>(residual_.squaredNorm()) +
+          double sums[2] = {static_cast<double>(delta_.squaredNorm()), static_cast<double>(residual_.squaredNorm())};
+          if (sharded) comm_->allreduce_sum(sums, 2, "proxprop: diagnostics");
+          d.objective_before = 0.5 * sums[0];
+          d.objective_after = 0.5 * sums[1] +
                               0.5 / options_.tau *
                                   static_cast<double>(grads_.dW[i].squaredNorm() + grads_.db[i].squaredNorm());
           d.solver_iterations = iters;

@@ -47,6 +47,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/communicator.hpp"
 #include "linalg/ridge.hpp"
 #include "train/algorithm.hpp"
 #include "train/gradients.hpp"
@@ -110,7 +111,8 @@ template <typename T>
 class ProxProp : public TrainingAlgorithm<T> {
  public:
   /// Throws UsageError if `options` are invalid.
-  explicit ProxProp(const ProxPropOptions& options);
+  /// `comm`: the ranks that hold the other shards of every batch (ALGORITHMS.md §6).
+  explicit ProxProp(const ProxPropOptions& options, Communicator& comm = single_process());
 
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   /// "proxprop-exact", "proxprop-cg3", or "proxprop-gradient".
@@ -143,6 +145,11 @@ class ProxProp : public TrainingAlgorithm<T> {
 
  private:
   void ensure_workspace(std::size_t layer, Index d_out, Index d_in);
+  // solve_layer for this rank's shard of the batch (§6): products through a
+  // ShardedInput where the solve stays in parameter space, else the layer's
+  // F and δ gathered and solved whole on every rank.
+  int solve_layer_sharded(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta,
+                          Mat<T>& dW, Vec<T>& db);
 
   ProxPropOptions options_;
   bool diagnostics_ = false;
@@ -156,6 +163,8 @@ class ProxProp : public TrainingAlgorithm<T> {
   std::vector<Vec<T>> zero_b_;         // (d_l)
   Mat<T> residual_;                    // (d_l, m): diagnostics only, D Ã − δ
   Mat<T> F_;                           // (d_{l-1}, m): a conv layer's P, formed for the exact solve
+  Communicator* comm_;
+  Mat<T> F_all_, delta_all_;           // R > 1, gathered solves: the whole batch's F and δ
 };
 
 }  // namespace sibp

@@ -71,7 +71,8 @@ std::vector<double> parse_lambda_list(const std::string& text) {
 }
 
 template <typename T>
-Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec) : options_(options), spec_(spec) {
+Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec, Communicator& comm)
+    : options_(options), spec_(spec), comm_(&comm) {
   options_.validate();
   const std::size_t L = spec_.num_param_layers();
   options_.lambda_for(0, L);  // throws unless 1 or L values
@@ -101,7 +102,10 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
   const Index m = tape_.batch_size();
 
   // 2. D_L = ∇_F ℓ per sample (not divided by m) (§3 step 2).
-  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &D_) / static_cast<double>(m);
+  // (§6: with R ranks, the sum over every shard, and m the whole batch's size.)
+  report.loss = loss_sum<T>(net.loss(), tape_.output(), batch.Y, &D_);
+  if (comm_->size() > 1) report.loss = allreduce_value(*comm_, report.loss, "sibp: batch loss");
+  report.loss /= static_cast<double>(batch.total_size());
   if (!std::isfinite(report.loss)) {
     report.finite = false;
     return report;
@@ -129,13 +133,20 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
       problem.act = layer.spec().act;
       problem.lambda = options_.lambda_for(i, L);
       problem.is_output_layer = (i + 1 == L);
+      problem.comm = comm_;
       LayerDiagnostics* diag = nullptr;
       if (diagnostics_) {
         diag = &report.layers[i];
         diag->layer = i;
         // ‖T − F‖ / ‖F‖ = η‖D‖ / ‖F‖: how far the layer's output is asked to move.
-        diag->target_move = static_cast<double>(eta) * static_cast<double>(D_.norm()) /
-                            static_cast<double>(rec.F.norm());
+        if (comm_->size() == 1) {
+          diag->target_move = static_cast<double>(eta) * static_cast<double>(D_.norm()) /
+                              static_cast<double>(rec.F.norm());
+        } else {
+          double norms[2] = {static_cast<double>(D_.squaredNorm()), static_cast<double>(rec.F.squaredNorm())};
+          comm_->allreduce_sum(norms, 2, "sibp: diagnostics");
+          diag->target_move = static_cast<double>(eta) * std::sqrt(norms[0]) / std::sqrt(norms[1]);
+        }
       }
       // 3.1 implicit step on the layer's parameters.
       Params<T>& p = net.params(i);

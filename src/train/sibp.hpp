@@ -56,7 +56,10 @@ class Sibp : public TrainingAlgorithm<T> {
   /// Throws UsageError if options.validate() fails, λ has neither 1 nor one value
   /// per parametrised layer, or a solver cannot solve its layer (`exact` on a
   /// nonlinear layer).
-  Sibp(const SibpOptions& options, const NetworkSpec& spec);
+  /// `comm`: the ranks that hold the other shards of every batch (ALGORITHMS.md §6);
+  /// each layer's prox is then solved on the whole batch (README, "Across processes",
+  /// says which solver communicates what).
+  Sibp(const SibpOptions& options, const NetworkSpec& spec, Communicator& comm = single_process());
 
   /// Ensures: report.loss is the batch mean loss before the step;
   /// report.finite is false if it or any new parameter is NaN/Inf (then the
@@ -82,6 +85,7 @@ class Sibp : public TrainingAlgorithm<T> {
   Mat<T> D_;               // D at the output of the layer being visited; σ' ⊙ D once used
   Mat<T> D_below_;         // D at its input
   Mat<T> work_;            // conv: patch-space scratch of the adjoint
+  Communicator* comm_;
 };
 
 }  // namespace sibp
