@@ -144,13 +144,23 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
     // §6: parameter-space CG runs on this rank's columns with its products
     // F̃ᵀ-side summed over ranks (ShardedInput) and the objective's sums
     // allreduced; the sample-space forms (exact per-row solve, or CG when the
-    // whole batch has fewer columns than unknowns per row) need every column:
-    // gather the problem and solve it whole on every rank.
+    // cost model below picks it) need every column: gather the problem and
+    // solve it whole on every rank.
     const Index n_all = allreduce_count(*problem.comm, problem.input->cols(), "gauss-newton: columns");
-    const bool sample_space =
-        std::is_same_v<Step, GnExactStep<T>> ||
-        choose_cg_space(options_, problem.input->holds_matrix(), problem.target->rows(), problem.input->rows(),
-                        n_all) == CgSpace::Sample;
+    bool sample_space = std::is_same_v<Step, GnExactStep<T>>;
+    if (!sample_space) {
+      if (options_.space != CgSpace::Auto || !problem.input->holds_matrix()) {
+        sample_space = choose_cg_space(options_, problem.input->holds_matrix(), problem.target->rows(),
+                                       problem.input->rows(), n_all) == CgSpace::Sample;
+      } else {
+        // Sharded, parameter-space CG splits its products over the R ranks, while a
+        // sample-space solve is gathered and repeated whole on every rank: weigh
+        // the parameter space's cost by 1/R (communication not counted).
+        const GnCgCost c =
+            gn_cg_cost(problem.target->rows(), problem.input->rows(), n_all, options_.cg_iterations);
+        sample_space = c.sample < c.parameter / static_cast<double>(problem.comm->size());
+      }
+    }
     if (sample_space) {
       solve(gather_.gather(problem, "gauss-newton: F, T, G"), W, b, diag);
       return;

@@ -47,8 +47,9 @@ struct Case {
 };
 
 SibpOptions sibp(const std::string& solver, int iters = 3, UpdateMode mode = UpdateMode::Sequential,
-                 double eta = 0.5) {
+                 double eta = 0.5, CgSpace space = CgSpace::Auto) {
   SibpOptions o;
+  o.cg_space = space;
   o.eta = eta;
   o.lambda = {1.0};
   o.solver = parse_solver_spec(solver);
@@ -145,10 +146,12 @@ std::vector<Case> cases() {
       {"sgd", kMlp, "4", UpdateOptions::sgd(0.5)},
       {"nesterov", kMlp, "4", UpdateOptions::sgd(0.3, 0.9, true)},
       {"adam", kMlp, "4", UpdateOptions::adam(0.05)},
-      // m = 7 > d_in + 1 = 5 (first layer): Gauss–Newton CG in parameter space, sharded.
       {"sibp_default", kMlp, "4", sibp("exact:gn-cg")},
-      // m = 7 < d_in + 1 = 13: sample-space CG, the problem gathered.
-      {"sibp_gn_cg_sample_space", kMlp, "12", sibp("exact:gn-cg")},
+      // Gauss–Newton CG forced into each space: parameter space runs sharded
+      // (allreduced products), sample space gathers the problem.
+      {"sibp_gn_cg_parameter_space", kMlp, "4",
+       sibp("exact:gn-cg", 3, UpdateMode::Sequential, 0.5, CgSpace::Parameter)},
+      {"sibp_gn_cg_sample_space", kMlp, "12", sibp("exact:gn-cg", 3, UpdateMode::Sequential, 0.5, CgSpace::Sample)},
       {"sibp_gn_exact", kMlp, "4", sibp("exact:gn-exact")},
       {"sibp_reference", kMlp, "4", sibp("reference", 5)},
       {"sibp_reference_joint", kMlp, "4", sibp("reference", 5, joint)},
