@@ -442,10 +442,11 @@ TEST(ConvBackendSetting, FollowsSibpConvBackendAndTheSetter) {
   // may have it set, so the start value is checked against it.
   const char* env = std::getenv("SIBP_CONV_BACKEND");
   const ConvBackend start = conv_backend();
-  if (env && std::string(env) == "reference")
+  if (env && std::string(env) == "reference") {
     EXPECT_EQ(start, ConvBackend::Reference);
-  else if (!env || std::string(env).empty() || std::string(env) == "fast")
+  } else if (!env || std::string(env).empty() || std::string(env) == "fast") {
     EXPECT_EQ(start, ConvBackend::Fast);
+  }
   {
     ScopedConvBackend r(ConvBackend::Reference);
     EXPECT_EQ(conv_backend(), ConvBackend::Reference);
