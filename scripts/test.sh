@@ -49,6 +49,12 @@ if ! ctest --test-dir "$root/build" -N -R '^python_tests$' | grep -q 'Total Test
   echo "scripts/test.sh: the Python tests are not registered (see the CMake output: pybind11-dev, python3-pytest)" >&2
   exit 1
 fi
+# So must the data-parallel tests (mpirun -np 2 and 3): CMake registers them
+# only when it finds Open MPI, which install-deps.sh provides.
+if ! ctest --test-dir "$root/build" -N -R '^mpi_' | grep -q 'Total Tests: [1-9]'; then
+  echo "scripts/test.sh: the MPI tests are not registered (see the CMake output: libopenmpi-dev, openmpi-bin)" >&2
+  exit 1
+fi
 ctest --test-dir "$root/build" --output-on-failure -j"$jobs"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
