@@ -16,19 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "scoped_threads.hpp"
 #include "core/thread_pool.hpp"
 
 namespace sibp {
 namespace {
-
-/// Fixes num_threads() for a test, then returns it to following OpenMP.
-class Threads {
- public:
-  explicit Threads(int n) { set_num_threads(n); }
-  ~Threads() { set_num_threads(0); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
 
 /// Counts per index, to check "each exactly once".
 std::vector<int> counts(const std::vector<std::atomic<int>>& hits) {
@@ -107,7 +99,7 @@ TEST(ThreadPool, AnExceptionOfATaskReachesTheCallerAndThePoolStaysUsable) {
 
 TEST(ParallelFor, RunsEveryIndexExactlyOnceForOneTwoAndThreeThreads) {
   for (int n : {1, 2, 3}) {
-    Threads threads(n);
+    testing::ScopedThreads threads(n);
     EXPECT_EQ(num_threads(), n);
     for (std::int64_t tasks : {-1, 0, 1, 2, 5, 300}) {
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(std::max<std::int64_t>(tasks, 0)));
@@ -123,7 +115,7 @@ TEST(ParallelFor, MoreTasksThanOneJobOfThePoolHolds) {
   // any thread count, not only inline.
   const std::int64_t tasks = 2 * ThreadPool::kMaxTasks + 5;
   for (int n : {1, 2, 3}) {
-    Threads threads(n);
+    testing::ScopedThreads threads(n);
     std::vector<std::atomic<int>> hits(static_cast<std::size_t>(tasks));
     parallel_for(tasks, [&](std::int64_t i) { hits[static_cast<std::size_t>(i)]++; });
     EXPECT_EQ(counts(hits), std::vector<int>(hits.size(), 1)) << n << " threads";
@@ -132,7 +124,7 @@ TEST(ParallelFor, MoreTasksThanOneJobOfThePoolHolds) {
 }
 
 TEST(ParallelFor, NestedCallsRunInlineOnTheOuterTasksThread) {
-  Threads threads(3);
+  testing::ScopedThreads threads(3);
   constexpr int kOuter = 6, kInner = 7;
   std::vector<std::atomic<int>> hits(kOuter * kInner);
   std::atomic<int> foreign{0};
@@ -152,7 +144,7 @@ TEST(ParallelFor, NestedCallsRunInlineOnTheOuterTasksThread) {
 
 TEST(ParallelFor, TwoCallersAtOnceBothFinishEveryIndex) {
   // The second caller finds the pool taken and runs inline (same results).
-  Threads threads(2);
+  testing::ScopedThreads threads(2);
   constexpr int kTasks = 2000;
   std::vector<std::atomic<int>> a(kTasks), b(kTasks);
   auto work = [](std::vector<std::atomic<int>>& hits) {
@@ -168,7 +160,7 @@ TEST(ParallelFor, TwoCallersAtOnceBothFinishEveryIndex) {
 
 TEST(ParallelFor, AnExceptionReachesTheCallerAndClearsTheTaskMark) {
   for (int n : {1, 2, 3}) {
-    Threads threads(n);
+    testing::ScopedThreads threads(n);
     EXPECT_THROW(parallel_for(40, [](std::int64_t i) {
                    if (i == 17) throw std::out_of_range("17");
                  }),
@@ -213,7 +205,7 @@ TEST(ColumnChunks, CoverTheColumnsInChunksOfAtMostTheChunkSize) {
       // for_column_chunks visits exactly these chunks, each column once.
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(cols));
       std::vector<std::atomic<int>> seen(static_cast<std::size_t>(c.count));
-      Threads threads(2);
+      testing::ScopedThreads threads(2);
       for_column_chunks(rows, cols, [&](std::int64_t t, std::int64_t first, std::int64_t n) {
         EXPECT_EQ(first, t * c.size);
         EXPECT_EQ(n, std::min(c.size, cols - first));
@@ -250,7 +242,7 @@ TEST(ColumnChunks, ChunkedReductionIsBitIdenticalForOneTwoAndThreeThreads) {
   double exact = 0;
   for (float v : x) exact += static_cast<double>(v) * v;
   for (int n : {1, 2, 3}) {
-    Threads threads(n);
+    testing::ScopedThreads threads(n);
     sums[n - 1] = chunked_sum_of_squares(x, rows, cols);
   }
   EXPECT_EQ(std::memcmp(&sums[0], &sums[1], sizeof(float)), 0) << sums[0] << " vs " << sums[1];

@@ -12,27 +12,13 @@
 #include <random>
 #include <stdexcept>
 
+#include "scoped_threads.hpp"
+#include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/gemm.hpp"
 
 namespace sibp {
 namespace {
-
-class Threads {
- public:
-  explicit Threads(int n) { set_num_threads(n); }
-  ~Threads() { set_num_threads(0); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
-
-template <typename T>
-Mat<T> random(Index r, Index c, std::mt19937& gen) {
-  std::normal_distribution<double> n(0.0, 1.0);
-  Mat<T> M(r, c);
-  for (Index k = 0; k < M.size(); ++k) M.data()[k] = static_cast<T>(n(gen));
-  return M;
-}
 
 /// True if a and b have the same shape and the same bits.
 template <typename T>
@@ -44,7 +30,7 @@ bool bitwise_equal(const Mat<T>& a, const Mat<T>& b) {
 /// The operand stored for op(X) of shape r×c: X itself or a c×r matrix to transpose.
 template <typename T>
 Mat<T> operand(Index r, Index c, Trans t, std::mt19937& gen) {
-  return t == Trans::Yes ? random<T>(c, r, gen) : random<T>(r, c, gen);
+  return t == Trans::Yes ? testing::random_normal<T>(c, r, gen) : testing::random_normal<T>(r, c, gen);
 }
 
 /// Eigen's own expression for C = op(A)·op(B) + beta·C, as the call sites wrote it.
@@ -90,7 +76,7 @@ TYPED_TEST(GemmTest, BelowTheThresholdIsEigensProductBitwise) {
   // rounding in the next test.
   using T = TypeParam;
   std::mt19937 gen(11);
-  Threads threads(3);  // must not matter: one chunk, on the calling thread
+  testing::ScopedThreads threads(3);  // must not matter: one chunk, on the calling thread
   struct Shape {
     Index M, N, K;
   };
@@ -103,7 +89,7 @@ TYPED_TEST(GemmTest, BelowTheThresholdIsEigensProductBitwise) {
           SCOPED_TRACE(::testing::Message() << s.M << "x" << s.N << "x" << s.K << " tA " << (ta == Trans::Yes)
                                             << " tB " << (tb == Trans::Yes) << " beta " << beta);
           const Mat<T> A = operand<T>(s.M, s.K, ta, gen), B = operand<T>(s.K, s.N, tb, gen);
-          const Mat<T> C0 = random<T>(s.M, s.N, gen);
+          const Mat<T> C0 = testing::random_normal<T>(s.M, s.N, gen);
           Mat<T> expected = C0, got = C0;
           eigen_product<T>(A, ta, B, tb, expected, beta);
           gemm<T>(A, ta, B, tb, got, beta);
@@ -125,7 +111,7 @@ TYPED_TEST(GemmTest, TinyProductsAgreeWithEigenToRounding) {
           SCOPED_TRACE(::testing::Message() << s.M << "x" << s.N << "x" << s.K << " tA " << (ta == Trans::Yes)
                                             << " tB " << (tb == Trans::Yes) << " beta " << beta);
           const Mat<T> A = operand<T>(s.M, s.K, ta, gen), B = operand<T>(s.K, s.N, tb, gen);
-          const Mat<T> C0 = random<T>(s.M, s.N, gen);
+          const Mat<T> C0 = testing::random_normal<T>(s.M, s.N, gen);
           Mat<T> expected = C0, got = C0;
           eigen_product<T>(A, ta, B, tb, expected, beta);
           gemm<T>(A, ta, B, tb, got, beta);
@@ -143,9 +129,9 @@ TYPED_TEST(GemmTest, BetaZeroIgnoresNaNsInTheOutput) {
   std::mt19937 gen(12);
   for (Index K : {Index(20), Index(1000)}) {  // one chunk, and chunks on the pool
     const Index M = 150, N = 400;
-    const Mat<T> A = random<T>(M, K, gen), B = random<T>(K, N, gen);
+    const Mat<T> A = testing::random_normal<T>(M, K, gen), B = testing::random_normal<T>(K, N, gen);
     Mat<T> C = Mat<T>::Constant(M, N, std::numeric_limits<T>::quiet_NaN());
-    Threads threads(2);
+    testing::ScopedThreads threads(2);
     gemm<T>(A, Trans::No, B, Trans::No, C);
     EXPECT_TRUE(C.allFinite()) << "K " << K;
   }
@@ -156,7 +142,7 @@ TYPED_TEST(GemmTest, WorksOnBlocksOfLargerMatrices) {
   // output here has an outer stride larger than its rows.
   using T = TypeParam;
   std::mt19937 gen(13);
-  const Mat<T> big_a = random<T>(40, 50, gen), big_b = random<T>(60, 30, gen);
+  const Mat<T> big_a = testing::random_normal<T>(40, 50, gen), big_b = testing::random_normal<T>(60, 30, gen);
   const auto A = big_a.block(3, 5, 20, 35);  // (20, 35)
   const auto B = big_b.block(2, 4, 35, 17);  // (35, 17)
   Mat<T> big_c = Mat<T>::Zero(30, 25);
@@ -198,8 +184,12 @@ TEST(GemmChunks, CoverTheLongerSideInAlignedChunksAboveTheThreshold) {
     EXPECT_LE(c.count, 8);
     EXPECT_GE(c.size * c.count, len);
     EXPECT_LT(c.size * (c.count - 1), len);  // no empty chunk
-    if (flops < kParallelGemmFlops) EXPECT_EQ(c.count, 1);
-    if (c.count > 1) EXPECT_EQ(c.size % (c.split_cols ? 8 : 48), 0);
+    if (flops < kParallelGemmFlops) {
+      EXPECT_EQ(c.count, 1);
+    }
+    if (c.count > 1) {
+      EXPECT_EQ(c.size % (c.split_cols ? 8 : 48), 0);
+    }
   }
   // The shapes the tests below use are cut.
   EXPECT_GT(gemm_chunks(200, 520, 600).count, 1);
@@ -221,12 +211,12 @@ TYPED_TEST(GemmTest, AboveTheThresholdAgreesWithEigenAndIsTheSameForAnyThreadCou
         SCOPED_TRACE(::testing::Message() << s.M << "x" << s.N << "x" << s.K << " tA " << (ta == Trans::Yes)
                                           << " tB " << (tb == Trans::Yes) << " beta " << beta);
         const Mat<T> A = operand<T>(s.M, s.K, ta, gen), B = operand<T>(s.K, s.N, tb, gen);
-        const Mat<T> C0 = random<T>(s.M, s.N, gen);
+        const Mat<T> C0 = testing::random_normal<T>(s.M, s.N, gen);
         Mat<T> expected = C0;
         eigen_product<T>(A, ta, B, tb, expected, beta);
         Mat<T> got[3];
         for (int n : {1, 2, 3}) {
-          Threads threads(n);
+          testing::ScopedThreads threads(n);
           got[n - 1] = C0;
           gemm<T>(A, ta, B, tb, got[n - 1], beta);
         }

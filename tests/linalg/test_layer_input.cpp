@@ -10,19 +10,12 @@
 #include <random>
 #include <stdexcept>
 
+#include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/layer_input.hpp"
 
 namespace sibp {
 namespace {
-
-template <typename T>
-Mat<T> random(Index r, Index c, std::mt19937& gen) {
-  std::normal_distribution<double> n(0.0, 1.0);
-  Mat<T> M(r, c);
-  for (Index k = 0; k < M.size(); ++k) M.data()[k] = static_cast<T>(n(gen));
-  return M;
-}
 
 template <typename T>
 bool bitwise_equal(const Mat<T>& a, const Mat<T>& b) {
@@ -62,13 +55,13 @@ TYPED_TEST(DenseInputTest, TimesIsXFPlusBiasAsTheExplicitOnesRowGives) {
   for (Index d : {1, 9, 200}) {
     for (Index n : {1, 17, 300}) {
       SCOPED_TRACE(::testing::Message() << "d " << d << " n " << n);
-      const Mat<T> F = random<T>(d, n, gen);
+      const Mat<T> F = testing::random_normal<T>(d, n, gen);
       const DenseInput<T> input(F);
       EXPECT_EQ(input.rows(), d);
       EXPECT_EQ(input.cols(), n);
       EXPECT_TRUE(input.holds_matrix());
-      const Mat<T> X = random<T>(6, d, gen);
-      const Vec<T> b = random<T>(6, 1, gen);
+      const Mat<T> X = testing::random_normal<T>(6, d, gen);
+      const Vec<T> b = testing::random_normal<T>(6, 1, gen);
       Mat<T> out;
       // Without the bias: Eigen's X·F, bitwise.
       input.times(X, nullptr, out);
@@ -96,9 +89,9 @@ TYPED_TEST(DenseInputTest, TimesTransposedIsYFTransposedAndYOnes) {
   for (Index d : {1, 9, 200}) {
     for (Index n : {1, 17, 300}) {
       SCOPED_TRACE(::testing::Message() << "d " << d << " n " << n);
-      const Mat<T> F = random<T>(d, n, gen);
+      const Mat<T> F = testing::random_normal<T>(d, n, gen);
       const DenseInput<T> input(F);
-      const Mat<T> Y = random<T>(5, n, gen);
+      const Mat<T> Y = testing::random_normal<T>(5, n, gen);
       // Into the left columns of a (5, d + 1) matrix, ones into its last column:
       // how the solvers call it.
       Mat<T> out = Mat<T>::Constant(5, d + 1, std::numeric_limits<T>::quiet_NaN());
@@ -127,10 +120,10 @@ TYPED_TEST(DenseInputTest, AboveTheGemmThresholdTheSameForAnyThreadCount) {
   // d = 400, n = 2000, 70 rows: 1.1e8 flops, cut into chunks on the pool.
   using T = TypeParam;
   std::mt19937 gen(23);
-  const Mat<T> F = random<T>(400, 2000, gen);
+  const Mat<T> F = testing::random_normal<T>(400, 2000, gen);
   const DenseInput<T> input(F);
-  const Mat<T> X = random<T>(70, 400, gen), Y = random<T>(70, 2000, gen);
-  const Vec<T> b = random<T>(70, 1, gen);
+  const Mat<T> X = testing::random_normal<T>(70, 400, gen), Y = testing::random_normal<T>(70, 2000, gen);
+  const Vec<T> b = testing::random_normal<T>(70, 1, gen);
   Mat<T> times[3], trans[3];
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);

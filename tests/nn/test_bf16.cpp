@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "scoped_threads.hpp"
 #include "test_support.hpp"
 
 #include "core/thread_pool.hpp"
@@ -39,21 +40,6 @@ using testing::spec_of;
   } while (0)
 
 constexpr double kU = 0.5 * std::numeric_limits<float>::epsilon();
-
-class Threads {
- public:
-  explicit Threads(int n) { set_num_threads(n); }
-  ~Threads() { set_num_threads(0); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
-
-Mat<float> random(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
-  std::normal_distribution<double> n(0.0, scale);
-  Mat<float> M(r, c);
-  for (Index k = 0; k < M.size(); ++k) M.data()[k] = static_cast<float>(n(gen));
-  return M;
-}
 
 /// M with every entry rounded to bf16 (and back to the float it stands for), in double.
 Mat<double> rounded(const Mat<float>& M) {
@@ -113,7 +99,7 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(low_nan))));
   // The array form is the scalar one.
   std::mt19937 gen(3);
-  const Mat<float> x = random(37, 3, gen);
+  const Mat<float> x = testing::random_normal<float>(37, 3, gen);
   std::vector<std::uint16_t> y(static_cast<std::size_t>(x.size()));
   to_bf16(x.data(), x.size(), y.data());
   for (Index k = 0; k < x.size(); ++k) ASSERT_EQ(y[static_cast<std::size_t>(k)], float_to_bf16(x.data()[k]));
@@ -130,8 +116,8 @@ TEST(Bf16, GemmIsTheExactProductOfRoundedInputsForEveryTranspose) {
       for (Trans ob : {Trans::No, Trans::Yes}) {
         const std::string what = std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) +
                                  (oa == Trans::Yes ? " A^T" : " A") + (ob == Trans::Yes ? " B^T" : " B");
-        const Mat<float> A = oa == Trans::No ? random(M, K, gen) : random(K, M, gen);
-        const Mat<float> B = ob == Trans::No ? random(K, N, gen) : random(N, K, gen);
+        const Mat<float> A = oa == Trans::No ? testing::random_normal<float>(M, K, gen) : testing::random_normal<float>(K, M, gen);
+        const Mat<float> B = ob == Trans::No ? testing::random_normal<float>(K, N, gen) : testing::random_normal<float>(N, K, gen);
         Mat<float> C(M, N);
         gemm_bf16(A, oa, B, ob, C);
         const Mat<double> a = oa == Trans::No ? rounded(A) : Mat<double>(rounded(A).transpose());
@@ -147,7 +133,7 @@ TEST(Bf16, GemmIsTheExactProductOfRoundedInputsForEveryTranspose) {
 TEST(Bf16, GemmIntoABlockAndFromBlocks) {
   SKIP_WITHOUT_BF16();
   std::mt19937 gen(8);
-  const Mat<float> Abig = random(40, 30, gen), Bbig = random(30, 50, gen);
+  const Mat<float> Abig = testing::random_normal<float>(40, 30, gen), Bbig = testing::random_normal<float>(30, 50, gen);
   Mat<float> Cbig = Mat<float>::Constant(60, 70, 123.f);
   const auto A = Abig.block(3, 2, 20, 25);  // outer stride 40, not 20
   const auto B = Bbig.block(1, 4, 25, 33);
@@ -165,19 +151,19 @@ TEST(Bf16, GemmBitIdenticalForAnyThreadCount) {
   std::mt19937 gen(9);
   // Both above the parallel threshold: cut into chunks along columns, then rows.
   for (const auto& s : {std::array<Index, 3>{500, 1000, 784}, std::array<Index, 3>{3000, 200, 300}}) {
-    const Mat<float> A = random(s[0], s[2], gen), B = random(s[2], s[1], gen);
+    const Mat<float> A = testing::random_normal<float>(s[0], s[2], gen), B = testing::random_normal<float>(s[2], s[1], gen);
     ASSERT_GT(gemm_chunks(s[0], s[1], s[2]).count, 1);
     Mat<float> C1(s[0], s[1]), C2(s[0], s[1]), C3(s[0], s[1]);
     {
-      Threads t(1);
+      testing::ScopedThreads t(1);
       gemm_bf16(A, Trans::No, B, Trans::No, C1);
     }
     {
-      Threads t(2);
+      testing::ScopedThreads t(2);
       gemm_bf16(A, Trans::No, B, Trans::No, C2);
     }
     {
-      Threads t(3);
+      testing::ScopedThreads t(3);
       gemm_bf16(A, Trans::No, B, Trans::No, C3);
     }
     EXPECT_TRUE(bitwise_equal(C1, C2));
@@ -218,11 +204,11 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
       layer->set_precision(Precision::BF16);
       ASSERT_EQ(layer->precision(), Precision::BF16);
       Params<float>& p = *layer->params();
-      p.W = random(p.W.rows(), p.W.cols(), gen, 0.3);
-      p.b = random(p.b.size(), 1, gen, 0.3);
+      p.W = testing::random_normal<float>(p.W.rows(), p.W.cols(), gen, 0.3);
+      p.b = testing::random_normal<float>(p.b.size(), 1, gen, 0.3);
       const Shape& in = spec.shapes[0];
       const bool conv = spec.layers[0].kind == LayerKind::Conv2d;
-      const Mat<float> X = conv ? random(in.channels, c.m * in.pixels(), gen) : random(in.size(), c.m, gen);
+      const Mat<float> X = conv ? testing::random_normal<float>(in.channels, c.m * in.pixels(), gen) : testing::random_normal<float>(in.size(), c.m, gen);
       LayerRecord<float> rec;
       layer->forward(X, c.m, rec);
 
@@ -240,7 +226,7 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
                       "forward vs f32");
 
       // Gradient [dW db] = D·[P; 1]ᵀ for a difference D on G.
-      const Mat<float> D = random(rec.G.rows(), rec.G.cols(), gen);
+      const Mat<float> D = testing::random_normal<float>(rec.G.rows(), rec.G.cols(), gen);
       const Mat<double> D16 = rounded(D), D32 = D.cast<double>();
       Mat<float> dW(p.W.rows(), p.W.cols());
       Vec<float> db(p.b.size());
@@ -283,18 +269,18 @@ TEST(Bf16, TheSolversOperatorStaysFloat32) {
     SCOPED_TRACE(c.arch);
     const NetworkSpec spec = spec_of(std::string(c.arch) + " dense(2)", c.input);
     auto f32 = make_layer<float>(spec.layers[0], spec.shapes[0], spec.shapes[1]);
-    f32->params()->W = random(f32->params()->W.rows(), f32->params()->W.cols(), gen, 0.3);
+    f32->params()->W = testing::random_normal<float>(f32->params()->W.rows(), f32->params()->W.cols(), gen, 0.3);
     f32->params()->b.setZero();
     auto bf16 = f32->clone();
     bf16->set_precision(Precision::BF16);
     const Shape& in = spec.shapes[0];
     const bool conv = spec.layers[0].kind == LayerKind::Conv2d;
-    const Mat<float> X = conv ? random(in.channels, c.m * in.pixels(), gen) : random(in.size(), c.m, gen);
+    const Mat<float> X = conv ? testing::random_normal<float>(in.channels, c.m * in.pixels(), gen) : testing::random_normal<float>(in.size(), c.m, gen);
     LayerRecord<float> r32, r16;
     f32->forward(X, c.m, r32);
     bf16->forward(X, c.m, r16);
     EXPECT_FALSE(bitwise_equal(r32.G, r16.G));
-    const Mat<float> Y = random(r32.G.rows(), r32.G.cols(), gen);
+    const Mat<float> Y = testing::random_normal<float>(r32.G.rows(), r32.G.cols(), gen);
     Mat<float> a(r32.G.rows(), f32->params()->W.cols()), b(a.rows(), a.cols());
     f32->input_operator(X, r32)->times_transposed(Y, a, nullptr);
     bf16->input_operator(X, r16)->times_transposed(Y, b, nullptr);

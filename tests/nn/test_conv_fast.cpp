@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 
+#include "scoped_threads.hpp"
 #include "test_support.hpp"
 
 #include "core/error.hpp"
@@ -32,21 +33,6 @@ namespace sibp {
 namespace {
 
 using testing::spec_of;
-
-class Threads {
- public:
-  explicit Threads(int n) { set_num_threads(n); }
-  ~Threads() { set_num_threads(0); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
-
-Mat<float> random(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
-  std::normal_distribution<double> n(0.0, scale);
-  Mat<float> M(r, c);
-  for (Index k = 0; k < M.size(); ++k) M.data()[k] = static_cast<float>(n(gen));
-  return M;
-}
 
 template <typename M1, typename M2>
 bool bitwise_equal(const M1& a, const M2& b) {
@@ -79,14 +65,14 @@ struct FirstLayer {
         layer(make_layer<float>(spec.layers[0], spec.shapes[0], spec.shapes[1])),
         g(window_geometry(spec.layers[0], spec.shapes[0], spec.shapes[1])) {
     if (Params<float>* p = layer->params()) {
-      p->W = random(p->W.rows(), p->W.cols(), gen, 0.5);
-      p->b = random(p->b.size(), 1, gen, 0.5);
+      p->W = testing::random_normal<float>(p->W.rows(), p->W.cols(), gen, 0.5);
+      p->b = testing::random_normal<float>(p->b.size(), 1, gen, 0.5);
     }
   }
   const Shape& in() const { return spec.shapes[0]; }
   const Shape& out() const { return spec.shapes[1]; }
   /// A batch of m inputs in image layout (C, m·H·W).
-  Mat<float> batch(Index m, std::mt19937& gen) const { return random(in().channels, m * in().pixels(), gen); }
+  Mat<float> batch(Index m, std::mt19937& gen) const { return testing::random_normal<float>(in().channels, m * in().pixels(), gen); }
 };
 
 struct ConvCase {
@@ -134,7 +120,7 @@ TEST(ConvInput, ProductsAgreeWithTheExplicitPatchMatrix) {
     // X·P̃ with the layer's row count (oneDNN), another one (through P), and X a
     // block with gaps between its columns (copied before oneDNN reads it).
     for (Index r : {c_out, c_out + 1}) {
-      const Mat<float> Xw = random(r, d, gen), xb = random(r, 1, gen);
+      const Mat<float> Xw = testing::random_normal<float>(r, d, gen), xb = testing::random_normal<float>(r, 1, gen);
       Mat<float> out;
       op->times(Xw, xb.data(), out);
       const Mat<double> exact = (Xw.cast<double>() * Pd).colwise() + xb.col(0).cast<double>();
@@ -143,7 +129,7 @@ TEST(ConvInput, ProductsAgreeWithTheExplicitPatchMatrix) {
       op->times(Xw, nullptr, out);
       expect_within_rounding(out, Xw.cast<double>() * Pd, Xw.cast<double>().cwiseAbs() * Pa, d,
                              "times without bias");
-      const Mat<float> wide = random(r + 3, d, gen);
+      const Mat<float> wide = testing::random_normal<float>(r + 3, d, gen);
       op->times(wide.topRows(r), xb.data(), out);
       const Mat<double> exact2 = (wide.topRows(r).cast<double>() * Pd).colwise() + xb.col(0).cast<double>();
       expect_within_rounding(out, exact2, (wide.topRows(r).cast<double>().cwiseAbs() * Pa).colwise() +
@@ -153,7 +139,7 @@ TEST(ConvInput, ProductsAgreeWithTheExplicitPatchMatrix) {
     // [Y·Pᵀ, Y·1]: into leftCols (written in place), into a block with an outer
     // stride (copied out), without the ones, and with another row count.
     for (Index r : {c_out, c_out + 2}) {
-      const Mat<float> Y = random(r, n, gen);
+      const Mat<float> Y = testing::random_normal<float>(r, n, gen);
       const Mat<double> exact = Y.cast<double>() * Pd.transpose();
       const Mat<double> scale = Y.cast<double>().cwiseAbs() * Pa.transpose();
       const Mat<double> ones = Y.cast<double>().rowwise().sum();
@@ -167,7 +153,7 @@ TEST(ConvInput, ProductsAgreeWithTheExplicitPatchMatrix) {
       expect_within_rounding(big.block(1, 2, r, d), exact, scale, n, "times_transposed into a block");
       big.block(1, 2, r, d).setZero();
       EXPECT_TRUE(big.isZero(0)) << "written outside the block";
-      const Mat<float> tall = random(r + 1, n, gen);
+      const Mat<float> tall = testing::random_normal<float>(r + 1, n, gen);
       Mat<float> out2(r, d);
       op->times_transposed(tall.topRows(r), out2, nullptr);
       expect_within_rounding(out2, tall.topRows(r).cast<double>() * Pd.transpose(),
@@ -186,10 +172,10 @@ TEST(ConvInput, SameBitsForOneTwoAndThreeThreads) {
   ScopedConvBackend fast(ConvBackend::Fast);
   L.layer->forward(X, m, rec);
   const std::unique_ptr<LayerInput<float>> op = L.layer->input_operator(X, rec);
-  const Mat<float> Xw = random(16, op->rows(), gen), xb = random(16, 1, gen), Y = random(16, op->cols(), gen);
+  const Mat<float> Xw = testing::random_normal<float>(16, op->rows(), gen), xb = testing::random_normal<float>(16, 1, gen), Y = testing::random_normal<float>(16, op->cols(), gen);
   Mat<float> times[3], trans[3];
   for (int t : {1, 2, 3}) {
-    Threads threads(t);
+    testing::ScopedThreads threads(t);
     op->times(Xw, xb.data(), times[t - 1]);
     trans[t - 1].resize(16, op->rows() + 1);
     op->times_transposed(Y, trans[t - 1].leftCols(op->rows()), trans[t - 1].col(op->rows()).data());
@@ -235,7 +221,7 @@ TEST(Conv2dBackends, ForwardAndBackwardInputAgreeWithTheReference) {
         << "largest F difference " << dF.maxCoeff();
 
     // backward_input: col2im(Wᵀ·d), each input entry a sum of at most c_out·k² products.
-    const Mat<float> dG_in = random(c_out, fast.G.cols(), gen);
+    const Mat<float> dG_in = testing::random_normal<float>(c_out, fast.G.cols(), gen);
     Mat<float> dX_fast, dX_ref, work;
     L.layer->backward_input(fast, dG_in, c.m, dX_fast, work);
     L.layer->backward_input(ref, dG_in, c.m, dX_ref, work);
@@ -260,9 +246,9 @@ TEST(Conv2dBackends, FastPathHasTheSameBitsForOneTwoAndThreeThreads) {
   Mat<float> dX[3], work;
   Mat<float> dG;
   for (int t : {1, 2, 3}) {
-    Threads threads(t);
+    testing::ScopedThreads threads(t);
     L.layer->forward(X, m, rec[t - 1]);
-    if (t == 1) dG = random(8, rec[0].G.cols(), gen);
+    if (t == 1) dG = testing::random_normal<float>(8, rec[0].G.cols(), gen);
     L.layer->backward_input(rec[t - 1], dG, m, dX[t - 1], work);
   }
   for (int k : {1, 2}) {
@@ -279,7 +265,7 @@ TEST(Conv2dBackends, DoubleRunsTheReferenceOnEitherBackend) {
   const auto layer = make_layer<double>(spec.layers[0], spec.shapes[0], spec.shapes[1]);
   ScopedConvBackend fast(ConvBackend::Fast);
   LayerRecord<double> rec;
-  const Mat<double> X = random(2, 3 * 25, gen).cast<double>();
+  const Mat<double> X = testing::random_normal<float>(2, 3 * 25, gen).cast<double>();
   layer->forward(X, 3, rec);
   EXPECT_EQ(rec.P.cols(), 3 * 25);
   EXPECT_TRUE(layer->input_operator(X, rec)->holds_matrix());
@@ -329,7 +315,7 @@ TEST(MaxPool2dBackends, FastTwoByTwoPoolHasTheReferencesBits) {
         EXPECT_TRUE(bitwise_equal(fast.F, ref.F));
         // The adjoint sends each difference to the window's winner: the same
         // winners give the same bits (the odd row and column get zeros).
-        const Mat<float> d = random(C, fast.F.cols(), gen);
+        const Mat<float> d = testing::random_normal<float>(C, fast.F.cols(), gen);
         Mat<float> dX_fast = Mat<float>::Constant(3, 3, 7.f), dX_ref, work;
         L.layer->backward_input(fast, d, m, dX_fast, work);
         L.layer->backward_input(ref, d, m, dX_ref, work);
@@ -360,7 +346,7 @@ TEST(MaxPool2dBackends, OtherWindowsFallBackToTheReferenceLoop) {
     EXPECT_TRUE(fast.window_argmax.empty());
     EXPECT_FALSE(fast.argmax.empty());
     EXPECT_TRUE(bitwise_equal(fast.F, ref.F));
-    const Mat<float> d = random(17, fast.F.cols(), gen);
+    const Mat<float> d = testing::random_normal<float>(17, fast.F.cols(), gen);
     Mat<float> dX_fast, dX_ref, work;
     L.layer->backward_input(fast, d, m, dX_fast, work);
     L.layer->backward_input(ref, d, m, dX_ref, work);
@@ -373,7 +359,7 @@ TEST(MaxPool2dBackends, ReusedRecordSwitchesCleanlyBetweenBackends) {
   // passes must not leave the other path's arg-max behind.
   std::mt19937 gen(38);
   const FirstLayer L("maxpool(2)", "16x6x6", gen);
-  const Mat<float> X = awkward_batch(16, 4 * 36, gen), d = random(16, 4 * 9, gen);
+  const Mat<float> X = awkward_batch(16, 4 * 36, gen), d = testing::random_normal<float>(16, 4 * 9, gen);
   LayerRecord<float> rec, fresh;
   Mat<float> dX, dX_fresh, work;
   for (ConvBackend b : {ConvBackend::Fast, ConvBackend::Reference, ConvBackend::Fast}) {
@@ -394,13 +380,13 @@ TEST(Activation, ChunkedPassesHaveTheSameBitsForOneTwoAndThreeThreads) {
   // (16, 20 000): 5 column chunks of for_column_chunks.
   ASSERT_GT(column_chunks(16, 20000).count, 2);
   std::mt19937 gen(39);
-  const Mat<float> G = random(16, 20000, gen, 2.0);
+  const Mat<float> G = testing::random_normal<float>(16, 20000, gen, 2.0);
   for (Activation a : {Activation::ReLU, Activation::LeakyReLU, Activation::Tanh, Activation::Sigmoid,
                        Activation::Identity}) {
     SCOPED_TRACE(to_string(a));
     Mat<float> F[3], S[3], D[3];
     for (int t : {1, 2, 3}) {
-      Threads threads(t);
+      testing::ScopedThreads threads(t);
       F[t - 1].resize(16, 20000);
       S[t - 1].resize(16, 20000);
       activate<float>(a, G, F[t - 1]);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "scoped_threads.hpp"
 #include "test_support.hpp"
 
 #include "core/rng.hpp"
@@ -30,14 +31,6 @@ namespace sibp {
 namespace {
 
 using testing::spec_of;
-
-class Threads {
- public:
-  explicit Threads(int n) { set_num_threads(n); }
-  ~Threads() { set_num_threads(0); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
 
 template <typename M1, typename M2>
 bool bitwise_equal(const M1& a, const M2& b) {
@@ -102,7 +95,7 @@ struct SmallCnn {
 template <typename Make>
 Network<float> one_step(const SmallCnn& cnn, ConvBackend backend, int threads, Make&& make) {
   ScopedConvBackend b(backend);
-  Threads t(threads);
+  testing::ScopedThreads t(threads);
   Network<float> net = cnn.start;
   auto algorithm = make();
   const StepReport r = algorithm->step(net, cnn.batch);
@@ -204,7 +197,7 @@ TEST(ChunkedReductions, ProxDataTermIsTheSameForAnyThreadCountAndIsTheSum) {
     double value[3], threads_values[3];
     Mat<float> S[3];
     for (int t : {1, 2, 3}) {
-      Threads threads(t);
+      testing::ScopedThreads threads(t);
       S[t - 1].resize(8, 12000);
       value[t - 1] = prox_data_term<float>(a, Z, Y, &S[t - 1]);
       // Without S the residual is the same expression, but the compiler may
@@ -269,7 +262,7 @@ TEST(ChunkedReductions, ProxSolversGiveTheSameBitsForOneTwoAndThreeThreads) {
     Vec<float> b[3];
     LayerDiagnostics diag[3];
     for (int t : {1, 2, 3}) {
-      Threads threads(t);
+      testing::ScopedThreads threads(t);
       auto solver = make_prox_solver<float>(c.kind, o);
       W[t - 1] = p.W;
       b[t - 1] = p.b;
