@@ -144,23 +144,13 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
     // §6: parameter-space CG runs on this rank's columns with its products
     // F̃ᵀ-side summed over ranks (ShardedInput) and the objective's sums
     // allreduced; the sample-space forms (exact per-row solve, or CG when the
-    // cost model below picks it) need every column: gather the problem and
-    // solve it whole on every rank.
+    // cost model, counting the split products by 1/R, picks it) need every
+    // column: gather the problem and solve it whole on every rank.
     const Index n_all = allreduce_count(*problem.comm, problem.input->cols(), "gauss-newton: columns");
-    bool sample_space = std::is_same_v<Step, GnExactStep<T>>;
-    if (!sample_space) {
-      if (options_.space != CgSpace::Auto || !problem.input->holds_matrix()) {
-        sample_space = choose_cg_space(options_, problem.input->holds_matrix(), problem.target->rows(),
-                                       problem.input->rows(), n_all) == CgSpace::Sample;
-      } else {
-        // Sharded, parameter-space CG splits its products over the R ranks, while a
-        // sample-space solve is gathered and repeated whole on every rank: weigh
-        // the parameter space's cost by 1/R (communication not counted).
-        const GnCgCost c =
-            gn_cg_cost(problem.target->rows(), problem.input->rows(), n_all, options_.cg_iterations);
-        sample_space = c.sample < c.parameter / static_cast<double>(problem.comm->size());
-      }
-    }
+    const bool sample_space =
+        std::is_same_v<Step, GnExactStep<T>> ||
+        choose_cg_space(options_, problem.input->holds_matrix(), problem.target->rows(), problem.input->rows(),
+                        n_all, problem.comm->size()) == CgSpace::Sample;
     if (sample_space) {
       solve(gather_.gather(problem, "gauss-newton: F, T, G"), W, b, diag);
       return;
@@ -256,17 +246,20 @@ GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations) {
   return c;
 }
 
-CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations) {
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks) {
   if (space != CgSpace::Auto) return space;
   const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations);
-  return c.sample < c.parameter ? CgSpace::Sample : CgSpace::Parameter;
+  // Across R ranks parameter-space CG splits its products, while a sample-space
+  // solve is gathered and repeated whole on every rank (communication not counted).
+  return c.sample < c.parameter / static_cast<double>(ranks) ? CgSpace::Sample : CgSpace::Parameter;
 }
 
-CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n) {
+CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n,
+                        int ranks) {
   // Sample space needs F itself, which a convolution would have to form (im2col):
   // Auto keeps convolutions in parameter space.
   if (options.space == CgSpace::Auto && !input_is_matrix) return CgSpace::Parameter;
-  return resolve_cg_space(options.space, d_out, d_in, n, options.cg_iterations);
+  return resolve_cg_space(options.space, d_out, d_in, n, options.cg_iterations, ranks);
 }
 
 // ---------------------------------------------------------------- Δθ in sample space

@@ -97,12 +97,14 @@ struct GnCgCost {
 /// "SIBP's step against back propagation's").
 inline constexpr double kElementCost = 4.0;
 GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations);
-/// `space`, or for Auto the cheaper space by gn_cg_cost().
-CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations);
+/// `space`, or for Auto the cheaper space by gn_cg_cost(); over `ranks` data-parallel
+/// ranks (n the whole batch's columns) the parameter space's cost counts 1/ranks.
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks = 1);
 /// Where gn-cg's CG runs for a layer of these shapes over n columns: `options.space`,
 /// or for Auto parameter space when the input is an operator (a convolution's
 /// patches are never formed) and resolve_cg_space() otherwise.
-CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n);
+CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n,
+                        int ranks = 1);
 
 /// One layer's problem linearised at G^k (§3.3 c): for each output row j,
 ///   min_x ‖(x F̃) ⊙ s_j − e_j‖² + λ‖x‖²,   x = row j of Δθ = [ΔW Δb], F̃ = [F; 1ᵀ].
