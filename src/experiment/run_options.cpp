@@ -310,6 +310,17 @@ std::vector<RunOptionInfo> build_table() {
                              [](const SolverSpec& s) { return s.to_string(); })));
   t.push_back(row("solver_iters", S, "N", "Iterations of iterative prox solvers", sibp, &RunOptions::solver_iters,
                   integer_codec<int>(1, 10000)));
+  t.push_back(row("solver_tol", S, "THETA",
+                  "gn-cg: stop a layer's CG once its residual is <= THETA x the first one (an inexact solve, "
+                  "at most --solver-iters steps); 0: always --solver-iters steps",
+                  sibp, &RunOptions::solver_tol, number_codec()));
+  t.push_back(row("conv_solver_iters", S, "N", "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",
+                  sibp, &RunOptions::conv_solver_iters, integer_codec<int>(0, 10000)));
+  t.push_back(row("cg_space", S, "SPACE",
+                  "gn-cg: where its CG runs: auto (the cheaper by the cost model), sample or parameter", sibp,
+                  &RunOptions::cg_space,
+                  text_codec<CgSpace>([](const std::string& s) { return parse_cg_space(s, "--cg-space"); },
+                                      [](CgSpace c) { return to_string(c); })));
   t.push_back(row("update", S, "MODE", "sequential (W then b, the authors') or joint ([W b])", sibp,
                   &RunOptions::update,
                   text_codec<UpdateMode>([](const std::string& s) { return parse_update_mode(s); },
@@ -548,6 +559,9 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
       s.lambda = o.lambda;
       s.solver = *o.solver;
       s.solver_iters = o.solver_iters;
+      s.solver_tol = o.solver_tol;
+      s.conv_solver_iters = o.conv_solver_iters;
+      s.cg_space = o.cg_space;
       s.mode = o.update;
       s.quirks = o.compat_authors ? ReferenceQuirks::authors() : o.quirks;
       s.validate();

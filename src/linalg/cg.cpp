@@ -34,7 +34,7 @@ template <typename T>
 void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale, double mean_rr0,
                 CgReport& report) {
   report.residual = 0;
-  double max_rr = 0;
+  double max_rr = 0, total_rr = 0, total_scale2 = 0;
   bool all_relative = true;
   for (Index i = 0; i < rr.size(); ++i) {
     const double r2 = static_cast<double>(rr[i]);
@@ -42,12 +42,21 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
     const double s = static_cast<double>(scale[i]);
     report.residual = std::max(report.residual, r / s);
     max_rr = std::max(max_rr, r2);
+    total_rr += r2;
+    total_scale2 += s * s;
     if (!(r == 0.0 || r <= options.tolerance * s)) all_relative = false;
   }
-  if (options.stop == CgStop::Relative)
-    report.converged = all_relative;
-  else  // the reference's `res < tol**2 * tol_scale`, or nothing left to do
-    report.converged = max_rr == 0.0 || max_rr < options.tolerance * options.tolerance * mean_rr0;
+  switch (options.stop) {
+    case CgStop::Relative:
+      report.converged = all_relative;
+      break;
+    case CgStop::ProxPropReference:  // the reference's `res < tol**2 * tol_scale`, or nothing left to do
+      report.converged = max_rr == 0.0 || max_rr < options.tolerance * options.tolerance * mean_rr0;
+      break;
+    case CgStop::RelativeTotal:
+      report.converged = total_rr == 0.0 || total_rr <= options.tolerance * options.tolerance * total_scale2;
+      break;
+  }
 }
 
 template void row_dots<float>(const Mat<float>&, const Mat<float>&, Vec<float>&);

@@ -23,6 +23,11 @@ enum class CgStop {
   /// The ProxProp reference's `conjugate_gradient_block`: max_i ‖r_i‖² < tolerance² ·
   /// mean_i ‖r_i⁰‖², the worst system against the mean initial residual (its tol = 1e-2).
   ProxPropReference,
+  /// The systems as one: √Σ_i ‖r_i‖² ≤ tolerance·√Σ_i ‖b_i‖². For the rows of one
+  /// layer problem, whose objective is the sum over its rows, this is the inexact
+  /// Newton forcing test ‖r‖ ≤ θ‖r⁰‖ of the whole problem (ALGORITHMS.md §3.5):
+  /// one badly conditioned row does not hold every other row's solve back.
+  RelativeTotal,
 };
 
 /// Options of a CG solve.

@@ -1,6 +1,7 @@
 #include "train/prox_factory.hpp"
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 #include "train/prox_fast.hpp"
 #include "train/prox_reference.hpp"
 
@@ -91,6 +92,11 @@ void check_solver_fits_layer(SolverKind kind, const LayerSpec& layer, std::size_
 void SolverOptions::validate() const {
   if (iters < 1 || iters > 10000)
     throw OptionError("solver_iters", "expected an integer from 1 to 10000, got " + std::to_string(iters));
+  // θ ≥ 1 would stop before the first step: no progress, and no longer the fixed
+  // points of the exact method (ALGORITHMS.md §3.5 needs at least one step).
+  if (!(tol >= 0 && tol < 1))
+    throw OptionError("solver_tol", "expected a number in [0, 1) (0: always --solver-iters steps), got " +
+                                        format_number(tol));
 }
 
 template <typename T>
@@ -107,6 +113,7 @@ std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOpt
     case SolverKind::GnCg: {
       GaussNewtonOptions gn;
       gn.cg_iterations = options.iters;
+      gn.cg_tolerance = options.tol;
       gn.space = options.cg_space;
       return std::make_unique<GaussNewtonCgSolver<T>>(gn);
     }

@@ -90,10 +90,13 @@ void check_solver_fits_layer(SolverKind kind, const LayerSpec& layer, std::size_
 /// Everything a solver is built from.
 struct SolverOptions {
   int iters = 5;                        ///< iterations of iterative solvers (reference: FR-CG iterations)
+  /// gn-cg only: the forcing term θ ∈ [0, 1) of an inexact solve, ‖r‖ ≤ θ‖r⁰‖ over the
+  /// layer's rows, at most `iters` steps (ALGORITHMS.md §3.5); 0: always `iters` steps.
+  double tol = 0.0;
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;               ///< reference solver only
   CgSpace cg_space = CgSpace::Auto;     ///< gn-cg only: where its CG runs (GaussNewtonOptions::space)
-  /// Throws UsageError naming the option if iters < 1.
+  /// Throws OptionError naming the option if iters is outside 1..10000 or tol outside [0, 1).
   void validate() const;
 };
 

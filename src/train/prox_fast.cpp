@@ -125,8 +125,8 @@ void ExactLinearSolver<T>::solve(const ProxProblem<T>& problem, Mat<T>& W, Vec<T
 void GaussNewtonOptions::validate() const {
   if (cg_iterations < 1)
     throw UsageError("gauss-newton: cg_iterations must be >= 1, got " + std::to_string(cg_iterations));
-  if (!(cg_tolerance >= 0))
-    throw UsageError("gauss-newton: cg_tolerance must be >= 0, got " + std::to_string(cg_tolerance));
+  if (!(cg_tolerance >= 0 && cg_tolerance < 1))
+    throw UsageError("gauss-newton: cg_tolerance must be in [0, 1), got " + std::to_string(cg_tolerance));
   if (max_backtracks < 0)
     throw UsageError("gauss-newton: max_backtracks must be >= 0, got " + std::to_string(max_backtracks));
 }
@@ -302,6 +302,7 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   CgOptions cg;
   cg.max_iterations = options_.cg_iterations;
   cg.tolerance = options_.cg_tolerance;
+  cg.stop = options_.cg_stop;
   cg.residual_after_last_step = false;  // only the iterate is used
   // A sharded system (§6) has no local Gram matrix of the whole batch: the
   // solver gathers the problem when sample space applies, so here it is

@@ -65,15 +65,21 @@ class ExactLinearSolver : public ProxSolver<T> {
 /// Options of the Gauss–Newton solvers.
 struct GaussNewtonOptions {
   int cg_iterations = 5;      ///< GnCgStep: block-CG steps (each two GEMMs, or one m×m product)
-  double cg_tolerance = 0.0;  ///< GnCgStep: relative residual to stop early; 0 = never
+  /// GnCgStep: the forcing term θ of an inexact solve (ALGORITHMS.md §3.5): CG stops
+  /// once the layer's whole residual is ‖r‖ ≤ θ‖r⁰‖ (`cg_stop`), at most after
+  /// cg_iterations steps; 0 = always cg_iterations steps. θ < 1, so at least one step.
+  double cg_tolerance = 0.0;
+  /// GnCgStep: how the tolerance is tested; RelativeTotal treats the layer's rows as
+  /// one problem, Relative asks it of every row.
+  CgStop cg_stop = CgStop::RelativeTotal;
   int max_backtracks = 10;    ///< halvings of the step toward θ^k before θ^k is kept
   /// GnCgStep: where CG runs — the same iterates in exact arithmetic either way.
   /// Auto: the cheaper space by gn_cg_cost() for the layer's shapes (a convolution,
   /// whose patch matrix would have to be formed for sample space, always in
   /// parameter space); Sample / Parameter force one.
   CgSpace space = CgSpace::Auto;
-  /// Throws UsageError("gauss-newton: ...") for cg_iterations < 1, cg_tolerance < 0,
-  /// max_backtracks < 0.
+  /// Throws UsageError("gauss-newton: ...") for cg_iterations < 1, cg_tolerance outside
+  /// [0, 1), max_backtracks < 0.
   void validate() const;
 };
 

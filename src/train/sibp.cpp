@@ -43,6 +43,7 @@ SolverOptions SibpOptions::solver_options(LayerKind kind) const {
   o.mode = mode;
   o.quirks = quirks;
   o.cg_space = cg_space;
+  o.tol = solver_tol;
   return o;
 }
 

@@ -17,7 +17,10 @@ struct SibpOptions {
   double eta = 0.1;                   ///< neuron step η > 0
   std::vector<double> lambda{1.0};    ///< λ_l > 0: one value for every layer, or one per layer (1..L)
   SolverSpec solver;                  ///< solver of the output layer and of the hidden layers
-  int solver_iters = 5;               ///< iterations of iterative solvers
+  int solver_iters = 5;               ///< iterations of iterative solvers (at most, with solver_tol)
+  /// gn-cg: forcing term θ ∈ [0, 1) of the inexact solve (ALGORITHMS.md §3.5): each
+  /// layer's CG stops once ‖r‖ ≤ θ‖r⁰‖; 0: always solver_iters steps.
+  double solver_tol = 0.0;
   /// Iterations of iterative solvers on convolution layers; 0: solver_iters. A
   /// convolution's prox sums over batch × output pixels (ALGORITHMS.md §5), so
   /// it is better conditioned per unknown and each iteration costs two

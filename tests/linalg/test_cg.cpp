@@ -96,6 +96,37 @@ TYPED_TEST(CgTest, BlockRowsSolvesEveryRowAgainstOneOperator) {
   EXPECT_EQ(res.x.row(2).norm(), T(0));
 }
 
+TYPED_TEST(CgTest, RelativeTotalTreatsTheSystemsAsOne) {
+  using T = TypeParam;
+  // Rows with very different right-hand sides: the per-row test waits for every row,
+  // the total test stops once √Σ‖r_i‖² ≤ tol·√Σ‖b_i‖² -- never later than the per-row
+  // test, and with the residual it claims.
+  const Index n = 60, r = 5;
+  const Mat<T> A = spd<T>(n, 7);
+  Mat<T> B = random_mat<T>(r, n, 8);
+  B.row(0) *= T(1000);
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = X * A; };
+  CgOptions opt;
+  opt.tolerance = 1e-2;
+  opt.max_iterations = 500;
+  opt.stop = CgStop::Relative;
+  const CgResult<T> per_row = block_conjugate_gradient<T>(op, B, Mat<T>::Zero(r, n), opt, CgSystems::Rows);
+  opt.stop = CgStop::RelativeTotal;
+  const CgResult<T> total = block_conjugate_gradient<T>(op, B, Mat<T>::Zero(r, n), opt, CgSystems::Rows);
+  ASSERT_TRUE(per_row.converged);
+  ASSERT_TRUE(total.converged);
+  EXPECT_LE(total.iterations, per_row.iterations);
+  EXPECT_GE(total.iterations, 1);
+  const Mat<double> R = (B - total.x * A).template cast<double>();
+  EXPECT_LE(R.norm(), 1e-2 * B.template cast<double>().norm() * (1 + 1e-3));
+  // One iteration less would not have met the test: it stops at the first iterate that does.
+  if (total.iterations > 1) {
+    opt.max_iterations = total.iterations - 1;
+    const CgResult<T> before = block_conjugate_gradient<T>(op, B, Mat<T>::Zero(r, n), opt, CgSystems::Rows);
+    EXPECT_FALSE(before.converged);
+  }
+}
+
 TYPED_TEST(CgTest, BlockColumnsWithDifferentOperatorPerSystem) {
   using T = TypeParam;
   // Column i solves (A + i·I) x_i = b_i: the systems have different operators and so

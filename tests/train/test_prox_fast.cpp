@@ -1,6 +1,8 @@
 // Tests for src/train/prox_fast.hpp: the exact linear prox, and the two Gauss–Newton
 // solvers (ALGORITHMS.md §3.1 "prox optimality", §3.3 b and c).
+#include <cmath>
 #include <optional>
+#include <vector>
 #include <gtest/gtest.h>
 
 #include <Eigen/Cholesky>
@@ -435,6 +437,102 @@ TYPED_TEST(ProxFastTest, DiagnosticsAndDefaults) {
   EXPECT_EQ((b2 - b3).norm(), T(0));
 }
 
+// ---- inexact Gauss–Newton CG (ALGORITHMS.md §3.5): the forcing term cg_tolerance
+
+TYPED_TEST(ProxFastTest, InexactGaussNewtonCgStopsEarlyOnAnEasyProblem) {
+  using T = TypeParam;
+  // A large λ makes the operator ≈ λI: the first CG step already meets θ = 0.1, so
+  // an inexact solve takes 1 step where the fixed count takes 20, in either space.
+  for (CgSpace space : {CgSpace::Sample, CgSpace::Parameter}) {
+    Case<T> c(30, 12, 5, Activation::Tanh, 0.3, 1e4, 21);
+    GaussNewtonOptions o;
+    o.cg_iterations = 20;
+    o.cg_tolerance = 0.1;
+    o.space = space;
+    Mat<T> W = c.Wk;
+    Vec<T> b = c.bk;
+    LayerDiagnostics diag;
+    GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
+    EXPECT_EQ(diag.solver_iterations, 1) << to_string(space);
+    EXPECT_GT((W - c.Wk).norm(), T(0));  // and it moved
+  }
+}
+
+TYPED_TEST(ProxFastTest, InexactGaussNewtonCgReachesTheExactStepAsTheToleranceGoesToZero) {
+  using T = TypeParam;
+  // θ → 0: the inexact step approaches the exact Gauss–Newton step, the iteration count
+  // grows, and at the smallest θ the step is the exact one to round-off.
+  const double last_tol = std::is_same_v<T, float> ? 2e-3 : 1e-8;
+  const std::vector<double> thetas = std::is_same_v<T, float> ? std::vector<double>{0.5, 1e-1, 1e-2, 1e-6}
+                                                              : std::vector<double>{0.5, 1e-1, 1e-2, 1e-4, 1e-13};
+  for (Activation act : kNonlinear) {
+    Case<T> c(15, 40, 6, act, 0.05, 1.0, 8);
+    Mat<T> We = c.Wk;
+    Vec<T> be = c.bk;
+    GaussNewtonExactSolver<T>().solve(c.problem, We, be, nullptr);
+    const Mat<double> dE = to_d<T>(Mat<T>(We - c.Wk));
+    double previous_error = 1e300;
+    int previous_iterations = 0;
+    for (double theta : thetas) {
+      GaussNewtonOptions o;
+      o.cg_iterations = 500;
+      o.cg_tolerance = theta;
+      Mat<T> W = c.Wk;
+      Vec<T> b = c.bk;
+      LayerDiagnostics diag;
+      GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
+      EXPECT_EQ(diag.line_search_exponents, std::vector<int>{0}) << "the full step is taken at this λ";
+      const double error = (to_d<T>(Mat<T>(W - c.Wk)) - dE).norm() / dE.norm();
+      EXPECT_LE(error, previous_error * 1.01) << to_string(act) << " θ=" << theta;
+      EXPECT_GE(diag.solver_iterations, previous_iterations) << to_string(act) << " θ=" << theta;
+      EXPECT_LT(diag.solver_iterations, 500);
+      previous_error = error;
+      previous_iterations = diag.solver_iterations;
+    }
+    EXPECT_LT(previous_error, last_tol) << to_string(act);
+  }
+}
+
+TYPED_TEST(ProxFastTest, InexactGaussNewtonCgNeverIncreasesTheObjective) {
+  using T = TypeParam;
+  // The safeguard holds for any forcing term: φ after ≤ φ before, re-evaluated in double.
+  for (Activation act : kNonlinear) {
+    for (double theta : {0.9, 0.5, 0.1}) {
+      for (unsigned seed = 1; seed <= 3; ++seed) {
+        Case<T> c(20, 30, 7, act, 2.0, 0.05, seed);
+        GaussNewtonOptions o;
+        o.cg_iterations = 10;
+        o.cg_tolerance = theta;
+        Mat<T> W = c.Wk;
+        Vec<T> b = c.bk;
+        LayerDiagnostics diag;
+        GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
+        EXPECT_GE(diag.solver_iterations, 1);
+        const double slack = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+        EXPECT_LE(phi<T>(c, to_d<T>(W), to_d<T>(b)),
+                  phi<T>(c, to_d<T>(c.Wk), to_d<T>(c.bk)) * (1 + slack))
+            << to_string(act) << " θ=" << theta << " seed " << seed;
+      }
+    }
+  }
+}
+
+TYPED_TEST(ProxFastTest, InexactGaussNewtonCgKeepsAFixedPoint) {
+  using T = TypeParam;
+  // §3.5: at a fixed point (T = σ(G^k), so the subproblem's gradient at θ^k is 0) the
+  // inexact solver takes no step and returns θ^k bit for bit.
+  Case<T> c(10, 8, 4, Activation::Sigmoid, 0.0, 1.0, 5);
+  GaussNewtonOptions o;
+  o.cg_tolerance = 0.5;
+  Mat<T> W = c.Wk;
+  Vec<T> b = c.bk;
+  LayerDiagnostics diag;
+  GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
+  EXPECT_EQ(diag.solver_iterations, 0);
+  EXPECT_EQ((W - c.Wk).norm(), T(0));
+  EXPECT_EQ((b - c.bk).norm(), T(0));
+}
+
 TEST(ProxFastValidationTest, BadOptionsAndShapesThrowUsageError) {
   GaussNewtonOptions o;
   o.cg_iterations = 0;
@@ -442,6 +540,11 @@ TEST(ProxFastValidationTest, BadOptionsAndShapesThrowUsageError) {
   o = {};
   o.max_backtracks = -1;
   EXPECT_THROW(GaussNewtonExactSolver<double>{o}, UsageError);
+  for (double theta : {-0.1, 1.0, std::nan("")}) {
+    o = {};
+    o.cg_tolerance = theta;  // θ ≥ 1 would stop before the first step
+    EXPECT_THROW(GaussNewtonCgSolver<double>{o}, UsageError) << theta;
+  }
   Case<double> c(5, 4, 2, Activation::Tanh, 0.1, 1.0, 11);
   Mat<double> Wbad = Mat<double>::Zero(2, 6);
   Vec<double> b = c.bk;
