@@ -1,76 +1,263 @@
 #!/usr/bin/python3
-"""Time to accuracy from one `sibp compare` folder (issue 13, target 2).
+"""Time to accuracy, every method tuned alike, in one run (issue 19).
 
-Reads DIR/summary.csv of a compare run whose experiment file sets
-`target_accuracy` (experiments/time-to-accuracy-*.json), groups the labels by
-batch regime (labels starting "b1000-" are the batch-1000 runs, the others
-batch 100) and by method (the label without its step: "sgd-1" -> "sgd",
-"sibp-gncg-0.316" -> "sibp-gncg"), takes each method's best step (fewest mean
-seconds to the target among the steps where every seed reached it), and
-prints, per regime, each method's best and the ratio of SIBP's best to the
-best other method's.
+For each target of a benchmark file (bench/time_to_accuracy.json: a data set,
+a network, a batch size, an accuracy and an epoch budget) and each method of
+that target, this
 
-    /usr/bin/python3 bench/time_to_accuracy.py DIR [DIR ...]
+1. tunes the method's step (lr, or η for SIBP) on a log grid of
+   `points_per_decade` points per decade spanning `decades` decades around the
+   file's centre, extended one point at a time past whichever end holds the
+   best step (at most `max_extensions` times): the best step is the one with the
+   fewest training seconds to the target accuracy on the *validation* split
+   (`--val-split`, the last N training images), seed 1;
+2. runs the chosen step with every seed and reads, from the *test* accuracy
+   of each evaluation point, the steps and training seconds to the target;
+3. prints one table per target: each method's chosen setting, its mean steps
+   and seconds to the target (every seed must reach it), and the ratio of the
+   best SIBP variant's seconds to the best other method's.
 
-Seconds count training steps only (not evaluation), as `sibp compare`
-reports them. Exit status 1 if a folder has no summary.csv or no target.
+Every run is `sibp train` with the same `--threads`, so the ratio compares
+methods under one thread setting measured in one run. Seconds count training
+steps only (not evaluation), as `sibp train` records them in metrics.csv.
+Each run's folder stays in OUT (metrics.csv, config.json), and OUT/results.json
+holds every tuning point and seed, so the tables can be re-read without
+training: `--report-only`.
+
+    /usr/bin/python3 bench/time_to_accuracy.py --sibp build/sibp --out OUT \\
+        [--targets mnist-b1000,mnist-b100] [--methods sgd,sibp] [--seeds 3] [--threads 1] [--quick]
+
+`--quick` shrinks every grid to 3 points (1 decade, no extension) and one
+seed: a smoke test of the pipeline, not a measurement.
+Exit status: 0 on success, 1 when a run fails or an input is invalid.
 """
+import argparse
 import csv
+import json
+import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-
-def method_of(label: str) -> str:
-    label = label.removeprefix("b1000-")
-    head, sep, tail = label.rpartition("-")
-    # "proxprop" has no step in its label; "sgd-1" and "sibp-gncg-0.316" do.
-    try:
-        float(tail)
-        return head
-    except ValueError:
-        return label
+HERE = Path(__file__).resolve().parent
 
 
-def report(folder: Path) -> int:
-    table = folder / "summary.csv"
-    if not table.is_file():
-        print(f"time_to_accuracy: {table}: no such file (run `sibp compare` into {folder} first)", file=sys.stderr)
-        return 1
-    rows = list(csv.DictReader(table.open()))
-    if not rows or not rows[0].get("target_accuracy"):
-        print(f"time_to_accuracy: {table}: the experiment sets no target_accuracy", file=sys.stderr)
-        return 1
-    target = float(rows[0]["target_accuracy"])
-    regimes: dict[str, dict[str, list]] = {}
+def fail(msg: str) -> None:
+    print(f"time_to_accuracy: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def grid_around(centre: float, points_per_decade: int, decades: float) -> list[float]:
+    """Log-spaced steps, `points_per_decade` per decade, `decades` wide, centred on `centre`."""
+    half = int(round(points_per_decade * decades / 2))
+    return [step_at(centre, k, points_per_decade) for k in range(-half, half + 1)]
+
+
+def step_at(centre: float, k: int, points_per_decade: int) -> float:
+    # Rounded to 3 significant digits so labels and folders stay readable.
+    return float(f"{centre * 10 ** (k / points_per_decade):.3g}")
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.csv"
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def first_reaching(rows: list[dict], column: str, target: float):
+    """(iteration, seconds) of the first evaluation point whose `column` ≥ target, or None."""
     for r in rows:
-        regime = "batch 1000" if r["label"].startswith("b1000-") else "batch 100"
-        entry = regimes.setdefault(regime, {}).setdefault(method_of(r["label"]), [])
-        complete = int(r["complete"] or 0)
-        reached = int(r["seeds_reaching_target"] or 0)
-        if complete > 0 and reached == complete and r["seconds_to_target_mean"]:
-            entry.append((float(r["seconds_to_target_mean"]), float(r["epochs_to_target_mean"]), r["label"], reached))
-    data = rows[0]["data"]
-    for regime, methods in regimes.items():
-        print(f"{data}, {regime}: seconds of training to {target:.0%} test accuracy (mean over seeds, best step)")
-        best = {}
-        for method, entries in sorted(methods.items()):
-            if not entries:
-                print(f"  {method:12s} not reached by every seed at any step")
+        v = r.get(column, "")
+        if v not in ("", None) and float(v) >= target:
+            return int(r["iteration"]), float(r["seconds"])
+    return None
+
+
+def option_args(options: dict) -> list[str]:
+    args = []
+    for k, v in options.items():
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            args.append(flag)
+        elif v is False or v is None:
+            continue
+        else:
+            args += [flag, str(v)]
+    return args
+
+
+class Runner:
+    def __init__(self, sibp: str, out: Path, threads: int, report_only: bool):
+        self.sibp, self.out, self.threads, self.report_only = sibp, out, threads, report_only
+        self.results_path = out / "results.json"
+        self.results = json.loads(self.results_path.read_text()) if self.results_path.exists() else {}
+
+    def run(self, target: str, method: str, options: dict, seed: int, column: str, accuracy: float) -> dict:
+        key = json.dumps([target, method, options, seed], sort_keys=True)
+        if key in self.results:
+            return self.results[key]
+        if self.report_only:
+            fail(f"--report-only: no stored result for {target} {method} {options} seed {seed}")
+        folder = self.out / target / method / ("_".join(f"{k}-{v}" for k, v in sorted(options.items())) or "default")
+        folder = folder / f"seed-{seed}"
+        cmd = [self.sibp, "train", "--out", str(folder), "--overwrite", "--seed", str(seed),
+               "--threads", str(self.threads)] + option_args(options)
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Exit 3 is a run that diverged: a result (it never reaches the target), not a failure.
+        if proc.returncode not in (0, 3):
+            fail(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        rows = read_metrics(folder)
+        hit = first_reaching(rows, column, accuracy)
+        last = rows[-1] if rows else {}
+        result = {
+            "steps": hit[0] if hit else None,
+            "seconds": hit[1] if hit else None,
+            "final_" + column: float(last[column]) if last.get(column) else None,
+            "diverged": proc.returncode == 3,
+            "folder": str(folder.relative_to(self.out)),
+        }
+        self.results[key] = result
+        tmp = self.results_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.results, indent=1, sort_keys=True))
+        os.replace(tmp, self.results_path)
+        return result
+
+
+def score(result: dict) -> tuple:
+    # Fewest seconds to the target; runs that never reach it rank by their final accuracy.
+    if result["seconds"] is not None:
+        return (0, result["seconds"])
+    final = next((v for k, v in result.items() if k.startswith("final_") and v is not None), 0.0)
+    return (1, -final)
+
+
+def tune(runner: Runner, target_name: str, target: dict, method_name: str, method: dict, quick: bool) -> dict:
+    """Chooses the method's step on the validation split; returns the tuning record."""
+    base = dict(target["base"]) | method.get("options", {})
+    param = method["step"]
+    ppd = target.get("points_per_decade", 3)
+    decades = 1 if quick else target.get("decades", 2)
+    max_ext = 0 if quick else target.get("max_extensions", 4)
+    half = int(round(ppd * decades / 2))
+    ks = list(range(-half, half + 1))
+    centre = method["centre"]
+    points: dict[int, dict] = {}
+
+    def evaluate(k: int) -> dict:
+        if k not in points:
+            opts = base | {param: step_at(centre, k, ppd)}
+            points[k] = runner.run(target_name, method_name, opts, 1, "val_acc", target["accuracy"])
+        return points[k]
+
+    for k in ks:
+        evaluate(k)
+    for _ in range(max_ext):
+        best = min(points, key=lambda k: score(points[k]))
+        if points[best]["seconds"] is None:
+            break  # nothing reached the target: no direction to extend in
+        lo, hi = min(points), max(points)
+        if best == lo:
+            evaluate(lo - 1)
+        elif best == hi:
+            evaluate(hi + 1)
+        else:
+            break
+    best = min(points, key=lambda k: score(points[k]))
+    lo, hi = min(points), max(points)
+    return {
+        "param": param,
+        "grid": {str(step_at(centre, k, ppd)): points[k] for k in sorted(points)},
+        "best": step_at(centre, best, ppd),
+        "best_at_grid_end": best in (lo, hi) and points[best]["seconds"] is not None,
+        "options": base | {param: step_at(centre, best, ppd)},
+    }
+
+
+def measure(runner: Runner, target_name: str, target: dict, method_name: str, options: dict, seeds: int) -> dict:
+    runs = [runner.run(target_name, method_name, options, s, "test_acc", target["accuracy"])
+            for s in range(1, seeds + 1)]
+    reached = [r for r in runs if r["seconds"] is not None]
+    all_reached = len(reached) == len(runs)
+    mean = lambda xs: sum(xs) / len(xs)
+    return {
+        "seeds": len(runs),
+        "reached": len(reached),
+        "steps": mean([r["steps"] for r in reached]) if all_reached else None,
+        "seconds": mean([r["seconds"] for r in reached]) if all_reached else None,
+        "seconds_each": [r["seconds"] for r in runs],
+    }
+
+
+def fmt(x, digits=3):
+    return "—" if x is None else f"{x:.{digits}g}"
+
+
+def print_table(target_name: str, target: dict, rows: list[dict]) -> None:
+    acc = target["accuracy"]
+    print(f"\n### {target_name}: {target['description']}, time to {acc:.1%} test accuracy\n")
+    print("| method | chosen step | steps | seconds (mean) | seconds per seed | step at a grid end? |")
+    print("|---|---|---:|---:|---|---|")
+    for r in rows:
+        per_seed = ", ".join(fmt(s) for s in r["measure"]["seconds_each"])
+        print(f"| {r['method']} | {r['tuning']['param']} {r['tuning']['best']:g} | {fmt(r['measure']['steps'], 4)} "
+              f"| {fmt(r['measure']['seconds'])} | {per_seed} | {'yes' if r['tuning']['best_at_grid_end'] else 'no'} |")
+    sibp = [r for r in rows if r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
+    other = [r for r in rows if not r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
+    if sibp and other:
+        bs = min(sibp, key=lambda r: r["measure"]["seconds"])
+        bo = min(other, key=lambda r: r["measure"]["seconds"])
+        ratio = bs["measure"]["seconds"] / bo["measure"]["seconds"]
+        print(f"\nRatio: best SIBP ({bs['method']}) / best other ({bo['method']}) = **{ratio:.2f}**"
+              + (f" (target ≤ {target['ratio_target']})" if "ratio_target" in target else ""))
+    else:
+        print("\nRatio: — (SIBP or every other method missed the target in some seed)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sibp", default="build/sibp", help="the sibp binary")
+    ap.add_argument("--config", default=str(HERE / "time_to_accuracy.json"), help="the benchmark file")
+    ap.add_argument("--out", required=True, help="folder for runs and results.json")
+    ap.add_argument("--targets", default="", help="comma-separated target names (default: all)")
+    ap.add_argument("--methods", default="", help="comma-separated method names (default: all)")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="3-point grids, 1 seed: a smoke test")
+    ap.add_argument("--report-only", action="store_true", help="print the tables from OUT/results.json")
+    a = ap.parse_args()
+    if a.seeds < 1 or a.threads < 0:
+        fail("--seeds must be >= 1 and --threads >= 0")
+    config = json.loads(Path(a.config).read_text())
+    targets = config["targets"]
+    chosen = [t for t in a.targets.split(",") if t] or list(targets)
+    for t in chosen:
+        if t not in targets:
+            fail(f"{a.config}: no target '{t}' (have {', '.join(targets)})")
+    only = {m for m in a.methods.split(",") if m}
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not a.report_only and not Path(a.sibp).is_file():
+        fail(f"--sibp {a.sibp}: no such file (build it with scripts/build.sh)")
+    runner = Runner(a.sibp, out, a.threads, a.report_only)
+    seeds = 1 if a.quick else a.seeds
+    print(f"Time to accuracy, {seeds} seed(s), --threads {a.threads}; steps tuned on the validation split, "
+          f"seconds and steps read on the test set.")
+    summary = {}
+    for t in chosen:
+        target = targets[t]
+        rows = []
+        for m, method in target["methods"].items():
+            if only and m not in only:
                 continue
-            secs, epochs, label, seeds = min(entries)
-            best[method] = secs
-            print(f"  {method:12s} {secs:8.2f} s  {epochs:5.2f} epochs  ({label}, {seeds} seeds)")
-        sibp = {m: s for m, s in best.items() if m.startswith("sibp")}
-        other = {m: s for m, s in best.items() if not m.startswith("sibp")}
-        if sibp and other:
-            ms, s = min(sibp.items(), key=lambda kv: kv[1])
-            mo, o = min(other.items(), key=lambda kv: kv[1])
-            print(f"  ratio {data} {regime}: best SIBP ({ms}) / best other ({mo}) = {s / o:.2f}")
+            tuning = tune(runner, t, target, m, method, a.quick)
+            rows.append({"method": m, "tuning": tuning,
+                         "measure": measure(runner, t, target, m, tuning["options"], seeds)})
+        print_table(t, target, rows)
+        summary[t] = rows
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(max(report(Path(d)) for d in sys.argv[1:]))
+    sys.exit(main())

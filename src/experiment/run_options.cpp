@@ -410,6 +410,10 @@ std::vector<RunOptionInfo> build_table() {
                   &RunOptions::diagnostics, flag_codec()));
   t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", all,
                   &RunOptions::grad_norm, flag_codec()));
+  t.push_back(row("skip_train_eval", L, "",
+                  "Do not evaluate the training set at evaluation points (its loss and accuracy columns stay "
+                  "empty): cheaper frequent evaluation of test or validation accuracy",
+                  all, &RunOptions::skip_train_eval, flag_codec()));
   t.push_back(row("threads", L, "N",
                   "Threads (0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
                   "evaluation) goes to the other threads, which sleep instead of spinning",
@@ -586,6 +590,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   fit_.seed = o.seed;
   fit_.eval_every = o.eval_every;
   fit_.gradient_norm = o.grad_norm || o.diagnostics;
+  fit_.skip_train_eval = o.skip_train_eval;
   fit_.validate();
   if (o.threads < 0 || o.threads > kMaxThreads)
     throw OptionError("threads", "expected an integer from 0 (all cores) to " + std::to_string(kMaxThreads) +

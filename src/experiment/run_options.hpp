@@ -98,6 +98,7 @@ struct RunOptions {
   Index eval_every = 0;
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
+  bool skip_train_eval = false;  ///< no training-set loss/accuracy at evaluation points
   /// Threads of the library's pool; 0 (the default): all cores. Safe on a
   /// busy machine because the pool's threads block instead of spinning and
   /// only work of ~1 ms or more (products of >= 1e8 flop, convolutions in

@@ -97,7 +97,15 @@ struct ParameterSpace {
   const BlockOperator<T>& op;
   CgSystems systems;
   LinearImage<T>* image;
+  const BlockEnergy<T>* energy_of = nullptr;
   void metric(const Mat<T>&, Mat<T>&) const {}
+  // ⟨p_i, A p_i⟩ without A·P, when the caller gave a way to: false otherwise.
+  bool energy(const Mat<T>& P, Vec<T>& pap) const {
+    if (!energy_of) return false;
+    pap.resize(P.rows());
+    (*energy_of)(P, pap);
+    return true;
+  }
   // The iterate moved by a_i P_i, the last argument of op: its image moves by a_i L(P_i).
   void moved(const Vec<T>& a) const {
     if (image) image->of_iterate->noalias() += a.asDiagonal() * *image->of_argument;
@@ -118,15 +126,17 @@ struct ParameterSpace {
 
 template <typename T>
 CgReport BlockCg<T>::solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
-                           const CgOptions& options, CgSystems systems, LinearImage<T>* image) {
+                           const CgOptions& options, CgSystems systems, LinearImage<T>* image,
+                           const BlockEnergy<T>* energy) {
   options.validate();
   if (image && (systems != CgSystems::Rows || !image->of_argument || !image->of_iterate))
     throw UsageError("cg: a tracked image needs Rows systems and both of its matrices");
+  if (energy && systems != CgSystems::Rows) throw UsageError("cg: an energy function needs Rows systems");
   if (B.rows() != X.rows() || B.cols() != X.cols())
     throw UsageError("cg: right-hand side is " + std::to_string(B.rows()) + "x" +
                      std::to_string(B.cols()) + " but the unknown is " + std::to_string(X.rows()) +
                      "x" + std::to_string(X.cols()));
-  const ParameterSpace<T> space{op, systems, image};
+  const ParameterSpace<T> space{op, systems, image, energy};
   // Residual scale per system: ‖b_i‖, or 1 where b_i = 0 so the test is absolute there.
   dot_per_system<T>(B, B, systems, bnorm_);
   bnorm_ = bnorm_.cwiseSqrt();

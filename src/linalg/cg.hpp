@@ -151,7 +151,16 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
   while (!report.converged && report.iterations < options.max_iterations) {
     ++report.iterations;
     const Mat<T>& MP = Space::kIdentityMetric ? v.P : v.MP;
-    if constexpr (requires { space.apply_and_dot(v.P, MP, v.AP, v.pap); }) {
+    // The last allowed step, when its residual is not wanted, needs only ⟨p, Ap⟩ for
+    // its α: a space that can form that more cheaply than A·p does so.
+    const bool last = !options.residual_after_last_step && report.iterations == options.max_iterations;
+    bool energy_only = false;
+    if constexpr (requires { space.energy(v.P, v.pap); }) {
+      if (last) energy_only = space.energy(v.P, v.pap);
+    }
+    if (energy_only) {
+      // v.pap holds ⟨p, Ap⟩; v.AP is not formed (not needed: the loop ends below).
+    } else if constexpr (requires { space.apply_and_dot(v.P, MP, v.AP, v.pap); }) {
       space.apply_and_dot(v.P, MP, v.AP, v.pap);
     } else {
       space.apply(v.P, MP, v.AP);
@@ -162,7 +171,7 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
     space.axpy(v.coef, v.P, X);
     if (MX) space.axpy(v.coef, MP, *MX);
     if constexpr (requires { space.moved(v.coef); }) space.moved(v.coef);
-    if (!options.residual_after_last_step && report.iterations == options.max_iterations) break;
+    if (last) break;
     v.coef = -v.coef;
     space.axpy(v.coef, v.AP, v.R);
     const Mat<T>& MR_new = metric_of(v.R, v.MR);
@@ -182,6 +191,14 @@ CgReport run_cg(Space& space, CgVectors<T>& v, Mat<T>& X, Mat<T>* MX, const Vec<
 /// Requires: op is linear, symmetric positive definite on each system of X.
 template <typename T>
 using BlockOperator = std::function<void(const Mat<T>& X, Mat<T>& AX)>;
+
+/// xAx_i ← ⟨x_i, A x_i⟩ for every row i of X, without forming A·X: what CG's last
+/// step needs when its residual is not wanted (CgOptions::residual_after_last_step
+/// false). For the layer problems, ⟨x, Ax⟩ = ‖(x F̃) ⊙ s‖² + λ‖x‖² costs one product
+/// with F̃ where A·x costs two. Like the operator, it must write the tracked image
+/// of its argument (LinearImage::of_argument) when BlockCg keeps one.
+template <typename T>
+using BlockEnergy = std::function<void(const Mat<T>& X, Vec<T>& xAx)>;
 
 /// A linear image L(X) of the iterate that BlockCg keeps up to date for free when
 /// the operator computes L of its argument anyway: a layer problem's operator
@@ -207,8 +224,12 @@ class BlockCg {
   /// Ensures: X holds the last iterate; the report says whether every system converged.
   /// With `image` (Rows systems only, else UsageError): the image of the iterate is
   /// kept as well, one axpy of the image's size per step.
+  /// With `energy` (Rows systems only, else UsageError): the last allowed step's
+  /// ⟨p, Ap⟩ comes from it instead of the operator, when options.residual_after_last_step
+  /// is false. The iterate is the same in exact arithmetic; its rounding differs.
   CgReport solve(const BlockOperator<T>& op, const Eigen::Ref<const Mat<T>>& B, Mat<T>& X,
-                 const CgOptions& options, CgSystems systems = CgSystems::Rows, LinearImage<T>* image = nullptr);
+                 const CgOptions& options, CgSystems systems = CgSystems::Rows, LinearImage<T>* image = nullptr,
+                 const BlockEnergy<T>* energy = nullptr);
 
  private:
   CgVectors<T> v_;

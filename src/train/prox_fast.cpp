@@ -229,7 +229,7 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
 
 // ---------------------------------------------------------------- cost model (§3.3 d)
 
-GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations) {
+GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool sharded) {
   const double o = static_cast<double>(d_out), d = static_cast<double>(d_in + 1), m = static_cast<double>(n),
                k = static_cast<double>(iterations);
   GnCgCost c;
@@ -239,16 +239,19 @@ GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations) {
   // CG step (operator and its dot, three axpys, a dot, two direction updates),
   // plus 8 to set up (s², e ⊙ s, the first residual, ‖Δθ‖²).
   c.sample = 2.0 * (m * m * d / 2 + k * o * m * m + o * m * d) + kElementCost * o * m * (20 * k + 8);
-  // Parameter space: the right-hand side (d_out×n)(n×d), two products per step,
-  // θ += tΔθ. Passes: about 16 per d_out×d entry and step (CG vectors), 6 per
-  // d_out×n entry and step (the weights, the tracked image of G), 3 for the update.
-  c.parameter = 2.0 * (o * m * d * (1 + 2 * k)) + kElementCost * (o * d * (16 * k + 3) + o * m * (6 * k + 4));
+  // Parameter space: the right-hand side (d_out×n)(n×d), two products per step but
+  // one for the last (its α needs ⟨p, Ap⟩ = ‖(pF̃) ⊙ s‖² + λ‖p‖² only; sharded, the
+  // operator's two), θ += tΔθ. Passes: about 16 per d_out×d entry and step (CG
+  // vectors), 6 per d_out×n entry and step (the weights, the tracked image of G), 3
+  // for the update.
+  const double products = sharded ? 1 + 2 * k : 2 * k;
+  c.parameter = 2.0 * (o * m * d * products) + kElementCost * (o * d * (16 * k + 3) + o * m * (6 * k + 4));
   return c;
 }
 
 CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks) {
   if (space != CgSpace::Auto) return space;
-  const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations);
+  const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations, ranks > 1);
   // Across R ranks parameter-space CG splits its products, while a sample-space
   // solve is gathered and repeated whole on every rank (communication not counted).
   return c.sample < c.parameter / static_cast<double>(ranks) ? CgSpace::Sample : CgSpace::Parameter;
@@ -334,7 +337,20 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
     F.times_transposed(XS_, AX.leftCols(d_in), AX.col(d_in).data());
     AX += lam * X;
   };
-  return cg_.solve(op, RHS_, D_, cg, CgSystems::Rows, &image).iterations;
+  // ⟨x, Ax⟩ = ‖(x F̃) ⊙ s‖² + λ‖x‖² per row: the last CG step's α from one product
+  // instead of two (BlockEnergy). A sharded input's X F̃ holds this rank's columns
+  // only, whose sums would need a collective of their own: there the operator serves.
+  const BlockEnergy<T> energy = [&](const Mat<T>& X, Vec<T>& xAx) {
+    F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
+    XS_.resize(XF_.rows(), n);
+    for_column_chunks(XF_.rows(), n, [&](std::int64_t, Index c0, Index cn) {
+      XS_.middleCols(c0, cn) = XF_.middleCols(c0, cn).cwiseProduct(S2_.middleCols(c0, cn));
+    });
+    cg_detail::row_dots<T>(XS_, XF_, xAx);
+    cg_detail::row_dots<T>(X, X, xx_);
+    xAx += lam * xx_;
+  };
+  return cg_.solve(op, RHS_, D_, cg, CgSystems::Rows, &image, sys.sharded ? nullptr : &energy).iterations;
 }
 
 template <typename T>

@@ -89,8 +89,9 @@ struct GaussNewtonOptions {
 /// reads or writes (ALGORITHMS.md §3.3 d).
 ///   sample:    Gram F̃ᵀF̃ (n²d/2 multiply-adds, a SYRK), one d_out×n×n product per
 ///              step, the update Z F̃ᵀ (d_out·n·d); passes over d_out×n matrices.
-///   parameter: the right-hand side (d_out·n·d), two d_out×d×n products per step;
-///              passes over d_out×d and d_out×n matrices.
+///   parameter: the right-hand side (d_out·n·d), two d_out×d×n products per step
+///              but one for the last (sharded: two), passes over d_out×d and d_out×n
+///              matrices.
 /// with d = d_in + 1.
 struct GnCgCost {
   double sample = 0;
@@ -102,7 +103,7 @@ struct GnCgCost {
 /// per second (0.2 ms for the 5 steps of a batch-100 MNIST solve; README,
 /// "SIBP's step against back propagation's").
 inline constexpr double kElementCost = 4.0;
-GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations);
+GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool sharded = false);
 /// `space`, or for Auto the cheaper space by gn_cg_cost(); over `ranks` data-parallel
 /// ranks (n the whole batch's columns) the parameter space's cost counts 1/ranks.
 CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks = 1);
@@ -174,6 +175,7 @@ class GnCgStep {
   Mat<T> RHS_;    // (d_out, d_in + 1)
   Mat<T> XF_;     // (d_out, n): the operator's X F̃ (first (e ⊙ s), the right-hand side's coefficients)
   Mat<T> XS_;     // (d_out, n): (X F̃) ⊙ s²
+  Vec<T> xx_;     // (d_out): ‖x_i‖² of the last step's direction (BlockEnergy)
 };
 
 /// Exact Gauss–Newton step, per row in sample space. With K = F̃ᵀF̃ (n×n, once

@@ -127,6 +127,52 @@ TYPED_TEST(CgTest, RelativeTotalTreatsTheSystemsAsOne) {
   }
 }
 
+TYPED_TEST(CgTest, LastStepEnergyReplacesTheOperatorWithTheSameIterate) {
+  using T = TypeParam;
+  // Without the last residual, the last step needs only ⟨p, Ap⟩: an energy function
+  // gives it, the operator is applied one time fewer, and the iterate is the same up
+  // to the rounding of that one inner product.
+  const Index n = 30, r = 4;
+  const Mat<T> A = spd<T>(n, 11);
+  const Mat<T> B = random_mat<T>(r, n, 12);
+  int op_calls = 0, energy_calls = 0;
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+    ++op_calls;
+    AX.noalias() = X * A;
+  };
+  const BlockEnergy<T> energy = [&](const Mat<T>& X, Vec<T>& xAx) {
+    ++energy_calls;
+    xAx = (X * A).cwiseProduct(X).rowwise().sum();
+  };
+  for (int iters : {1, 2, 5}) {
+    CgOptions opt;
+    opt.tolerance = 0;
+    opt.max_iterations = iters;
+    opt.residual_after_last_step = false;
+    Mat<T> X1 = Mat<T>::Zero(r, n), X2 = Mat<T>::Zero(r, n);
+    BlockCg<T> cg;
+    op_calls = 0;
+    cg.solve(op, B, X1, opt);
+    EXPECT_EQ(op_calls, iters);
+    op_calls = 0;
+    energy_calls = 0;
+    const CgReport rep = cg.solve(op, B, X2, opt, CgSystems::Rows, nullptr, &energy);
+    EXPECT_EQ(rep.iterations, iters);
+    EXPECT_EQ(op_calls, iters - 1);
+    EXPECT_EQ(energy_calls, 1);
+    EXPECT_LT(rel_err<T>(X2, X1), std::is_same_v<T, float> ? 1e-5 : 1e-13) << iters;
+  }
+  // With the last residual asked for, the energy is never used.
+  CgOptions opt;
+  opt.max_iterations = 3;
+  opt.tolerance = 0;
+  energy_calls = 0;
+  Mat<T> X = Mat<T>::Zero(r, n);
+  BlockCg<T>().solve(op, B, X, opt, CgSystems::Rows, nullptr, &energy);
+  EXPECT_EQ(energy_calls, 0);
+  EXPECT_THROW(BlockCg<T>().solve(op, B, X, opt, CgSystems::Columns, nullptr, &energy), UsageError);
+}
+
 TYPED_TEST(CgTest, BlockColumnsWithDifferentOperatorPerSystem) {
   using T = TypeParam;
   // Column i solves (A + i·I) x_i = b_i: the systems have different operators and so
