@@ -311,9 +311,14 @@ std::vector<RunOptionInfo> build_table() {
   t.push_back(row("solver_iters", S, "N", "Iterations of iterative prox solvers", sibp, &RunOptions::solver_iters,
                   integer_codec<int>(1, 10000)));
   t.push_back(row("solver_tol", S, "THETA",
-                  "gn-cg: stop a layer's CG once its residual is <= THETA x the first one (an inexact solve, "
-                  "at most --solver-iters steps); 0: always --solver-iters steps",
+                  "gn-cg: an inexact solve, at most --solver-iters steps: stop a layer's CG once a step "
+                  "lowers the Gauss-Newton model by <= THETA x the first step's (--solver-stop decrease) or "
+                  "its residual is <= THETA x the first (residual); 0: always --solver-iters steps",
                   sibp, &RunOptions::solver_tol, number_codec()));
+  t.push_back(row("solver_stop", S, "TEST", "gn-cg: what --solver-tol is compared with: decrease or residual",
+                  sibp, &RunOptions::solver_stop,
+                  text_codec<CgStop>([](const std::string& s) { return parse_solver_stop(s); },
+                                     [](CgStop c) { return solver_stop_name(c); })));
   t.push_back(row("conv_solver_iters", S, "N", "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",
                   sibp, &RunOptions::conv_solver_iters, integer_codec<int>(0, 10000)));
   t.push_back(row("cg_space", S, "SPACE",
@@ -564,6 +569,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
       s.solver = *o.solver;
       s.solver_iters = o.solver_iters;
       s.solver_tol = o.solver_tol;
+      s.solver_stop = o.solver_stop;
       s.conv_solver_iters = o.conv_solver_iters;
       s.cg_space = o.cg_space;
       s.mode = o.update;

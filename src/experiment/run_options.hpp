@@ -79,7 +79,8 @@ struct RunOptions {
   std::vector<double> lambda{1.0};
   std::optional<SolverSpec> solver;  ///< unset: exact:gn-cg, or reference when quirks are asked for
   int solver_iters = 5;
-  double solver_tol = 0.0;           ///< gn-cg's forcing term θ (SibpOptions::solver_tol)
+  double solver_tol = 0.0;           ///< gn-cg's tolerance θ (SibpOptions::solver_tol)
+  CgStop solver_stop = CgStop::RelativeDecrease;  ///< what θ is compared with
   int conv_solver_iters = 0;         ///< on convolutions; 0: solver_iters
   CgSpace cg_space = CgSpace::Auto;  ///< gn-cg's space; auto: the cost model
   UpdateMode update = UpdateMode::Sequential;

@@ -56,6 +56,9 @@ void check_stop(const CgOptions& options, const Vec<T>& rr, const Vec<T>& scale,
     case CgStop::RelativeTotal:
       report.converged = total_rr == 0.0 || total_rr <= options.tolerance * options.tolerance * total_scale2;
       break;
+    case CgStop::RelativeDecrease:  // tested on the steps (run_cg); here only "nothing left to do"
+      report.converged = total_rr == 0.0;
+      break;
   }
 }
 

@@ -99,6 +99,16 @@ void SolverOptions::validate() const {
                                         format_number(tol));
 }
 
+CgStop parse_solver_stop(std::string_view text) {
+  if (text == "decrease") return CgStop::RelativeDecrease;
+  if (text == "residual") return CgStop::RelativeTotal;
+  throw OptionError("solver_stop", "expected decrease or residual, got '" + std::string(text) + "'");
+}
+
+std::string solver_stop_name(CgStop stop) {
+  return stop == CgStop::RelativeTotal ? "residual" : "decrease";
+}
+
 template <typename T>
 std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options) {
   options.validate();
@@ -114,6 +124,7 @@ std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOpt
       GaussNewtonOptions gn;
       gn.cg_iterations = options.iters;
       gn.cg_tolerance = options.tol;
+      gn.cg_stop = options.stop;
       gn.space = options.cg_space;
       return std::make_unique<GaussNewtonCgSolver<T>>(gn);
     }

@@ -90,15 +90,23 @@ void check_solver_fits_layer(SolverKind kind, const LayerSpec& layer, std::size_
 /// Everything a solver is built from.
 struct SolverOptions {
   int iters = 5;                        ///< iterations of iterative solvers (reference: FR-CG iterations)
-  /// gn-cg only: the forcing term θ ∈ [0, 1) of an inexact solve, ‖r‖ ≤ θ‖r⁰‖ over the
-  /// layer's rows, at most `iters` steps (ALGORITHMS.md §3.5); 0: always `iters` steps.
+  /// gn-cg only: the tolerance θ ∈ [0, 1) of an inexact solve, tested as `stop` says,
+  /// at most `iters` steps (ALGORITHMS.md §3.5); 0: always `iters` steps.
   double tol = 0.0;
+  /// gn-cg only: what `tol` is compared with (GaussNewtonOptions::cg_stop).
+  CgStop stop = CgStop::RelativeDecrease;
   UpdateMode mode = UpdateMode::Sequential;
   ReferenceQuirks quirks;               ///< reference solver only
   CgSpace cg_space = CgSpace::Auto;     ///< gn-cg only: where its CG runs (GaussNewtonOptions::space)
   /// Throws OptionError naming the option if iters is outside 1..10000 or tol outside [0, 1).
   void validate() const;
 };
+
+/// Parses --solver-stop: "decrease" (CgStop::RelativeDecrease) or "residual"
+/// (CgStop::RelativeTotal). Throws OptionError("solver_stop") otherwise.
+CgStop parse_solver_stop(std::string_view text);
+/// "decrease" or "residual" (the other CgStop values are not solver options).
+std::string solver_stop_name(CgStop stop);
 
 /// A new solver of `kind`. Solvers keep workspace between calls, so use one
 /// instance per layer.

@@ -65,13 +65,14 @@ class ExactLinearSolver : public ProxSolver<T> {
 /// Options of the Gauss–Newton solvers.
 struct GaussNewtonOptions {
   int cg_iterations = 5;      ///< GnCgStep: block-CG steps (each two GEMMs, or one m×m product)
-  /// GnCgStep: the forcing term θ of an inexact solve (ALGORITHMS.md §3.5): CG stops
-  /// once the layer's whole residual is ‖r‖ ≤ θ‖r⁰‖ (`cg_stop`), at most after
-  /// cg_iterations steps; 0 = always cg_iterations steps. θ < 1, so at least one step.
+  /// GnCgStep: the tolerance θ of an inexact solve (ALGORITHMS.md §3.5), tested as
+  /// `cg_stop` says, at most cg_iterations steps; 0 = always cg_iterations steps.
+  /// θ < 1, so at least one step.
   double cg_tolerance = 0.0;
-  /// GnCgStep: how the tolerance is tested; RelativeTotal treats the layer's rows as
-  /// one problem, Relative asks it of every row.
-  CgStop cg_stop = CgStop::RelativeTotal;
+  /// GnCgStep: how the tolerance is tested: RelativeDecrease (a step's decrease of the
+  /// Gauss–Newton model against the first step's) or RelativeTotal (the layer's whole
+  /// residual against the first); Relative asks the residual test of every row.
+  CgStop cg_stop = CgStop::RelativeDecrease;
   int max_backtracks = 10;    ///< halvings of the step toward θ^k before θ^k is kept
   /// GnCgStep: where CG runs — the same iterates in exact arithmetic either way.
   /// Auto: the cheaper space by gn_cg_cost() for the layer's shapes (a convolution,

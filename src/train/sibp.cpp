@@ -44,6 +44,7 @@ SolverOptions SibpOptions::solver_options(LayerKind kind) const {
   o.quirks = quirks;
   o.cg_space = cg_space;
   o.tol = solver_tol;
+  o.stop = solver_stop;
   return o;
 }
 

@@ -18,9 +18,13 @@ struct SibpOptions {
   std::vector<double> lambda{1.0};    ///< λ_l > 0: one value for every layer, or one per layer (1..L)
   SolverSpec solver;                  ///< solver of the output layer and of the hidden layers
   int solver_iters = 5;               ///< iterations of iterative solvers (at most, with solver_tol)
-  /// gn-cg: forcing term θ ∈ [0, 1) of the inexact solve (ALGORITHMS.md §3.5): each
-  /// layer's CG stops once ‖r‖ ≤ θ‖r⁰‖; 0: always solver_iters steps.
+  /// gn-cg: tolerance θ ∈ [0, 1) of the inexact solve (ALGORITHMS.md §3.5), tested as
+  /// solver_stop says; 0: always solver_iters steps.
   double solver_tol = 0.0;
+  /// gn-cg: RelativeDecrease stops a layer's CG after the step whose decrease of the
+  /// Gauss–Newton model is ≤ θ × the first step's; RelativeTotal once its residual is
+  /// ≤ θ × the first one.
+  CgStop solver_stop = CgStop::RelativeDecrease;
   /// Iterations of iterative solvers on convolution layers; 0: solver_iters. A
   /// convolution's prox sums over batch × output pixels (ALGORITHMS.md §5), so
   /// it is better conditioned per unknown and each iteration costs two

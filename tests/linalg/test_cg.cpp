@@ -127,6 +127,42 @@ TYPED_TEST(CgTest, RelativeTotalTreatsTheSystemsAsOne) {
   }
 }
 
+TYPED_TEST(CgTest, RelativeDecreaseStopsAfterTheFirstSmallStep) {
+  using T = TypeParam;
+  // The model q(X) = ½ΣxAxᵀ − ΣbxᵀT: the solve stops after the first step k ≥ 2 whose
+  // decrease q(X_{k−1}) − q(X_k) is ≤ θ·(q(X_0) − q(X_1)), with X_k the k-step iterate.
+  const Index n = 50, r = 6;
+  const Mat<T> A = spd<T>(n, 13);
+  const Mat<T> B = random_mat<T>(r, n, 14);
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = X * A; };
+  const auto q = [&](const Mat<T>& X) {
+    const Mat<double> Xd = X.template cast<double>(), Ad = A.template cast<double>();
+    return 0.5 * (Xd * Ad).cwiseProduct(Xd).sum() - B.template cast<double>().cwiseProduct(Xd).sum();
+  };
+  const auto iterate = [&](int k) {
+    CgOptions o;
+    o.tolerance = 0;
+    o.max_iterations = k;
+    return block_conjugate_gradient<T>(op, B, Mat<T>::Zero(r, n), o, CgSystems::Rows).x;
+  };
+  for (double theta : {0.5, 0.2, 0.05}) {
+    CgOptions opt;
+    opt.tolerance = theta;
+    opt.max_iterations = 200;
+    opt.stop = CgStop::RelativeDecrease;
+    const CgResult<T> res = block_conjugate_gradient<T>(op, B, Mat<T>::Zero(r, n), opt, CgSystems::Rows);
+    ASSERT_TRUE(res.converged);
+    ASSERT_GE(res.iterations, 2);
+    const double first = q(Mat<T>::Zero(r, n)) - q(iterate(1));
+    const double slack = std::is_same_v<T, float> ? 1e-3 : 1e-9;
+    const int k = res.iterations;
+    EXPECT_LE(q(iterate(k - 1)) - q(iterate(k)), theta * first * (1 + slack)) << theta;
+    for (int j = 2; j < k; ++j)
+      EXPECT_GT(q(iterate(j - 1)) - q(iterate(j)), theta * first * (1 - slack)) << theta << " step " << j;
+    EXPECT_LT(rel_err<T>(res.x, iterate(k)), 1e-5);
+  }
+}
+
 TYPED_TEST(CgTest, LastStepEnergyReplacesTheOperatorWithTheSameIterate) {
   using T = TypeParam;
   // Without the last residual, the last step needs only ⟨p, Ap⟩: an energy function
@@ -160,7 +196,8 @@ TYPED_TEST(CgTest, LastStepEnergyReplacesTheOperatorWithTheSameIterate) {
     EXPECT_EQ(rep.iterations, iters);
     EXPECT_EQ(op_calls, iters - 1);
     EXPECT_EQ(energy_calls, 1);
-    EXPECT_LT(rel_err<T>(X2, X1), std::is_same_v<T, float> ? 1e-5 : 1e-13) << iters;
+    const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-13;
+    EXPECT_LT(rel_err<T>(X2, X1), tol) << iters;
   }
   // With the last residual asked for, the energy is never used.
   CgOptions opt;

@@ -287,6 +287,7 @@ TYPED_TEST(ProxFastTest, GaussNewtonCgConvergesToTheExactStep) {
     GaussNewtonOptions o;
     o.cg_iterations = 200;
     o.cg_tolerance = std::is_same_v<T, float> ? 1e-6 : 1e-13;
+    o.cg_stop = CgStop::Relative;  // every row's residual, so every row is close to exact
     LayerDiagnostics diag;
     GaussNewtonCgSolver<T>(o).solve(c.problem, Wc, bc, &diag);
     EXPECT_GT(diag.solver_iterations, 5);
@@ -441,20 +442,24 @@ TYPED_TEST(ProxFastTest, DiagnosticsAndDefaults) {
 
 TYPED_TEST(ProxFastTest, InexactGaussNewtonCgStopsEarlyOnAnEasyProblem) {
   using T = TypeParam;
-  // A large λ makes the operator ≈ λI: the first CG step already meets θ = 0.1, so
-  // an inexact solve takes 1 step where the fixed count takes 20, in either space.
+  // A large λ makes the operator ≈ λI: the first CG step already meets θ = 0.1, so an
+  // inexact solve takes 1 step (residual test) or 2 (the decrease test needs a second
+  // step to compare with the first) where the fixed count takes 20, in either space.
   for (CgSpace space : {CgSpace::Sample, CgSpace::Parameter}) {
-    Case<T> c(30, 12, 5, Activation::Tanh, 0.3, 1e4, 21);
-    GaussNewtonOptions o;
-    o.cg_iterations = 20;
-    o.cg_tolerance = 0.1;
-    o.space = space;
-    Mat<T> W = c.Wk;
-    Vec<T> b = c.bk;
-    LayerDiagnostics diag;
-    GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
-    EXPECT_EQ(diag.solver_iterations, 1) << to_string(space);
-    EXPECT_GT((W - c.Wk).norm(), T(0));  // and it moved
+    for (CgStop stop : {CgStop::RelativeTotal, CgStop::RelativeDecrease}) {
+      Case<T> c(30, 12, 5, Activation::Tanh, 0.3, 1e4, 21);
+      GaussNewtonOptions o;
+      o.cg_iterations = 20;
+      o.cg_tolerance = 0.1;
+      o.cg_stop = stop;
+      o.space = space;
+      Mat<T> W = c.Wk;
+      Vec<T> b = c.bk;
+      LayerDiagnostics diag;
+      GaussNewtonCgSolver<T>(o).solve(c.problem, W, b, &diag);
+      EXPECT_EQ(diag.solver_iterations, stop == CgStop::RelativeTotal ? 1 : 2) << to_string(space);
+      EXPECT_GT((W - c.Wk).norm(), T(0));  // and it moved
+    }
   }
 }
 
@@ -477,6 +482,7 @@ TYPED_TEST(ProxFastTest, InexactGaussNewtonCgReachesTheExactStepAsTheToleranceGo
       GaussNewtonOptions o;
       o.cg_iterations = 500;
       o.cg_tolerance = theta;
+      o.cg_stop = CgStop::RelativeTotal;  // the residual test bounds the distance to the solution
       Mat<T> W = c.Wk;
       Vec<T> b = c.bk;
       LayerDiagnostics diag;
@@ -498,11 +504,12 @@ TYPED_TEST(ProxFastTest, InexactGaussNewtonCgNeverIncreasesTheObjective) {
   // The safeguard holds for any forcing term: φ after ≤ φ before, re-evaluated in double.
   for (Activation act : kNonlinear) {
     for (double theta : {0.9, 0.5, 0.1}) {
-      for (unsigned seed = 1; seed <= 3; ++seed) {
+      for (unsigned seed = 1; seed <= 4; ++seed) {
         Case<T> c(20, 30, 7, act, 2.0, 0.05, seed);
         GaussNewtonOptions o;
         o.cg_iterations = 10;
         o.cg_tolerance = theta;
+        o.cg_stop = seed % 2 ? CgStop::RelativeDecrease : CgStop::RelativeTotal;
         Mat<T> W = c.Wk;
         Vec<T> b = c.bk;
         LayerDiagnostics diag;
