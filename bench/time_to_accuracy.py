@@ -153,9 +153,9 @@ def tune(runner: Runner, target_name: str, target: dict, method_name: str, metho
     for k in ks:
         evaluate(k)
     for _ in range(max_ext):
+        # When nothing reached the target the score ranks by final accuracy, so the
+        # grid still grows toward the better end.
         best = min(points, key=lambda k: score(points[k]))
-        if points[best]["seconds"] is None:
-            break  # nothing reached the target: no direction to extend in
         lo, hi = min(points), max(points)
         if best == lo:
             evaluate(lo - 1)
@@ -169,7 +169,7 @@ def tune(runner: Runner, target_name: str, target: dict, method_name: str, metho
         "param": param,
         "grid": {str(step_at(centre, k, ppd)): points[k] for k in sorted(points)},
         "best": step_at(centre, best, ppd),
-        "best_at_grid_end": best in (lo, hi) and points[best]["seconds"] is not None,
+        "best_at_grid_end": best in (lo, hi),
         "options": base | {param: step_at(centre, best, ppd)},
     }
 
@@ -196,12 +196,16 @@ def fmt(x, digits=3):
 def print_table(target_name: str, target: dict, rows: list[dict]) -> None:
     acc = target["accuracy"]
     print(f"\n### {target_name}: {target['description']}, time to {acc:.1%} test accuracy\n")
-    print("| method | chosen step | steps | seconds (mean) | seconds per seed | step at a grid end? |")
-    print("|---|---|---:|---:|---|---|")
+    print("| method | chosen step | grid | steps | seconds (mean) | ms per step | seconds per seed | step at a grid end? |")
+    print("|---|---|---|---:|---:|---:|---|---|")
     for r in rows:
-        per_seed = ", ".join(fmt(s) for s in r["measure"]["seconds_each"])
-        print(f"| {r['method']} | {r['tuning']['param']} {r['tuning']['best']:g} | {fmt(r['measure']['steps'], 4)} "
-              f"| {fmt(r['measure']['seconds'])} | {per_seed} | {'yes' if r['tuning']['best_at_grid_end'] else 'no'} |")
+        m = r["measure"]
+        per_seed = ", ".join(fmt(s) for s in m["seconds_each"])
+        grid = list(r["tuning"]["grid"])
+        ms = 1000 * m["seconds"] / m["steps"] if m["seconds"] is not None and m["steps"] else None
+        print(f"| {r['method']} | {r['tuning']['param']} {r['tuning']['best']:g} | {grid[0]}…{grid[-1]} ({len(grid)}) "
+              f"| {fmt(m['steps'], 4)} | {fmt(m['seconds'])} | {fmt(ms)} | {per_seed} "
+              f"| {'yes' if r['tuning']['best_at_grid_end'] else 'no'} |")
     sibp = [r for r in rows if r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
     other = [r for r in rows if not r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
     if sibp and other:
@@ -255,7 +259,8 @@ def main() -> int:
                          "measure": measure(runner, t, target, m, tuning["options"], seeds)})
         print_table(t, target, rows)
         summary[t] = rows
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if not a.report_only:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return 0
 
 

@@ -1,5 +1,6 @@
 #include "linalg/ridge.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -152,13 +153,21 @@ CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen
 }
 
 template <typename T>
+bool RidgeSolver<T>::cg_in_sample_space(Index d_out, Index d, Index m, const CgOptions& options) const {
+  if (method_ != RidgeMethod::Auto) return method_ == RidgeMethod::Woodbury;
+  // These CG forms compute the residual after their last step: no BlockEnergy.
+  return resolve_cg_space(CgSpace::Auto, d_out, d - 1, m, std::max(options.max_iterations, 1), 1, false) ==
+         CgSpace::Sample;
+}
+
+template <typename T>
 CgReport RidgeSolver<T>::solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
                                   const Eigen::Ref<const Mat<T>>& W0, double lambda, const CgOptions& options,
                                   Eigen::Ref<Mat<T>> W) {
   check_lambda(lambda);
   check_shapes<T>(F, R, W0, W.rows(), W.cols());
   options.validate();
-  if (resolve_ridge_method(method_, F.rows(), F.cols()) == RidgeMethod::Woodbury)
+  if (cg_in_sample_space(R.rows(), F.rows(), F.cols(), options))
     return solve_cg_in_sample_space(F, R, W0, nullptr, static_cast<T>(lambda), options, W, nullptr);
   const CgReport report = solve_cg_in_parameter_space(DenseInput<T>(F), false, R, W0, static_cast<T>(lambda), options);
   W = X_;
@@ -239,7 +248,7 @@ CgReport RidgeSolver<T>::solve_with_bias_cg(const Eigen::Ref<const Mat<T>>& F,
   if (b0.size() != W0.rows())
     throw UsageError("ridge: bias b0 has " + std::to_string(b0.size()) + " entries but W0 has " +
                      std::to_string(W0.rows()) + " rows");
-  if (resolve_ridge_method(method_, F.rows() + 1, F.cols()) == RidgeMethod::Woodbury) {
+  if (cg_in_sample_space(target.rows(), F.rows() + 1, F.cols(), options)) {
     check_lambda(lambda);
     check_shapes<T>(F, target, W0, W.rows(), W.cols());
     options.validate();
@@ -257,10 +266,13 @@ template <typename T>
 CgReport RidgeSolver<T>::solve_with_bias_cg(const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& target,
                                             const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
                                             double lambda, const CgOptions& options, Eigen::Ref<Mat<T>> W,
-                                            Eigen::Ref<Vec<T>> b) {
+                                            Eigen::Ref<Vec<T>> b, CgSpace space) {
   // A held matrix (dense layers) keeps the explicit [F; 1ᵀ] of the overload above,
   // and with it the numbers of every run made before input operators existed.
-  if (F.holds_matrix() || resolve_ridge_method(method_, F.rows() + 1, F.cols()) == RidgeMethod::Woodbury)
+  const bool sample = space == CgSpace::Auto
+                          ? F.holds_matrix() || cg_in_sample_space(target.rows(), F.rows() + 1, F.cols(), options)
+                          : space == CgSpace::Sample;
+  if (sample)
     return solve_with_bias_cg(F.matrix_or(Fx_), target, W0, b0, lambda, options, W, b);
   check_lambda(lambda);
   options.validate();

@@ -66,10 +66,11 @@ class RidgeSolver {
 
   /// Approximate solve: CG (multi-RHS, one system per row of W) on the normal equations
   /// W(λI + FFᵀ) = λW0 + RFᵀ, warm-started at W0, for at most options.max_iterations
-  /// steps (tolerance 0 = exactly that many). Where the method resolves to Woodbury
-  /// (m < d) the same iterates are computed in sample space (W = W0 + Z Fᵀ, one small
-  /// m×m product per step, SampleSpaceCg); with Cholesky, matrix-free in parameter
-  /// space, X ↦ λX + (XF)Fᵀ. Requires/aliasing as solve().
+  /// steps (tolerance 0 = exactly that many). In sample space the same iterates are
+  /// computed as W = W0 + Z Fᵀ (one m×m product per step, SampleSpaceCg), in
+  /// parameter space matrix-free, X ↦ λX + (XF)Fᵀ: Woodbury forces sample space,
+  /// Cholesky parameter space, and Auto takes the cheaper by the cost model SIBP's
+  /// Gauss–Newton CG uses (resolve_cg_space). Requires/aliasing as solve().
   CgReport solve_cg(const Eigen::Ref<const Mat<T>>& F, const Eigen::Ref<const Mat<T>>& R,
                     const Eigen::Ref<const Mat<T>>& W0, double lambda, const CgOptions& options,
                     Eigen::Ref<Mat<T>> W);
@@ -89,17 +90,23 @@ class RidgeSolver {
                               double tolerance = 0.0);
   /// The same for an input known through its products (a convolution's patch
   /// matrix, linalg/layer_input.hpp). An input that holds its matrix goes the way
-  /// above; otherwise the Woodbury side (n < d + 1) forms F (F.matrix_or), and the
-  /// Cholesky side runs the parameter-space CG on F's products with F̃'s row of
-  /// ones implicit: two operator applications per step, F never formed.
+  /// above; otherwise sample space (as solve_cg chooses it) forms F (F.matrix_or),
+  /// and parameter space runs CG on F's products with F̃'s row of ones implicit:
+  /// two operator applications per step, F never formed. `space` other than Auto
+  /// forces one (a sharded input, which cannot form F, needs Parameter, decided by
+  /// the caller the same way on every rank).
   CgReport solve_with_bias_cg(const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& target,
                               const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0,
                               double lambda, const CgOptions& options, Eigen::Ref<Mat<T>> W,
-                              Eigen::Ref<Vec<T>> b);
+                              Eigen::Ref<Vec<T>> b, CgSpace space = CgSpace::Auto);
 
   RidgeMethod method() const { return method_; }
 
  private:
+  // Where the CG forms run: a forced method keeps its space (Woodbury: sample,
+  // Cholesky: parameter); Auto asks the cost model that SIBP's Gauss–Newton CG uses
+  // (resolve_cg_space), for d_out rows of d unknowns over m columns.
+  bool cg_in_sample_space(Index d_out, Index d, Index m, const CgOptions& options) const;
   void append_ones_row(const Eigen::Ref<const Mat<T>>& F);
   void join(const Eigen::Ref<const Mat<T>>& W0, const Eigen::Ref<const Vec<T>>& b0);
   // X_ ← CG on X ↦ λX + (X Ã) Ãᵀ = λθ0 + R Ãᵀ from θ0, with Ã = A, or [A; 1ᵀ] when

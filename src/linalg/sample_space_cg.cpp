@@ -26,6 +26,37 @@ std::string to_string(CgSpace space) {
   return "?";
 }
 
+// ---------------------------------------------------------------- cost model (ALGORITHMS.md §3.3 d)
+
+LayerCgCost layer_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool last_step_energy) {
+  const double o = static_cast<double>(d_out), d = static_cast<double>(d_in + 1), m = static_cast<double>(n),
+               k = static_cast<double>(iterations);
+  LayerCgCost c;
+  // Sample space: SYRK n²d/2, k products (d_out×n)(n×n) — the first residual's
+  // metric product and k − 1 more, the last step's residual is skipped — and the
+  // update W += Z F̃ᵀ. Passes: about 20 element reads/writes per d_out×n entry and
+  // CG step (operator and its dot, three axpys, a dot, two direction updates),
+  // plus 8 to set up (s², e ⊙ s, the first residual, ‖Δθ‖²).
+  c.sample = 2.0 * (m * m * d / 2 + k * o * m * m + o * m * d) + kElementCost * o * m * (20 * k + 8);
+  // Parameter space: the right-hand side (d_out×n)(n×d), two products per step but
+  // one for the last when its α comes from ⟨p, Ap⟩ = ‖(pF̃) ⊙ s‖² + λ‖p‖² (BlockEnergy),
+  // θ += tΔθ. Passes: about 16 per d_out×d entry and step (CG
+  // vectors), 6 per d_out×n entry and step (the weights, the tracked image of G), 3
+  // for the update.
+  const double products = last_step_energy ? 2 * k : 1 + 2 * k;
+  c.parameter = 2.0 * (o * m * d * products) + kElementCost * (o * d * (16 * k + 3) + o * m * (6 * k + 4));
+  return c;
+}
+
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks,
+                         bool last_step_energy) {
+  if (space != CgSpace::Auto) return space;
+  const LayerCgCost c = layer_cg_cost(d_out, d_in, n, iterations, last_step_energy);
+  // Across R ranks parameter-space CG splits its products, while a sample-space
+  // solve is gathered and repeated whole on every rank (communication not counted).
+  return c.sample < c.parameter / static_cast<double>(ranks) ? CgSpace::Sample : CgSpace::Parameter;
+}
+
 template <typename T>
 void gram_of_columns(const Eigen::Ref<const Mat<T>>& F, bool ones_row, Mat<T>& K) {
   // SYRK fills one triangle at half the cost of a GEMM; the products with K read all of it.

@@ -32,6 +32,32 @@ enum class CgSpace { Auto, Sample, Parameter };
 CgSpace parse_cg_space(std::string_view name, std::string_view option = "cg space");
 std::string to_string(CgSpace space);
 
+/// Estimated cost of CG on one layer problem (d_out rows of d = d_in + 1 unknowns,
+/// n columns, `iterations` steps, started from 0) in each space, in
+/// flop-equivalents: 2 per multiply-add of the products, kElementCost per element
+/// an element-wise pass reads or writes (ALGORITHMS.md §3.3 d). SIBP's Gauss–Newton
+/// CG and ProxProp's ridge CG both choose their space by it (resolve_cg_space).
+///   sample:    Gram F̃ᵀF̃ (n²d/2 multiply-adds, a SYRK), one d_out×n×n product per
+///              step, the update Z F̃ᵀ (d_out·n·d); passes over d_out×n matrices.
+///   parameter: the right-hand side (d_out·n·d), two d_out×d×n products per step,
+///              but one for the last when `last_step_energy` (BlockEnergy in
+///              linalg/cg.hpp); passes over d_out×d and d_out×n matrices.
+struct LayerCgCost {
+  double sample = 0;
+  double parameter = 0;
+};
+/// Flop-equivalents of one element read or written by an element-wise pass: on
+/// the project machine one core runs these products at 95–125 GFLOP/s and the
+/// CG's passes over its 500×100 coefficient matrices touched about 26 G floats
+/// per second (0.2 ms for the 5 steps of a batch-100 MNIST solve).
+inline constexpr double kElementCost = 4.0;
+LayerCgCost layer_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool last_step_energy);
+/// `space`, or for Auto the cheaper space by layer_cg_cost(); over `ranks`
+/// data-parallel ranks (n the whole batch's columns) the parameter space's cost
+/// counts 1/ranks (its products are split, a sample-space solve is repeated whole).
+CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks = 1,
+                         bool last_step_energy = true);
+
 /// K ← F̃ᵀF̃ (m×m, both triangles) for F̃ = F, or F̃ = [F; 1ᵀ] when `ones_row`
 /// (which adds 1 to every entry): the Gram matrix of a batch's columns that the
 /// sample-space solvers work with.

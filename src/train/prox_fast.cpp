@@ -227,42 +227,13 @@ void GaussNewtonSolver<T, Step>::solve(const ProxProblem<T>& problem, Mat<T>& W,
   }
 }
 
-// ---------------------------------------------------------------- cost model (§3.3 d)
-
-GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool sharded) {
-  const double o = static_cast<double>(d_out), d = static_cast<double>(d_in + 1), m = static_cast<double>(n),
-               k = static_cast<double>(iterations);
-  GnCgCost c;
-  // Sample space: SYRK n²d/2, k products (d_out×n)(n×n) — the first residual's
-  // metric product and k − 1 more, the last step's residual is skipped — and the
-  // update W += Z F̃ᵀ. Passes: about 20 element reads/writes per d_out×n entry and
-  // CG step (operator and its dot, three axpys, a dot, two direction updates),
-  // plus 8 to set up (s², e ⊙ s, the first residual, ‖Δθ‖²).
-  c.sample = 2.0 * (m * m * d / 2 + k * o * m * m + o * m * d) + kElementCost * o * m * (20 * k + 8);
-  // Parameter space: the right-hand side (d_out×n)(n×d), two products per step but
-  // one for the last (its α needs ⟨p, Ap⟩ = ‖(pF̃) ⊙ s‖² + λ‖p‖² only; sharded, the
-  // operator's two), θ += tΔθ. Passes: about 16 per d_out×d entry and step (CG
-  // vectors), 6 per d_out×n entry and step (the weights, the tracked image of G), 3
-  // for the update.
-  const double products = sharded ? 1 + 2 * k : 2 * k;
-  c.parameter = 2.0 * (o * m * d * products) + kElementCost * (o * d * (16 * k + 3) + o * m * (6 * k + 4));
-  return c;
-}
-
-CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks) {
-  if (space != CgSpace::Auto) return space;
-  const GnCgCost c = gn_cg_cost(d_out, d_in, n, iterations, ranks > 1);
-  // Across R ranks parameter-space CG splits its products, while a sample-space
-  // solve is gathered and repeated whole on every rank (communication not counted).
-  return c.sample < c.parameter / static_cast<double>(ranks) ? CgSpace::Sample : CgSpace::Parameter;
-}
-
 CgSpace choose_cg_space(const GaussNewtonOptions& options, bool input_is_matrix, Index d_out, Index d_in, Index n,
                         int ranks) {
   // Sample space needs F itself, which a convolution would have to form (im2col):
   // Auto keeps convolutions in parameter space.
   if (options.space == CgSpace::Auto && !input_is_matrix) return CgSpace::Parameter;
-  return resolve_cg_space(options.space, d_out, d_in, n, options.cg_iterations, ranks);
+  // A sharded parameter-space CG keeps the operator's two products in its last step.
+  return resolve_cg_space(options.space, d_out, d_in, n, options.cg_iterations, ranks, ranks == 1);
 }
 
 // ---------------------------------------------------------------- Δθ in sample space

@@ -84,30 +84,6 @@ struct GaussNewtonOptions {
   void validate() const;
 };
 
-/// Estimated cost of one GnCgStep on a dense layer (d_out outputs, d_in inputs, n
-/// columns, `iterations` CG steps) in each space, in flop-equivalents: 2 per
-/// multiply-add of the products, kElementCost per element an element-wise pass
-/// reads or writes (ALGORITHMS.md §3.3 d).
-///   sample:    Gram F̃ᵀF̃ (n²d/2 multiply-adds, a SYRK), one d_out×n×n product per
-///              step, the update Z F̃ᵀ (d_out·n·d); passes over d_out×n matrices.
-///   parameter: the right-hand side (d_out·n·d), two d_out×d×n products per step
-///              but one for the last (sharded: two), passes over d_out×d and d_out×n
-///              matrices.
-/// with d = d_in + 1.
-struct GnCgCost {
-  double sample = 0;
-  double parameter = 0;
-};
-/// Flop-equivalents of one element read or written by an element-wise pass: on
-/// the project machine one core runs these products at 95–125 GFLOP/s and the
-/// CG's passes over its 500×100 coefficient matrices touched about 26 G floats
-/// per second (0.2 ms for the 5 steps of a batch-100 MNIST solve; README,
-/// "SIBP's step against back propagation's").
-inline constexpr double kElementCost = 4.0;
-GnCgCost gn_cg_cost(Index d_out, Index d_in, Index n, int iterations, bool sharded = false);
-/// `space`, or for Auto the cheaper space by gn_cg_cost(); over `ranks` data-parallel
-/// ranks (n the whole batch's columns) the parameter space's cost counts 1/ranks.
-CgSpace resolve_cg_space(CgSpace space, Index d_out, Index d_in, Index n, int iterations, int ranks = 1);
 /// Where gn-cg's CG runs for a layer of these shapes over n columns: `options.space`,
 /// or for Auto parameter space when the input is an operator (a convolution's
 /// patches are never formed) and resolve_cg_space() otherwise.

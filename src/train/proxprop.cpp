@@ -1,5 +1,6 @@
 #include "train/proxprop.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -65,15 +66,18 @@ int ProxProp<T>::solve_layer_sharded(std::size_t layer, const LayerInput<T>& F, 
                                      Mat<T>& dW, Vec<T>& db) {
   Communicator& comm = *comm_;
   const Index n_all = allreduce_count(comm, F.cols(), "proxprop: columns");
-  // Parameter space needs nothing but F̃'s products: the gradient mode, and CG on
-  // an operator input (a convolution) whose batch, here and in whole, has at least
-  // as many columns as unknowns per row (else the ridge solver works in sample space).
+  // Parameter space needs nothing but F̃'s products: the gradient mode, and CG on an
+  // operator input (a convolution) where the cost model that every CG layer solve
+  // uses (resolve_cg_space, split products counted 1/R) picks parameter space for the
+  // whole batch -- the same decision on every rank, which all see n_all.
   const bool products_only =
       options_.solver == ProxPropSolver::Gradient ||
-      (options_.solver == ProxPropSolver::CG && !F.holds_matrix() && F.cols() >= F.rows() + 1 && n_all >= F.rows() + 1);
+      (options_.solver == ProxPropSolver::CG && !F.holds_matrix() &&
+       resolve_cg_space(CgSpace::Auto, delta.rows(), F.rows(), n_all, std::max(options_.prox_iters, 1), comm.size(),
+                        false) == CgSpace::Parameter);
   if (products_only) {
     const ShardedInput<T> sharded(F, comm, "proxprop: layer products");
-    return solve_layer(layer, sharded, delta, dW, db);
+    return solve_layer(layer, sharded, delta, dW, db, CgSpace::Parameter);
   }
   const std::vector<Index> cols = allgather_counts(comm, F.cols(), "proxprop: column counts");
   allgather_columns<T>(comm, F.matrix_or(F_), cols, F_all_, "proxprop: layer input F");
@@ -101,7 +105,7 @@ void ProxProp<T>::ensure_workspace(std::size_t layer, Index d_out, Index d_in) {
 
 template <typename T>
 int ProxProp<T>::solve_layer(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta,
-                             Mat<T>& dW, Vec<T>& db) {
+                             Mat<T>& dW, Vec<T>& db, CgSpace space) {
   // §4 in the shifted unknown D = θ^k − θ*: argmin ½‖D[F;1ᵀ] − δ‖² + 1/(2τ)‖D‖²
   // (see the header). RidgeSolver minimises ‖·‖² + λ‖·‖², the same minimiser with λ = 1/τ.
   const double lambda = 1.0 / options_.tau;
@@ -120,7 +124,7 @@ int ProxProp<T>::solve_layer(std::size_t layer, const LayerInput<T>& F, const Ei
     case ProxPropSolver::CG: {
       const CgReport r = ridge_[layer].solve_with_bias_cg(F, delta, zero_W_[layer], zero_b_[layer], lambda,
                                                           proxprop_cg_options(options_.cg, options_.prox_iters),
-                                                          dW, db);
+                                                          dW, db, space);
       return r.iterations;
     }
   }

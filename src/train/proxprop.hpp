@@ -134,9 +134,10 @@ class ProxProp : public TrainingAlgorithm<T> {
   /// (a convolution's through oneDNN), the exact mode forms F (F̃F̃ᵀ is needed).
   /// Requires: dW (d_out, d_in), db (d_out) (else std::invalid_argument);
   /// `layer` selects the workspace, which keeps that layer's shapes.
-  /// Returns CG iterations made (0 for exact and gradient).
+  /// Returns CG iterations made (0 for exact and gradient). `space`: where CG runs
+  /// (Auto: the cost model, linalg/sample_space_cg.hpp's resolve_cg_space).
   int solve_layer(std::size_t layer, const LayerInput<T>& F, const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW,
-                  Vec<T>& db);
+                  Vec<T>& db, CgSpace space = CgSpace::Auto);
   /// The same for an explicit F (d_in, m).
   int solve_layer(std::size_t layer, const Mat<T>& F, const Eigen::Ref<const Mat<T>>& delta, Mat<T>& dW,
                   Vec<T>& db) {
