@@ -91,10 +91,10 @@ py::dict fit_typed(PyNetwork& self, Network<T>& net, const RunSpec& spec, ArrayD
                    std::vector<std::string> copies) {
   const RunOptions& o = spec.options();
   std::optional<Dataset> held_out;
-  if (o.val_split > 0) {
+  if (spec.data().val_split > 0) {
     if (val) throw UsageError("fit: give val_data or val_split, not both");
     try {
-      held_out = split_validation(train.data, o.val_split);  // views stay views
+      held_out = split_validation(train.data, spec.data().val_split);  // views stay views
     } catch (const UsageError& e) {
       std::string detail = e.what();
       const std::string prefix = "--val-split: ";
@@ -102,7 +102,7 @@ py::dict fit_typed(PyNetwork& self, Network<T>& net, const RunSpec& spec, ArrayD
       throw OptionError("val_split", detail);
     }
   }
-  const Normalization norm = o.standardize ? train.data.fit_standardization() : Normalization{};
+  const Normalization norm = spec.data().standardize ? train.data.fit_standardization() : Normalization{};
   std::unique_ptr<TrainingAlgorithm<T>> algo = run_algorithm<T>(spec, net.spec());
   const FitOptions fo = run_fit_options(spec);
 

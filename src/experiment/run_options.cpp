@@ -569,6 +569,53 @@ void check_applicable(const RunOptions& options, const std::vector<std::string>&
   }
 }
 
+namespace {
+
+/// `text` safe inside a Markdown table cell.
+std::string markdown_cell(std::string text) {
+  std::string out;
+  for (char c : text) out += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
+  return out;
+}
+
+/// The default of `info` as a table shows it: its JSON value, or "by algorithm"
+/// when the chosen algorithm's unit resolves it.
+std::string default_text(const RunOptionInfo& info) {
+  const json v = info.to_json(RunOptions{});
+  if (v.is_null()) return "by algorithm";
+  if (v.is_string()) return v.get<std::string>().empty() ? "(empty)" : "`" + v.get<std::string>() + "`";
+  return "`" + v.dump() + "`";
+}
+
+}  // namespace
+
+std::string run_options_markdown() {
+  std::string md =
+      "# Options of `sibp train`\n\n"
+      "Generated from the option table (`src/experiment/run_options.cpp` and the algorithm units of\n"
+      "`src/train/registry.hpp`) by `sibp options --markdown > docs/options.md`; a test fails when this\n"
+      "file is stale. Every option is also a key of `config.json` and of experiment files (the name\n"
+      "without dashes, `-` as `_`), and a keyword argument in Python.\n\n"
+      "## Algorithms (`--algo`)\n\n| name | Python class | what it is |\n|---|---|---|\n";
+  for (const AlgorithmName* n : algorithm_names())
+    md += "| `" + n->name + "` | `sibp." + n->python_class + "` | " + markdown_cell(n->summary) + " |\n";
+  std::vector<std::string> groups;
+  for (const RunOptionInfo& info : run_option_table())
+    if (std::find(groups.begin(), groups.end(), info.group) == groups.end()) groups.push_back(info.group);
+  for (const std::string& group : groups) {
+    md += "\n## " + group + "\n\n| option | value | default | applies to | description |\n|---|---|---|---|---|\n";
+    for (const RunOptionInfo& info : run_option_table()) {
+      if (info.group != group) continue;
+      std::string algos;
+      for (const Algo& a : info.applies_to) algos += (algos.empty() ? "" : ", ") + a.name;
+      md += "| `" + info.cli + "` | " + (info.value_name.empty() ? "(flag)" : info.value_name) + " | " +
+            default_text(info) + " | " + (algos.empty() ? "all" : algos) + " | " + markdown_cell(info.help) +
+            (info.repeatable ? " (repeatable)" : "") + " |\n";
+    }
+  }
+  return md;
+}
+
 NetworkSpec ModelSpec::network(const Shape& input, Index classes, const std::string& data_name) const {
   if (arch) return NetworkSpec::build(*arch, input, loss, classes);
   const std::string text = widths_text(widths);

@@ -162,6 +162,11 @@ nlohmann::json run_options_json(const RunOptions& options);
 /// or a config file may not apply; they are ignored.)
 void check_applicable(const RunOptions& options, const std::vector<std::string>& keys);
 
+/// The option reference (docs/options.md, `sibp options --markdown`): the
+/// algorithms of the registry, then one table per option group, generated from
+/// the option table so it cannot go stale.
+std::string run_options_markdown();
+
 /// The model part of a run.
 struct ModelSpec {
   std::optional<Architecture> arch;  ///< --arch, else --layers with act

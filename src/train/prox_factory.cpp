@@ -2,7 +2,6 @@
 
 #include "core/error.hpp"
 #include "train/prox_fast.hpp"
-#include "train/prox_reference.hpp"
 
 namespace sibp {
 
@@ -97,7 +96,7 @@ template <typename T>
 std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options) {
   options.validate();
   switch (kind) {
-    case SolverKind::Reference: return std::make_unique<ReferenceProxSolver<T>>(options);
+    case SolverKind::Reference: return make_reference_prox_solver<T>(options);
     // Fast solvers (src/train/prox_fast.hpp) are registered here.
     case SolverKind::Exact: {
       ExactLinearOptions exact;
