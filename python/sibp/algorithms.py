@@ -57,8 +57,7 @@ def _make(info):
     algo = info["name"]
     keys = _options.algorithm_keys(algo)
     doc = (f"{info['summary']}: the ``--algo {algo}`` of ``sibp train``. Keyword arguments (same names and\n"
-           f"defaults as
-           f" the command line's options; a default of None depends on the algorithm, see its help):\n\n"
+           f"defaults as the command line's options; a default of None depends on the algorithm, see its help):\n\n"
            + _options.describe(keys)
            + "\n\nRaises ``sibp.OptionError`` (ValueError) for a bad value, or an option of another\n"
              "algorithm, with the command line's message.")
