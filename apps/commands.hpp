@@ -24,5 +24,6 @@ void register_reference_step(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_sweep(CLI::App& app);
+void register_options(CLI::App& app);
 
 }  // namespace sibp::cli

@@ -11,9 +11,10 @@ command line's options gives the command line's metrics and model file.
     hist = sibp.fit(net, sibp.SIBP(eta=0.3), X, y, epochs=3, test_data=(Xt, yt))
     print(hist.final["test_acc"])
 
-Contents: ``Network``; the algorithms ``SGD``, ``Momentum``, ``Nesterov``,
-``Adam``, ``SIBP``, ``ProxProp``; ``fit`` and its ``History``; ``train``,
-``compare`` and ``sweep`` (the command line's ``train``, ``compare`` and
+Contents: ``Network``; the algorithms, one class per algorithm the library
+registers (``SGD``, ``Momentum``, ``Nesterov``, ``Adam``, ``AdamW``,
+``RMSprop``, ``SIBP``, ``ProxProp``, ...: ``algorithms.__all__``); ``fit``
+and its ``History``; ``train``, ``compare`` and ``sweep`` (the command line's ``train``, ``compare`` and
 ``sweep``); ``datasets`` (``load``, ``fetch``); ``interop`` (PyTorch);
 ``options()`` (the table of run options); the exceptions ``Error``,
 ``UsageError``, ``OptionError``, ``DataError``, ``FolderLockedError`` and
@@ -22,7 +23,8 @@ Contents: ``Network``; the algorithms ``SGD``, ``Momentum``, ``Nesterov``,
 from ._errors import DataError, Diverged, Error, FolderLockedError, OptionError, UsageError
 from . import _sibp
 from .network import Network
-from .algorithms import SGD, SIBP, Adam, Algorithm, Momentum, Nesterov, ProxProp
+from . import algorithms as _algorithms
+from .algorithms import Algorithm
 from .training import History, fit, train
 from .experiments import ExperimentReport, compare, sweep
 from . import datasets, interop
@@ -38,6 +40,9 @@ def options():
     return [dict(o) for o in _options.table()]
 
 
-__all__ = ["Network", "SGD", "Momentum", "Nesterov", "Adam", "SIBP", "ProxProp", "Algorithm", "fit", "History",
+# The algorithm classes come from the library's registry (sibp.algorithms).
+globals().update({name: getattr(_algorithms, name) for name in _algorithms.__all__})
+
+__all__ = ["Network", *_algorithms.__all__, "Algorithm", "fit", "History",
            "train", "compare", "sweep", "ExperimentReport", "datasets", "interop", "options", "Error",
            "UsageError", "OptionError", "DataError", "FolderLockedError", "Diverged"]

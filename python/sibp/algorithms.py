@@ -1,4 +1,7 @@
-"""Training algorithms: SGD, Momentum, Nesterov, Adam, SIBP, ProxProp.
+"""Training algorithms: one class per algorithm of the library's registry
+(SGD, Momentum, Nesterov, Adam, AdamW, RMSprop, SIBP, ProxProp, ...), made here
+from ``_sibp.algorithms()``, so a newly registered algorithm appears with no
+Python edit.
 
 Each is a small, validated set of options (those of ``sibp train`` that apply
 to its ``--algo``, same names and defaults; ``lam`` for ``--lambda``). ``fit``
@@ -11,10 +14,6 @@ import inspect
 
 from . import _options, _sibp
 
-# The class of each --algo name (the names themselves come from the library).
-_CLASS_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "sibp": "SIBP",
-                "proxprop": "ProxProp"}
-
 
 class Algorithm:
     """Base class: an ``--algo`` and its options. Construct a subclass."""
@@ -24,8 +23,7 @@ class Algorithm:
 
     def __init__(self, **options):
         if self.algo is None:
-            raise TypeError("Algorithm is abstract: use sibp.SGD, sibp.Momentum, sibp.Nesterov, sibp.Adam, "
-                            "sibp.SIBP or sibp.ProxProp")
+            raise TypeError("Algorithm is abstract: use one of " + ", ".join("sibp." + c for c in __all__))
         # Every algorithm option is accepted here; one of another algorithm is
         # refused below with the CLI's message ("eta: applies to --algo sibp, not sgd").
         given = _options.collect(options, set(_options.keys(_options.is_algorithm_option)), type(self).__name__)
@@ -55,25 +53,24 @@ class Algorithm:
         return hash((type(self).__name__, repr(sorted(self._resolved.items()))))
 
 
-def _make(algo):
+def _make(info):
+    algo = info["name"]
     keys = _options.algorithm_keys(algo)
-    doc = (f"The ``--algo {algo}`` of ``sibp train``. Keyword arguments (same names and defaults as\n"
-           f"the command line's options; a default of None depends on the algorithm, see its help):\n\n"
+    doc = (f"{info['summary']}: the ``--algo {algo}`` of ``sibp train``. Keyword arguments (same names and\n"
+           f"defaults as the command line's options; a default of None depends on the algorithm, see its help):\n\n"
            + _options.describe(keys)
            + "\n\nRaises ``sibp.OptionError`` (ValueError) for a bad value, or an option of another\n"
              "algorithm, with the command line's message.")
-    cls = type(_CLASS_NAMES.get(algo, algo.capitalize()), (Algorithm,), {"algo": algo, "__doc__": doc, "__module__": __name__})
+    cls = type(info["python_class"], (Algorithm,), {"algo": algo, "__doc__": doc, "__module__": __name__})
     cls.__signature__ = inspect.Signature(_options.parameters(keys))
     return cls
 
 
-_classes = {algo: _make(algo) for algo in _sibp.algorithms()}
-SGD = _classes["sgd"]
-Momentum = _classes["momentum"]
-Nesterov = _classes["nesterov"]
-Adam = _classes["adam"]
-SIBP = _classes["sibp"]
-ProxProp = _classes["proxprop"]
+# One class per registered --algo name, under its Python name (sibp.AdamW, ...).
+_classes = {info["name"]: _make(info) for info in _sibp.algorithms()}
+globals().update({cls.__name__: cls for cls in _classes.values()})
+#: The names of the algorithm classes, in the registry's order.
+__all__ = [cls.__name__ for cls in _classes.values()]
 
 
 def by_name(algo, **options):

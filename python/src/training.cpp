@@ -13,6 +13,7 @@
 #include "experiment/training_run.hpp"
 #include "io/metrics_file.hpp"
 #include "io/model_metadata.hpp"
+#include "train/registry.hpp"
 
 namespace sibp::python {
 
@@ -90,10 +91,10 @@ py::dict fit_typed(PyNetwork& self, Network<T>& net, const RunSpec& spec, ArrayD
                    std::vector<std::string> copies) {
   const RunOptions& o = spec.options();
   std::optional<Dataset> held_out;
-  if (o.val_split > 0) {
+  if (spec.data().val_split > 0) {
     if (val) throw UsageError("fit: give val_data or val_split, not both");
     try {
-      held_out = split_validation(train.data, o.val_split);  // views stay views
+      held_out = split_validation(train.data, spec.data().val_split);  // views stay views
     } catch (const UsageError& e) {
       std::string detail = e.what();
       const std::string prefix = "--val-split: ";
@@ -101,7 +102,7 @@ py::dict fit_typed(PyNetwork& self, Network<T>& net, const RunSpec& spec, ArrayD
       throw OptionError("val_split", detail);
     }
   }
-  const Normalization norm = o.standardize ? train.data.fit_standardization() : Normalization{};
+  const Normalization norm = spec.data().standardize ? train.data.fit_standardization() : Normalization{};
   std::unique_ptr<TrainingAlgorithm<T>> algo = run_algorithm<T>(spec, net.spec());
   const FitOptions fo = run_fit_options(spec);
 
@@ -325,12 +326,20 @@ void register_training(py::module_& m) {
   m.def("option_table", &option_table_py, "The run options of `sibp train` (run_option_table), as dicts.");
   m.def("resolve", &resolve_py, py::arg("options"),
         "Validates run options (keys of config.json) and returns them with the defaults resolved.");
-  m.def("algorithms", [] {
-    std::vector<std::string> names;
-    for (Algo a : {Algo::SGD, Algo::Momentum, Algo::Nesterov, Algo::Adam, Algo::SIBP, Algo::ProxProp})
-      names.push_back(to_string(a));
-    return names;
-  });
+  m.def(
+      "algorithms",
+      [] {
+        py::list out;
+        for (const AlgorithmName* n : algorithm_names()) {
+          py::dict d;
+          d["name"] = n->name;
+          d["python_class"] = n->python_class;
+          d["summary"] = n->summary;
+          out.append(d);
+        }
+        return out;
+      },
+      "The registered algorithms (train/registry.hpp): name (--algo), python_class, summary.");
   m.def("fit", &fit_py, py::arg("net"), py::arg("options"), py::arg("X"), py::arg("y"), py::arg("test"),
         py::arg("val"), py::arg("callbacks"));
   m.def("train", &train_py, py::arg("options"), py::arg("out"), py::arg("resume"), py::arg("overwrite"),

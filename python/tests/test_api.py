@@ -122,8 +122,8 @@ def test_keywords_generated_from_the_option_table():
     table = {o["key"]: o for o in sibp.options()}
     assert table["lambda"]["name"] == "lam" and table["batch"]["default"] == 100
     every = set()
-    for f in (sibp.Network, sibp.fit, sibp.SGD, sibp.Momentum, sibp.Nesterov, sibp.Adam, sibp.SIBP,
-              sibp.ProxProp):
+    # Every algorithm class (one per registered algorithm: sibp.algorithms.__all__).
+    for f in (sibp.Network, sibp.fit, *(getattr(sibp, c) for c in sibp.algorithms.__all__)):
         every |= set(inspect.signature(f).parameters)
     # The data set options belong to sibp.train and sibp.datasets.load (fit takes arrays).
     data_set = {"algo"} | set(sibp._options.DATA_SET_KEYS)

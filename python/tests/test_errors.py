@@ -42,7 +42,7 @@ def test_an_option_of_another_algorithm_is_refused_as_the_cli_does():
     with pytest.raises(TypeError, match="through an alias"):
         sibp.fit(sibp.Network("4-2"), sibp.SGD(), np.zeros((2, 4), np.float32), [0, 1], batch=2, batch_size=2)
     with pytest.raises(sibp.OptionError, match="^algo: expected one of sgd"):
-        sibp.algorithms.by_name("rmsprop")
+        sibp.algorithms.by_name("lbfgs")  # not registered
 
 
 def test_networks_that_do_not_fit():

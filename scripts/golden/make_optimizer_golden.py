@@ -30,6 +30,14 @@ squared error is 1/2 ||f - y||^2 summed over outputs, mean over samples. An
 MLP entry has "widths" and "hidden_activation"; a CNN entry "arch" (sibp's
 --arch syntax) and "input" (CxHxW) instead.
 Floats are written with repr(), which round-trips float64 exactly.
+
+    /usr/bin/python3 scripts/golden/make_optimizer_golden.py --registry [OUT]
+
+writes tests/fixtures/golden/registry_steps.json instead: the same networks and
+batches, stepped by the optimisers of REGISTRY (torch.optim.AdamW, RMSprop, ...),
+each case with the --algo name and the run option settings (config.json keys)
+that tests/train/test_registry_golden.cpp hands to the algorithm registry. A new
+registered optimiser gets its golden steps from one more REGISTRY row.
 """
 import json
 import os
@@ -51,6 +59,31 @@ OPTIMIZERS = [
     ("adam", "adam", dict(lr=0.01)),
     ("adam_weight_decay", "adam", dict(lr=0.01, weight_decay=0.1)),
 ]
+
+# name, torch.optim class, keyword arguments: the golden steps of registered
+# algorithms (--registry), replayed through the registry by their --algo name.
+REGISTRY = [
+    ("adamw", "AdamW", dict(lr=0.01)),
+    ("adamw_tuned", "AdamW", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    ("rmsprop", "RMSprop", dict(lr=0.01)),
+    ("rmsprop_momentum", "RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("rmsprop_centered", "RMSprop", dict(lr=0.01, alpha=0.9, centered=True)),
+    ("rmsprop_centered_momentum_decay", "RMSprop", dict(lr=0.005, momentum=0.5, centered=True, weight_decay=0.1)),
+]
+
+
+def registry_settings(opt):
+    """The --algo name and run option settings of a torch.optim optimiser: every
+    hyper-parameter it has, under sibp's config.json keys."""
+    d = opt.defaults
+    s = {"lr": d["lr"], "eps": d["eps"], "weight_decay": d["weight_decay"]}
+    if "betas" in d:
+        s["beta1"], s["beta2"] = d["betas"]
+    for key in ("alpha", "momentum", "centered"):
+        if key in d:
+            s[key] = d[key]
+    return type(opt).__name__.lower(), s
+
 
 NETWORKS = [
     ("relu_ce", "relu", "cross-entropy"),
@@ -98,16 +131,19 @@ def params_json(model):
             for lin in linears(model)]
 
 
-def run_cases(make, initial, X, target, loss_kind):
-    """3 steps of every optimiser from `initial` on (X, target)."""
+def run_cases(make, initial, X, target, loss_kind, registry=False):
+    """3 steps of every optimiser (of REGISTRY if `registry`) from `initial` on (X, target)."""
     cases = []
-    for opt_name, opt_kind, kwargs in OPTIMIZERS:
+    for opt_name, opt_kind, kwargs in (REGISTRY if registry else OPTIMIZERS):
         m = make()
         with torch.no_grad():
             for lin, p in zip(linears(m), initial):
                 lin.weight.copy_(torch.tensor(p["W"], dtype=torch.float64).reshape(lin.weight.shape))
                 lin.bias.copy_(torch.tensor(p["b"], dtype=torch.float64))
-        opt = (torch.optim.SGD if opt_kind == "sgd" else torch.optim.Adam)(m.parameters(), **kwargs)
+        if registry:
+            opt = getattr(torch.optim, opt_kind)(m.parameters(), **kwargs)
+        else:
+            opt = (torch.optim.SGD if opt_kind == "sgd" else torch.optim.Adam)(m.parameters(), **kwargs)
         steps = []
         for _ in range(STEPS):
             opt.zero_grad()
@@ -115,6 +151,10 @@ def run_cases(make, initial, X, target, loss_kind):
             loss.backward()
             opt.step()
             steps.append({"loss_before": loss.item(), "params": params_json(m)})
+        if registry:
+            algo, settings = registry_settings(opt)
+            cases.append({"name": opt_name, "algo": algo, "settings": settings, "steps": steps})
+            continue
         options = {"kind": opt_kind, "lr": kwargs["lr"], "momentum": kwargs.get("momentum", 0.0),
                    "nesterov": kwargs.get("nesterov", False),
                    "weight_decay": kwargs.get("weight_decay", 0.0)}
@@ -159,13 +199,16 @@ def keep_mlps_from(path, networks):
 def main():
     args = sys.argv[1:]
     mlp_from = None
+    registry = "--registry" in args
+    if registry:
+        args.remove("--registry")
     if "--mlp-from" in args:
         i = args.index("--mlp-from")
         mlp_from = args[i + 1]
         del args[i:i + 2]
     out_path = args[0] if args else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "golden",
-        "optimizer_steps.json")
+        "registry_steps.json" if registry else "optimizer_steps.json")
     torch.manual_seed(20240601)
     networks = []
     for net_name, activation, loss_kind in NETWORKS:
@@ -184,7 +227,7 @@ def main():
         else:
             Y = torch.randn(BATCH, WIDTHS[-1], dtype=torch.float64)
             target = Y
-        cases = run_cases(lambda: make_model(activation), initial, X, target, loss_kind)
+        cases = run_cases(lambda: make_model(activation), initial, X, target, loss_kind, registry)
         networks.append({
             "name": net_name, "widths": WIDTHS, "hidden_activation": activation, "loss": loss_kind,
             "X_samples": X.tolist(),  # (m, d0): one row per sample; sibp's X is its transpose
@@ -206,7 +249,7 @@ def main():
         else:
             Y = torch.randn(BATCH, classes, dtype=torch.float64)
             target = Y
-        cases = run_cases(lambda: cnn_model(net_name), initial, X, target, loss_kind)
+        cases = run_cases(lambda: cnn_model(net_name), initial, X, target, loss_kind, registry)
         networks.append({
             "name": net_name, "arch": arch, "input": "x".join(str(d) for d in shape), "loss": loss_kind,
             "X_samples": X.reshape(BATCH, -1).tolist(),  # (m, C*H*W): sibp's X transposed
@@ -215,6 +258,15 @@ def main():
         })
     if mlp_from:
         networks = keep_mlps_from(mlp_from, networks)
+    if registry:
+        doc = {"format": "sibp-registry-golden", "format_version": 1,
+               "script": "scripts/golden/make_optimizer_golden.py --registry", "torch_version": torch.__version__,
+               "dtype": "float64", "networks": networks}
+        with open(out_path, "w") as f:
+            json.dump(doc, f, separators=(",", ":"))
+            f.write("\n")
+        print("wrote", os.path.normpath(out_path), os.path.getsize(out_path), "bytes")
+        return
     doc = {
         "format": "sibp-optimizer-golden", "format_version": FORMAT_VERSION,
         "script": "scripts/golden/make_optimizer_golden.py", "torch_version": torch.__version__,

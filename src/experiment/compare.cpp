@@ -24,10 +24,8 @@ bool ignored_for_resume(const std::string& key) { return key == "data_dir" || ke
 /// Throws UsageError if the complete run in `dir` was trained with options
 /// other than `planned`'s.
 void check_same_config(const fs::path& dir, const RunOptions& planned) {
-  const fs::path file = dir / "config.json";
-  if (!fs::exists(file)) return;
-  const json stored = read_json_file(file);
-  if (!stored.is_object()) throw DataError(file.string() + ": expected a JSON object of run options");
+  if (!fs::exists(dir / "config.json")) return;
+  const json stored = read_run_config(dir);
   const json wanted = run_options_json(planned);  // named: items() refers into it
   for (const auto& [key, value] : wanted.items()) {
     if (ignored_for_resume(key) || !stored.contains(key)) continue;
@@ -178,7 +176,7 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
     out.table = dir / "sweep.csv";
     write_sweep_csv(out.table, points);
     sweeps = summarize_sweeps(e, points);
-    content.sweeps = &sweeps;
+    content.sweeps_markdown = sweep_markdown(sweeps);
     add_images("Plot", {plot_sweeps(gnuplot, dir / "plots", sweeps)});
   }
   out.report = dir / "report.md";

@@ -10,6 +10,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_read.hpp"
+#include "experiment/run_folder.hpp"
 #include "io/metrics_file.hpp"
 
 namespace sibp {
@@ -287,10 +288,9 @@ std::vector<PlotFiles> plot_run_folder(const fs::path& dir) {
   r.rows = read_metrics_csv(dir / "metrics.csv");
   r.plan.label = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   // The title says what ran: the options that distinguish runs.
-  const nlohmann::json config = read_json_file(dir / "config.json");
+  const nlohmann::json config = read_run_config(dir);
   nlohmann::json shown = nlohmann::json::object();
-  if (config.is_object())
-    for (const char* key : {"algo", "lr", "eta", "lambda", "solver", "tau", "layers", "act", "init"})
+  for (const char* key : {"algo", "lr", "eta", "lambda", "solver", "tau", "layers", "act", "init"})
       if (config.contains(key) && !config[key].is_null()) shown[key] = config[key];
   r.plan.options = shown;
   const Gnuplot g = find_gnuplot();

@@ -14,7 +14,6 @@
 
 namespace sibp {
 
-struct SweepSummary;  // experiment/sweep.hpp
 
 /// One planned run's outputs as found on disk.
 struct RunResult {
@@ -73,7 +72,7 @@ void write_summary_csv(const std::filesystem::path& path, const std::vector<Labe
 struct ReportContent {
   const ExperimentFile* experiment = nullptr;
   std::vector<LabelSummary> compare;        ///< kind compare
-  std::vector<SweepSummary> const* sweeps = nullptr;  ///< kind sweep
+  std::string sweeps_markdown;              ///< kind sweep: sweep_markdown() (experiment/sweep.hpp)
   /// (caption, PNG path relative to the report, SVG path relative to the report)
   struct Image {
     std::string caption;
@@ -81,6 +80,11 @@ struct ReportContent {
   };
   std::vector<std::pair<std::string, std::vector<Image>>> image_groups;  ///< (heading, images)
 };
+
+/// "m ± s" with `digits` decimals of mean·scale and std·scale; "–" without values.
+std::string md_stat(const Stat& s, int digits, double scale = 1);
+/// `s` as one Markdown table cell: newlines to spaces, '|' escaped.
+std::string md_cell(std::string s);
 
 /// Writes report.md (atomically).
 void write_report(const std::filesystem::path& path, const ReportContent& content);

@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 
 namespace sibp {
 namespace fs = std::filesystem;
@@ -164,6 +165,14 @@ void RunFolder::finish() {
   fs::remove(dir_ / kState, ec);
   fs::remove_all(gen, ec);
   fsync_path(dir_, O_RDONLY | O_DIRECTORY);
+}
+
+nlohmann::json read_run_config(const fs::path& dir) {
+  const fs::path file = dir / "config.json";
+  nlohmann::json j = read_json_file(file);
+  if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object of run options");
+  for (const char* drop : {"software", "data_shape"}) j.erase(drop);
+  return j;
 }
 
 }  // namespace sibp

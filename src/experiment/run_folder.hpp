@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace sibp {
 
 /// Another process holds the folder's lock. The CLI exits with code 1.
@@ -71,5 +73,11 @@ class RunFolder {
 
 /// Content of `dir` without locking it (for reports and planning).
 RunFolder::Content run_folder_content(const std::filesystem::path& dir);
+
+/// The run options a run folder's config.json holds, as a JSON object without
+/// the keys that describe the run rather than set it ("software", "data_shape").
+/// Throws DataError naming the file if it is not a JSON object (and as
+/// read_json_file does if it is missing or not JSON).
+nlohmann::json read_run_config(const std::filesystem::path& dir);
 
 }  // namespace sibp

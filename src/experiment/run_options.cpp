@@ -1,35 +1,25 @@
 #include "experiment/run_options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "train/registry.hpp"
 
 namespace sibp {
 
 using nlohmann::json;
 
-std::string to_string(Algo a) {
-  switch (a) {
-    case Algo::SGD: return "sgd";
-    case Algo::Momentum: return "momentum";
-    case Algo::Nesterov: return "nesterov";
-    case Algo::Adam: return "adam";
-    case Algo::SIBP: return "sibp";
-    case Algo::ProxProp: return "proxprop";
-  }
-  return "?";
-}
-
 Algo parse_algo(std::string_view name) {
-  for (Algo a : {Algo::SGD, Algo::Momentum, Algo::Nesterov, Algo::Adam, Algo::SIBP, Algo::ProxProp})
-    if (name == to_string(a)) return a;
-  throw OptionError("algo", "expected one of sgd, momentum, nesterov, adam, sibp, proxprop, got '" +
-                                std::string(name) + "'");
+  algorithm_info(name);  // throws OptionError("algo") listing the registered names
+  return Algo{std::string(name)};
 }
 
 Precision parse_precision(std::string_view name) {
@@ -202,57 +192,52 @@ RunOptionInfo optional_row(std::string key, std::string group, std::string value
   return info;
 }
 
-std::vector<RunOptionInfo> build_table() {
-  using A = Algo;
-  const std::set<Algo> all{};
-  const std::set<Algo> gradient{A::SGD, A::Momentum, A::Nesterov, A::Adam, A::ProxProp};
-  const std::set<Algo> sgd{A::SGD, A::Momentum, A::Nesterov, A::ProxProp};
-  const std::set<Algo> adam{A::Adam, A::ProxProp};
-  const std::set<Algo> sibp{A::SIBP};
-  const std::set<Algo> proxprop{A::ProxProp};
-  const std::string D = "Data", M = "Model", G = "Algorithm", S = "SIBP (--algo sibp)",
-                    P = "ProxProp (--algo proxprop)", L = "Training loop";
-  std::vector<RunOptionInfo> t;
+const std::string kAlgorithmGroup = "Algorithm";
 
-  t.push_back(row("data", D, "SPEC", "Data set: mnist, fashion-mnist, cifar10:DIR, idx:DIR, csv:TRAIN[,TEST]", all,
+void add_data_rows(std::vector<RunOptionInfo>& t) {
+  const std::string D = "Data";
+  t.push_back(row("data", D, "SPEC", "Data set: mnist, fashion-mnist, cifar10:DIR, idx:DIR, csv:TRAIN[,TEST]", {},
                   &RunOptions::data,
                   string_codec([](const std::string& s) { parse_data_spec(s); })));
-  t.push_back(row("data_dir", D, "DIR", "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)", all,
+  t.push_back(row("data_dir", D, "DIR", "Folder of fetched data sets (default: $SIBP_DATA_DIR or ./data)", {},
                   &RunOptions::data_dir, string_codec()));
-  t.push_back(row("val_split", D, "N", "Hold out the last N training samples for validation", all,
+  t.push_back(row("val_split", D, "N", "Hold out the last N training samples for validation", {},
                   &RunOptions::val_split, integer_codec<Index>(0, Index(1) << 40)));
   t.push_back(row("train_subset", D, "N",
-                  "Train on the first N training samples only (after --val-split; 0: all), for quick studies", all,
+                  "Train on the first N training samples only (after --val-split; 0: all), for quick studies", {},
                   &RunOptions::train_subset, integer_codec<Index>(0, Index(1) << 40)));
   t.push_back(row("test_subset", D, "N",
                   "Evaluate on the first N test samples only (0: all), for quick studies where the test evaluation "
-                  "would cost as much as the training", all,
+                  "would cost as much as the training", {},
                   &RunOptions::test_subset, integer_codec<Index>(0, Index(1) << 40)));
-  t.push_back(row("standardize", D, "", "Standardise features (mean/std of the training split)", all,
+  t.push_back(row("standardize", D, "", "Standardise features (mean/std of the training split)", {},
                   &RunOptions::standardize, flag_codec()));
+}
 
+void add_model_rows(std::vector<RunOptionInfo>& t) {
+  const std::string M = "Model";
   t.push_back(row("layers", M, "WIDTHS", "Fully connected widths from input to classes, e.g. 784-500-10 (with --act)",
-                  all, &RunOptions::layers,
+                  {}, &RunOptions::layers,
                   text_codec<std::vector<Index>>([](const std::string& s) { return parse_widths(s); }, widths_text)));
   t.push_back(optional_row(
       "arch", M, "LAYERS",
-      "Architecture, e.g. 'conv(32,5,pad=2) relu maxpool(2) dense(10)'; replaces --layers and --act", all,
+      "Architecture, e.g. 'conv(32,5,pad=2) relu maxpool(2) dense(10)'; replaces --layers and --act", {},
       &RunOptions::arch,
       text_codec<Architecture>([](const std::string& s) { return Architecture::parse(s); },
                                [](const Architecture& a) { return a.to_string(); })));
-  t.push_back(row("act", M, "NAME", "Hidden activation of --layers: relu, leaky-relu, tanh, sigmoid, identity", all,
+  t.push_back(row("act", M, "NAME", "Hidden activation of --layers: relu, leaky-relu, tanh, sigmoid, identity", {},
                   &RunOptions::act,
                   text_codec<Activation>([](const std::string& s) { return parse_activation(s); },
                                          [](Activation a) { return to_string(a); })));
-  t.push_back(row("loss", M, "NAME", "Loss: cross-entropy (softmax) or squared", all, &RunOptions::loss,
+  t.push_back(row("loss", M, "NAME", "Loss: cross-entropy (softmax) or squared", {}, &RunOptions::loss,
                   text_codec<Loss>([](const std::string& s) { return parse_loss(s); },
                                    [](Loss l) { return to_string(l); })));
-  t.push_back(row("init", M, "NAME", "Initialiser: normal:STD, he, glorot", all, &RunOptions::init,
+  t.push_back(row("init", M, "NAME", "Initialiser: normal:STD, he, glorot", {}, &RunOptions::init,
                   text_codec<Initializer>([](const std::string& s) { return Initializer::parse(s); },
                                           [](const Initializer& i) { return i.to_string(); })));
-  t.push_back(row("init_from", M, "FILE", "Start from the weights in this .safetensors file", all,
+  t.push_back(row("init_from", M, "FILE", "Start from the weights in this .safetensors file", {},
                   &RunOptions::init_from, string_codec()));
-  t.push_back(row("dtype", M, "TYPE", "Precision: f32 or f64", all, &RunOptions::dtype,
+  t.push_back(row("dtype", M, "TYPE", "Precision: f32 or f64", {}, &RunOptions::dtype,
                   text_codec<DType>(
                       [](const std::string& s) {
                         if (s == "f32") return DType::F32;
@@ -263,29 +248,57 @@ std::vector<RunOptionInfo> build_table() {
   t.push_back(row("precision", M, "TYPE",
                   "Inputs of the forward/backward products: f32, or bf16 (float32 weights, accumulation and solvers; "
                   "needs --dtype f32 and a CPU with AVX512-BF16)",
-                  all, &RunOptions::precision,
+                  {}, &RunOptions::precision,
                   text_codec<Precision>([](const std::string& s) { return parse_precision(s); },
                                         [](Precision p) { return to_string(p); })));
+}
 
-  t.push_back(row("algo", G, "NAME", "sgd, momentum, nesterov, adam, sibp, proxprop", all, &RunOptions::algo,
-                  text_codec<Algo>([](const std::string& s) { return parse_algo(s); },
-                                   [](Algo a) { return to_string(a); })));
-  t.push_back(optional_row("lr", G, "NUMBER",
-                           "Learning rate (default 0.1; adam 1e-3; proxprop's outer optimizer 1, or 1e-3 with "
-                           "--outer adam)",
-                           gradient, &RunOptions::lr, number_codec()));
-  t.push_back(optional_row("momentum", G, "NUMBER", "SGD momentum (default 0.9 for --algo momentum/nesterov, else 0)",
-                           sgd, &RunOptions::momentum, number_codec()));
-  t.push_back(row("nesterov", G, "", "Nesterov momentum", sgd, &RunOptions::nesterov, flag_codec()));
-  t.push_back(row("weight_decay", G, "NUMBER", "L2 weight decay added to the gradient (as PyTorch)", gradient,
-                  &RunOptions::weight_decay, number_codec()));
-  t.push_back(row("beta1", G, "NUMBER", "Adam beta1", adam, &RunOptions::beta1, number_codec()));
-  t.push_back(row("beta2", G, "NUMBER", "Adam beta2", adam, &RunOptions::beta2, number_codec()));
-  t.push_back(row("eps", G, "NUMBER", "Adam epsilon", adam, &RunOptions::eps, number_codec()));
+/// "0.1: sgd, momentum; 0.001: adam": the default of `key` for each algorithm
+/// that reads it, as its unit resolves it.
+std::string defaults_text(const std::string& key) {
+  std::vector<std::pair<std::string, std::string>> groups;  // value, names
+  for (const AlgorithmName* n : algorithm_names()) {
+    const AlgorithmInfo& unit = *find_algorithm(n->name);
+    if (!unit.reads(key)) continue;
+    json s = json::object();
+    if (unit.resolve) unit.resolve(n->name, s);
+    const std::string value = s.contains(key) && s[key].is_number() ? format_number(s[key].get<double>()) : "";
+    if (value.empty()) continue;
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == value; });
+    if (g == groups.end()) groups.push_back({value, n->name});
+    else g->second += ", " + n->name;
+  }
+  std::string text;
+  for (const auto& [value, names] : groups) text += (text.empty() ? "" : "; ") + value + ": " + names;
+  return text;
+}
 
-  t.push_back(row("eta", S, "NUMBER", "Neuron step eta", sibp, &RunOptions::eta, number_codec()));
+/// The options that the run description defines for several algorithms; which
+/// algorithms read each is the registry's (AlgorithmInfo::fields).
+void add_gradient_rows(std::vector<RunOptionInfo>& t) {
+  const std::string& G = kAlgorithmGroup;
+  t.push_back(optional_row("lr", G, "NUMBER", "Learning rate (default " + defaults_text("lr") + ")", {},
+                           &RunOptions::lr, number_codec()));
+  t.push_back(optional_row("momentum", G, "NUMBER", "Momentum (default " + defaults_text("momentum") + ")", {},
+                           &RunOptions::momentum, number_codec()));
+  t.push_back(row("nesterov", G, "", "Nesterov momentum", {}, &RunOptions::nesterov, flag_codec()));
+  t.push_back(optional_row("weight_decay", G, "NUMBER",
+                           "Weight decay as torch.optim defines it for the algorithm: added to the gradient, or "
+                           "decoupled for adamw (default " + defaults_text("weight_decay") + ")",
+                           {}, &RunOptions::weight_decay, number_codec()));
+  t.push_back(row("beta1", G, "NUMBER", "Adam's beta1 (first-moment decay)", {}, &RunOptions::beta1,
+                  number_codec()));
+  t.push_back(row("beta2", G, "NUMBER", "Adam's beta2 (second-moment decay)", {}, &RunOptions::beta2,
+                  number_codec()));
+  t.push_back(row("eps", G, "NUMBER", "Epsilon added to the denominator of adaptive rules", {}, &RunOptions::eps,
+                  number_codec()));
+}
+
+void add_sibp_rows(std::vector<RunOptionInfo>& t) {
+  const std::string S = "SIBP (--algo sibp)";
+  t.push_back(row("eta", S, "NUMBER", "Neuron step eta", {}, &RunOptions::eta, number_codec()));
   t.push_back(row("lambda", S, "LIST",
-                  "Proximal weight lambda: one value, or one per dense/conv layer (1,1,0.5)", sibp,
+                  "Proximal weight lambda: one value, or one per dense/conv layer (1,1,0.5)", {},
                   &RunOptions::lambda,
                   text_codec<std::vector<double>>([](const std::string& s) { return parse_lambda_list(s); },
                                                   join_numbers)));
@@ -305,28 +318,12 @@ std::vector<RunOptionInfo> build_table() {
       "solver", S, "KIND",
       "Prox solver: reference, exact, gn-cg, gn-exact, or OUTPUT:HIDDEN (default exact:gn-cg; reference with "
       "--compat/--quirk)",
-      sibp, &RunOptions::solver,
+      {}, &RunOptions::solver,
       text_codec<SolverSpec>([](const std::string& s) { return parse_solver_spec(s); },
                              [](const SolverSpec& s) { return s.to_string(); })));
-  t.push_back(row("solver_iters", S, "N", "Iterations of iterative prox solvers", sibp, &RunOptions::solver_iters,
+  t.push_back(row("solver_iters", S, "N", "Iterations of iterative prox solvers", {}, &RunOptions::solver_iters,
                   integer_codec<int>(1, 10000)));
-  t.push_back(row("solver_tol", S, "THETA",
-                  "gn-cg: an inexact solve, at most --solver-iters steps: stop a layer's CG once a step "
-                  "lowers the Gauss-Newton model by <= THETA x the first step's (--solver-stop decrease) or "
-                  "its residual is <= THETA x the first (residual); 0: always --solver-iters steps",
-                  sibp, &RunOptions::solver_tol, number_codec()));
-  t.push_back(row("solver_stop", S, "TEST", "gn-cg: what --solver-tol is compared with: decrease or residual",
-                  sibp, &RunOptions::solver_stop,
-                  text_codec<CgStop>([](const std::string& s) { return parse_solver_stop(s); },
-                                     [](CgStop c) { return solver_stop_name(c); })));
-  t.push_back(row("conv_solver_iters", S, "N", "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",
-                  sibp, &RunOptions::conv_solver_iters, integer_codec<int>(0, 10000)));
-  t.push_back(row("cg_space", S, "SPACE",
-                  "gn-cg: where its CG runs: auto (the cheaper by the cost model), sample or parameter", sibp,
-                  &RunOptions::cg_space,
-                  text_codec<CgSpace>([](const std::string& s) { return parse_cg_space(s, "--cg-space"); },
-                                      [](CgSpace c) { return to_string(c); })));
-  t.push_back(row("update", S, "MODE", "sequential (W then b, the authors') or joint ([W b])", sibp,
+  t.push_back(row("update", S, "MODE", "sequential (W then b, the authors') or joint ([W b])", {},
                   &RunOptions::update,
                   text_codec<UpdateMode>([](const std::string& s) { return parse_update_mode(s); },
                                          [](UpdateMode m) { return to_string(m); })));
@@ -334,7 +331,7 @@ std::vector<RunOptionInfo> build_table() {
     RunOptionInfo q = described("quirks", S, "NAME",
                                 "Reproduce one quirk of the authors' code: first-gradient-omits-bias, armijo-jump, "
                                 "skip-unit-step, no-descent-restart (repeatable: --quirk)",
-                                sibp);
+                                {});
     q.cli = "--quirk";
     q.repeatable = true;
     q.from_text = [](RunOptions& o, const std::string& name) {
@@ -368,7 +365,7 @@ std::vector<RunOptionInfo> build_table() {
   }
   {
     RunOptionInfo c = described("compat", S, "authors",
-                                "'authors': every quirk of the published code (implies --solver reference)", sibp);
+                                "'authors': every quirk of the published code (implies --solver reference)", {});
     c.from_text = [](RunOptions& o, const std::string& s) {
       if (s != "authors") throw OptionError("compat", "expected 'authors', got '" + s + "'");
       o.compat_authors = true;
@@ -382,21 +379,24 @@ std::vector<RunOptionInfo> build_table() {
     c.to_json = [](const RunOptions& o) { return o.compat_authors ? json("authors") : json(nullptr); };
     t.push_back(std::move(c));
   }
+}
 
-  t.push_back(row("tau", P, "NUMBER", "Proximal step tau", proxprop, &RunOptions::tau, number_codec()));
-  t.push_back(row("prox_solver", P, "KIND", "exact or cg (or gradient: plain back propagation)", proxprop,
+void add_proxprop_rows(std::vector<RunOptionInfo>& t) {
+  const std::string P = "ProxProp (--algo proxprop)";
+  t.push_back(row("tau", P, "NUMBER", "Proximal step tau", {}, &RunOptions::tau, number_codec()));
+  t.push_back(row("prox_solver", P, "KIND", "exact or cg (or gradient: plain back propagation)", {},
                   &RunOptions::prox_solver,
                   text_codec<ProxPropSolver>([](const std::string& s) { return parse_proxprop_solver(s); },
                                              [](ProxPropSolver s) { return to_string(s); })));
-  t.push_back(row("prox_iters", P, "N", "CG iterations (cg solver)", proxprop, &RunOptions::prox_iters,
+  t.push_back(row("prox_iters", P, "N", "CG iterations (cg solver)", {}, &RunOptions::prox_iters,
                   integer_codec<int>(1, 10000)));
   t.push_back(row("prox_cg", P, "KIND",
                   "reference: CG as in the reference code (eps 1e-6 in alpha/beta, early stop); textbook: plain CG",
-                  proxprop, &RunOptions::prox_cg,
+                  {}, &RunOptions::prox_cg,
                   text_codec<ProxPropCg>([](const std::string& s) { return parse_proxprop_cg(s); },
                                          [](ProxPropCg c) { return to_string(c); })));
   t.push_back(row("outer", P, "KIND", "Outer optimizer: sgd or adam (uses --lr, --momentum, --nesterov, --beta1...)",
-                  proxprop, &RunOptions::outer,
+                  {}, &RunOptions::outer,
                   text_codec<UpdateKind>(
                       [](const std::string& s) {
                         if (s == "sgd") return UpdateKind::SGD;
@@ -404,60 +404,95 @@ std::vector<RunOptionInfo> build_table() {
                         throw UsageError("expected sgd or adam, got '" + s + "'");
                       },
                       [](UpdateKind k) { return k == UpdateKind::Adam ? "adam" : "sgd"; })));
+}
 
-  t.push_back(row("epochs", L, "N", "Epochs", all, &RunOptions::epochs, integer_codec<int>(1, kMaxEpochs)));
-  t.push_back(row("batch", L, "N", "Mini-batch size", all, &RunOptions::batch, integer_codec<Index>(1, kMaxBatch)));
-  t.push_back(row("seed", L, "N", "Seed for initialisation and shuffling (0 .. 2^64-1)", all, &RunOptions::seed,
+/// A row for an option a unit declares itself, stored in RunOptions::unit_options.
+RunOptionInfo unit_option_row(const AlgorithmOption& opt, const std::string& group) {
+  using Kind = AlgorithmOption::Kind;
+  static const std::map<Kind, const char*> value_names = {
+      {Kind::Number, "NUMBER"}, {Kind::Integer, "N"}, {Kind::Flag, ""}, {Kind::Text, "TEXT"}};
+  RunOptionInfo info = described(opt.key, group, value_names.at(opt.kind), opt.help, {});
+  info.flag = opt.kind == Kind::Flag;
+  info.number = opt.kind == Kind::Number;
+  // Read through the codec of its kind, so its messages are the other options'.
+  const auto store = [key = opt.key](auto codec) {
+    return std::make_pair(
+        [key, codec](RunOptions& o, const json& v) { o.unit_options[key] = json(codec.from_json(key, v)); },
+        [key, codec](RunOptions& o, const std::string& t) { o.unit_options[key] = json(codec.from_text(key, t)); });
+  };
+  const auto set = [&](auto readers) {
+    info.from_json = readers.first;
+    info.from_text = readers.second;
+  };
+  switch (opt.kind) {
+    case Kind::Number: set(store(number_codec())); break;
+    case Kind::Integer: set(store(integer_codec<long long>(std::numeric_limits<long long>::min(),
+                                                            std::numeric_limits<long long>::max()))); break;
+    case Kind::Flag: set(store(flag_codec())); break;
+    case Kind::Text: set(store(string_codec())); break;
+  }
+  info.to_json = [key = opt.key, fallback = opt.default_value](const RunOptions& o) {
+    return o.unit_options.contains(key) ? o.unit_options.at(key) : fallback;
+  };
+  return info;
+}
+
+void add_algorithm_rows(std::vector<RunOptionInfo>& t) {
+  t.push_back(row("algo", kAlgorithmGroup, "NAME", algorithm_names_text(), {}, &RunOptions::algo,
+                  text_codec<Algo>([](const std::string& s) { return parse_algo(s); },
+                                   [](const Algo& a) { return to_string(a); })));
+  const std::size_t first = t.size();
+  add_gradient_rows(t);
+  add_sibp_rows(t);
+  add_proxprop_rows(t);
+  const std::size_t fields_end = t.size();
+  for (const AlgorithmInfo* unit : algorithm_registry()) {
+    for (const AlgorithmOption& opt : unit->options) {
+      const auto same = [&](const RunOptionInfo& r) { return r.key == opt.key; };
+      if (std::any_of(t.begin(), t.begin() + fields_end, same))
+        throw std::logic_error("algorithm option '" + opt.key + "' is already a field of RunOptions");
+      // Several units may declare the same option (e.g. "alpha"): one row.
+      if (std::none_of(t.begin() + fields_end, t.end(), same))
+        t.push_back(unit_option_row(opt, unit->group.empty() ? kAlgorithmGroup : unit->group));
+    }
+  }
+  // Which algorithms each option applies to: those whose unit reads it.
+  for (std::size_t i = first; i < t.size(); ++i) {
+    for (const AlgorithmName* n : algorithm_names())
+      if (find_algorithm(n->name)->reads(t[i].key)) t[i].applies_to.insert(Algo{n->name});
+    if (t[i].applies_to.empty()) throw std::logic_error("option '" + t[i].key + "' is read by no algorithm");
+  }
+}
+
+void add_loop_rows(std::vector<RunOptionInfo>& t) {
+  const std::string L = "Training loop";
+  t.push_back(row("epochs", L, "N", "Epochs", {}, &RunOptions::epochs, integer_codec<int>(1, kMaxEpochs)));
+  t.push_back(row("batch", L, "N", "Mini-batch size", {}, &RunOptions::batch, integer_codec<Index>(1, kMaxBatch)));
+  t.push_back(row("seed", L, "N", "Seed for initialisation and shuffling (0 .. 2^64-1)", {}, &RunOptions::seed,
                   integer_codec<std::uint64_t>(0, std::numeric_limits<std::uint64_t>::max())));
-  t.push_back(row("eval_every", L, "N", "Also evaluate every N iterations (0: epoch ends only)", all,
+  t.push_back(row("eval_every", L, "N", "Also evaluate every N iterations (0: epoch ends only)", {},
                   &RunOptions::eval_every, integer_codec<Index>(0, Index(1) << 40)));
-  t.push_back(row("diagnostics", L, "", "Record per-layer diagnostics and the full-batch gradient norm", all,
+  t.push_back(row("diagnostics", L, "", "Record per-layer diagnostics and the full-batch gradient norm", {},
                   &RunOptions::diagnostics, flag_codec()));
-  t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", all,
+  t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", {},
                   &RunOptions::grad_norm, flag_codec()));
   t.push_back(row("skip_train_eval", L, "",
                   "Do not evaluate the training set at evaluation points (its loss and accuracy columns stay "
                   "empty): cheaper frequent evaluation of test or validation accuracy",
-                  all, &RunOptions::skip_train_eval, flag_codec()));
+                  {}, &RunOptions::skip_train_eval, flag_codec()));
   t.push_back(row("threads", L, "N",
                   "Threads (0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
                   "evaluation) goes to the other threads, which sleep instead of spinning",
-                  all, &RunOptions::threads, integer_codec<int>(0, kMaxThreads)));
+                  {}, &RunOptions::threads, integer_codec<int>(0, kMaxThreads)));
+}
+
+std::vector<RunOptionInfo> build_table() {
+  std::vector<RunOptionInfo> t;
+  add_data_rows(t);
+  add_model_rows(t);
+  add_algorithm_rows(t);
+  add_loop_rows(t);
   return t;
-}
-
-/// Fills the defaults that depend on the algorithm (and on the quirks).
-RunOptions resolved(RunOptions o) {
-  if (!o.lr) {
-    const bool adam = o.algo == Algo::Adam || (o.algo == Algo::ProxProp && o.outer == UpdateKind::Adam);
-    o.lr = adam ? UpdateOptions::adam().lr : o.algo == Algo::ProxProp ? ProxPropOptions{}.outer.lr
-                                                                      : UpdateOptions::sgd().lr;
-  }
-  if (!o.momentum) o.momentum = (o.algo == Algo::Momentum || o.algo == Algo::Nesterov) ? 0.9 : 0.0;
-  if (o.algo == Algo::Nesterov) o.nesterov = true;
-  if (!o.solver) {
-    // Quirks describe the authors' solver: asking for them picks it, here and only here.
-    const bool quirky = o.compat_authors || o.quirks.any();
-    o.solver = quirky ? SolverSpec{SolverKind::Reference, SolverKind::Reference} : SolverSpec{};
-  }
-  return o;
-}
-
-UpdateOptions update_options_of(const RunOptions& o, UpdateKind kind) {
-  UpdateOptions u = kind == UpdateKind::Adam ? UpdateOptions::adam(*o.lr) : UpdateOptions::sgd(*o.lr);
-  u.weight_decay = o.weight_decay;
-  if (kind == UpdateKind::Adam) {
-    if (*o.momentum != 0 || o.nesterov)
-      throw OptionError(o.momentum != 0 ? "momentum" : "nesterov", "applies to SGD, not to Adam");
-    u.beta1 = o.beta1;
-    u.beta2 = o.beta2;
-    u.eps = o.eps;
-  } else {
-    u.momentum = *o.momentum;
-    u.nesterov = o.nesterov;
-  }
-  u.validate();
-  return u;
 }
 
 }  // namespace
@@ -472,6 +507,35 @@ const RunOptionInfo* find_run_option(std::string_view key) {
     if (info.key == key) return &info;
   return nullptr;
 }
+
+namespace {
+
+/// The value of every option an algorithm may read (the rows with an
+/// applies_to set), null when unset: what its unit resolves and builds from.
+json algorithm_settings(const RunOptions& o) {
+  json s = json::object();
+  for (const RunOptionInfo& info : run_option_table())
+    if (!info.applies_to.empty()) s[info.key] = info.to_json(o);
+  return s;
+}
+
+/// Fills the defaults that depend on the algorithm (its unit's resolve()).
+RunOptions resolved(RunOptions o) {
+  const AlgorithmInfo& unit = algorithm_info(o.algo.name);
+  if (!unit.resolve) return o;
+  const json before = algorithm_settings(o);
+  json after = before;
+  unit.resolve(o.algo.name, after);
+  for (const auto& [key, value] : after.items())
+    if (!value.is_null() && value != before.value(key, json())) {
+      const RunOptionInfo* info = find_run_option(key);
+      if (!info) throw std::logic_error("--algo " + o.algo.name + " resolves an unknown option '" + key + "'");
+      info->from_json(o, value);
+    }
+  return o;
+}
+
+}  // namespace
 
 void read_run_options(const json& j, const std::string& source, RunOptions& options) {
   if (!j.is_object())
@@ -507,6 +571,53 @@ void check_applicable(const RunOptions& options, const std::vector<std::string>&
     for (Algo a : info->applies_to) algos += (algos.empty() ? "" : ", ") + to_string(a);
     throw OptionError(key, "applies to --algo " + algos + ", not " + to_string(options.algo));
   }
+}
+
+namespace {
+
+/// `text` safe inside a Markdown table cell.
+std::string markdown_cell(std::string text) {
+  std::string out;
+  for (char c : text) out += c == '|' ? std::string("\\|") : c == '\n' ? std::string(" ") : std::string(1, c);
+  return out;
+}
+
+/// The default of `info` as a table shows it: its JSON value, or "by algorithm"
+/// when the chosen algorithm's unit resolves it.
+std::string default_text(const RunOptionInfo& info) {
+  const json v = info.to_json(RunOptions{});
+  if (v.is_null()) return "by algorithm";
+  if (v.is_string()) return v.get<std::string>().empty() ? "(empty)" : "`" + v.get<std::string>() + "`";
+  return "`" + v.dump() + "`";
+}
+
+}  // namespace
+
+std::string run_options_markdown() {
+  std::string md =
+      "# Options of `sibp train`\n\n"
+      "Generated from the option table (`src/experiment/run_options.cpp` and the algorithm units of\n"
+      "`src/train/registry.hpp`) by `sibp options --markdown > docs/options.md`; a test fails when this\n"
+      "file is stale. Every option is also a key of `config.json` and of experiment files (the name\n"
+      "without dashes, `-` as `_`), and a keyword argument in Python.\n\n"
+      "## Algorithms (`--algo`)\n\n| name | Python class | what it is |\n|---|---|---|\n";
+  for (const AlgorithmName* n : algorithm_names())
+    md += "| `" + n->name + "` | `sibp." + n->python_class + "` | " + markdown_cell(n->summary) + " |\n";
+  std::vector<std::string> groups;
+  for (const RunOptionInfo& info : run_option_table())
+    if (std::find(groups.begin(), groups.end(), info.group) == groups.end()) groups.push_back(info.group);
+  for (const std::string& group : groups) {
+    md += "\n## " + group + "\n\n| option | value | default | applies to | description |\n|---|---|---|---|---|\n";
+    for (const RunOptionInfo& info : run_option_table()) {
+      if (info.group != group) continue;
+      std::string algos;
+      for (const Algo& a : info.applies_to) algos += (algos.empty() ? "" : ", ") + a.name;
+      md += "| `" + info.cli + "` | " + (info.value_name.empty() ? "(flag)" : info.value_name) + " | " +
+            default_text(info) + " | " + (algos.empty() ? "all" : algos) + " | " + markdown_cell(info.help) +
+            (info.repeatable ? " (repeatable)" : "") + " |\n";
+    }
+  }
+  return md;
 }
 
 NetworkSpec ModelSpec::network(const Shape& input, Index classes, const std::string& data_name) const {
@@ -551,45 +662,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
     if (!why.empty()) throw OptionError("precision", "bf16: " + why + "; use --precision f32");
   }
 
-  if (o.compat_authors && o.quirks.any())
-    throw OptionError("quirk", "--compat authors already sets every quirk; drop --quirk");
-  switch (o.algo) {
-    case Algo::SGD:
-    case Algo::Momentum:
-    case Algo::Nesterov:
-      if (o.algo != Algo::SGD && *o.momentum == 0)
-        throw OptionError("momentum", "--algo " + to_string(o.algo) + " needs momentum > 0, got 0");
-      algorithm_ = update_options_of(o, UpdateKind::SGD);
-      break;
-    case Algo::Adam: algorithm_ = update_options_of(o, UpdateKind::Adam); break;
-    case Algo::SIBP: {
-      SibpOptions s;
-      s.eta = o.eta;
-      s.lambda = o.lambda;
-      s.solver = *o.solver;
-      s.solver_iters = o.solver_iters;
-      s.solver_tol = o.solver_tol;
-      s.solver_stop = o.solver_stop;
-      s.conv_solver_iters = o.conv_solver_iters;
-      s.cg_space = o.cg_space;
-      s.mode = o.update;
-      s.quirks = o.compat_authors ? ReferenceQuirks::authors() : o.quirks;
-      s.validate();
-      algorithm_ = s;
-      break;
-    }
-    case Algo::ProxProp: {
-      ProxPropOptions p;
-      p.tau = o.tau;
-      p.solver = o.prox_solver;
-      p.prox_iters = o.prox_iters;
-      p.cg = o.prox_cg;
-      p.outer = update_options_of(o, o.outer);
-      p.validate();
-      algorithm_ = p;
-      break;
-    }
-  }
+  algorithm_ = algorithm_info(o.algo.name).build(o.algo.name, AlgorithmSettings(algorithm_settings(o)));
 
   fit_.epochs = o.epochs;
   fit_.batch_size = o.batch;

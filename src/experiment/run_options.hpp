@@ -30,17 +30,29 @@
 #include "nn/init.hpp"
 #include "train/algorithms.hpp"
 #include "train/fit.hpp"
+#include "train/proxprop.hpp"
+#include "train/sibp.hpp"
 
 namespace sibp {
 
 /// Largest accepted --threads.
 inline constexpr int kMaxThreads = 256;
 
-/// The training algorithm of a run, as `--algo` names it.
-enum class Algo { SGD, Momentum, Nesterov, Adam, SIBP, ProxProp };
-/// "sgd", "momentum", "nesterov", "adam", "sibp", "proxprop".
-std::string to_string(Algo a);
-/// Throws OptionError("algo") listing the names otherwise.
+/// The training algorithm of a run, as `--algo` names it: a name of the
+/// algorithm registry (train/registry.hpp), which is the list of algorithms.
+struct Algo {
+  std::string name = "sgd";
+  /// Names of built-in algorithms, for C++ callers (the registry has every one).
+  static const Algo SGD, Momentum, Nesterov, Adam, SIBP, ProxProp;
+  bool operator==(const Algo& o) const { return name == o.name; }
+  bool operator!=(const Algo& o) const { return name != o.name; }
+  bool operator<(const Algo& o) const { return name < o.name; }
+};
+inline const Algo Algo::SGD{"sgd"}, Algo::Momentum{"momentum"}, Algo::Nesterov{"nesterov"}, Algo::Adam{"adam"},
+    Algo::SIBP{"sibp"}, Algo::ProxProp{"proxprop"};
+/// The name.
+inline std::string to_string(const Algo& a) { return a.name; }
+/// Throws OptionError("algo") listing the registered names unless `name` is one.
 Algo parse_algo(std::string_view name);
 /// "f32" or "bf16"; throws OptionError("precision") otherwise.
 Precision parse_precision(std::string_view name);
@@ -69,20 +81,17 @@ struct RunOptions {
   Precision precision = Precision::F32;
   // Algorithm
   Algo algo = Algo::SGD;
-  std::optional<double> lr;        ///< unset: 0.1 (SGD family), 1e-3 (Adam), 1 (ProxProp's outer SGD)
-  std::optional<double> momentum;  ///< unset: 0.9 for momentum/nesterov, else 0
+  // Unset optionals take the chosen algorithm's default (its unit's resolve()).
+  std::optional<double> lr;            ///< e.g. 0.1 (SGD family), 1e-3 (Adam), 1 (ProxProp's outer SGD)
+  std::optional<double> momentum;      ///< 0.9 for momentum/nesterov, else 0
   bool nesterov = false;
-  double weight_decay = 0.0;
+  std::optional<double> weight_decay;  ///< 0, or 1e-2 for adamw (as torch.optim.AdamW)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   // SIBP (ALGORITHMS.md §3)
   double eta = 0.1;
   std::vector<double> lambda{1.0};
   std::optional<SolverSpec> solver;  ///< unset: exact:gn-cg, or reference when quirks are asked for
   int solver_iters = 5;
-  double solver_tol = 0.0;           ///< gn-cg's tolerance θ (SibpOptions::solver_tol)
-  CgStop solver_stop = CgStop::RelativeDecrease;  ///< what θ is compared with
-  int conv_solver_iters = 0;         ///< on convolutions; 0: solver_iters
-  CgSpace cg_space = CgSpace::Auto;  ///< gn-cg's space; auto: the cost model
   UpdateMode update = UpdateMode::Sequential;
   ReferenceQuirks quirks;            ///< --quirk (each one named)
   bool compat_authors = false;       ///< --compat authors: every quirk
@@ -92,6 +101,9 @@ struct RunOptions {
   int prox_iters = 3;
   ProxPropCg prox_cg = ProxPropCg::Reference;
   UpdateKind outer = UpdateKind::SGD;
+  /// The options algorithm units declare themselves (AlgorithmInfo::options),
+  /// by key; a missing key has the unit's default.
+  nlohmann::json unit_options = nlohmann::json::object();
   // Loop
   int epochs = 5;
   Index batch = 100;
@@ -150,6 +162,11 @@ nlohmann::json run_options_json(const RunOptions& options);
 /// set explicitly, where a mismatch is a mistake. (Keys inherited from a base
 /// or a config file may not apply; they are ignored.)
 void check_applicable(const RunOptions& options, const std::vector<std::string>& keys);
+
+/// The option reference (docs/options.md, `sibp options --markdown`): the
+/// algorithms of the registry, then one table per option group, generated from
+/// the option table so it cannot go stale.
+std::string run_options_markdown();
 
 /// The model part of a run.
 struct ModelSpec {

@@ -123,4 +123,36 @@ void write_sweep_csv(const fs::path& path, const std::vector<SweepPoint>& points
   write_file_atomic(path, csv.str());
 }
 
+std::string sweep_markdown(const std::vector<SweepSummary>& sweeps) {
+  std::ostringstream md;
+  md << "## Largest stable step\n\n"
+        "A run counts as diverged when training stopped on a non-finite step, when its final training loss is "
+        "not clearly below its loss at iteration 0 (above 95% of it: a run that collapsed to a constant "
+        "prediction, or whose logits blew up while its accuracy held), or when a final metric is not finite."
+        "\n\n";
+  md << "| sweep | fixed options | parameter | values tried | largest stable value | every smaller value stable |\n"
+        "|---|---|---|---|---|---|\n";
+  for (const SweepSummary& s : sweeps) {
+    std::string range = s.values.empty() ? "–"
+                                          : format_number(s.values.front().value) + " … " +
+                                                format_number(s.values.back().value) + " (" +
+                                                std::to_string(s.values.size()) + ")";
+    md << "| " << md_cell(s.label) << " | " << md_cell(s.hyper) << " | " << s.param << " | " << range << " | "
+       << (s.largest_stable ? format_number(*s.largest_stable) : "none") << " | "
+       << (s.largest_stable ? (s.all_smaller_stable ? "yes" : "no") : "–") << " |\n";
+  }
+  md << "\n";
+  for (const SweepSummary& s : sweeps) {
+    md << "### " << s.label << " (" << s.param << ")\n\n";
+    md << "| " << s.param << " | seeds run | diverged | final train loss | final test acc (%) |\n"
+          "|---|---|---|---|---|\n";
+    for (const SweepValueSummary& v : s.values) {
+      md << "| " << format_number(v.value) << " | " << v.complete << "/" << v.seeds << " | " << v.diverged << " | "
+         << md_stat(v.final_train_loss, 4) << " | " << md_stat(v.final_test_acc, 2, 100) << " |\n";
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
 }  // namespace sibp

@@ -54,6 +54,10 @@ struct SweepSummary {
 /// Groups classified points by sweep (in file order) and value.
 std::vector<SweepSummary> summarize_sweeps(const ExperimentFile& experiment, const std::vector<SweepPoint>& points);
 
+/// The "Largest stable step" section of report.md: one table over the sweeps,
+/// then one per sweep.
+std::string sweep_markdown(const std::vector<SweepSummary>& sweeps);
+
 /// Writes sweep.csv (atomically): label,param,value,seed,status,final_train_loss,final_test_acc,reason
 /// with status "stable", "diverged" or "missing".
 void write_sweep_csv(const std::filesystem::path& path, const std::vector<SweepPoint>& points);

@@ -212,30 +212,31 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
 }
 
 RunData load_run_data(const RunSpec& spec) {
-  const RunOptions& o = spec.options();
+  const DataSpecOptions& ds = spec.data();
+  const std::string& name = spec.options().data;
   DataOptions data_options;
-  data_options.data_dir = spec.data().dir;
+  data_options.data_dir = ds.dir;
   RunData d;
-  d.data = load_data(spec.data().spec, data_options);
-  if (o.val_split > 0) d.val = split_validation(d.data.train, o.val_split);
-  if (o.train_subset > 0) {
-    if (o.train_subset > d.data.train.size())
-      throw OptionError("train_subset", "the training split of '" + o.data + "' has " +
+  d.data = load_data(ds.spec, data_options);
+  if (ds.val_split > 0) d.val = split_validation(d.data.train, ds.val_split);
+  if (ds.train_subset > 0) {
+    if (ds.train_subset > d.data.train.size())
+      throw OptionError("train_subset", "the training split of '" + name + "' has " +
                                             std::to_string(d.data.train.size()) + " samples (after --val-split), fewer than " +
-                                            std::to_string(o.train_subset));
-    d.data.train = d.data.train.slice(0, o.train_subset, d.data.train.name());
+                                            std::to_string(ds.train_subset));
+    d.data.train = d.data.train.slice(0, ds.train_subset, d.data.train.name());
   }
-  if (o.test_subset > 0) {
+  if (ds.test_subset > 0) {
     const Index have = d.data.test ? d.data.test->size() : 0;
-    if (o.test_subset > have)
-      throw OptionError("test_subset", "the test split of '" + o.data + "' has " + std::to_string(have) +
-                                           " samples, fewer than " + std::to_string(o.test_subset));
-    d.data.test = d.data.test->slice(0, o.test_subset, d.data.test->name());
+    if (ds.test_subset > have)
+      throw OptionError("test_subset", "the test split of '" + name + "' has " + std::to_string(have) +
+                                           " samples, fewer than " + std::to_string(ds.test_subset));
+    d.data.test = d.data.test->slice(0, ds.test_subset, d.data.test->name());
   }
   const Dataset& train = d.data.train;
-  if (train.size() == 0) throw DataError(o.data + ": the training split has no samples");
-  d.net = spec.model().network(train.sample_shape(), train.num_classes(), o.data);
-  d.norm = o.standardize ? train.fit_standardization() : Normalization{};
+  if (train.size() == 0) throw DataError(name + ": the training split has no samples");
+  d.net = spec.model().network(train.sample_shape(), train.num_classes(), name);
+  d.norm = ds.standardize ? train.fit_standardization() : Normalization{};
   return d;
 }
 
@@ -319,12 +320,8 @@ bool run_is_complete(const fs::path& out_dir) {
 }
 
 RunOptions stored_run_options(const fs::path& out_dir) {
-  const fs::path file = out_dir / "config.json";
-  json j = read_json_file(file);
-  if (!j.is_object()) throw DataError(file.string() + ": expected a JSON object of run options");
-  for (const char* drop : {"software", "data_shape"}) j.erase(drop);
   RunOptions o;
-  read_run_options(j, file.string(), o);
+  read_run_options(read_run_config(out_dir), (out_dir / "config.json").string(), o);
   return o;
 }
 
@@ -369,117 +366,107 @@ RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
 
 }  // namespace
 
-RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode,
-                        Communicator& comm) {
-  const RunOptions& o = spec.options();
-  use_threads(spec.threads());
-  // Everything that can be refused is checked before the folder is touched.
-  RunData d = load_on_every_rank(spec, comm);
+namespace {
+
+/// Throws UsageError if the run would need more memory than the machine has.
+void check_memory(const RunData& d, const RunOptions& o) {
   const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
   if (have > 0 && need > have)
     throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
                      " parameters, batches of " + std::to_string(o.batch) + "), more than this machine's " +
                      gigabytes(have) + "; use a smaller network (--layers/--arch) or --batch");
-  if (!comm.is_root()) {
-    // Rank 0 owns the folder; the others learn what it decided and write nothing.
-    char plan = 0;
-    comm.broadcast(&plan, 1, 0, "the output folder's plan");
-    switch (static_cast<FolderPlan>(plan)) {
-      case FolderPlan::Fresh: break;
-      case FolderPlan::Finished: {
-        RunOutcome done;
-        done.out_dir = out;
-        done.message = "already finished";
-        done.resumed = true;
-        return done;
-      }
-      case FolderPlan::Resume:
-      case FolderPlan::Refused:
-        throw UsageError("rank 0 refused the output folder " + out.string() +
-                         " (its message says why)");
-    }
-    return o.dtype == DType::F64 ? train_typed<double>(spec, d, nullptr, out, false, hooks, comm)
-                                 : train_typed<float>(spec, d, nullptr, out, false, hooks, comm);
+}
+
+/// True for the modes that continue a run found in the folder.
+bool continues(OutputMode mode) { return mode == OutputMode::Resume || mode == OutputMode::Continue; }
+
+RunOutcome train_any(const RunSpec& spec, RunData& d, RunFolder* folder, const fs::path& out, bool resume,
+                     const RunHooks& hooks, Communicator& comm) {
+  return spec.options().dtype == DType::F64 ? train_typed<double>(spec, d, folder, out, resume, hooks, comm)
+                                            : train_typed<float>(spec, d, folder, out, resume, hooks, comm);
+}
+
+/// The outcome of a run that finished before (rank 0 reads it from the folder).
+RunOutcome already_finished(const fs::path& out, bool read_folder) {
+  RunOutcome done;
+  done.out_dir = out;
+  done.message = "already finished";
+  done.resumed = true;
+  if (!read_folder) return done;
+  done.rows = read_metrics_csv(out / "metrics.csv");
+  const json result = read_json_file(out / "result.json");
+  if (result.value("status", "") == "diverged") done.status = RunStatus::Diverged;
+  return done;
+}
+
+/// Ranks other than 0: learn what rank 0 decided about the folder, then train
+/// writing nothing (or stop with it).
+RunOutcome follow_root(const RunSpec& spec, RunData& d, const fs::path& out, const RunHooks& hooks,
+                       Communicator& comm) {
+  char plan = 0;
+  comm.broadcast(&plan, 1, 0, "the output folder's plan");
+  switch (static_cast<FolderPlan>(plan)) {
+    case FolderPlan::Fresh: break;
+    case FolderPlan::Finished: return already_finished(out, false);
+    case FolderPlan::Resume:
+    case FolderPlan::Refused:
+      throw UsageError("rank 0 refused the output folder " + out.string() + " (its message says why)");
   }
-  const auto tell_others = [&](FolderPlan plan) {
-    if (comm.size() == 1) return;
-    char c = static_cast<char>(plan);
-    comm.broadcast(&c, 1, 0, "the output folder's plan");
-  };
-  std::optional<RunFolder> folder_holder;
-  RunFolder::Content content{};
-  const json options = run_options_json(o);
-  try {
-    folder_holder.emplace(out);
-    content = folder_holder->content();
-  } catch (...) {
-    tell_others(FolderPlan::Refused);
-    throw;
-  }
-  RunFolder& folder = *folder_holder;
+  return train_any(spec, d, nullptr, out, false, hooks, comm);
+}
+
+/// What to do with what the folder holds in `mode`: Fresh, Resume or Finished.
+/// Throws UsageError when the mode does not allow it (or the stored run's
+/// options differ from `options`).
+FolderPlan plan_for(RunFolder::Content content, OutputMode mode, const fs::path& out, const json& options,
+                    int processes) {
   const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
-  try {
-    switch (content) {
-      case RunFolder::Content::Empty:
-        if (mode == OutputMode::Resume) throw UsageError("--resume: " + out.string() + " holds no run to resume");
-        break;
-      case RunFolder::Content::Complete:
-        if (mode == OutputMode::New)
-          throw UsageError(out.string() + " already holds a finished run" + hint);
-        if (mode == OutputMode::Resume || mode == OutputMode::Continue) {
-          check_same_options(run_options_json(stored_run_options(out)), options, out);
-          folder.finish();  // a run killed after result.json may still have its links
-          RunOutcome done;
-          done.out_dir = out;
-          done.rows = read_metrics_csv(out / "metrics.csv");
-          done.message = "already finished";
-          done.resumed = true;
-          const json result = read_json_file(out / "result.json");
-          if (result.value("status", "") == "diverged") done.status = RunStatus::Diverged;
-          tell_others(FolderPlan::Finished);
-          return done;
-        }
-        break;
-      case RunFolder::Content::Interrupted:
-        if (mode == OutputMode::New) throw UsageError(out.string() + " holds an interrupted run" + hint);
-        if (mode == OutputMode::Resume || mode == OutputMode::Continue)
-          check_same_options(run_options_json(stored_run_options(out)), options, out);
-        if ((mode == OutputMode::Resume || mode == OutputMode::Continue) && comm.size() > 1)
-          // The checkpoint is on rank 0's disk only; resuming would need it on every rank.
-          throw UsageError(out.string() + " holds an interrupted run; resuming with " + std::to_string(comm.size()) +
-                           " processes is not supported: resume it with one process, or use --overwrite");
-        break;
-      case RunFolder::Content::Unusable:
-        if (mode == OutputMode::New)
-          throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
-                                          "--overwrite to start over, or another --out");
-        if (mode == OutputMode::Resume)
-          throw UsageError("--resume: " + out.string() +
-                           " holds no checkpoint (the run stopped before its first evaluation); use --overwrite");
-        break;
-    }
-  } catch (...) {
-    tell_others(FolderPlan::Refused);
-    throw;
+  const auto check_stored = [&] { check_same_options(run_options_json(stored_run_options(out)), options, out); };
+  switch (content) {
+    case RunFolder::Content::Empty:
+      if (mode == OutputMode::Resume) throw UsageError("--resume: " + out.string() + " holds no run to resume");
+      return FolderPlan::Fresh;
+    case RunFolder::Content::Complete:
+      if (mode == OutputMode::New) throw UsageError(out.string() + " already holds a finished run" + hint);
+      if (!continues(mode)) return FolderPlan::Fresh;
+      check_stored();
+      return FolderPlan::Finished;
+    case RunFolder::Content::Interrupted:
+      if (mode == OutputMode::New) throw UsageError(out.string() + " holds an interrupted run" + hint);
+      if (!continues(mode)) return FolderPlan::Fresh;
+      check_stored();
+      if (processes > 1)
+        // The checkpoint is on rank 0's disk only; resuming would need it on every rank.
+        throw UsageError(out.string() + " holds an interrupted run; resuming with " + std::to_string(processes) +
+                         " processes is not supported: resume it with one process, or use --overwrite");
+      return FolderPlan::Resume;
+    case RunFolder::Content::Unusable:
+      if (mode == OutputMode::New)
+        throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
+                                        "--overwrite to start over, or another --out");
+      if (mode == OutputMode::Resume)
+        throw UsageError("--resume: " + out.string() +
+                         " holds no checkpoint (the run stopped before its first evaluation); use --overwrite");
+      return FolderPlan::Fresh;
   }
-  const bool resume =
-      (mode == OutputMode::Resume || mode == OutputMode::Continue) && content == RunFolder::Content::Interrupted;
-  tell_others(resume ? FolderPlan::Resume : FolderPlan::Fresh);
-  if (!resume) {
-    folder.clear();
-    json config = options;
-    config["software"] = {{"name", "sibp"}, {"version", SIBP_VERSION}};
-    config["data_shape"] = {{"train", d.data.train.size()},
-                            {"val", d.val ? d.val->size() : 0},
-                            {"test", d.data.test ? d.data.test->size() : 0},
-                            {"features", d.data.train.num_features()},
-                            {"input", d.net.input.to_string()},
-                            {"classes", d.data.train.num_classes()}};
-    write_file_atomic(out / "config.json", config.dump(2) + "\n");
-  }
-  RunOutcome outcome = o.dtype == DType::F64 ? train_typed<double>(spec, d, &folder, out, resume, hooks, comm)
-                                             : train_typed<float>(spec, d, &folder, out, resume, hooks, comm);
-  if (outcome.status == RunStatus::Stopped) return outcome;  // resumable: the links stay
+  return FolderPlan::Fresh;
+}
+
+/// config.json of a new run: its options, the software and the data's shape.
+void write_config(const fs::path& out, const json& options, const RunData& d) {
+  json config = options;
+  config["software"] = {{"name", "sibp"}, {"version", SIBP_VERSION}};
+  config["data_shape"] = {{"train", d.data.train.size()},
+                          {"val", d.val ? d.val->size() : 0},
+                          {"test", d.data.test ? d.data.test->size() : 0},
+                          {"features", d.data.train.num_features()},
+                          {"input", d.net.input.to_string()},
+                          {"classes", d.data.train.num_classes()}};
+  write_file_atomic(out / "config.json", config.dump(2) + "\n");
+}
+
+/// result.json of a finished run.
+json result_json(const RunOutcome& outcome, const Communicator& comm) {
   json result = {{"status", to_string(outcome.status)},
                  {"message", outcome.message},
                  {"train_seconds", outcome.train_seconds},
@@ -497,8 +484,50 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
                                         {"broadcast_calls", static_cast<double>(v.broadcast_calls) / steps}};
   }
   if (!outcome.rows.empty()) result["final"] = row_json(outcome.rows.back());
-  write_file_atomic(out / "result.json", result.dump(2) + "\n");
-  folder.finish();
+  return result;
+}
+
+}  // namespace
+
+RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks& hooks, OutputMode mode,
+                        Communicator& comm) {
+  use_threads(spec.threads());
+  // Everything that can be refused is checked before the folder is touched.
+  RunData d = load_on_every_rank(spec, comm);
+  check_memory(d, spec.options());
+  // Rank 0 owns the folder; the others learn what it decided and write nothing.
+  if (!comm.is_root()) return follow_root(spec, d, out, hooks, comm);
+  const auto tell_others = [&](FolderPlan plan) {
+    if (comm.size() == 1) return;
+    char c = static_cast<char>(plan);
+    comm.broadcast(&c, 1, 0, "the output folder's plan");
+  };
+  std::optional<RunFolder> folder;
+  const json options = run_options_json(spec.options());
+  FolderPlan plan = FolderPlan::Fresh;
+  std::optional<RunOutcome> finished;
+  try {
+    folder.emplace(out);
+    plan = plan_for(folder->content(), mode, out, options, comm.size());
+    if (plan == FolderPlan::Finished) {
+      folder->finish();  // a run killed after result.json may still have its links
+      finished = already_finished(out, true);
+    }
+  } catch (...) {
+    tell_others(FolderPlan::Refused);
+    throw;
+  }
+  tell_others(plan);
+  if (finished) return *finished;
+  const bool resume = plan == FolderPlan::Resume;
+  if (!resume) {
+    folder->clear();
+    write_config(out, options, d);
+  }
+  RunOutcome outcome = train_any(spec, d, &*folder, out, resume, hooks, comm);
+  if (outcome.status == RunStatus::Stopped) return outcome;  // resumable: the links stay
+  write_file_atomic(out / "result.json", result_json(outcome, comm).dump(2) + "\n");
+  folder->finish();
   return outcome;
 }
 

@@ -49,17 +49,21 @@ StepReport BackProp<T>::step(Network<T>& net, const Batch<T>& batch) {
     report.finite = false;
     return report;
   }
-  rule_.step(net, grads_);
+  rule_->step(net, grads_);
   report.finite = net.all_finite();
   return report;
 }
 
-template <typename T>
-std::string BackProp<T>::name() const {
-  const auto& o = rule_.options();
-  if (o.kind == UpdateKind::Adam) return "adam";
-  if (o.momentum > 0) return o.nesterov ? "nesterov" : "momentum";
+std::string algorithm_name(const UpdateOptions& options) {
+  if (options.kind == UpdateKind::Adam) return "adam";
+  if (options.momentum > 0) return options.nesterov ? "nesterov" : "momentum";
   return "sgd";
+}
+
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const UpdateOptions& options, const NetworkSpec&,
+                                                      Communicator& comm) {
+  return std::make_unique<BackProp<T>>(options, comm);
 }
 
 template double backprop_gradients<float>(const Network<float>&, Tape<float>&,
@@ -68,6 +72,10 @@ template double backprop_gradients<float>(const Network<float>&, Tape<float>&,
 template double backprop_gradients<double>(const Network<double>&, Tape<double>&,
                                            const Eigen::Ref<const Mat<double>>&, Gradients<double>&,
                                            BackpropWork<double>&, Index);
+template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const UpdateOptions&, const NetworkSpec&,
+                                                                          Communicator&);
+template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const UpdateOptions&,
+                                                                            const NetworkSpec&, Communicator&);
 template class BackProp<float>;
 template class BackProp<double>;
 

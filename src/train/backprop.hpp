@@ -1,6 +1,9 @@
 #pragma once
 /// Error back propagation of the batch-mean loss (ALGORITHMS.md §2).
+#include <memory>
+
 #include "core/communicator.hpp"
+#include "nn/architecture.hpp"
 #include "train/algorithm.hpp"
 #include "train/gradients.hpp"
 #include "train/update_rule.hpp"
@@ -29,27 +32,38 @@ template <typename T>
 double backprop_gradients(const Network<T>& net, Tape<T>& tape, const Eigen::Ref<const Mat<T>>& Y,
                           Gradients<T>& grads, BackpropWork<T>& work, Index mean_over = 0);
 
-/// Back propagation + an UpdateRule: SGD, momentum, Nesterov, Adam.
+/// Back propagation + an update rule (an UpdatePolicy: SGD, momentum, Nesterov,
+/// Adam, AdamW, RMSprop, ...); its name and checkpoint state are the rule's.
 template <typename T>
 class BackProp : public TrainingAlgorithm<T> {
  public:
   /// `comm`: the ranks that hold the other shards of every batch (§6); the
   /// gradients are summed over them before the update.
+  explicit BackProp(std::unique_ptr<UpdatePolicy<T>> rule, Communicator& comm = single_process())
+      : rule_(std::move(rule)), comm_(&comm) {}
+  /// SGD or Adam; throws OptionError if options.validate() fails.
   explicit BackProp(const UpdateOptions& options, Communicator& comm = single_process())
-      : rule_(options), comm_(&comm) {}
+      : BackProp(make_update_policy<T>(options), comm) {}
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
-  std::string name() const override;
-  AlgorithmState<T> state() const override { return rule_.state(); }
-  void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_.restore(s, net); }
+  std::string name() const override { return rule_->name(); }
+  AlgorithmState<T> state() const override { return rule_->state(); }
+  void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_->restore(s, net); }
   const Gradients<T>& last_gradients() const { return grads_; }
 
  private:
-  UpdateRule<T> rule_;
+  std::unique_ptr<UpdatePolicy<T>> rule_;
   Tape<T> tape_;
   Gradients<T> grads_;
   BackpropWork<T> work_;
   Communicator* comm_;
   std::vector<T> buffer_;  // the packed gradients of the allreduce
 };
+
+/// The AlgorithmOptions interface of UpdateOptions (train/algorithms.hpp):
+/// BackProp with an SGD or Adam rule, named as the rule.
+std::string algorithm_name(const UpdateOptions& options);
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const UpdateOptions& options, const NetworkSpec& spec,
+                                                      Communicator& comm);
 
 }  // namespace sibp

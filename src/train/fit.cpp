@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "core/error.hpp"
 #include "core/format.hpp"
@@ -101,6 +102,143 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
   return full_gradient(net, data, norm, chunk).norm();
 }
 
+namespace {
+
+/// §6: every rank needs a sample of every batch (an empty shard would give a
+/// layer without columns); the last batch of an epoch may be the short one.
+void check_batches_cover_ranks(const Dataset& train, const FitOptions& options, int R) {
+  const Index last = train.size() % options.batch_size;
+  const Index smallest = last == 0 ? options.batch_size : std::min(options.batch_size, last);
+  if (smallest < R)
+    throw OptionError("batch", "with " + std::to_string(R) + " processes every batch needs at least " +
+                                   std::to_string(R) + " samples, but batches of " +
+                                   std::to_string(options.batch_size) + " over " + std::to_string(train.size()) +
+                                   " training samples include one of " + std::to_string(smallest));
+}
+
+/// The loop state to start from: a fresh one (samples in order, `rng`'s state)
+/// or `resume`, checked against this run's shape; `rng` continues from it.
+FitState start_state(Index n, long long batches_per_epoch, const FitOptions& options, const FitState* resume,
+                     Rng& rng) {
+  FitState state;
+  state.order.resize(static_cast<std::size_t>(n));
+  std::iota(state.order.begin(), state.order.end(), Index(0));
+  if (!resume) {
+    state.rng = rng.state();
+    return state;
+  }
+  if (resume->order.size() != static_cast<std::size_t>(n) || !rng.set_state(resume->rng) || resume->epoch < 0 ||
+      resume->epoch > options.epochs || resume->batch < 0 || resume->batch > batches_per_epoch)
+    throw DataError("checkpoint: its loop state (epoch " + std::to_string(resume->epoch) + ", batch " +
+                    std::to_string(resume->batch) + ", " + std::to_string(resume->order.size()) +
+                    " samples) does not fit this run (" + std::to_string(options.epochs) + " epochs of " +
+                    std::to_string(batches_per_epoch) + " batches, " + std::to_string(n) + " samples)");
+  return *resume;
+}
+
+/// Adds what a step communicated (`after` − `before`) to `total`.
+void add_volume(CommVolume& total, const CommVolume& before, const CommVolume& after) {
+  total.allreduce_calls += after.allreduce_calls - before.allreduce_calls;
+  total.allreduce_bytes += after.allreduce_bytes - before.allreduce_bytes;
+  total.gather_calls += after.gather_calls - before.gather_calls;
+  total.gather_bytes += after.gather_bytes - before.gather_bytes;
+  total.broadcast_calls += after.broadcast_calls - before.broadcast_calls;
+  total.broadcast_bytes += after.broadcast_bytes - before.broadcast_bytes;
+}
+
+/// Per-layer diagnostics carried between evaluation points: the weights at the
+/// last one, the mean target move since, and the last step's per-layer report.
+template <typename T>
+class DiagnosticsTracker {
+ public:
+  explicit DiagnosticsTracker(const Network<T>& net)
+      : L_(net.num_param_layers()), move_sum_(L_, 0.0), move_count_(L_, 0) {
+    remember_weights(net);
+  }
+  /// Records a step's per-layer report.
+  void add_step(StepReport report) {
+    for (const LayerDiagnostics& d : report.layers)
+      if (std::isfinite(d.target_move) && d.layer < L_) {
+        move_sum_[d.layer] += d.target_move;
+        ++move_count_[d.layer];
+      }
+    last_step_ = std::move(report);
+  }
+  /// Appends the diagnostic columns of an evaluation point at `iteration` to
+  /// `row`, then starts the next interval.
+  void add_columns(MetricsRow& row, const Network<T>& net, const Dataset& train, const Normalization& norm,
+                   long long iteration) {
+    const Gradients<T> g = full_gradient(net, train, norm);
+    row.extra.emplace_back("grad_norm", g.norm());
+    for (std::size_t i = 0; i < L_; ++i) {
+      const std::string p = "layer" + std::to_string(i + 1) + "_";
+      row.extra.emplace_back(p + "grad_norm", std::sqrt(static_cast<double>(g.dW[i].squaredNorm()) +
+                                                        static_cast<double>(g.db[i].squaredNorm())));
+      if (iteration > 0) {
+        const double base = static_cast<double>(W_prev_[i].norm());
+        row.extra.emplace_back(p + "update", static_cast<double>((net.params(i).W - W_prev_[i]).norm()) / base);
+      }
+    }
+    if (iteration > 0)
+      for (const LayerDiagnostics& d : last_step_.layers) {
+        const std::string p = "layer" + std::to_string(d.layer + 1) + "_";
+        row.extra.emplace_back(p + "obj_before", d.objective_before);
+        row.extra.emplace_back(p + "obj_after", d.objective_after);
+        row.extra.emplace_back(p + "solver_iters", d.solver_iterations);
+      }
+    for (std::size_t i = 0; i < L_; ++i)
+      if (move_count_[i] > 0)
+        row.extra.emplace_back("layer" + std::to_string(i + 1) + "_target_move",
+                               move_sum_[i] / static_cast<double>(move_count_[i]));
+    remember_weights(net);
+    std::fill(move_sum_.begin(), move_sum_.end(), 0.0);
+    std::fill(move_count_.begin(), move_count_.end(), 0);
+  }
+
+ private:
+  void remember_weights(const Network<T>& net) {
+    W_prev_.resize(L_);
+    for (std::size_t i = 0; i < L_; ++i) W_prev_[i] = net.params(i).W;
+  }
+  std::size_t L_;
+  std::vector<Mat<T>> W_prev_;
+  std::vector<double> move_sum_;
+  std::vector<long long> move_count_;
+  StepReport last_step_;
+};
+
+/// The losses and accuracies of an evaluation point (train unless skipped, val, test).
+template <typename T>
+void add_evaluations(MetricsRow& row, const Network<T>& net, const Dataset& train, const Dataset* val,
+                     const Dataset* test, const Normalization& norm, const FitOptions& options, Communicator& comm) {
+  if (!options.skip_train_eval) {
+    const EvalResult tr = evaluate(net, train, norm, 2000, comm);
+    row.train_loss = tr.loss;
+    row.train_acc = tr.accuracy;
+  }
+  if (val && val->size() > 0) {
+    const EvalResult v = evaluate(net, *val, norm, 2000, comm);
+    row.val_loss = v.loss;
+    row.val_acc = v.accuracy;
+  }
+  if (test && test->size() > 0) {
+    const EvalResult te = evaluate(net, *test, norm, 2000, comm);
+    row.test_loss = te.loss;
+    row.test_acc = te.accuracy;
+  }
+}
+
+/// Marks `result` diverged at the state's epoch and iteration.
+void mark_diverged(FitResult& result, const FitState& state, double loss) {
+  result.diverged = true;
+  result.diverged_epoch = state.epoch;
+  result.diverged_iteration = state.iteration;
+  result.message = "training diverged: loss or parameters became NaN/Inf at epoch " + std::to_string(state.epoch) +
+                   ", iteration " + std::to_string(state.iteration) + " (batch loss " + format_number(loss) + ")";
+}
+
+}  // namespace
+
 template <typename T>
 FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train, const Dataset* val,
               const Dataset* test, const Normalization& norm, const FitOptions& options,
@@ -108,110 +246,44 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   options.validate();
   if (train.size() == 0) throw DataError(train.name() + ": the training set is empty");
   const int R = comm.size();
-  {
-    // §6: every rank needs a sample of every batch (an empty shard would give a
-    // layer without columns); the last batch of an epoch may be the short one.
-    const Index last = train.size() % options.batch_size;
-    const Index smallest = last == 0 ? options.batch_size : std::min(options.batch_size, last);
-    if (smallest < R)
-      throw OptionError("batch", "with " + std::to_string(R) + " processes every batch needs at least " +
-                                     std::to_string(R) + " samples, but batches of " +
-                                     std::to_string(options.batch_size) + " over " + std::to_string(train.size()) +
-                                     " training samples include one of " + std::to_string(smallest));
-  }
+  check_batches_cover_ranks(train, options, R);
   using Clock = std::chrono::steady_clock;
   FitResult result;
   const Index n = train.size();
   const Index m = options.batch_size;
   const long long batches_per_epoch = (n + m - 1) / m;
   const long long total = batches_per_epoch * options.epochs;
-  const std::size_t L = net.num_param_layers();
-  const bool diagnostics = options.diagnostics;
   // The shuffling stream is separate from the initialisation stream so the
   // same seed gives the same batches whatever the initialiser drew.
   Rng rng(options.seed ^ 0x9E3779B97F4A7C15ULL);
-  FitState state;
-  state.order.resize(static_cast<std::size_t>(n));
-  std::iota(state.order.begin(), state.order.end(), Index(0));
-  if (resume) {
-    if (resume->order.size() != static_cast<std::size_t>(n) || !rng.set_state(resume->rng) || resume->epoch < 0 ||
-        resume->epoch > options.epochs || resume->batch < 0 || resume->batch > batches_per_epoch)
-      throw DataError("checkpoint: its loop state (epoch " + std::to_string(resume->epoch) + ", batch " +
-                      std::to_string(resume->batch) + ", " + std::to_string(resume->order.size()) +
-                      " samples) does not fit this run (" + std::to_string(options.epochs) + " epochs of " +
-                      std::to_string(batches_per_epoch) + " batches, " + std::to_string(n) + " samples)");
-    state = *resume;
-  }
-  if (!resume) state.rng = rng.state();
+  FitState state = start_state(n, batches_per_epoch, options, resume, rng);
   Batch<T> batch;
+  std::optional<DiagnosticsTracker<T>> diagnostics;
+  if (options.diagnostics) diagnostics.emplace(net);
 
-  // Diagnostics carried between evaluation points: the weights at the last one,
-  // the mean target move since, and the last step's per-layer report.
-  std::vector<Mat<T>> W_prev;
-  std::vector<double> move_sum(L, 0.0);
-  std::vector<long long> move_count(L, 0);
-  StepReport last_step;
-  const auto remember_weights = [&] {
-    W_prev.resize(L);
-    for (std::size_t i = 0; i < L; ++i) W_prev[i] = net.params(i).W;
-  };
-  if (diagnostics) remember_weights();
-
-  auto evaluate_point = [&]() -> bool {
+  const auto evaluate_point = [&]() -> bool {
     MetricsRow row;
     row.iteration = state.iteration;
     row.epoch = static_cast<double>(state.iteration) / static_cast<double>(batches_per_epoch);
     row.seconds = state.seconds;
-    if (!options.skip_train_eval) {
-      const EvalResult tr = evaluate(net, train, norm, 2000, comm);
-      row.train_loss = tr.loss;
-      row.train_acc = tr.accuracy;
-    }
-    if (val && val->size() > 0) {
-      const EvalResult v = evaluate(net, *val, norm, 2000, comm);
-      row.val_loss = v.loss;
-      row.val_acc = v.accuracy;
-    }
-    if (test && test->size() > 0) {
-      const EvalResult te = evaluate(net, *test, norm, 2000, comm);
-      row.test_loss = te.loss;
-      row.test_acc = te.accuracy;
-    }
-    if (diagnostics) {
-      const Gradients<T> g = full_gradient(net, train, norm);
-      row.extra.emplace_back("grad_norm", g.norm());
-      for (std::size_t i = 0; i < L; ++i) {
-        const std::string p = "layer" + std::to_string(i + 1) + "_";
-        row.extra.emplace_back(p + "grad_norm", std::sqrt(static_cast<double>(g.dW[i].squaredNorm()) +
-                                                          static_cast<double>(g.db[i].squaredNorm())));
-        if (state.iteration > 0) {
-          const double base = static_cast<double>(W_prev[i].norm());
-          row.extra.emplace_back(p + "update", static_cast<double>((net.params(i).W - W_prev[i]).norm()) / base);
-        }
-      }
-      if (state.iteration > 0)
-        for (const LayerDiagnostics& d : last_step.layers) {
-          const std::string p = "layer" + std::to_string(d.layer + 1) + "_";
-          row.extra.emplace_back(p + "obj_before", d.objective_before);
-          row.extra.emplace_back(p + "obj_after", d.objective_after);
-          row.extra.emplace_back(p + "solver_iters", d.solver_iterations);
-        }
-      for (std::size_t i = 0; i < L; ++i)
-        if (move_count[i] > 0)
-          row.extra.emplace_back("layer" + std::to_string(i + 1) + "_target_move",
-                                 move_sum[i] / static_cast<double>(move_count[i]));
-      remember_weights();
-      std::fill(move_sum.begin(), move_sum.end(), 0.0);
-      std::fill(move_count.begin(), move_count.end(), 0);
-    } else if (options.gradient_norm) {
+    add_evaluations(row, net, train, val, test, norm, options, comm);
+    if (diagnostics)
+      diagnostics->add_columns(row, net, train, norm, state.iteration);
+    else if (options.gradient_norm)
       row.extra.emplace_back("grad_norm", full_gradient_norm(net, train, norm));
-    }
     result.rows.push_back(row);
     if (callbacks.on_eval && !callbacks.on_eval(result.rows.back(), net, state)) {
       result.stopped_by_callback = true;
       return false;
     }
     return true;
+  };
+  // This rank's samples of the batch starting at `begin` (§6: its shard when there are several ranks).
+  const auto load_batch = [&](Index begin, Index size) {
+    if (R == 1) return train.make_batch<T>(state.order.data() + begin, size, norm, batch);
+    const Shard mine = shard_of(size, comm.rank(), R);
+    train.make_batch<T>(state.order.data() + begin + mine.begin, mine.size(), norm, batch);
+    batch.global_size = size;
   };
 
   if (!resume && !evaluate_point()) return result;
@@ -226,48 +298,23 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
       const auto t0 = Clock::now();
       const Index begin = state.batch * m;
       const Index size = std::min(m, n - begin);
-      if (R == 1) {
-        train.make_batch<T>(state.order.data() + begin, size, norm, batch);
-      } else {
-        const Shard mine = shard_of(size, comm.rank(), R);  // §6: this rank's slice of the batch
-        train.make_batch<T>(state.order.data() + begin + mine.begin, mine.size(), norm, batch);
-        batch.global_size = size;
-      }
+      load_batch(begin, size);
       const CommVolume before = comm.volume();
       StepReport report = algo.step(net, batch);
-      const CommVolume& after = comm.volume();
-      CommVolume& v = result.step_volume;
-      v.allreduce_calls += after.allreduce_calls - before.allreduce_calls;
-      v.allreduce_bytes += after.allreduce_bytes - before.allreduce_bytes;
-      v.gather_calls += after.gather_calls - before.gather_calls;
-      v.gather_bytes += after.gather_bytes - before.gather_bytes;
-      v.broadcast_calls += after.broadcast_calls - before.broadcast_calls;
-      v.broadcast_bytes += after.broadcast_bytes - before.broadcast_bytes;
+      add_volume(result.step_volume, before, comm.volume());
       ++result.steps;
       state.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
       ++state.iteration;
       state.samples += size;
       if (!report.finite || !std::isfinite(report.loss)) {
-        result.diverged = true;
-        result.diverged_epoch = state.epoch;
-        result.diverged_iteration = state.iteration;
-        result.message = "training diverged: loss or parameters became NaN/Inf at epoch " +
-                         std::to_string(state.epoch) + ", iteration " + std::to_string(state.iteration) +
-                         " (batch loss " + format_number(report.loss) + ")";
+        mark_diverged(result, state, report.loss);
         return result;
       }
       if (callbacks.on_step) {
         StepInfo info{state.epoch, state.iteration, total, report.loss, state.seconds, state.samples};
         callbacks.on_step(info, report);
       }
-      if (diagnostics) {
-        for (const LayerDiagnostics& d : report.layers)
-          if (std::isfinite(d.target_move) && d.layer < L) {
-            move_sum[d.layer] += d.target_move;
-            ++move_count[d.layer];
-          }
-        last_step = std::move(report);
-      }
+      if (diagnostics) diagnostics->add_step(std::move(report));
       const bool epoch_end = (state.batch + 1 == batches_per_epoch);
       const bool scheduled = options.eval_every > 0 && state.iteration % options.eval_every == 0;
       if (epoch_end || scheduled) {

@@ -3,7 +3,6 @@
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "train/prox_fast.hpp"
-#include "train/prox_reference.hpp"
 
 namespace sibp {
 
@@ -113,7 +112,7 @@ template <typename T>
 std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options) {
   options.validate();
   switch (kind) {
-    case SolverKind::Reference: return std::make_unique<ReferenceProxSolver<T>>(options);
+    case SolverKind::Reference: return make_reference_prox_solver<T>(options);
     // Fast solvers (src/train/prox_fast.hpp) are registered here.
     case SolverKind::Exact: {
       ExactLinearOptions exact;

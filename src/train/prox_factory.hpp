@@ -111,6 +111,12 @@ std::string solver_stop_name(CgStop stop);
 /// A new solver of `kind`. Solvers keep workspace between calls, so use one
 /// instance per layer.
 /// Throws UsageError for kinds that are not available in this build.
+/// The authors' solver (ReferenceProxSolver), defined in prox_reference.cpp so
+/// that this factory needs no include of prox_reference.hpp (which includes
+/// this header for SolverOptions): no include cycle.
+template <typename T>
+std::unique_ptr<ProxSolver<T>> make_reference_prox_solver(const SolverOptions& options);
+
 template <typename T>
 std::unique_ptr<ProxSolver<T>> make_prox_solver(SolverKind kind, const SolverOptions& options);
 

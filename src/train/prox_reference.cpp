@@ -510,6 +510,13 @@ void ReferenceProxSolver<T>::solve(const ProxProblem<T>& p, Mat<T>& W, Vec<T>& b
   }
 }
 
+template <typename T>
+std::unique_ptr<ProxSolver<T>> make_reference_prox_solver(const SolverOptions& options) {
+  return std::make_unique<ReferenceProxSolver<T>>(options);
+}
+
+template std::unique_ptr<ProxSolver<float>> make_reference_prox_solver<float>(const SolverOptions&);
+template std::unique_ptr<ProxSolver<double>> make_reference_prox_solver<double>(const SolverOptions&);
 template class ReferenceProxSolver<float>;
 template class ReferenceProxSolver<double>;
 template double prox_data_term<float>(Activation, const Mat<float>&, const Mat<float>&, Mat<float>*);

@@ -43,6 +43,7 @@
 /// iterates of CG from θ = θ^k (CG commutes with the shift of the warm start).
 /// Solving for D avoids forming G_l − δ_l and cancelling it against θ^kÃ, which
 /// loses about log10(|G|/|δ|) ≈ 2–3 of float32's 7 digits at batch 100.
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,5 +168,12 @@ class ProxProp : public TrainingAlgorithm<T> {
   Communicator* comm_;
   Mat<T> F_all_, delta_all_;           // R > 1, gathered solves: the whole batch's F and δ
 };
+
+/// The AlgorithmOptions interface of ProxPropOptions (train/algorithms.hpp; defined with
+/// the unit's registration, src/train/proxprop_unit.cpp).
+std::string algorithm_name(const ProxPropOptions& options);
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const ProxPropOptions& options, const NetworkSpec& spec,
+                                                      Communicator& comm);
 
 }  // namespace sibp

@@ -95,4 +95,11 @@ class Sibp : public TrainingAlgorithm<T> {
   Communicator* comm_;
 };
 
+/// The AlgorithmOptions interface of SibpOptions (train/algorithms.hpp; defined with
+/// the unit's registration, src/train/sibp_unit.cpp).
+std::string algorithm_name(const SibpOptions& options);
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const SibpOptions& options, const NetworkSpec& spec,
+                                                      Communicator& comm);
+
 }  // namespace sibp

@@ -150,21 +150,21 @@ TEST(RunOptions, OptionsThatDoNotApplyAreErrorsWhenGiven) {
 
 TEST(RunSpec, DefaultsThatDependOnTheAlgorithm) {
   RunOptions o;
-  EXPECT_DOUBLE_EQ(std::get<UpdateOptions>(RunSpec(o).algorithm()).lr, 0.1);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<UpdateOptions>().lr, 0.1);
   o.algo = Algo::Adam;
-  EXPECT_DOUBLE_EQ(std::get<UpdateOptions>(RunSpec(o).algorithm()).lr, 1e-3);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<UpdateOptions>().lr, 1e-3);
   o.algo = Algo::Nesterov;
-  const auto nesterov = std::get<UpdateOptions>(RunSpec(o).algorithm());
+  const auto nesterov = RunSpec(o).algorithm().get<UpdateOptions>();
   EXPECT_TRUE(nesterov.nesterov);
   EXPECT_DOUBLE_EQ(nesterov.momentum, 0.9);
   o.algo = Algo::ProxProp;
-  EXPECT_DOUBLE_EQ(std::get<ProxPropOptions>(RunSpec(o).algorithm()).outer.lr, 1.0);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<ProxPropOptions>().outer.lr, 1.0);
   o.outer = UpdateKind::Adam;
-  EXPECT_DOUBLE_EQ(std::get<ProxPropOptions>(RunSpec(o).algorithm()).outer.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<ProxPropOptions>().outer.lr, 1e-3);
   // The library's defaults are the command line's.
   o = RunOptions{};
   o.algo = Algo::SIBP;
-  const SibpOptions s = std::get<SibpOptions>(RunSpec(o).algorithm());
+  const SibpOptions s = RunSpec(o).algorithm().get<SibpOptions>();
   EXPECT_EQ(s.solver.to_string(), SibpOptions{}.solver.to_string());
   EXPECT_EQ(s.solver.to_string(), "exact:gn-cg");
   EXPECT_EQ(s.eta, SibpOptions{}.eta);
@@ -176,7 +176,7 @@ TEST(RunSpec, QuirksPickTheReferenceSolverUnlessAnotherIsNamed) {
   RunOptions o;
   o.algo = Algo::SIBP;
   o.compat_authors = true;
-  const SibpOptions s = std::get<SibpOptions>(RunSpec(o).algorithm());
+  const SibpOptions s = RunSpec(o).algorithm().get<SibpOptions>();
   EXPECT_EQ(s.solver.to_string(), "reference");
   EXPECT_TRUE(s.quirks.armijo_jump && s.quirks.skip_unit_step && s.quirks.first_gradient_omits_bias);
   EXPECT_EQ(run_options_json(o).at("solver"), "reference");

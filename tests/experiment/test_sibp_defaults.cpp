@@ -37,7 +37,7 @@ TEST(SibpDefaults, SolverSpecIsTheOneTheReadmeNames) {
   RunOptions o;
   o.algo = Algo::SIBP;
   const RunSpec spec(o);
-  EXPECT_EQ(std::get<SibpOptions>(spec.algorithm()).solver.to_string(), documented);
+  EXPECT_EQ(spec.algorithm().get<SibpOptions>().solver.to_string(), documented);
 }
 
 TEST(SibpDefaults, ConvolutionsTakeTheDocumentedSolverAndIterations) {
@@ -48,7 +48,7 @@ TEST(SibpDefaults, ConvolutionsTakeTheDocumentedSolverAndIterations) {
   EXPECT_EQ(std::to_string(options.solver_options(LayerKind::Conv2d).iters), iters);
   RunOptions o;
   o.algo = Algo::SIBP;
-  EXPECT_EQ(std::to_string(std::get<SibpOptions>(RunSpec(o).algorithm()).solver_options(LayerKind::Conv2d).iters),
+  EXPECT_EQ(std::to_string(RunSpec(o).algorithm().get<SibpOptions>().solver_options(LayerKind::Conv2d).iters),
             iters);
 
   // On the reference CNN every convolution and the hidden dense layer get the

@@ -31,6 +31,9 @@
 #include "nn/init.hpp"
 #include "test_support.hpp"
 #include "train/algorithms.hpp"
+#include "train/backprop.hpp"
+#include "train/proxprop.hpp"
+#include "train/sibp.hpp"
 
 namespace sibp {
 namespace {

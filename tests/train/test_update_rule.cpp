@@ -6,10 +6,12 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "train/backprop.hpp"
+#include "train/registry.hpp"
 #include "train/update_rule.hpp"
 
 namespace sibp {
@@ -283,6 +285,68 @@ TEST(UpdateRuleGolden, GoldenStepsActuallyMoveTheParameters) {
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Golden trajectories of registered algorithms (AdamW, RMSprop, ...), built by
+// --algo name from run option settings through the registry, as a run builds
+// them (scripts/golden/make_optimizer_golden.py --registry).
+
+/// max over layers of the relative distance of `net`'s W and b to `params`.
+double worst_relative_error(const Network<double>& net, const NetworkSpec& spec, const json& params) {
+  Network<double> expected(spec);
+  set_params(expected, params);
+  double worst = 0;
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
+    worst = std::max(worst, (net.params(l).W - expected.params(l).W).norm() / expected.params(l).W.norm());
+    worst = std::max(worst, (net.params(l).b - expected.params(l).b).norm() / expected.params(l).b.norm());
+  }
+  return worst;
+}
+
+TEST(RegistryGolden, ReplaysTorchOptimTrajectoriesByAlgoName) {
+  std::ifstream in(std::string(SIBP_FIXTURES_DIR) + "/golden/registry_steps.json");
+  ASSERT_TRUE(in) << "registry_steps.json";
+  const json doc = json::parse(in);
+  ASSERT_EQ(doc.at("format").get<std::string>(), "sibp-registry-golden");
+  // The tolerance of the SGD/Adam replay above, for the same reasons: float64
+  // on both sides; a wrong rule (coupled instead of decoupled decay, a missing
+  // centring term, momentum applied before the division) moves parameters by
+  // ≥ 1e-4 relative.
+  const double tol = 1e-12;
+  std::set<std::string> algos;
+  int compared = 0, cnns = 0;
+  for (const json& nj : doc.at("networks")) {
+    const NetworkSpec spec = spec_of(nj);
+    cnns += nj.contains("arch");
+    Batch<double> batch;
+    batch.X = matrix_from_rows(nj.at("X_samples")).transpose();
+    batch.Y = matrix_from_rows(nj.at("Y_samples")).transpose();
+    for (const json& cj : nj.at("cases")) {
+      const std::string algo = cj.at("algo").get<std::string>();
+      SCOPED_TRACE(nj.at("name").get<std::string>() + "/" + cj.at("name").get<std::string>());
+      algos.insert(algo);
+      const auto algorithm = make_algorithm<double>(algorithm_options(algo, cj.at("settings")), spec);
+      EXPECT_EQ(algorithm->name(), algo);
+      Network<double> net(spec);
+      set_params(net, nj.at("initial"));
+      int step = 0;
+      for (const json& sj : cj.at("steps")) {
+        ++step;
+        const StepReport r = algorithm->step(net, batch);
+        EXPECT_NEAR(r.loss, sj.at("loss_before").get<double>(), 1e-13) << "step " << step;
+        EXPECT_LE(worst_relative_error(net, spec, sj.at("params")), tol) << "step " << step;
+        // The golden steps move every layer far more than the tolerance.
+        if (step == 1) {
+          EXPECT_GT(worst_relative_error(net, spec, nj.at("initial")), 1e-6);
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(cnns, 2);
+  EXPECT_EQ(compared, 4 * 6 * 3);
+  EXPECT_EQ(algos, (std::set<std::string>{"adamw", "rmsprop"}));
 }
 
 }  // namespace
