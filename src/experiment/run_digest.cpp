@@ -57,6 +57,24 @@ std::string digest_hex(std::uint64_t digest) {
   return buf;
 }
 
+template <typename T>
+std::uint64_t tensor_set_digest(const TensorSet<T>& set) {
+  std::uint64_t h = digest_bytes(std::string_view("sibp tensor set"));
+  for (const auto& [name, M] : set.matrices) {
+    h = digest_bytes(name + ":" + std::to_string(M.rows()) + "x" + std::to_string(M.cols()), h);
+    h = digest_bytes(M.data(), static_cast<std::size_t>(M.size()) * sizeof(T), h);
+  }
+  for (const auto& [name, v] : set.integers) {
+    h = digest_bytes(name + ":" + std::to_string(v.size()), h);
+    h = digest_bytes(v.data(), v.size() * sizeof(std::int64_t), h);
+  }
+  for (const auto& [key, value] : set.metadata)
+    if (key != kTensorSetDigestKey) h = digest_bytes(key + "=" + std::to_string(value.size()) + ":" + value, h);
+  return h;
+}
+template std::uint64_t tensor_set_digest<float>(const TensorSet<float>&);
+template std::uint64_t tensor_set_digest<double>(const TensorSet<double>&);
+
 bool option_ignored_by_digest(const std::string& key) { return key == "data_dir" || key == "threads"; }
 
 nlohmann::json run_identity_json(const RunOptions& options) {

@@ -21,6 +21,7 @@
 
 #include "data/dataset.hpp"
 #include "experiment/run_options.hpp"
+#include "io/safetensors.hpp"
 
 namespace sibp {
 
@@ -33,6 +34,13 @@ inline std::uint64_t digest_bytes(std::string_view s, std::uint64_t seed = 0) {
 }
 /// 16 lower-case hex digits.
 std::string digest_hex(std::uint64_t digest);
+
+/// The metadata key under which a tensor set (a checkpoint) records its own digest.
+inline constexpr const char* kTensorSetDigestKey = "sibp.digest";
+/// A digest of everything in `set` but its kTensorSetDigestKey entry: names,
+/// shapes and bits of every tensor, every metadata key and value.
+template <typename T>
+std::uint64_t tensor_set_digest(const TensorSet<T>& set);
 
 /// Options that do not change a run's numbers or files and may differ between
 /// an interrupted run and its resumption, or between ranks: `threads` (results

@@ -148,15 +148,13 @@ RunFolder::RunFolder(const fs::path& dir) : dir_(dir) {
     // The lock holds without the PID; only the message of a second writer suffers.
   }
   // A killed writer leaves temporary files (of any writer: atomic files,
-  // plots, links) and generations nobody links to. Generations are removed
-  // only when `.state` names a generation that exists: without it, they may
-  // be the only copy of the run (a lost or altered link), kept for the user.
+  // plots, links). Generations nobody links to are left to the next commit
+  // or finish(), which replace them: removing them now, before the run is
+  // checked, could destroy the only copy of a run whose .state link was lost.
   std::error_code ec;
-  const fs::path current = committed_generation(dir_);
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const fs::path p = entry.path();
-    if (is_temporary(p.filename().string()) || (!current.empty() && is_generation(p) && p.filename() != current))
-      fs::remove_all(p, ec);
+    if (is_temporary(p.filename().string())) fs::remove_all(p, ec);
     generation_ = std::max(generation_, generation_number(p));
   }
 }
@@ -237,7 +235,9 @@ void RunFolder::finish() {
       throw DataError("cannot finish '" + top.string() + "': " + errno_text());
   }
   fs::remove(dir_ / kState, ec);
-  fs::remove_all(gen, ec);
+  // The committed generation, and any a killed commit left beside it.
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (is_generation(entry.path())) fs::remove_all(entry.path(), ec);
   fsync_path(dir_, O_RDONLY | O_DIRECTORY);
 }
 

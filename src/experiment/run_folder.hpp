@@ -43,7 +43,8 @@ class RunFolder {
 
   /// Creates `dir` if needed and takes its exclusive lock for this object's
   /// lifetime, then removes temporary files a killed writer left behind (of
-  /// any kind), and generations `.state` does not name if it names one.
+  /// any kind). It removes no generation: commit() and finish() do, once
+  /// they have replaced it.
   /// Throws UsageError if `dir` is a non-empty folder holding nothing of sibp's
   /// (`--out /`); FolderLockedError naming the folder and the holder's PID if
   /// another process holds it; DataError if the folder cannot be created or

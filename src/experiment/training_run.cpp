@@ -84,24 +84,6 @@ RunProof run_proof(const RunOptions& o, const Dataset& train, const Dataset* val
   return {run_identity_json(o).dump(), {fingerprint(&train), fingerprint(val), fingerprint(test)}};
 }
 
-/// A digest of everything in `set` but the "sibp.digest" entry itself: names,
-/// shapes and bits of every tensor and every metadata entry.
-template <typename T>
-std::uint64_t content_digest(const TensorSet<T>& set) {
-  std::uint64_t h = digest_bytes(std::string("sibp checkpoint"));
-  for (const auto& [name, M] : set.matrices) {
-    h = digest_bytes(name + ":" + std::to_string(M.rows()) + "x" + std::to_string(M.cols()), h);
-    h = digest_bytes(M.data(), static_cast<std::size_t>(M.size()) * sizeof(T), h);
-  }
-  for (const auto& [name, v] : set.integers) {
-    h = digest_bytes(name + ":" + std::to_string(v.size()), h);
-    h = digest_bytes(v.data(), v.size() * sizeof(std::int64_t), h);
-  }
-  for (const auto& [key, value] : set.metadata)
-    if (key != "sibp.digest") h = digest_bytes(key + "=" + value + ";", h);
-  return h;
-}
-
 template <typename T>
 std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std::size_t rows, const RunProof& proof,
                              const std::map<std::string, const std::string*>& files) {
@@ -125,7 +107,7 @@ std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std:
   for (std::size_t i = 0; i < split.size(); ++i)
     set.metadata[std::string("data.") + kSplitNames[i]] = fingerprint_text(*split[i]);
   for (const auto& [name, bytes] : files) set.metadata["file." + name] = digest_hex(digest_bytes(*bytes));
-  set.metadata["sibp.digest"] = digest_hex(content_digest(set));
+  set.metadata[kTensorSetDigestKey] = digest_hex(tensor_set_digest(set));
   return encode_tensor_set(set);
 }
 
@@ -186,18 +168,17 @@ Checkpoint<T> read_verified_checkpoint(const fs::path& gen, const RunProof& proo
     if (!fs::is_regular_file(fs::symlink_status(gen / name, ec)))
       fail(gen / name, "missing, or not a regular file (a link or a folder)");
   }
-  const TensorSet<T> set = read_tensor_set<T>(path);
+  // Whose checkpoint, from its metadata alone (a run of another dtype could
+  // not even be decoded): the run's options, its data.
+  const std::map<std::string, std::string> header = read_safetensors_metadata(path);
   const auto meta = [&](const std::string& key) -> const std::string& {
-    const auto it = set.metadata.find(key);
-    if (it == set.metadata.end()) fail(path, "field '" + key + "' is missing");
+    const auto it = header.find(key);
+    if (it == header.end()) fail(path, "field '" + key + "' is missing");
     return it->second;
   };
   if (meta("sibp.checkpoint") != kCheckpointFormat)
     fail(path, "field 'sibp.checkpoint' (the format) is '" + meta("sibp.checkpoint").substr(0, 20) + "', expected " +
                    kCheckpointFormat + " (written by another version of sibp)");
-  if (meta("sibp.digest") != digest_hex(content_digest(set)))
-    fail(path, "field 'sibp.digest' does not match the checkpoint's content (the file was altered or damaged)");
-  // Whose checkpoint: the run's options, its data, its files.
   if (meta("run.digest") != digest_hex(digest_bytes(meta("run.options"))))
     fail(path, "field 'run.digest' does not match field 'run.options'");
   if (meta("run.options") != proof.options)
@@ -212,6 +193,10 @@ Checkpoint<T> read_verified_checkpoint(const fs::path& gen, const RunProof& proo
       fail(path, "field '" + key + "': the " + kSplitNames[i] + " split the run was started on (" + to_string(then) +
                      ") is not the one loaded now (" + to_string(*split[i]) + ")");
   }
+  // Unaltered, and the files it was written with.
+  const TensorSet<T> set = read_tensor_set<T>(path);
+  if (set.metadata != header || meta(kTensorSetDigestKey) != digest_hex(tensor_set_digest(set)))
+    fail(path, "field 'sibp.digest' does not match the checkpoint's content (the file was altered or damaged)");
   std::map<std::string, std::string> bytes;
   for (const std::string& name : kVouchedFiles) {
     bytes[name] = read_file(gen / name);
