@@ -126,4 +126,54 @@ SplitFingerprint parse_fingerprint(const std::string& text, const std::string& w
   return f;
 }
 
+RunIdentity run_identity(const RunOptions& options, const DataFingerprint& data) {
+  RunIdentity id;
+  const nlohmann::json j = run_identity_json(options);
+  for (const RunOptionInfo& info : run_option_table()) {
+    if (option_ignored_by_digest(info.key)) continue;
+    const auto it = j.find(info.key);
+    id.names.push_back("option '" + info.key + "' (" + info.group + ")");
+    id.digests.push_back(digest_bytes(it == j.end() ? std::string("unset") : it->dump()));
+  }
+  const auto split = splits(data);
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    id.names.push_back(std::string("the ") + kSplitNames[i] + " split");
+    id.digests.push_back(digest_bytes(fingerprint_text(*split[i])));
+  }
+  return id;
+}
+
+void agree_across_ranks(const RunOptions& options, const DataFingerprint& data, Communicator& comm) {
+  const int R = comm.size();
+  if (R == 1) return;
+  const RunIdentity id = run_identity(options, data);
+  const std::size_t K = id.digests.size(), me = static_cast<std::size_t>(comm.rank());
+  // Each rank fills its own slot with its digests in 32-bit halves (exact in
+  // a double); the sum over ranks is then every rank's slots.
+  std::vector<double> all(static_cast<std::size_t>(R) * K * 2, 0.0);
+  for (std::size_t k = 0; k < K; ++k) {
+    all[(me * K + k) * 2] = static_cast<double>(id.digests[k] >> 32);
+    all[(me * K + k) * 2 + 1] = static_cast<double>(id.digests[k] & 0xFFFFFFFFULL);
+  }
+  comm.allreduce_sum(all.data(), all.size(), "the ranks' agreement on the run and its data");
+  std::string differences;
+  bool options_differ = false;
+  for (std::size_t r = 1; r < static_cast<std::size_t>(R); ++r) {
+    std::string what;
+    for (std::size_t k = 0; k < K; ++k) {
+      const std::size_t a = k * 2, b = (r * K + k) * 2;
+      if (all[a] == all[b] && all[a + 1] == all[b + 1]) continue;
+      what += (what.empty() ? "" : ", ") + id.names[k];
+      options_differ = options_differ || !id.data(k);
+    }
+    if (!what.empty()) differences += "; rank " + std::to_string(r) + " differs from rank 0 in: " + what;
+  }
+  if (differences.empty()) return;
+  comm.mark_failed_on_every_rank();  // every rank has the same sums: each throws here
+  const std::string message = "the " + std::to_string(R) + " processes were not started on the same run" +
+                              differences + " (every rank needs the same options and the same data files)";
+  if (options_differ) throw UsageError(message);
+  throw DataError(message);
+}
+
 }  // namespace sibp

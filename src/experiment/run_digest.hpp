@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/communicator.hpp"
 #include "data/dataset.hpp"
 #include "experiment/run_options.hpp"
 #include "io/safetensors.hpp"
@@ -84,5 +85,25 @@ struct DataFingerprint {
 /// The split names of a DataFingerprint, in the order of splits().
 inline constexpr const char* kSplitNames[] = {"train", "val", "test"};
 inline std::vector<const SplitFingerprint*> splits(const DataFingerprint& d) { return {&d.train, &d.val, &d.test}; }
+
+/// What the ranks of a multi-process run compare before training: one digest
+/// per option of run_option_table() (ignored ones left out) and one per data
+/// split. Every rank computes them from its own command line and files.
+struct RunIdentity {
+  std::vector<std::string> names;      ///< "option 'lr' (Algorithm)", "the train split", ...
+  std::vector<std::uint64_t> digests;  ///< one per name
+  bool data(std::size_t i) const { return names[i].rfind("the ", 0) == 0; }
+};
+RunIdentity run_identity(const RunOptions& options, const DataFingerprint& data);
+
+/// With R > 1 ranks: every rank contributes its RunIdentity to one allreduce
+/// of a fixed size (the same on every rank whatever its options: no
+/// collective sees mismatched sizes), and every rank then compares all of
+/// them with rank 0's. If any differ, every rank throws the same error at
+/// the same point, naming each differing rank and what differs ("rank 1
+/// differs from rank 0 in: option 'layers' (Model), the train split"):
+/// UsageError when an option differs, DataError when only data does.
+/// With one rank, does nothing.
+void agree_across_ranks(const RunOptions& options, const DataFingerprint& data, Communicator& comm);
 
 }  // namespace sibp

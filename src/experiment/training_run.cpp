@@ -506,6 +506,7 @@ RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
   for (std::size_t r = 0; r < failed.size(); ++r)
     if (failed[r] != 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
   if (ranks.empty()) return d;
+  comm.mark_failed_on_every_rank();  // every rank saw the same sum and throws below
   if (!message.empty()) {
     const std::string text = message + " (ranks that failed to load the data: " + ranks + ")";
     if (usage) throw UsageError(text);
@@ -523,6 +524,9 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   use_threads(spec.threads());
   // Everything that can be refused is checked before the folder is touched.
   RunData d = load_on_every_rank(spec, comm);
+  // §6: ranks started with different options or data would train apart (or
+  // meet in collectives of different sizes): they agree first, or all stop.
+  agree_across_ranks(o, d.proof.data, comm);
   const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
   if (have > 0 && need > have)
     throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
