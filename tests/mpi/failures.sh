@@ -102,8 +102,8 @@ for np in 2 3; do
   last=$((np - 1))
   for case in "data|the train split" "arch|option 'layers'" "algo|option 'algo'" "seed|option 'seed'"; do
     IFS='|' read -r what expect <<<"$case"
-    rm -rf "$tmp/a/out" "$tmp/b/out" "$tmp/c/out"
-    odd_dir="$tmp/b"; [[ $what == data ]] && odd_dir="$tmp/c"
+    rm -rf "$tmp/a/out" "$tmp/single/out" "$tmp/c/out"
+    odd_dir="$tmp/single"; [[ $what == data ]] && odd_dir="$tmp/c"
     launch=()
     for ((r = 0; r < last; ++r)); do launch+=(-np 1 -wdir "$tmp/a" "$SIBP" "${ARGS[@]}" --algo sibp --eta 0.5 :); done
     # The odd rank's options: the others', with one value changed.
