@@ -215,6 +215,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     run_training(spec, run, {}, OutputMode::Resume);
     resumed = true;
   });
+  // The harness itself: an untouched folder must resume (else every check
+  // below would pass vacuously by refusing everything).
+  if (size == 0 && !resumed) fail("the untouched interrupted folder was refused");
   if (slurp(f.victim) != f.victim_bytes) fail("a file outside the run folder was written through a link");
   if (resumed) {
     if (slurp(run / "model.safetensors") != slurp(f.ref / "model.safetensors"))
