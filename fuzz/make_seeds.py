@@ -359,6 +359,31 @@ def experiment_seeds():
     return seeds
 
 
+def run_folder_seeds():
+    # Edits of an interrupted run's folder (fuzz_run_folder.cpp):
+    # [target][kind][n][payload]; targets 0-3 the generation's checkpoint,
+    # model, metrics.csv, metrics.json, 4 config.json, 5 .state, 6-7 the
+    # top-level links, 8 the generation folder.
+    def op(target, kind, payload=b""):
+        return bytes([target, kind, len(payload)]) + payload
+
+    seeds = {"untouched": b""}
+    names = ["checkpoint", "model", "metrics-csv", "metrics-json", "config", "state", "top-metrics", "top-model",
+             "generation"]
+    for t, name in enumerate(names):
+        seeds["remove-" + name] = op(t, 4)
+        seeds["victim-link-" + name] = op(t, 5, b"\x01")
+        seeds["other-run-" + name] = op(t, 6)
+        if t < 5:
+            seeds["flip-" + name] = op(t, 0, b"\x10\x01\x80\x40")
+            seeds["truncate-" + name] = op(t, 3, b"\x80")
+    seeds["ref-link-config"] = op(4, 5, b"\x00")
+    seeds["config-lr"] = op(4, 1, b'{"data": "mnist", "lr": 0.5}')
+    seeds["insert-config"] = op(4, 2, b"\xf0 ")
+    seeds["two-edits"] = op(1, 6) + op(0, 6)
+    return seeds
+
+
 GENERATORS = {
     "idx": idx_seeds,
     "csv": csv_seeds,
@@ -370,6 +395,7 @@ GENERATORS = {
     "arch": arch_seeds,
     "config": config_seeds,
     "experiment": experiment_seeds,
+    "run_folder": run_folder_seeds,
 }
 
 

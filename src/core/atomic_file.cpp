@@ -1,6 +1,7 @@
 #include "core/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,7 +20,10 @@ std::string errno_text() { return std::strerror(errno); }
 
 void write_file_atomic(const fs::path& path, std::string_view contents) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  // The writer's PID in the name lets a later writer tell a temporary left
+  // by a killed process from one being written (remove_dead_temporaries).
+  std::string tmpl =
+      (dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + ".XXXXXX")).string();
   const int fd = ::mkstemp(tmpl.data());
   if (fd < 0)
     throw DataError("cannot write '" + path.string() + "': cannot create a temporary file in '" +
@@ -140,6 +144,38 @@ std::string InputFile::read_rest() {
 std::string read_file(const fs::path& path, std::uint64_t max_bytes) {
   InputFile in(path, max_bytes);
   return in.read_rest();
+}
+
+namespace {
+
+/// The PID in a temporary name of a sibp writer (".NAME.tmp.PID.XXXXXX" or
+/// ".sibp-tmp-PID-NAME"), or 0 if `name` is not one.
+long temporary_owner(const std::string& name) {
+  std::size_t at = std::string::npos;
+  if (name.rfind(".sibp-tmp-", 0) == 0)
+    at = std::strlen(".sibp-tmp-");
+  else if (name.size() > 1 && name[0] == '.' && name.rfind(".tmp.") != std::string::npos)
+    at = name.rfind(".tmp.") + 5;
+  if (at == std::string::npos) return 0;
+  // The PID is followed by '.' or '-' (what mkstemp or the plot name adds).
+  const std::size_t end = name.find_first_not_of("0123456789", at);
+  if (end == at || end == std::string::npos || end - at > 9) return 0;
+  return std::stol(name.substr(at, end - at));
+}
+
+}  // namespace
+
+int remove_dead_temporaries(const fs::path& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const long pid = temporary_owner(entry.path().filename().string());
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to ask)
+    std::error_code rm;
+    if (fs::remove(entry.path(), rm)) ++removed;  // a link itself, never what it points to
+  }
+  return removed;
 }
 
 void ensure_writable_dir(const fs::path& dir) {

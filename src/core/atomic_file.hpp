@@ -16,7 +16,9 @@ namespace sibp {
 inline constexpr std::uint64_t kDefaultReadLimit = std::uint64_t{256} << 20;
 
 /// Writes `contents` to `path` by writing a temporary file in the same
-/// folder, flushing it to disk and renaming it over `path`.
+/// folder (".NAME.tmp.PID.XXXXXX", created exclusively: never through a
+/// planted link), flushing it to disk and renaming it over `path` (which
+/// replaces a link at `path` instead of writing through it).
 /// Throws DataError naming the path if any step fails; `path` is then
 /// untouched.
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
@@ -59,6 +61,12 @@ class InputFile {
 /// Reads a whole regular file of at most `max_bytes` bytes.
 /// Throws DataError naming the path as InputFile does.
 std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes = kDefaultReadLimit);
+
+/// Removes the temporary files in `dir` (not below) that sibp writers whose
+/// process no longer exists left behind: write_file_atomic's
+/// ".NAME.tmp.PID.XXXXXX" and the plots' ".sibp-tmp-PID-NAME". Temporaries of
+/// live processes (a concurrent writer) stay. Returns how many were removed.
+int remove_dead_temporaries(const std::filesystem::path& dir);
 
 /// Creates `dir` (and parents) and checks that a file can be written in it.
 /// Throws DataError naming the folder otherwise.

@@ -63,12 +63,20 @@ class Communicator {
   virtual void broadcast(void* data, std::size_t bytes, int root, const char* what) = 0;
   virtual void barrier(const char* what) = 0;
 
+  /// Marks the failure being thrown as one every rank reached at the same
+  /// point, from the same collective result (a disagreement found before
+  /// training): no rank is left waiting, so the job can end normally, each
+  /// rank printing its message, instead of being aborted (abort_job).
+  void mark_failed_on_every_rank() { failed_on_every_rank_ = true; }
+  bool failed_on_every_rank() const { return failed_on_every_rank_; }
+
   const CommVolume& volume() const { return volume_; }
   void reset_volume() { volume_ = {}; }
   bool is_root() const { return rank() == 0; }
 
  protected:
   CommVolume volume_;
+  bool failed_on_every_rank_ = false;
 };
 
 /// One process: every collective is the identity (allgatherv copies). Costs nothing.

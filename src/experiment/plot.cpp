@@ -167,6 +167,7 @@ PlotFiles finish_plot(const Gnuplot& g, const fs::path& dir, const std::string& 
   f.script = dir / (name + ".gp");
   f.svg = dir / (name + ".svg");
   f.png = dir / (name + ".png");
+  remove_dead_temporaries(dir);  // what a killed earlier writer left here
   write_file_atomic(f.script, script);
   const std::string prefix = ".sibp-tmp-" + std::to_string(::getpid()) + "-";
   const fs::path tmp_svg = dir / (prefix + name + ".svg"), tmp_png = dir / (prefix + name + ".png");

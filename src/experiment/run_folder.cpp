@@ -31,12 +31,58 @@ bool is_generation(const fs::path& p) { return p.filename().string().rfind(kGenP
 /// The generation number of ".gen-N", or -1.
 long long generation_number(const fs::path& p) {
   const std::string name = p.filename().string();
+  if (name.size() <= std::strlen(kGenPrefix) || name.find_first_not_of("0123456789", std::strlen(kGenPrefix)) != std::string::npos)
+    return -1;
   if (name.rfind(kGenPrefix, 0) != 0) return -1;
   try {
     return std::stoll(name.substr(std::strlen(kGenPrefix)));
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+/// A temporary file of any sibp writer: an atomic file's `.NAME.tmp.*`, the
+/// `.state.tmp.PID` link of a commit, or a plot's `.sibp-tmp-PID-*`.
+bool is_temporary(const std::string& name) {
+  return name.size() > 1 && name[0] == '.' &&
+         (name.find(".tmp.") != std::string::npos || name.rfind(".sibp-tmp-", 0) == 0);
+}
+
+/// The generation folders of `dir` (".gen-N"), whatever `.state` says.
+std::vector<fs::path> generations(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (generation_number(entry.path()) >= 0) out.push_back(entry.path().filename());
+  return out;
+}
+
+/// Whether `name` is a file or folder a sibp run or experiment writes at the
+/// top of its folder.
+bool is_sibp_entry(const std::string& name) {
+  if (name == kLock || name == "experiment.json" || is_temporary(name) || generation_number(name) >= 0) return true;
+  for (const char* run_file : kRunFiles)
+    if (name == run_file) return true;
+  return false;
+}
+
+/// Throws UsageError if `dir` exists, is not empty and holds nothing a sibp
+/// run writes: `--out /` or `--out ~` must not scatter run files (and a
+/// `.lock`) among a user's own.
+void refuse_foreign_folder(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  std::vector<std::string> foreign;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (is_sibp_entry(name)) return;
+    if (foreign.size() < 3) foreign.push_back("'" + name + "'");
+  }
+  if (foreign.empty()) return;
+  std::string listed;
+  for (const std::string& f : foreign) listed += (listed.empty() ? "" : ", ") + f;
+  throw UsageError("output folder '" + dir.string() + "' is not empty and holds no sibp run (it holds " + listed +
+                   (foreign.size() == 3 ? ", ..." : "") + "); use a new or empty folder for --out");
 }
 
 void fsync_path(const fs::path& p, int flags) {
@@ -48,20 +94,43 @@ void fsync_path(const fs::path& p, int flags) {
 
 }  // namespace
 
+fs::path committed_generation(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(dir / kState, ec))) return {};
+  const fs::path target = fs::read_symlink(dir / kState, ec);
+  // Only a link the run made: ".gen-N" in the folder itself, never a path
+  // elsewhere (finish() removes what it points to).
+  if (ec || target.has_parent_path() || generation_number(target) < 0) return {};
+  const auto st = fs::symlink_status(dir / target, ec);
+  return !ec && fs::is_directory(st) ? target : fs::path();
+}
+
 RunFolder::Content run_folder_content(const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir / "result.json", ec)) return RunFolder::Content::Complete;
-  if (fs::is_directory(dir / kState, ec)) return RunFolder::Content::Interrupted;
+  if (!committed_generation(dir).empty()) return RunFolder::Content::Interrupted;
   for (const char* name : kRunFiles)
     if (fs::exists(fs::symlink_status(dir / name, ec))) return RunFolder::Content::Unusable;
   return RunFolder::Content::Empty;
 }
 
 RunFolder::RunFolder(const fs::path& dir) : dir_(dir) {
+  refuse_foreign_folder(dir_);
   ensure_writable_dir(dir_);
   const fs::path lock = dir_ / kLock;
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw DataError("cannot create the lock file '" + lock.string() + "': " + errno_text());
+  // O_NOFOLLOW: a `.lock` link planted in the folder must not make the run
+  // truncate and write the file it points to.
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (lock_fd_ < 0)
+    throw DataError("cannot create the lock file '" + lock.string() + "': " +
+                    (errno == ELOOP ? std::string("it is a symbolic link (sibp does not follow it; remove it)")
+                                    : errno_text()));
+  struct stat st {};
+  if (::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw DataError("the lock file '" + lock.string() + "' is not a regular file; remove it");
+  }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     char buf[32] = {};
@@ -79,14 +148,14 @@ RunFolder::RunFolder(const fs::path& dir) : dir_(dir) {
   if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
     // The lock holds without the PID; only the message of a second writer suffers.
   }
-  // A killed writer leaves temporary files and generations nobody links to.
+  // A killed writer leaves temporary files (of any writer: atomic files,
+  // plots, links). Generations nobody links to are left to the next commit
+  // or finish(), which replace them: removing them now, before the run is
+  // checked, could destroy the only copy of a run whose .state link was lost.
   std::error_code ec;
-  const fs::path current = fs::read_symlink(dir_ / kState, ec);
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     const fs::path p = entry.path();
-    const std::string name = p.filename().string();
-    const bool temporary = name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos;
-    if (temporary || (is_generation(p) && p.filename() != current)) fs::remove_all(p, ec);
+    if (is_temporary(p.filename().string())) fs::remove_all(p, ec);
     generation_ = std::max(generation_, generation_number(p));
   }
 }
@@ -98,11 +167,14 @@ RunFolder::~RunFolder() {
 RunFolder::Content RunFolder::content() const { return run_folder_content(dir_); }
 
 fs::path RunFolder::committed() const {
-  std::error_code ec;
-  const fs::path target = fs::read_symlink(dir_ / kState, ec);
-  if (ec) throw DataError("'" + dir_.string() + "' holds no committed checkpoint (" + kState + ")");
+  const fs::path target = committed_generation(dir_);
+  if (target.empty())
+    throw DataError("'" + dir_.string() + "' holds no committed checkpoint (" + kState + " is missing or is not a link to a " +
+                    kGenPrefix + "N folder)");
   return dir_ / target;
 }
+
+bool RunFolder::has_generations() const { return !generations(dir_).empty(); }
 
 void RunFolder::clear() {
   std::error_code ec;
@@ -138,9 +210,10 @@ void RunFolder::commit(const std::vector<std::pair<std::string, std::string>>& f
   }
   for (const std::string& file : linked) {
     const fs::path top = dir_ / file;
-    if (fs::is_symlink(fs::symlink_status(top, ec))) continue;
-    fs::remove(top, ec);  // a plain file of an earlier, finished layout
-    fs::create_symlink(fs::path(kState) / file, top, ec);
+    const fs::path link = fs::path(kState) / file;
+    if (fs::is_symlink(fs::symlink_status(top, ec)) && fs::read_symlink(top, ec) == link && !ec) continue;
+    fs::remove(top, ec);  // a plain file of an earlier, finished layout, or a link planted elsewhere
+    fs::create_symlink(link, top, ec);
     if (ec) throw DataError("cannot create the link '" + top.string() + "': " + ec.message());
   }
   fsync_path(dir_, O_RDONLY | O_DIRECTORY);
@@ -150,8 +223,8 @@ void RunFolder::commit(const std::vector<std::pair<std::string, std::string>>& f
 
 void RunFolder::finish() {
   std::error_code ec;
-  const fs::path target = fs::read_symlink(dir_ / kState, ec);
-  if (ec) return;  // nothing was committed
+  const fs::path target = committed_generation(dir_);
+  if (target.empty()) return;  // nothing was committed
   const fs::path gen = dir_ / target;
   // Each link is replaced by the file it points to, one rename each: at every
   // instant every name still shows the same, last generation.
@@ -163,7 +236,9 @@ void RunFolder::finish() {
       throw DataError("cannot finish '" + top.string() + "': " + errno_text());
   }
   fs::remove(dir_ / kState, ec);
-  fs::remove_all(gen, ec);
+  // The committed generation, and any a killed commit left beside it.
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (is_generation(entry.path())) fs::remove_all(entry.path(), ec);
   fsync_path(dir_, O_RDONLY | O_DIRECTORY);
 }
 

@@ -18,6 +18,7 @@
 /// finished folder holds only config.json, metrics.*, model.safetensors and
 /// result.json (written last: its presence means the run finished).
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,9 +44,14 @@ class RunFolder {
   };
 
   /// Creates `dir` if needed and takes its exclusive lock for this object's
-  /// lifetime, then removes temporary files a killed writer left behind.
-  /// Throws FolderLockedError naming the folder and the holder's PID if another
-  /// process holds it; DataError if the folder cannot be created or locked.
+  /// lifetime, then removes temporary files a killed writer left behind (of
+  /// any kind). It removes no generation: commit() and finish() do, once
+  /// they have replaced it.
+  /// Throws UsageError if `dir` is a non-empty folder holding nothing of sibp's
+  /// (`--out /`); FolderLockedError naming the folder and the holder's PID if
+  /// another process holds it; DataError if the folder cannot be created or
+  /// locked, or if `.lock` is a symbolic link or not a regular file (it is
+  /// opened with O_NOFOLLOW: a planted link is never written through).
   explicit RunFolder(const std::filesystem::path& dir);
   ~RunFolder();
   RunFolder(const RunFolder&) = delete;
@@ -53,8 +59,13 @@ class RunFolder {
 
   const std::filesystem::path& path() const { return dir_; }
   Content content() const;
-  /// The committed generation's folder (Requires: content() == Interrupted).
+  /// The committed generation's folder. Throws DataError if `.state` is
+  /// missing or not a link to a generation folder of `dir` itself.
   std::filesystem::path committed() const;
+  /// Whether the folder holds generation folders (committed or not): a folder
+  /// with generations but no valid `.state` was altered, and its generations
+  /// are kept.
+  bool has_generations() const;
   /// Removes every run file (config, results, generations, links); keeps other files.
   void clear();
   /// Commits `files` (name, bytes) as the new generation and links the names in
@@ -70,6 +81,11 @@ class RunFolder {
   int lock_fd_ = -1;
   long long generation_ = 0;
 };
+
+/// The generation `dir/.state` links to (".gen-N"), or an empty path if the
+/// link is missing, points anywhere but a ".gen-N" name in `dir`, or that
+/// generation is not a real folder.
+std::filesystem::path committed_generation(const std::filesystem::path& dir);
 
 /// Content of `dir` without locking it (for reports and planning).
 RunFolder::Content run_folder_content(const std::filesystem::path& dir);

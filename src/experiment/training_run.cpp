@@ -14,6 +14,7 @@
 #include "core/format.hpp"
 #include "core/json_read.hpp"
 #include "core/rng.hpp"
+#include "experiment/run_digest.hpp"
 #include "io/metrics_file.hpp"
 #include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
@@ -53,13 +54,9 @@ json row_json(const MetricsRow& r) {
   return j;
 }
 
-/// Options that may differ between an interrupted run and its resumption
-/// without changing its results: where the data lives and how many threads.
-bool ignored_for_resume(const std::string& key) { return key == "data_dir" || key == "threads"; }
-
 void check_same_options(const json& stored, const json& wanted, const fs::path& dir) {
   for (const auto& [key, value] : wanted.items()) {
-    if (ignored_for_resume(key)) continue;
+    if (option_ignored_by_digest(key)) continue;  // run_digest.hpp: they change no result
     const auto it = stored.find(key);
     if (it == stored.end() || *it != value)
       throw UsageError(dir.string() + " holds a run with " + key + " = " +
@@ -70,14 +67,32 @@ void check_same_options(const json& stored, const json& wanted, const fs::path& 
 
 // ---------------------------------------------------------------- checkpoints
 
+/// The checkpoint format: 2 records what the checkpoint belongs to (run,
+/// data, files) and a digest of its own content.
+constexpr const char* kCheckpointFormat = "2";
+/// The files a checkpoint vouches for (their digests are in its metadata).
+const std::vector<std::string> kVouchedFiles{"model.safetensors", "metrics.csv", "metrics.json"};
+
+/// What a run is: its options and data (run_digest.hpp). A checkpoint records
+/// it; a resumption, and every rank of a multi-process run, must match it.
+struct RunProof {
+  std::string options;  ///< run_identity_json(...).dump()
+  DataFingerprint data;
+};
+
+RunProof run_proof(const RunOptions& o, const Dataset& train, const Dataset* val, const Dataset* test) {
+  return {run_identity_json(o).dump(), {fingerprint(&train), fingerprint(val), fingerprint(test)}};
+}
+
 template <typename T>
-std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std::size_t rows) {
+std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std::size_t rows, const RunProof& proof,
+                             const std::map<std::string, const std::string*>& files) {
   TensorSet<T> set;
   for (const auto& [name, M] : a.tensors) set.matrices["algo." + name] = M;
   set.integers["fit.order"].assign(s.order.begin(), s.order.end());
   char seconds[64];
   std::snprintf(seconds, sizeof seconds, "%a", s.seconds);  // exact, unlike a decimal rendering
-  set.metadata = {{"sibp.checkpoint", "1"},
+  set.metadata = {{"sibp.checkpoint", kCheckpointFormat},
                   {"fit.epoch", std::to_string(s.epoch)},
                   {"fit.batch", std::to_string(s.batch)},
                   {"fit.iteration", std::to_string(s.iteration)},
@@ -85,7 +100,14 @@ std::string checkpoint_bytes(const FitState& s, const AlgorithmState<T>& a, std:
                   {"fit.samples", std::to_string(s.samples)},
                   {"fit.rng", s.rng},
                   {"algo.step", std::to_string(a.step)},
-                  {"metrics.rows", std::to_string(rows)}};
+                  {"metrics.rows", std::to_string(rows)},
+                  {"run.options", proof.options},
+                  {"run.digest", digest_hex(digest_bytes(proof.options))}};
+  const auto split = splits(proof.data);
+  for (std::size_t i = 0; i < split.size(); ++i)
+    set.metadata[std::string("data.") + kSplitNames[i]] = fingerprint_text(*split[i]);
+  for (const auto& [name, bytes] : files) set.metadata["file." + name] = digest_hex(digest_bytes(*bytes));
+  set.metadata[kTensorSetDigestKey] = digest_hex(tensor_set_digest(set));
   return encode_tensor_set(set);
 }
 
@@ -93,43 +115,163 @@ template <typename T>
 struct Checkpoint {
   FitState fit;
   AlgorithmState<T> algo;
-  std::size_t rows = 0;
+  std::vector<MetricsRow> rows;
 };
 
+/// What the loop of the run being resumed looks like, for the range checks.
+struct LoopShape {
+  long long samples = 0;            ///< training samples n
+  long long batch = 0;              ///< batch size m
+  long long batches_per_epoch = 0;  ///< ⌈n / m⌉
+  int epochs = 0;
+};
+
+/// The option of `now` (a run_identity_json object) that differs from `then`
+/// first: "lr = 0.2, but the checkpoint was written with 0.1".
+std::string first_difference(const std::string& then_text, const std::string& now_text) {
+  json then, now;
+  try {
+    then = json::parse(then_text);
+    now = json::parse(now_text);
+  } catch (const std::exception&) {
+    return "its options are not readable";
+  }
+  if (!then.is_object()) return "its options are not readable";
+  for (const auto& [key, value] : now.items()) {
+    const auto it = then.find(key);
+    if (it == then.end() || *it != value)
+      return "option '" + key + "' is " + json_excerpt(value) + " now, but the checkpoint was written with " +
+             (it == then.end() ? std::string("it unset") : json_excerpt(*it));
+  }
+  for (const auto& [key, value] : then.items())
+    if (!now.contains(key))
+      return "option '" + key + "' is unset now, but the checkpoint was written with " + json_excerpt(value);
+  return "its options differ";
+}
+
+/// Reads the committed generation `gen` of the run `proof` describes and
+/// checks everything in it before anything is restored: that it is this
+/// run's (options, data), that the model and metrics files are those it was
+/// written with, that it is unaltered, and that every counter is in range and
+/// consistent with the others. Throws DataError naming the file and the field.
 template <typename T>
-Checkpoint<T> read_checkpoint(const fs::path& path) {
-  const TensorSet<T> set = read_tensor_set<T>(path);
-  const auto meta = [&](const char* key) -> const std::string& {
-    const auto it = set.metadata.find(key);
-    if (it == set.metadata.end()) throw DataError(path.string() + ": checkpoint metadata '" + key + "' is missing");
+Checkpoint<T> read_verified_checkpoint(const fs::path& gen, const RunProof& proof, const LoopShape& loop,
+                                       const fs::path& config) {
+  const fs::path path = gen / kCheckpoint;
+  const auto fail = [](const fs::path& file, const std::string& why) {
+    throw DataError(file.string() + ": " + why + "; the run cannot be resumed from it (use --overwrite to start over)");
+  };
+  // Read through no link: every file of the generation must be the run's own.
+  for (const std::string& name : std::vector<std::string>{kCheckpoint, "model.safetensors", "metrics.csv",
+                                                          "metrics.json"}) {
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::symlink_status(gen / name, ec)))
+      fail(gen / name, "missing, or not a regular file (a link or a folder)");
+  }
+  // Whose checkpoint, from its metadata alone (a run of another dtype could
+  // not even be decoded): the run's options, its data.
+  const std::map<std::string, std::string> header = read_safetensors_metadata(path);
+  const auto meta = [&](const std::string& key) -> const std::string& {
+    const auto it = header.find(key);
+    if (it == header.end()) fail(path, "field '" + key + "' is missing");
     return it->second;
   };
-  const auto integer = [&](const char* key) {
+  if (meta("sibp.checkpoint") != kCheckpointFormat)
+    fail(path, "field 'sibp.checkpoint' (the format) is '" + meta("sibp.checkpoint").substr(0, 20) + "', expected " +
+                   kCheckpointFormat + " (written by another version of sibp)");
+  if (meta("run.digest") != digest_hex(digest_bytes(meta("run.options"))))
+    fail(path, "field 'run.digest' does not match field 'run.options'");
+  if (meta("run.options") != proof.options)
+    fail(config, "the run's options differ from those its checkpoint " + path.string() + " was written with (" +
+                     first_difference(meta("run.options"), proof.options) +
+                     "); restore the options it was started with");
+  const auto split = splits(proof.data);
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    const std::string key = std::string("data.") + kSplitNames[i];
+    const SplitFingerprint then = parse_fingerprint(meta(key), path.string() + ": field '" + key + "'");
+    if (then != *split[i])
+      fail(path, "field '" + key + "': the " + kSplitNames[i] + " split the run was started on (" + to_string(then) +
+                     ") is not the one loaded now (" + to_string(*split[i]) + ")");
+  }
+  // Unaltered, and the files it was written with.
+  const TensorSet<T> set = read_tensor_set<T>(path);
+  if (set.metadata != header || meta(kTensorSetDigestKey) != digest_hex(tensor_set_digest(set)))
+    fail(path, "field 'sibp.digest' does not match the checkpoint's content (the file was altered or damaged)");
+  std::map<std::string, std::string> bytes;
+  for (const std::string& name : kVouchedFiles) {
+    bytes[name] = read_file(gen / name);
+    if (meta("file." + name) != digest_hex(digest_bytes(bytes[name])))
+      fail(gen / name, "not the file its checkpoint was written with (field 'file." + name +
+                           "' of " + path.string() + " does not match; the file was replaced or edited)");
+  }
+  // Every counter in range, and consistent with the loop and the others.
+  const auto integer = [&](const std::string& key, long long lo, long long hi) {
     const std::string& text = meta(key);
     long long v = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size() || v < 0)
-      throw DataError(path.string() + ": checkpoint metadata '" + key + "' = '" + text + "' is not a count");
+    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi)
+      fail(path, "field '" + key + "' = '" + text.substr(0, 40) + "' is not an integer from " + std::to_string(lo) +
+                     " to " + std::to_string(hi));
     return v;
   };
-  if (meta("sibp.checkpoint") != "1")
-    throw DataError(path.string() + ": checkpoint format '" + meta("sibp.checkpoint") + "', expected 1");
   Checkpoint<T> c;
-  c.fit.epoch = static_cast<int>(integer("fit.epoch"));
-  c.fit.batch = integer("fit.batch");
-  c.fit.iteration = integer("fit.iteration");
-  c.fit.samples = integer("fit.samples");
-  c.fit.seconds = std::strtod(meta("fit.seconds").c_str(), nullptr);
+  const long long bpe = loop.batches_per_epoch;
+  c.fit.epoch = static_cast<int>(integer("fit.epoch", 0, loop.epochs));
+  // After a step the batch counter is 1..bpe (fit's on_eval); 0 only before the first epoch.
+  c.fit.batch = integer("fit.batch", c.fit.epoch == 0 ? 0 : 1, c.fit.epoch == 0 ? 0 : bpe);
+  c.fit.iteration = integer("fit.iteration", 0, bpe * loop.epochs);
+  c.fit.samples = integer("fit.samples", 0, loop.samples * loop.epochs);
+  const long long done_epochs = c.fit.epoch > 0 ? c.fit.epoch - 1 : 0;
+  if (c.fit.iteration != done_epochs * bpe + c.fit.batch)
+    fail(path, "field 'fit.iteration' = " + std::to_string(c.fit.iteration) + " does not match epoch " +
+                   std::to_string(c.fit.epoch) + ", batch " + std::to_string(c.fit.batch) + " (" +
+                   std::to_string(bpe) + " batches per epoch)");
+  if (c.fit.samples != done_epochs * loop.samples + std::min(c.fit.batch * loop.batch, loop.samples))
+    fail(path, "field 'fit.samples' = " + std::to_string(c.fit.samples) + " does not match epoch " +
+                   std::to_string(c.fit.epoch) + ", batch " + std::to_string(c.fit.batch));
+  const std::string& seconds = meta("fit.seconds");
+  char* end = nullptr;
+  c.fit.seconds = std::strtod(seconds.c_str(), &end);
+  if (seconds.empty() || end != seconds.c_str() + seconds.size() || !std::isfinite(c.fit.seconds) || c.fit.seconds < 0)
+    fail(path, "field 'fit.seconds' = '" + seconds.substr(0, 40) + "' is not a finite number of seconds >= 0");
   c.fit.rng = meta("fit.rng");
-  c.algo.step = integer("algo.step");
-  c.rows = static_cast<std::size_t>(integer("metrics.rows"));
+  if (!Rng(0).set_state(c.fit.rng)) fail(path, "field 'fit.rng' is not a state of the shuffling generator");
+  c.algo.step = integer("algo.step", 0, c.fit.iteration);
+  const long long rows = integer("metrics.rows", 1, c.fit.iteration + 1);
+  const auto order = set.integers.find("fit.order");
+  if (order == set.integers.end()) fail(path, "tensor 'fit.order' is missing");
+  if (static_cast<long long>(order->second.size()) != loop.samples)
+    fail(path, "tensor 'fit.order' has " + std::to_string(order->second.size()) + " entries, but the training split has " +
+                   std::to_string(loop.samples) + " samples");
+  std::vector<char> seen(static_cast<std::size_t>(loop.samples), 0);
+  for (const std::int64_t i : order->second) {
+    if (i < 0 || i >= loop.samples || seen[static_cast<std::size_t>(i)])
+      fail(path, "tensor 'fit.order' is not a permutation of the " + std::to_string(loop.samples) +
+                     " training samples (entry " + std::to_string(i) + ")");
+    seen[static_cast<std::size_t>(i)] = 1;
+  }
+  c.fit.order.assign(order->second.begin(), order->second.end());
   for (const auto& [name, M] : set.matrices) {
-    if (name.rfind("algo.", 0) != 0) throw DataError(path.string() + ": unexpected checkpoint tensor '" + name + "'");
+    if (name.rfind("algo.", 0) != 0) fail(path, "unexpected tensor '" + name + "'");
     c.algo.tensors[name.substr(5)] = M;
   }
-  const auto order = set.integers.find("fit.order");
-  if (order == set.integers.end()) throw DataError(path.string() + ": checkpoint tensor 'fit.order' is missing");
-  c.fit.order.assign(order->second.begin(), order->second.end());
+  // The metrics rows end where the checkpoint is, one per evaluation point.
+  c.rows = read_metrics_csv(gen / "metrics.csv");
+  const fs::path metrics = gen / "metrics.csv";
+  if (static_cast<long long>(c.rows.size()) != rows)
+    fail(metrics, std::to_string(c.rows.size()) + " rows, but field 'metrics.rows' of " + path.string() + " says " +
+                      std::to_string(rows));
+  long long previous = -1;
+  for (const MetricsRow& r : c.rows) {
+    if (r.iteration <= previous || r.iteration > c.fit.iteration || !std::isfinite(r.seconds) || r.seconds < 0)
+      fail(metrics, "the row of iteration " + std::to_string(r.iteration) +
+                        " is out of order or beyond the checkpoint's iteration " + std::to_string(c.fit.iteration));
+    previous = r.iteration;
+  }
+  if (c.rows.front().iteration != 0 || c.rows.back().iteration != c.fit.iteration)
+    fail(metrics, "its rows run from iteration " + std::to_string(c.rows.front().iteration) + " to " +
+                      std::to_string(c.rows.back().iteration) + ", but the checkpoint is at iteration " +
+                      std::to_string(c.fit.iteration));
   return c;
 }
 
@@ -140,6 +282,7 @@ struct RunData {
   std::optional<Dataset> val;
   Normalization norm;
   NetworkSpec net;
+  RunProof proof;  ///< what the run is (options, data), for checkpoints and the ranks' agreement
 };
 
 template <typename T>
@@ -156,14 +299,14 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
   std::vector<MetricsRow>& rows = outcome.rows;
   std::optional<FitState> from;
   if (resume) {
+    // Everything is checked before anything is restored (or written).
     const fs::path gen = folder->committed();
+    const Index n = d.data.train.size();
+    const LoopShape loop{n, fo.batch_size, (n + fo.batch_size - 1) / fo.batch_size, fo.epochs};
+    Checkpoint<T> c = read_verified_checkpoint<T>(gen, d.proof, loop, out / "config.json");
     load_parameters_into(net, gen / "model.safetensors");
-    Checkpoint<T> c = read_checkpoint<T>(gen / kCheckpoint);
     algo->restore(c.algo, net);
-    rows = read_metrics_csv(gen / "metrics.csv");
-    if (rows.size() != c.rows)
-      throw DataError((gen / "metrics.csv").string() + ": " + std::to_string(rows.size()) + " rows, but its checkpoint says " +
-                      std::to_string(c.rows));
+    rows = std::move(c.rows);
     from = std::move(c.fit);
     outcome.resumed = true;
   }
@@ -175,10 +318,14 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
     rows.push_back(row);
     if (folder) {
       const MetricsText text = metrics_text(rows);
+      const std::string model = encode_network(current, meta);
+      const std::string checkpoint = checkpoint_bytes<T>(
+          state, algo->state(), rows.size(), d.proof,
+          {{"model.safetensors", &model}, {"metrics.csv", &text.csv}, {"metrics.json", &text.json}});
       folder->commit({{"metrics.csv", text.csv},
                       {"metrics.json", text.json},
-                      {"model.safetensors", encode_network(current, meta)},
-                      {kCheckpoint, checkpoint_bytes<T>(state, algo->state(), rows.size())}},
+                      {"model.safetensors", model},
+                      {kCheckpoint, checkpoint}},
                      kLinked);
       if (hooks.on_eval && !hooks.on_eval(row)) stopped = true;
     }
@@ -237,6 +384,7 @@ RunData load_run_data(const RunSpec& spec) {
   if (train.size() == 0) throw DataError(name + ": the training split has no samples");
   d.net = spec.model().network(train.sample_shape(), train.num_classes(), name);
   d.norm = ds.standardize ? train.fit_standardization() : Normalization{};
+  d.proof = run_proof(spec.options(), train, d.val ? &*d.val : nullptr, d.data.test ? &*d.data.test : nullptr);
   return d;
 }
 
@@ -355,6 +503,7 @@ RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
   for (std::size_t r = 0; r < failed.size(); ++r)
     if (failed[r] != 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
   if (ranks.empty()) return d;
+  comm.mark_failed_on_every_rank();  // every rank saw the same sum and throws below
   if (!message.empty()) {
     const std::string text = message + " (ranks that failed to load the data: " + ranks + ")";
     if (usage) throw UsageError(text);
@@ -418,8 +567,8 @@ RunOutcome follow_root(const RunSpec& spec, RunData& d, const fs::path& out, con
 /// What to do with what the folder holds in `mode`: Fresh, Resume or Finished.
 /// Throws UsageError when the mode does not allow it (or the stored run's
 /// options differ from `options`).
-FolderPlan plan_for(RunFolder::Content content, OutputMode mode, const fs::path& out, const json& options,
-                    int processes) {
+FolderPlan plan_for(RunFolder::Content content, bool has_generations, OutputMode mode, const fs::path& out,
+                    const json& options, int processes) {
   const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
   const auto check_stored = [&] { check_same_options(run_options_json(stored_run_options(out)), options, out); };
   switch (content) {
@@ -441,6 +590,12 @@ FolderPlan plan_for(RunFolder::Content content, OutputMode mode, const fs::path&
                          " processes is not supported: resume it with one process, or use --overwrite");
       return FolderPlan::Resume;
     case RunFolder::Content::Unusable:
+      if (has_generations && mode != OutputMode::Overwrite)
+        // Generations without a valid .state link: the folder was altered
+        // after the run (a deleted or changed link). They are kept.
+        throw DataError(out.string() + " holds checkpoint generations (.gen-N folders) but its .state link is "
+                        "missing or does not name one of them, so which one is the run's last cannot be told; "
+                        "restore the link (ln -sfn .gen-N .state) to resume, or use --overwrite to start over");
       if (mode == OutputMode::New)
         throw UsageError(out.string() + " holds files of a run that stopped before its first checkpoint; use "
                                         "--overwrite to start over, or another --out");
@@ -494,6 +649,9 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   use_threads(spec.threads());
   // Everything that can be refused is checked before the folder is touched.
   RunData d = load_on_every_rank(spec, comm);
+  // §6: ranks started with different options or data would train apart (or
+  // meet in collectives of different sizes): they agree first, or all stop.
+  agree_across_ranks(spec.options(), d.proof.data, comm);
   check_memory(d, spec.options());
   // Rank 0 owns the folder; the others learn what it decided and write nothing.
   if (!comm.is_root()) return follow_root(spec, d, out, hooks, comm);
@@ -508,7 +666,7 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   std::optional<RunOutcome> finished;
   try {
     folder.emplace(out);
-    plan = plan_for(folder->content(), mode, out, options, comm.size());
+    plan = plan_for(folder->content(), folder->has_generations(), mode, out, options, comm.size());
     if (plan == FolderPlan::Finished) {
       folder->finish();  // a run killed after result.json may still have its links
       finished = already_finished(out, true);

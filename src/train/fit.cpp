@@ -133,6 +133,15 @@ FitState start_state(Index n, long long batches_per_epoch, const FitOptions& opt
                     std::to_string(resume->batch) + ", " + std::to_string(resume->order.size()) +
                     " samples) does not fit this run (" + std::to_string(options.epochs) + " epochs of " +
                     std::to_string(batches_per_epoch) + " batches, " + std::to_string(n) + " samples)");
+  // The order indexes the training set: anything but a permutation of it
+  // would read out of bounds (or train on some samples twice).
+  std::vector<char> seen(static_cast<std::size_t>(n), 0);
+  for (const Index i : resume->order) {
+    if (i < 0 || i >= n || seen[static_cast<std::size_t>(i)])
+      throw DataError("checkpoint: its sample order is not a permutation of the " + std::to_string(n) +
+                      " training samples (entry " + std::to_string(i) + ")");
+    seen[static_cast<std::size_t>(i)] = 1;
+  }
   return *resume;
 }
 

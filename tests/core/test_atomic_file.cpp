@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,6 +143,24 @@ TEST(AtomicFile, EnsureWritableDirCreatesParentsAndRejectsFiles) {
   sibp::testing::write_bytes(dir / "file", "x");
   EXPECT_THROW(ensure_writable_dir(dir / "file"), DataError);
   EXPECT_THROW(ensure_writable_dir(dir / "file" / "sub"), DataError);
+}
+
+TEST(DeadTemporaries, OnlyThoseOfDeadWritersAreRemoved) {
+  testing::TempDir dir;
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);  // a PID that no process has now (reused only after a wrap-around)
+  const std::string dead = std::to_string(child), alive = std::to_string(getppid());
+  for (const std::string& name : {".sibp-tmp-" + dead + "-loss.svg", ".a.csv.tmp." + dead + ".Ab12Cd",
+                                  ".sibp-tmp-" + alive + "-loss.png", ".b.csv.tmp." + alive + ".Ab12Cd",
+                                  "keep.tmp." + dead + ".x"})
+    testing::write_bytes(dir / name, "x");
+  EXPECT_EQ(remove_dead_temporaries(dir.path()), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir / (".sibp-tmp-" + dead + "-loss.svg")));
+  EXPECT_FALSE(std::filesystem::exists(dir / (".a.csv.tmp." + dead + ".Ab12Cd")));
+  EXPECT_TRUE(std::filesystem::exists(dir / (".sibp-tmp-" + alive + "-loss.png")));
+  EXPECT_TRUE(std::filesystem::exists(dir / (".b.csv.tmp." + alive + ".Ab12Cd")));
+  EXPECT_TRUE(std::filesystem::exists(dir / ("keep.tmp." + dead + ".x")));
 }
 
 }  // namespace

@@ -84,3 +84,49 @@ out=$(SIBP_MPI_TIMEOUT=10 timeout 60 "${RUN[@]}" -x SIBP_MPI_TIMEOUT -np 1 -wdir
 code=$?
 [[ $code -ne 0 && $code -ne 124 ]] || fail "dead rank: exit $code (124 = hung): $out"
 echo "ok: a rank that dies ends the job with exit $code after $((SECONDS - start)) s"
+
+# 5. Ranks started on different runs (a hostfile mistake): one rank gets other
+#    data, another architecture, algorithm or seed. Before training, every
+#    rank must stop within seconds (no collective of mismatched sizes, no
+#    crash), each naming the rank and what differs; nothing is written.
+#    With 2 and 3 processes: the odd one out is the last rank.
+mkdir -p "$tmp/c"
+cp "$tmp/train.csv" "$tmp/test.csv" "$tmp/c/"
+/usr/bin/python3 - "$tmp/c/train.csv" <<'PY'
+import sys
+rows = open(sys.argv[1]).read().splitlines()
+rows[5] = rows[5].split(",")[0] + ",9,9,9,9"   # one sample changed, same size
+open(sys.argv[1], "w").write("\n".join(rows) + "\n")
+PY
+for np in 2 3; do
+  last=$((np - 1))
+  for case in "data|the train split" "arch|option 'layers'" "algo|option 'algo'" "seed|option 'seed'"; do
+    IFS='|' read -r what expect <<<"$case"
+    rm -rf "$tmp/a/out" "$tmp/single/out" "$tmp/c/out"
+    odd_dir="$tmp/single"; [[ $what == data ]] && odd_dir="$tmp/c"
+    launch=()
+    for ((r = 0; r < last; ++r)); do launch+=(-np 1 -wdir "$tmp/a" "$SIBP" "${ARGS[@]}" --algo sibp --eta 0.5 :); done
+    # The odd rank's options: the others', with one value changed.
+    odd=()
+    for ((i = 0; i < ${#ARGS[@]}; ++i)); do
+      v=${ARGS[i]}
+      [[ $what == arch && $v == 4-8-3 ]] && v=4-9-3
+      [[ $what == seed && ${ARGS[i - 1]} == --seed ]] && v=4
+      odd+=("$v")
+    done
+    if [[ $what == algo ]]; then odd+=(--algo sgd --lr 0.5); else odd+=(--algo sibp --eta 0.5); fi
+    start=$SECONDS
+    out=$(SIBP_MPI_TIMEOUT=30 timeout 60 "${RUN[@]}" -x SIBP_MPI_TIMEOUT "${launch[@]}" -np 1 -wdir "$odd_dir" "$SIBP" "${odd[@]}" 2>&1)
+    code=$?
+    took=$((SECONDS - start))
+    [[ $code -ne 0 && $code -ne 124 ]] || fail "np $np, $what differs on rank $last: exit $code (124 = hung): $out"
+    (( took < 25 )) || fail "np $np, $what differs: took $took s"
+    for ((r = 0; r < np; ++r)); do
+      grep -q "sibp (rank $r): error: .*rank $last differs from rank 0 in: .*$expect" <<<"$out" \
+        || fail "np $np, $what differs: rank $r did not name rank $last and $expect: $out"
+    done
+    ! grep -qiE "segmentation|double free|signal|MPI_ERR|truncat" <<<"$out" || fail "np $np, $what: a crash: $out"
+    [[ ! -e "$tmp/a/out/metrics.csv" ]] || fail "np $np, $what: rank 0 trained"
+    echo "ok: $np ranks, $what differs on rank $last: every rank stops and names it (exit $code, $took s)"
+  done
+done
