@@ -5,7 +5,7 @@
 #
 # `sibp train` with SGD (momentum 0.9, lr 0.05) and with SIBP (default solvers),
 # against PyTorch at its best configuration on this machine (float32, same
-# architecture, batch 100, SGD momentum; bench/kernels/bench_pytorch_cnn.py,
+# architecture, batch 100, SGD momentum; bench/pytorch_cnn.py,
 # fresh model per repeat), all in the same run, then the ratios:
 #
 #   SGD ratio   = our SGD epoch / PyTorch's best float32 epoch     (target <= 0.7)
@@ -82,7 +82,7 @@ ours sgd --algo momentum --lr 0.05 --init he
 ours sibp --algo sibp --init he
 echo "== PyTorch float32, env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE"
 env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
-  /usr/bin/python3 "$root/bench/kernels/bench_pytorch_cnn.py" --data "$mnist" --repeat "$repeats" \
+  /usr/bin/python3 "$root/bench/pytorch_cnn.py" --data "$mnist" --repeat "$repeats" \
   --threads "$threads" | tee "$tmp/torch.out"
 grep -o 'epoch_seconds=[0-9.]*' "$tmp/torch.out" | cut -d= -f2 >"$tmp/torch.sec"
 echo "== load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One epoch of 784-500-10 SGD on MNIST: ours (bench/epoch) against PyTorch
-# (scripts/bench_pytorch.py, 2 threads) in the same run, PyTorch twice:
+# (bench/pytorch_mlp.py, 2 threads) in the same run, PyTorch twice:
 # default environment, and OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE.
 #
 # Usage: bench/run_epoch_comparison.sh [BUILD_DIR] [REPEATS]
@@ -38,10 +38,10 @@ stats() {
 echo "== ours: $epoch --repeat $repeats"
 "$epoch" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/ours"
 echo "== PyTorch, default environment"
-/usr/bin/python3 "$root/scripts/bench_pytorch.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_default"
+/usr/bin/python3 "$root/bench/pytorch_mlp.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_default"
 echo "== PyTorch, OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE"
 env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
-  /usr/bin/python3 "$root/scripts/bench_pytorch.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_tuned"
+  /usr/bin/python3 "$root/bench/pytorch_mlp.py" --repeat "$repeats" "${data_args[@]}" | tee "$tmp/torch_tuned"
 
 read -r ours_best ours_med < <(stats "$tmp/ours")
 read -r td_best td_med < <(stats "$tmp/torch_default")

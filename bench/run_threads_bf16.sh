@@ -11,7 +11,7 @@
 #     SIBP_DATA_DIR   folder holding mnist/ (default: the repository's data/)
 #     ARCH            an --arch to time instead of --layers 784-500-10, e.g.
 #                     'conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)'
-#                     (PyTorch is then not run: scripts/bench_pytorch.py is the MLP)
+#                     (PyTorch is then not run: bench/pytorch_mlp.py is the MLP)
 #     SIBP_BENCH_RT=1 run our idle epochs at real-time priority (chrt -f 1), so
 #                     other processes' work does not land on the second core;
 #                     busy epochs and PyTorch always run at normal priority
@@ -21,7 +21,7 @@
 #                     autogroup has nice -19, so that other sessions' compile
 #                     jobs take little CPU while it measures (with autogroups
 #                     a plain `nice` ranks processes only within one session;
-#                     bench/kernels/run_all.sh does the same)
+#                     the kernel study, docs/kernels-report.md, did the same)
 # Our seconds are the training-step seconds of result.json (evaluation not
 # counted), PyTorch's its timed loop over the same 600 batches of 100.
 # PyTorch runs at its best measured setting: Debian's python3-torch with
@@ -99,7 +99,7 @@ torch_f32="" torch_bf16=""
 if [[ -z "${ARCH:-}" ]]; then
   for mode in none bf16; do
     env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 \
-      "$root/scripts/bench_pytorch.py" --data "$data_dir/mnist" --repeat "$repeats" --threads "$(nproc)" \
+      "$root/bench/pytorch_mlp.py" --data "$data_dir/mnist" --repeat "$repeats" --threads "$(nproc)" \
       --autocast "$mode" >"$tmp/torch_$mode"
     grep -o 'epoch_seconds=[0-9.]*' "$tmp/torch_$mode" | cut -d= -f2 >"$tmp/torch_${mode}_s"
   done
