@@ -1,5 +1,5 @@
 // Seconds per epoch of every training algorithm on the reference CNN, as ratios
-// to SGD measured in the same run (README, "SIBP on convolutional networks"):
+// to SGD measured in the same run (docs/performance.md, "Convolutional network"):
 //
 //   conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)
 //

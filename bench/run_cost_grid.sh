@@ -2,7 +2,7 @@
 # Cost as the work grows (issue 13, target 5): seconds per epoch of SGD, every
 # SIBP solver and ProxProp over batch sizes 10, 32, 100, 316, 1000 and hidden
 # widths 100, 500, 2000 with one and three hidden layers, in one run of
-# bench/cost_grid; then the README's table (OUT/grid.md) and plot
+# bench/cost_grid; then docs/performance.md's table (OUT/grid.md) and plot
 # (OUT/cost_grid.png, drawn with gnuplot), and one line per target:
 #
 #   SIBP default / SGD, worst grid point: 1.93 (depth 3, width 2000, batch 1000); <= 1.5 at 22 of 30 points
