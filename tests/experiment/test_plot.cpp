@@ -16,12 +16,7 @@ namespace sibp {
 namespace {
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::slurp;
 
 /// PNG signature, then an IHDR chunk with a non-zero width and height.
 ::testing::AssertionResult is_png(const fs::path& p) {
