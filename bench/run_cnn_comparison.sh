@@ -13,7 +13,7 @@
 #   peak memory = largest peak resident set of one `sibp train`    (target <= 1 GB)
 #
 # Usage: bench/run_cnn_comparison.sh [BUILD_DIR] [REPEATS] [THREADS]
-#   BUILD_DIR defaults to ./build (needs build/sibp); REPEATS (default 3) runs
+#   BUILD_DIR defaults to ./build (sibp is built there); REPEATS (default 3) runs
 #   of each, best (minimum) and median quoted; THREADS (default 2) for both
 #   sibp (--threads) and PyTorch (torch.set_num_threads).
 #   MNIST: $MNIST_DIR, else $SIBP_DATA_DIR/mnist, else data/mnist.
