@@ -18,20 +18,15 @@
 // are `key=value` for scripts:
 //   label=... seconds_per_epoch=... ratio_to_sgd=... median_ratio_to_sgd=... ms_per_batch=...
 #include <omp.h>
-#include <time.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <limits>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/data_source.hpp"
@@ -71,47 +66,11 @@ std::vector<Variant> variants() {
   return v;
 }
 
-double now(bool cpu) {
-  if (cpu) {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-int run(int argc, char** argv) {
-  std::string data = "mnist";
-  long long batches = 600;
-  int repeat = 3;
-  int threads = 1;
-  std::string only;
-  bool cpu = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + ": expected a value");
-      return argv[++i];
-    };
-    if (a == "--data") data = value();
-    else if (a == "--batches") batches = std::stoll(value());
-    else if (a == "--repeat") repeat = std::stoi(value());
-    else if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--only") only = value();
-    else if (a == "--clock") {
-      const std::string c = value();
-      if (c != "cpu" && c != "wall") throw UsageError("--clock: expected cpu or wall, got '" + c + "'");
-      cpu = c == "cpu";
-    }
-    else throw UsageError("unknown option '" + a + "' (see the comment at the top of bench/algorithms.cpp)");
-  }
-  if (batches < 1 || repeat < 1 || threads < 1) throw UsageError("--batches, --repeat and --threads must be >= 1");
+/// The timing loop, once the options are parsed.
+int run(const bench::TimingOptions& t, long long batches, const std::string& only) {
+  const bool cpu = t.cpu();
+  const std::string& data = t.data;
+  const int repeat = t.repeat, threads = t.threads;
   omp_set_num_threads(threads);
   Eigen::setNbThreads(threads);
 
@@ -119,14 +78,13 @@ int run(int argc, char** argv) {
   const Dataset& train = loaded.train;
   const Index m = 100;
   batches = std::min<long long>(batches, train.size() / m);
-  std::vector<Batch<float>> fixed(static_cast<std::size_t>(batches));
-  for (long long k = 0; k < batches; ++k) train.make_range_batch(k * m, (k + 1) * m, Normalization{}, fixed[k]);
+  const std::vector<Batch<float>> fixed = bench::fixed_batches(train, m, batches);
 
   std::vector<Variant> vs = variants();
   if (!only.empty()) {
     std::vector<Variant> kept;
     for (const Variant& v : vs)
-      if (v.label == "sgd" || ("," + only + ",").find("," + v.label + ",") != std::string::npos) kept.push_back(v);
+      if (v.label == "sgd" || bench::in_list(v.label, only)) kept.push_back(v);
     vs = kept;
   }
   const NetworkSpec spec = NetworkSpec::mlp({784, 500, 10});
@@ -140,10 +98,10 @@ int run(int argc, char** argv) {
     for (const Variant& v : vs) {
       Network<float> net = init;
       auto algo = make_algorithm<float>(RunSpec(v.options).algorithm(), spec);
-      const double t0 = now(cpu);
+      const double t0 = bench::seconds_now(cpu);
       for (const Batch<float>& b : fixed)
         if (!algo->step(net, b).finite) throw std::runtime_error(v.label + ": a step diverged");
-      const double s = now(cpu) - t0;
+      const double s = bench::seconds_now(cpu) - t0;
       auto [it, fresh] = best.emplace(v.label, s);
       if (!fresh) it->second = std::min(it->second, s);
       if (v.label == "sgd") sgd_now = s;
@@ -156,7 +114,7 @@ int run(int argc, char** argv) {
   for (const Variant& v : vs) {
     const double s = best.at(v.label);
     std::printf("label=%s seconds_per_epoch=%.3f ratio_to_sgd=%.2f median_ratio_to_sgd=%.3f ms_per_batch=%.2f\n",
-                v.label.c_str(), s * per_epoch, s / sgd, median(ratios.at(v.label)),
+                v.label.c_str(), s * per_epoch, s / sgd, bench::median(ratios.at(v.label)),
                 1e3 * s / static_cast<double>(batches));
   }
   return 0;
@@ -165,10 +123,15 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "algorithms: " << e.what() << "\n";
-    return 2;
-  }
+  CLI::App app("Seconds per epoch of every training algorithm as ratios to SGD (see bench/algorithms.cpp)",
+               "algorithms");
+  bench::TimingOptions timing;
+  long long batches = 600;
+  std::string only;
+  bench::add_timing_options(app, timing);
+  app.add_option("--batches", batches, "batches of 100 per repeat (600: one MNIST epoch)")
+      ->check(bench::kAtLeastOne)
+      ->capture_default_str();
+  app.add_option("--only", only, "LABEL,...: these algorithms (and sgd) only");
+  return bench::parse_and_run(app, argc, argv, [&] { return run(timing, batches, only); });
 }

@@ -1,5 +1,5 @@
 // Seconds per epoch of every training algorithm on the reference CNN, as ratios
-// to SGD measured in the same run (README, "SIBP on convolutional networks"):
+// to SGD measured in the same run (docs/performance.md, "Convolutional network"):
 //
 //   conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)
 //
@@ -27,16 +27,14 @@
 // in the environment times the im2col + GEMM reference instead).
 #include <malloc.h>
 #include <omp.h>
-#include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "core/thread_pool.hpp"
@@ -83,60 +81,29 @@ std::vector<Variant> variants() {
   return v;
 }
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int run(int argc, char** argv) {
-  std::string data = "mnist", only, clock = "wall";
-  long long batches = 600;
-  int repeat = 3, threads = 1;
-  bool eval = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + ": expected a value");
-      return argv[++i];
-    };
-    if (a == "--data") data = value();
-    else if (a == "--batches") batches = std::stoll(value());
-    else if (a == "--repeat") repeat = std::stoi(value());
-    else if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--only") only = value();
-    else if (a == "--clock") clock = value();
-    else if (a == "--eval") eval = true;
-    else if (a == "--list") {
-      for (const Variant& v : variants()) std::printf("%s\n", v.label.c_str());
-      return 0;
-    } else throw UsageError("unknown option '" + a + "' (see the comment at the top of bench/cnn.cpp)");
-  }
-  if (batches < 1 || repeat < 1 || threads < 1) throw UsageError("--batches, --repeat and --threads must be >= 1");
-  if (clock != "wall" && clock != "cpu") throw UsageError("--clock: expected wall or cpu, got '" + clock + "'");
+/// The timing loop, once the options are parsed.
+int run(const bench::TimingOptions& t, long long batches, const std::string& only, bool eval) {
+  const std::string& data = t.data;
+  const std::string& clock = t.clock;
+  const int repeat = t.repeat, threads = t.threads;
   // As apps/main.cpp: large buffers stay on the heap instead of fresh mmaps whose
   // page faults a step would pay again every time a work matrix is resized.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   omp_set_num_threads(threads);  // the library's pool follows it (core/thread_pool.hpp), as in `sibp train`
-  const auto now = clock == "cpu" ? cpu_seconds : wall_seconds;
+  const auto now = [cpu = t.cpu()] { return bench::seconds_now(cpu); };
 
   LoadedData loaded = load_data(parse_data_spec(data), DataOptions{});
   const Dataset& train = loaded.train;
   const Index m = 100;
   batches = std::min<long long>(batches, train.size() / m);
-  std::vector<Batch<float>> fixed(static_cast<std::size_t>(batches));
-  for (long long k = 0; k < batches; ++k) train.make_range_batch(k * m, (k + 1) * m, Normalization{}, fixed[k]);
+  const std::vector<Batch<float>> fixed = bench::fixed_batches(train, m, batches);
 
   std::vector<Variant> vs = variants();
   if (!only.empty()) {
     std::vector<Variant> kept;
     for (const Variant& v : vs)
-      if (("," + only + ",").find("," + v.label + ",") != std::string::npos) kept.push_back(v);
+      if (bench::in_list(v.label, only)) kept.push_back(v);
     if (kept.empty()) throw UsageError("--only: no variant called '" + only + "' (see --list)");
     vs = kept;
   }
@@ -187,10 +154,23 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "cnn: " << e.what() << "\n";
-    return 2;
-  }
+  CLI::App app("Seconds per epoch of every training algorithm on the reference CNN (see bench/cnn.cpp)", "cnn");
+  bench::TimingOptions timing;
+  long long batches = 600;
+  std::string only;
+  bool eval = false, list = false;
+  bench::add_timing_options(app, timing);
+  app.add_option("--batches", batches, "batches of 100 per repeat (600: one MNIST epoch)")
+      ->check(bench::kAtLeastOne)
+      ->capture_default_str();
+  app.add_option("--only", only, "LABEL,...: these variants only (see --list)");
+  app.add_flag("--eval", eval, "also report the late batch loss and the test accuracy (first repeat)");
+  app.add_flag("--list", list, "print the variants' labels and exit");
+  return bench::parse_and_run(app, argc, argv, [&] {
+    if (list) {
+      for (const Variant& v : variants()) std::printf("%s\n", v.label.c_str());
+      return 0;
+    }
+    return run(timing, batches, only, eval);
+  });
 }

@@ -26,19 +26,16 @@
 // where `space` lists, for a SIBP run whose hidden solver is gn-cg, the space
 // (sample or parameter) that its Gauss–Newton CG chose per hidden layer.
 #include <omp.h>
-#include <time.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "core/thread_pool.hpp"
@@ -51,30 +48,12 @@ using namespace sibp;
 
 namespace {
 
-std::vector<long long> parse_list(const std::string& text) {
-  std::vector<long long> out;
-  std::stringstream ss(text);
-  std::string part;
-  while (std::getline(ss, part, ',')) out.push_back(std::stoll(part));
-  if (out.empty()) throw UsageError("expected a comma-separated list, got '" + text + "'");
-  return out;
-}
-
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, ',')) out.push_back(part);
   return out;
-}
-
-double now(bool cpu) {
-  if (cpu) {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 SibpOptions sibp_with(const std::string& solver, CgSpace space = CgSpace::Auto) {
@@ -117,43 +96,26 @@ std::string chosen_spaces(const std::string& label, const NetworkSpec& spec, Ind
   return out;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-int run(int argc, char** argv) {
-  std::string data = "mnist", algos = "sgd,sibp,sibp-sample,sibp-parameter,sibp-gn-exact,sibp-reference,proxprop-cg3";
+/// The options of the grid (beyond bench::TimingOptions).
+struct GridOptions {
+  std::string algos = "sgd,sibp,sibp-sample,sibp-parameter,sibp-gn-exact,sibp-reference,proxprop-cg3";
   std::vector<long long> batches{10, 32, 100, 316, 1000}, widths{100, 500, 2000}, depths{1, 3};
   long long samples = 3000;
   double max_seconds = 20;
-  int repeat = 3, threads = 1;
-  bool cpu = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + ": expected a value");
-      return argv[++i];
-    };
-    if (a == "--data") data = value();
-    else if (a == "--batches") batches = parse_list(value());
-    else if (a == "--widths") widths = parse_list(value());
-    else if (a == "--depths") depths = parse_list(value());
-    else if (a == "--algos") algos = value();
-    else if (a == "--samples") samples = std::stoll(value());
-    else if (a == "--max-seconds") max_seconds = std::stod(value());
-    else if (a == "--repeat") repeat = std::stoi(value());
-    else if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--clock") {
-      const std::string c = value();
-      if (c != "cpu" && c != "wall") throw UsageError("--clock: expected cpu or wall, got '" + c + "'");
-      cpu = c == "cpu";
-    } else
-      throw UsageError("unknown option '" + a + "' (see the comment at the top of bench/cost_grid.cpp)");
-  }
-  if (samples < 1 || repeat < 1 || threads < 1 || !(max_seconds > 0))
-    throw UsageError("--samples, --repeat, --threads and --max-seconds must be positive");
+};
+
+/// The timing loop, once the options are parsed.
+int run(const bench::TimingOptions& t, const GridOptions& g) {
+  const std::string& data = t.data;
+  const std::string& algos = g.algos;
+  const std::vector<long long>& batches = g.batches;
+  const std::vector<long long>& widths = g.widths;
+  const std::vector<long long>& depths = g.depths;
+  const long long samples = g.samples;
+  const double max_seconds = g.max_seconds;
+  const int repeat = t.repeat, threads = t.threads;
+  const bool cpu = t.cpu();
+  const auto now = [](bool on_cpu) { return bench::seconds_now(on_cpu); };
   std::vector<std::string> labels = split(algos);
   if (std::find(labels.begin(), labels.end(), "sgd") == labels.end()) labels.insert(labels.begin(), "sgd");
   for (const std::string& l : labels) algorithm_for(l);  // unknown labels fail before any work
@@ -210,8 +172,8 @@ int run(int argc, char** argv) {
         for (const std::string& label : labels) {
           std::printf("depth=%lld width=%lld batch=%lld algo=%s steps=%lld seconds_per_epoch=%.4g ratio_to_sgd=%.3f "
                       "space=%s\n",
-                      depth, width, m, label.c_str(), steps_used[label], median(per_step[label]) * steps_per_epoch,
-                      median(ratio[label]), chosen_spaces(label, spec, m).c_str());
+                      depth, width, m, label.c_str(), steps_used[label], bench::median(per_step[label]) * steps_per_epoch,
+                      bench::median(ratio[label]), chosen_spaces(label, spec, m).c_str());
         }
         std::fflush(stdout);
       }
@@ -221,10 +183,22 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "cost_grid: " << e.what() << "\n";
-    return 2;
-  }
+  CLI::App app("Seconds per epoch of SGD, every SIBP solver and ProxProp over batch sizes, widths and depths "
+               "(see bench/cost_grid.cpp)",
+               "cost_grid");
+  bench::TimingOptions timing;
+  timing.clock = "cpu";
+  GridOptions grid;
+  bench::add_timing_options(app, timing);
+  app.add_option("--batches", grid.batches, "batch sizes")->delimiter(',')->check(bench::kAtLeastOne);
+  app.add_option("--widths", grid.widths, "hidden widths")->delimiter(',')->check(bench::kAtLeastOne);
+  app.add_option("--depths", grid.depths, "numbers of hidden layers")->delimiter(',')->check(bench::kAtLeastOne);
+  app.add_option("--algos", grid.algos, "LABEL,... (sgd is always run)")->capture_default_str();
+  app.add_option("--samples", grid.samples, "samples of steps timed per point")
+      ->check(bench::kAtLeastOne)
+      ->capture_default_str();
+  app.add_option("--max-seconds", grid.max_seconds, "at most this many seconds of steps per point")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  return bench::parse_and_run(app, argc, argv, [&] { return run(timing, grid); });
 }

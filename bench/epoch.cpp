@@ -24,6 +24,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "bench_common.hpp"
 #include "flops.hpp"
 #include "train/backprop.hpp"
 #include "train/fit.hpp"
@@ -109,22 +110,8 @@ double eigen_raw_gflops() {
   return best;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) try {
-  fs::path dir;
-  int repeat = 1;
-  std::uint64_t seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--data" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
-    else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
-    else {
-      std::cerr << "usage: epoch [--data DIR] [--repeat N] [--seed S]\n";
-      return 2;
-    }
-  }
+/// The timed epochs, once the options are parsed.
+int run(fs::path dir, int repeat, std::uint64_t seed) {
   if (dir.empty()) dir = default_dir();
   std::vector<std::uint32_t> idims, ldims;
   auto pixels = read_idx(find_file(dir, "train-images-idx3-ubyte"), 0x803, idims);
@@ -164,7 +151,19 @@ int main(int argc, char** argv) try {
   getrusage(RUSAGE_SELF, &ru);
   std::printf("peak_rss_mb=%.1f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
   return 0;
-} catch (const std::exception& e) {
-  std::cerr << "epoch: " << e.what() << "\n";
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("One epoch of 784-500-10 SGD on MNIST (see bench/epoch.cpp)", "epoch");
+  std::string dir;
+  int repeat = 1;
+  std::uint64_t seed = 1;
+  app.add_option("--data", dir, "the MNIST folder (default: $SIBP_DATA_DIR/mnist, data/mnist, /tmp/package/data)");
+  app.add_option("--repeat", repeat, "epochs, each of a fresh network")
+      ->check(bench::kAtLeastOne)
+      ->capture_default_str();
+  app.add_option("--seed", seed, "seed of the weights and the shuffle")->capture_default_str();
+  return bench::parse_and_run(app, argc, argv, [&] { return run(dir, repeat, seed); });
 }

@@ -7,33 +7,29 @@
 # Usage: bench/run_busy_core_check.sh [BUILD_DIR] [REPEATS]
 # Times bench/epoch (REPEATS epochs each, default 2) idle, then with one busy
 # loop running, under several thread/wait settings, and prints best/median.
+# Configures BUILD_DIR with -DSIBP_BUILD_BENCH=ON and builds bench_epoch.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 repeats=${2:-2}
+bench_build "$build" bench_epoch
 epoch="$build/bench/epoch"
-[[ -x "$epoch" ]] || { echo "missing $epoch: cmake --build $build --target bench_epoch" >&2; exit 2; }
 data_args=()
 [[ -n "${MNIST_DIR:-}" ]] && data_args=(--data "$MNIST_DIR")
-busy_pid=""
-cleanup() { [[ -n "$busy_pid" ]] && kill "$busy_pid" 2>/dev/null || true; }
-trap cleanup EXIT
+bench_tmp
 
 run() {  # label, env assignments...
   local label=$1
   shift
   local out
-  out=$(env "$@" "$epoch" --repeat "$repeats" "${data_args[@]}" | grep -o 'epoch_seconds=[0-9.]*' | cut -d= -f2 |
-    sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.3f / %.3f", v[1], m}')
-  printf '%-52s %s\n' "$label" "$out"
+  out=$(env "$@" "$epoch" --repeat "$repeats" "${data_args[@]}" | key_values epoch_seconds | best_median)
+  printf '%-52s %s / %s\n' "$label" $out
 }
 
 echo "seconds per epoch, best / median of $repeats"
 run "idle, default" -u OMP_WAIT_POLICY
 run "idle, OMP_WAIT_POLICY=passive" OMP_WAIT_POLICY=passive
-# A busy loop bounded in time, so it cannot outlive this script.
-timeout 1800 sh -c 'while :; do :; done' &
-busy_pid=$!
+bench_busy
 run "busy core, default" -u OMP_WAIT_POLICY
 run "busy core, OMP_WAIT_POLICY=passive" OMP_WAIT_POLICY=passive
 run "busy core, GOMP_SPINCOUNT=0" GOMP_SPINCOUNT=0

@@ -5,7 +5,7 @@
 #
 # `sibp train` with SGD (momentum 0.9, lr 0.05) and with SIBP (default solvers),
 # against PyTorch at its best configuration on this machine (float32, same
-# architecture, batch 100, SGD momentum; bench/kernels/bench_pytorch_cnn.py,
+# architecture, batch 100, SGD momentum; bench/pytorch_cnn.py,
 # fresh model per repeat), all in the same run, then the issue's ratios:
 #
 #   SGD ratio   = our SGD epoch / PyTorch's best float32 epoch     (target <= 0.7)
@@ -13,7 +13,7 @@
 #   peak memory = largest peak resident set of one `sibp train`    (target <= 1 GB)
 #
 # Usage: bench/run_cnn_comparison.sh [BUILD_DIR] [REPEATS] [THREADS]
-#   BUILD_DIR defaults to ./build (needs build/sibp); REPEATS (default 3) runs
+#   BUILD_DIR defaults to ./build (sibp is built there); REPEATS (default 3) runs
 #   of each, best (minimum) and median quoted; THREADS (default 2) for both
 #   sibp (--threads) and PyTorch (torch.set_num_threads).
 #   MNIST: $MNIST_DIR, else $SIBP_DATA_DIR/mnist, else data/mnist.
@@ -24,35 +24,17 @@
 # size" of the whole `sibp train` process (data loading and evaluation included).
 # Not run by CI: the machine is shared, so repeat and read best and median.
 set -euo pipefail
-# PyTorch from Debian uses the system BLAS: without OpenBLAS installed it runs on
-# the reference BLAS, many times slower here, which would flatter us.
-if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
-  echo "run_cnn_comparison: install libopenblas0-pthread first (apt-get install libopenblas0-pthread)" >&2
-  exit 2
-fi
-[[ -x /usr/bin/time ]] || { echo "run_cnn_comparison: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 repeats=${2:-3}
 threads=${3:-2}
+bench_pytorch
+bench_packages time
+bench_build "$build" sibp
 sibp="$build/sibp"
-[[ -x "$sibp" ]] || { echo "run_cnn_comparison: missing $sibp: cmake --build $build --target sibp" >&2; exit 2; }
-mnist=${MNIST_DIR:-}
-if [[ -z "$mnist" ]]; then
-  for d in "${SIBP_DATA_DIR:+$SIBP_DATA_DIR/mnist}" "$root/data/mnist"; do
-    [[ -n "$d" && -d "$d" ]] && { mnist=$d; break; }
-  done
-fi
-[[ -n "$mnist" && -d "$mnist" ]] ||
-  { echo "run_cnn_comparison: no MNIST folder (set MNIST_DIR, or run build/sibp fetch mnist)" >&2; exit 2; }
+mnist=$(mnist_dir)
 arch='conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)'
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# best and median of the numbers in a file, one a line
-stats() {
-  sort -g "$1" | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.3f %.3f\n", v[1], m}'
-}
+bench_tmp
 
 # ours LABEL ARGS...: REPEATS one-epoch runs of sibp train; appends the epoch
 # seconds to $tmp/LABEL.sec and the peak RSS in kB to $tmp/LABEL.rss
@@ -64,7 +46,7 @@ ours() {
     /usr/bin/time -v -o "$tmp/$label-$r.time" "$sibp" train --data "idx:$mnist" --arch "$arch" --batch 100 \
       --epochs 1 --seed 1 --threads "$threads" --out "$out" "$@" >/dev/null
     local sec
-    sec=$(grep -o '"seconds_per_epoch": [0-9.e+-]*' "$out/result.json" | awk '{print $2}')
+    sec=$(result_seconds "$out")
     local rss
     rss=$(grep 'Maximum resident set size' "$tmp/$label-$r.time" | awk '{print $NF}')
     local acc
@@ -76,20 +58,19 @@ ours() {
   done
 }
 
-echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+echo "== machine: $(nproc) cores, load average $(load) at start"
 echo "== ours: $sibp train --arch '$arch' --batch 100 --epochs 1 --threads $threads"
 ours sgd --algo momentum --lr 0.05 --init he
 ours sibp --algo sibp --init he
 echo "== PyTorch float32, env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE"
-env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
-  /usr/bin/python3 "$root/bench/kernels/bench_pytorch_cnn.py" --data "$mnist" --repeat "$repeats" \
+"${pytorch_env[@]}" /usr/bin/python3 "$root/bench/pytorch_cnn.py" --data "$mnist" --repeat "$repeats" \
   --threads "$threads" | tee "$tmp/torch.out"
-grep -o 'epoch_seconds=[0-9.]*' "$tmp/torch.out" | cut -d= -f2 >"$tmp/torch.sec"
-echo "== load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+key_values epoch_seconds "$tmp/torch.out" >"$tmp/torch.sec"
+echo "== load average $(load) at the end"
 
-read -r sgd_best sgd_med < <(stats "$tmp/sgd.sec")
-read -r sibp_best sibp_med < <(stats "$tmp/sibp.sec")
-read -r torch_best torch_med < <(stats "$tmp/torch.sec")
+read -r sgd_best sgd_med < <(best_median "$tmp/sgd.sec")
+read -r sibp_best sibp_med < <(best_median "$tmp/sibp.sec")
+read -r torch_best torch_med < <(best_median "$tmp/torch.sec")
 peak=$(cat "$tmp/sgd.rss" "$tmp/sibp.rss" | sort -g | tail -1)
 echo
 echo "== summary (seconds per epoch: best / median of $repeats, $threads threads)"

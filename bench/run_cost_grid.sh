@@ -2,7 +2,7 @@
 # Cost as the work grows (issue 13, target 5): seconds per epoch of SGD, every
 # SIBP solver and ProxProp over batch sizes 10, 32, 100, 316, 1000 and hidden
 # widths 100, 500, 2000 with one and three hidden layers, in one run of
-# bench/cost_grid; then the README's table (OUT/grid.md) and plot
+# bench/cost_grid; then docs/performance.md's table (OUT/grid.md) and plot
 # (OUT/cost_grid.png, drawn with gnuplot), and one line per target:
 #
 #   SIBP default / SGD, worst grid point: 1.93 (depth 3, width 2000, batch 1000); <= 1.5 at 22 of 30 points
@@ -12,13 +12,13 @@
 # e.g.   bench/run_cost_grid.sh build docs/results/cost_grid -- --repeat 3 --samples 2000 --max-seconds 8
 # --table-only remakes the table and plot from OUT_DIR/grid.txt (for instance
 # after appending the lines of a point measured again on its own).
-# Needs build/bench/cost_grid (cmake --build build --target bench_cost_grid),
-# MNIST where `sibp train --data mnist` finds it, /usr/bin/python3 and gnuplot.
+# Configures BUILD_DIR with -DSIBP_BUILD_BENCH=ON and builds bench_cost_grid
+# (not with --table-only); needs MNIST where `sibp train --data mnist` finds it, /usr/bin/python3 and gnuplot.
 # The exact per-row solver (sibp-gn-exact) dominates the run at the largest
 # points: `-- --algos sgd,sibp,sibp-sample,sibp-parameter,sibp-reference,proxprop-cg3`
 # leaves it out.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 out=${2:-"$root/cost_grid"}
 shift $(( $# >= 2 ? 2 : $# ))
@@ -31,11 +31,11 @@ fi
 mkdir -p "$out"
 
 if ! $table_only; then
+  bench_build "$build" bench_cost_grid
   grid="$build/bench/cost_grid"
-  [[ -x "$grid" ]] || { echo "missing $grid: cmake --build $build --target bench_cost_grid" >&2; exit 2; }
-  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/grid.txt"
+  echo "load average before: $(load)" | tee "$out/grid.txt"
   "$grid" "$@" | tee -a "$out/grid.txt"
-  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/grid.txt"
+  echo "load average after: $(load)" | tee -a "$out/grid.txt"
 fi
 
 /usr/bin/python3 - "$out" <<'EOF'

@@ -22,16 +22,15 @@
 #   MNIST from $SIBP_DATA_DIR (else ./data). Prints `uptime` before and after:
 #   the machine is shared, and a busy core slows one rank and so both.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 repeats=${2:-3}
 subset=${3:-10000}
+bench_build "$build" sibp
 sibp="$build/sibp"
-[[ -x "$sibp" ]] || { echo "run_mpi_scaling: missing $sibp: cmake --build $build --target sibp" >&2; exit 2; }
-mpirun=$(command -v mpirun || true)
-[[ -n "$mpirun" ]] || { echo "run_mpi_scaling: needs mpirun (apt-get install openmpi-bin)" >&2; exit 2; }
+mpirun=$(command -v mpirun) || bench_die "needs mpirun (scripts/install-deps.sh installs openmpi-bin)"
 export SIBP_DATA_DIR=${SIBP_DATA_DIR:-"$root/data"}
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 
 cnn_arch='conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)'
 common=(train --data mnist --epochs 1 --batch 100 --threads 1 --seed 1 --test-subset 1000)
@@ -47,7 +46,7 @@ run() {
     log=$("$mpirun" --allow-run-as-root --oversubscribe --bind-to none -np "$R" "$sibp" "${common[@]}" --out "$out" "$@")
   fi
   local secs
-  secs=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_per_epoch'])" "$out/result.json")
+  secs=$(result_seconds "$out")
   local comm
   comm=$(grep "^processes:" <<<"$log" || true)
   echo "$secs|$comm"

@@ -14,8 +14,8 @@
 #   5. the cost grid over batch sizes and widths -> bench/run_cost_grid.sh
 #
 # Usage: bench/run_performance.sh [BUILD_DIR] [OUT_DIR] [--quick]
-#   BUILD_DIR (default ./build) needs the targets sibp, bench_algorithms and
-#   bench_cost_grid (configure with -DSIBP_BUILD_BENCH=ON); OUT_DIR (default
+#   BUILD_DIR (default ./build) is configured with -DSIBP_BUILD_BENCH=ON and
+#   the targets sibp, bench_algorithms and bench_cost_grid built; OUT_DIR (default
 #   ./perf-run) receives the compare folders and the grid. --quick skips the
 #   two longest parts (time to accuracy, about 30 minutes, and the full grid,
 #   about an hour): they can be run alone with the commands printed.
@@ -24,20 +24,18 @@
 # shared machine are noisy, so every ratio is measured within one run and
 # each part prints the load average with its numbers.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 out=${2:-"$root/perf-run"}
 quick=false
 [[ "${3:-}" == "--quick" ]] && quick=true
-for f in "$build/sibp" "$build/bench/algorithms" "$build/bench/cost_grid"; do
-  [[ -x "$f" ]] || { echo "run_performance: missing $f (cmake --build $build --target sibp bench_algorithms bench_cost_grid)" >&2; exit 2; }
-done
+bench_build "$build" sibp bench_algorithms bench_cost_grid
 mkdir -p "$out"
 
-echo "== Target 1 and 6: SIBP's epoch against SGD's; peak memory (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== Target 1 and 6: SIBP's epoch against SGD's; peak memory (load $(load))"
 bash "$root/bench/run_sibp_cost.sh" "$build" 5 || echo "run_performance: run_sibp_cost.sh failed (above); going on"
 
-echo "== Targets 3 and 4: threads by default, bf16, PyTorch (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== Targets 3 and 4: threads by default, bf16, PyTorch (load $(load))"
 bash "$root/bench/run_threads_bf16.sh" "$build" 3 || echo "run_performance: run_threads_bf16.sh failed (above); going on"
 
 if $quick; then
@@ -47,11 +45,11 @@ if $quick; then
   exit 0
 fi
 
-echo "== Target 2: time to accuracy (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== Target 2: time to accuracy (load $(load))"
 "$build/sibp" compare "$root/experiments/time-to-accuracy-mnist.json" --out "$out/tta-mnist" >"$out/tta-mnist.log"
 "$build/sibp" compare "$root/experiments/time-to-accuracy-fashion-mnist.json" --out "$out/tta-fashion" >"$out/tta-fashion.log"
 /usr/bin/python3 "$root/bench/time_to_accuracy.py" "$out/tta-mnist" "$out/tta-fashion"
-echo "   (load $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
+echo "   (load $(load) at the end)"
 
-echo "== Target 5: cost grid (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== Target 5: cost grid (load $(load))"
 bash "$root/bench/run_cost_grid.sh" "$build" "$out/cost_grid"

@@ -10,28 +10,27 @@
 # Python does differently (NumPy arrays), are left out on both sides.
 #
 # Usage: bench/run_python_overhead.sh [BUILD_DIR] [REPEATS] [ALGO] [EPOCHS]
-#   BUILD_DIR defaults to ./build (the CLI and BUILD_DIR/python/sibp);
+#   BUILD_DIR defaults to ./build (the CLI and BUILD_DIR/python/sibp, built here);
 #   REPEATS 3, ALGO sgd (any --algo), EPOCHS 1. MNIST must have been fetched
 #   (bash scripts/run-main.sh, or build/sibp data fetch mnist).
 # Not run by CI: timings on a shared machine; read the ratio, whose two sides
 # run back to back.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-"$root/build"}" && pwd)
+source "$(dirname "$0")/lib.sh"
+build=${1:-"$root/build"}
 repeats=${2:-3}
 algo=${3:-sgd}
 epochs=${4:-1}
 export SIBP_DATA_DIR=${SIBP_DATA_DIR:-"$root/data"}
-[[ -x "$build/sibp" ]] || { echo "missing $build/sibp: bash scripts/build.sh" >&2; exit 2; }
-[[ -d "$build/python/sibp" ]] || { echo "missing $build/python/sibp: the Python module was not built" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_build "$build" sibp sibp_python
+build=$(cd "$build" && pwd)
+bench_tmp
 
 cli_epoch() {
   rm -rf "$tmp/cli"
   "$build/sibp" train --data mnist --layers 784-500-10 --act relu --init normal:0.05 --algo "$algo" \
     --epochs "$epochs" --batch 100 --seed 1 --threads 1 --out "$tmp/cli" >/dev/null
-  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds_per_epoch"])' "$tmp/cli/result.json"
+  result_seconds "$tmp/cli"
 }
 
 py_epoch() {
@@ -54,7 +53,6 @@ for ((i = 1; i <= repeats; ++i)); do
   cli+=("$c") py+=("$p")
   echo "pair $i: CLI $c s/epoch, Python $p s/epoch"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 mc=$(median "${cli[@]}")
 mp=$(median "${py[@]}")
 awk -v c="$mc" -v p="$mp" -v a="$algo" 'BEGIN {printf "%s: median CLI %.3f s/epoch, Python %.3f s/epoch, Python/CLI %.3f (target <= 1.05)\n", a, c, p, p / c}'

@@ -8,7 +8,8 @@
 #   peak RSS of sibp train, MNIST 784-500-10, sibp: 104 MB
 #
 # Usage: bench/run_sibp_cost.sh [BUILD_DIR] [REPEATS]
-# Needs build/bench/algorithms and build/sibp, and MNIST where `sibp train
+# Configures BUILD_DIR with -DSIBP_BUILD_BENCH=ON and builds bench_algorithms
+# and sibp; needs MNIST where `sibp train
 # --data mnist` finds it (SIBP_DATA_DIR or ./data). The ratios are measured
 # within one run of bench/algorithms (600 batches of 100, the same batches
 # for both, the algorithms interleaved in every repeat); one thread is timed
@@ -16,33 +17,31 @@
 # two threads on the wall clock. The load average is printed with each, since
 # a busy machine still moves wall-clock numbers.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 build=${1:-"$root/build"}
 repeats=${2:-5}
+bench_packages time
+bench_build "$build" bench_algorithms sibp
 algorithms="$build/bench/algorithms"
 sibp="$build/sibp"
-for f in "$algorithms" "$sibp"; do
-  [[ -x "$f" ]] || { echo "missing $f: cmake --build $build --target bench_algorithms sibp" >&2; exit 2; }
-done
 
 ratio_line() {  # threads clock
-  local threads=$1 clock=$2 out sgd sibp ratio load
-  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  local threads=$1 clock=$2 out sgd sibp ratio la
+  la=$(load)
   out=$("$algorithms" --only sibp-exact:gn-cg --threads "$threads" --repeat "$repeats" --clock "$clock")
-  sgd=$(grep '^label=sgd ' <<<"$out" | grep -o 'seconds_per_epoch=[0-9.]*' | cut -d= -f2)
-  sibp=$(grep '^label=sibp-exact:gn-cg ' <<<"$out" | grep -o 'seconds_per_epoch=[0-9.]*' | cut -d= -f2)
-  ratio=$(grep '^label=sibp-exact:gn-cg ' <<<"$out" | grep -o 'median_ratio_to_sgd=[0-9.]*' | cut -d= -f2)
+  sgd=$(grep '^label=sgd ' <<<"$out" | key_values seconds_per_epoch)
+  sibp=$(grep '^label=sibp-exact:gn-cg ' <<<"$out" | key_values seconds_per_epoch)
+  ratio=$(grep '^label=sibp-exact:gn-cg ' <<<"$out" | key_values median_ratio_to_sgd)
   local unit="thread"
   [[ $threads -gt 1 ]] && unit="threads"
   echo "SIBP/SGD epoch ratio, $threads $unit: $ratio ($clock time, median of $repeats interleaved repeats;" \
-    "best SGD $sgd s, SIBP $sibp s per epoch; load average before: $load)"
+    "best SGD $sgd s, SIBP $sibp s per epoch; load average before: $la)"
 }
 
 ratio_line 1 cpu
 ratio_line 2 wall
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_tmp
 for algo in sgd sibp; do
   /usr/bin/time -v "$sibp" train --data mnist --layers 784-500-10 --batch 100 --epochs 1 --seed 1 --threads 1 \
     --algo "$algo" --out "$tmp/$algo" >/dev/null 2>"$tmp/$algo.time"

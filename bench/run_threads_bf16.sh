@@ -5,13 +5,13 @@
 # autocast epoch, and the 5-epoch MNIST test accuracy of float32 against bf16.
 #
 # Usage: bench/run_threads_bf16.sh [BUILD_DIR] [REPEATS]
-#   BUILD_DIR defaults to ./build (needs the `sibp` target); REPEATS (default 3)
+#   BUILD_DIR defaults to ./build (the `sibp` target is built here); REPEATS (default 3)
 #   fresh one-epoch runs per configuration, interleaved, best taken.
 #   Environment:
 #     SIBP_DATA_DIR   folder holding mnist/ (default: the repository's data/)
 #     ARCH            an --arch to time instead of --layers 784-500-10, e.g.
 #                     'conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2) dense(128) relu dense(10)'
-#                     (PyTorch is then not run: scripts/bench_pytorch.py is the MLP)
+#                     (PyTorch is then not run: bench/pytorch_mlp.py is the MLP)
 #     SIBP_BENCH_RT=1 run our idle epochs at real-time priority (chrt -f 1), so
 #                     other processes' work does not land on the second core;
 #                     busy epochs and PyTorch always run at normal priority
@@ -21,7 +21,7 @@
 #                     autogroup has nice -19, so that other sessions' compile
 #                     jobs take little CPU while it measures (with autogroups
 #                     a plain `nice` ranks processes only within one session;
-#                     bench/kernels/run_all.sh does the same)
+#                     the kernel study, docs/kernels-report.md, did the same)
 # Our seconds are the training-step seconds of result.json (evaluation not
 # counted), PyTorch's its timed loop over the same 600 batches of 100.
 # PyTorch runs at its best measured setting: Debian's python3-torch with
@@ -30,32 +30,19 @@
 # set here, for PyTorch only. Not run by CI: timings on a shared machine are
 # noisy, so each ratio is taken within one run; the load is printed with it.
 set -euo pipefail
-if [[ $(id -u) == 0 && ${SIBP_BENCH_NICE:-1} != 0 ]]; then
-  if [[ $(ps -o sid= -p $$ | tr -d ' ') != "$$" ]]; then exec setsid bash "$0" "$@"; fi
-  renice -n -19 -p $$ >/dev/null
-  [[ -w /proc/$$/autogroup ]] && echo -19 >"/proc/$$/autogroup"
-fi
-if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
-  echo "run_threads_bf16: install libopenblas0-pthread first (apt-get install libopenblas0-pthread)" >&2
-  exit 2
-fi
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
+bench_nice "$@"
 build=${1:-"$root/build"}
 repeats=${2:-3}
+bench_pytorch
+bench_build "$build" sibp
 sibp="$build/sibp"
-[[ -x "$sibp" ]] || { echo "missing $sibp: cmake --build $build --target sibp" >&2; exit 2; }
 data_dir=${SIBP_DATA_DIR:-"$root/data"}
-[[ -d "$data_dir/mnist" ]] || { echo "run_threads_bf16: no $data_dir/mnist (set SIBP_DATA_DIR)" >&2; exit 2; }
+[[ -d "$data_dir/mnist" ]] || bench_die "no $data_dir/mnist (set SIBP_DATA_DIR)"
 if [[ -n "${ARCH:-}" ]]; then model=(--arch "$ARCH" --init he); else model=(--layers 784-500-10); fi
 rt=()
 [[ "${SIBP_BENCH_RT:-0}" == 1 ]] && rt=(chrt -f 1)
-tmp=$(mktemp -d)
-busy_pid=""
-cleanup() {
-  [[ -n "$busy_pid" ]] && kill "$busy_pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 
 # epoch NAME PREFIX... -- ARGS...: one fresh one-epoch SGD run; appends its
 # training seconds to $tmp/NAME.
@@ -69,11 +56,9 @@ epoch() {
   n=$((n + 1))
   "${prefix[@]}" "$sibp" train --data mnist --data-dir "$data_dir" "${model[@]}" --algo sgd --lr 0.1 --batch 100 \
     --epochs 1 --seed 1 --out "$tmp/run$n" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
-  /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds_per_epoch"])' \
-    "$tmp/run$n/result.json" >>"$tmp/$name"
+  result_seconds "$tmp/run$n" >>"$tmp/$name"
 }
 best() { sort -g "$tmp/$1" | head -1; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 echo "machine: $(nproc) cores; model: ${model[*]}; repeats: $repeats; real-time idle runs: ${SIBP_BENCH_RT:-0}"
 echo "load average at start: $(load)"
@@ -83,25 +68,20 @@ for _ in $(seq "$repeats"); do
   epoch bf16 "${rt[@]}" -- --precision bf16
 done
 echo "load average after the idle runs: $(load)"
-# A busy loop on another core, bounded in time so it cannot outlive the script.
-timeout 3600 sh -c 'while :; do :; done' &
-busy_pid=$!
+bench_busy
 for _ in $(seq "$repeats"); do
   epoch busy1 -- --threads 1
   epoch busy_all --
 done
-kill "$busy_pid" 2>/dev/null || true
-wait "$busy_pid" 2>/dev/null || true
-busy_pid=""
+bench_unbusy
 echo "load average after the busy runs: $(load)"
 
 torch_f32="" torch_bf16=""
 if [[ -z "${ARCH:-}" ]]; then
   for mode in none bf16; do
-    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 \
-      "$root/scripts/bench_pytorch.py" --data "$data_dir/mnist" --repeat "$repeats" --threads "$(nproc)" \
+    "${pytorch_env[@]}" /usr/bin/python3 "$root/bench/pytorch_mlp.py" --data "$data_dir/mnist" --repeat "$repeats" --threads "$(nproc)" \
       --autocast "$mode" >"$tmp/torch_$mode"
-    grep -o 'epoch_seconds=[0-9.]*' "$tmp/torch_$mode" | cut -d= -f2 >"$tmp/torch_${mode}_s"
+    key_values epoch_seconds "$tmp/torch_$mode" >"$tmp/torch_${mode}_s"
   done
   torch_f32=$(best torch_none_s)
   torch_bf16=$(best torch_bf16_s)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accuracy runs of the README's "Measured results" (MNIST 784-500-10, ReLU,
+# The accuracy runs of docs/performance.md's "Measured results" (MNIST 784-500-10, ReLU,
 # normal:0.05, batch 100, seed 1, one thread). Each prints its final metrics
 # row; every run's outputs are in results/accuracy/NAME/.
 # Usage: scripts/measure-accuracy.sh   (after scripts/run-main.sh or build + fetch)

@@ -7,7 +7,7 @@
 /// Eigen's parallel GEMM spins on its partner thread at every depth block, and
 /// OpenMP teams wait for their slowest member at every barrier; both measured
 /// 1.3–2.8× *slower* than one thread with the other core busy
-/// (bench/kernels/REPORT.md, question 4). Here no thread polls for more than a
+/// (docs/kernels-report.md, question 4). Here no thread polls for more than a
 /// few microseconds before it sleeps, and the caller waits only for tasks a
 /// worker has actually claimed.
 ///

@@ -4,7 +4,7 @@
 ///
 /// Small products stay on one thread because handing work to a sleeping
 /// thread costs ~140 µs on the project machine and a batch-100 MLP's products
-/// take 5–700 µs (bench/kernels/REPORT.md, question 4); a product of
+/// take 5–700 µs (docs/kernels-report.md, question 4); a product of
 /// kParallelGemmFlops or more (≈ 1 ms) is cut into chunks of the output whose
 /// boundaries depend on the shape only, each one single-threaded Eigen GEMM.
 /// Every output element is therefore computed by the same Eigen call with the

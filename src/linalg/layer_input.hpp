@@ -10,7 +10,7 @@
 /// A convolution computes them as a forward convolution with X_W as its kernel
 /// and as the backward-weights convolution of Y, without ever forming P
 /// (31 MB for the reference CNN's second layer at batch 100, and 4× slower
-/// through it: bench/kernels/REPORT.md, question 2). Paths that need F itself
+/// through it: docs/kernels-report.md, question 2). Paths that need F itself
 /// (the sample-space solvers' Gram matrix FᵀF, the exact ridge solve's FFᵀ)
 /// ask for matrix_or(), which a dense layer answers with the matrix it holds
 /// and a convolution by forming P.

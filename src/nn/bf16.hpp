@@ -6,7 +6,7 @@
 /// updates, every solver — stays float32.
 ///
 /// Why: AVX512-BF16 doubles the rate of matrix products (1.9–2.7× oneDNN's f32
-/// on the 784-500-10 shapes, bench/kernels/REPORT.md question 3). Why only the
+/// on the 784-500-10 shapes, docs/kernels-report.md question 3). Why only the
 /// products of the forward and backward passes: bf16 keeps 8 significant bits
 /// (a relative rounding of up to 2⁻⁸ per input), so each product is off by
 /// 0.2–0.4 % (REPORT.md question 5), harmless for a gradient direction but a

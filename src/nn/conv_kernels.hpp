@@ -7,7 +7,7 @@
 ///   backward-weights) reading and writing our buffers in place (NHWC is a
 ///   layout oneDNN takes without reorders), run on fixed sub-batches on the
 ///   thread pool. 3–3.5× the im2col + Eigen GEMM path per operation and no
-///   patch matrix (bench/kernels/REPORT.md, question 1).
+///   patch matrix (docs/kernels-report.md, question 1).
 /// - maxpool2x2_forward/backward: 2×2, stride-2 max-pooling vectorised over
 ///   channels by hand with AVX-512.
 ///

@@ -1,6 +1,8 @@
 #pragma once
 /// The training loop: epochs, seeded shuffling, evaluation points, and
-/// callbacks that may stop training (ensmallen's style: return false to stop).
+/// callbacks that may stop training: FitCallbacks::on_eval returns false to
+/// stop ("keep going?"; the opposite of ensmallen's callbacks, which return
+/// true to stop, and of the Python module's, which return True to stop).
 #include <functional>
 #include <optional>
 #include <string>

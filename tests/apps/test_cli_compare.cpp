@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -122,14 +123,10 @@ TEST_F(CliCompare, UsageErrorsExitWithTwoAndNameTheProblem) {
 }
 
 TEST_F(CliCompare, MissingGnuplotExitsWithOneBeforeTraining) {
-  const char* old = std::getenv("SIBP_GNUPLOT");
-  const std::string saved = old ? old : "";
-  ::setenv("SIBP_GNUPLOT", "/nonexistent/gnuplot", 1);  // inherited by the child process
-  const auto r = run_sibp("compare " + path("compare.json") + " --out " + path("out"));
-  if (old)
-    ::setenv("SIBP_GNUPLOT", saved.c_str(), 1);
-  else
-    ::unsetenv("SIBP_GNUPLOT");
+  const auto r = [&] {
+    const testing::ScopedEnv gnuplot("SIBP_GNUPLOT", "/nonexistent/gnuplot");  // inherited by the child process
+    return run_sibp("compare " + path("compare.json") + " --out " + path("out"));
+  }();
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("gnuplot"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out" / "sgd"));

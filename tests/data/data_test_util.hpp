@@ -47,13 +47,6 @@ inline void write_gz(const std::filesystem::path& path, const std::string& bytes
     throw std::runtime_error("cannot gzwrite " + path.string());
 }
 
-inline std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 /// Bytes from a seeded LCG: incompressible enough that a cut .gz loses data.
 inline std::vector<std::uint8_t> noise_bytes(std::size_t n, std::uint32_t seed) {
   std::vector<std::uint8_t> v(n);

@@ -6,11 +6,13 @@
 
 #include "core/error.hpp"
 #include "data_test_util.hpp"
+#include "scoped_env.hpp"
 
 namespace sibp {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ScopedEnv;
 using testing::TempDir;
 using testing::error_message;
 using testing::expect_mentions;
@@ -36,28 +38,6 @@ void write_idx_dir(const fs::path& dir, const std::vector<std::uint8_t>& train_l
   put("t10k-images-idx3-ubyte", images(test_labels.size(), 100));
   put("t10k-labels-idx1-ubyte", testing::idx_labels(test_labels));
 }
-
-/// Sets an environment variable for the scope, restoring it afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 TEST(DataSpec, ParsesEveryForm) {
   DataSpec s = parse_data_spec("mnist");

@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "experiment/compare.hpp"
 #include "io/metrics_file.hpp"
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -234,19 +235,15 @@ TEST_F(Compare, PlotRegeneratesOutputsFromMetricsAlone) {
 }
 
 TEST_F(Compare, MissingGnuplotFailsBeforeTraining) {
-  const char* old = std::getenv("SIBP_GNUPLOT");
-  const std::string saved = old ? old : "";
-  ::setenv("SIBP_GNUPLOT", "/nonexistent/gnuplot", 1);
-  try {
-    run(file_);
-    ADD_FAILURE() << "no error";
-  } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("gnuplot"), std::string::npos);
+  {
+    const testing::ScopedEnv gnuplot("SIBP_GNUPLOT", "/nonexistent/gnuplot");
+    try {
+      run(file_);
+      ADD_FAILURE() << "no error";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("gnuplot"), std::string::npos);
+    }
   }
-  if (old)
-    ::setenv("SIBP_GNUPLOT", saved.c_str(), 1);
-  else
-    ::unsetenv("SIBP_GNUPLOT");
   EXPECT_TRUE(trained_.empty());
 }
 

@@ -10,18 +10,15 @@
 
 #include "core/error.hpp"
 #include "experiment/plot.hpp"
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
 namespace {
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ScopedEnv;
+using testing::slurp;
 
 /// PNG signature, then an IHDR chunk with a non-zero width and height.
 ::testing::AssertionResult is_png(const fs::path& p) {
@@ -83,25 +80,6 @@ RunResult result(const std::string& label, std::uint64_t seed, std::vector<Metri
   r.rows = std::move(rows);
   return r;
 }
-
-/// Sets an environment variable for the life of the object.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 TEST(Plot, CurvesAreMeanMinMaxOverSeedsMatchedByIteration) {
   std::vector<RunResult> results;

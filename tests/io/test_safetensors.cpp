@@ -831,9 +831,7 @@ void expect_same_outputs(const json& theirs, const Mat<T>& ours, double toleranc
 template <typename T>
 Mat<T> random_inputs(Index rows, Index m, std::uint64_t seed) {
   Rng rng(seed);
-  Mat<T> X(rows, m);
-  for (Index i = 0; i < X.size(); ++i) X.data()[i] = static_cast<T>(2.0 * rng.normal());
-  return X;
+  return testing::random_normal<T>(rows, m, rng, 2.0);
 }
 
 /// Saves `net`, has scripts/check_safetensors.py load it into an nn.Sequential

@@ -7,9 +7,11 @@
 
 #include "core/error.hpp"
 #include "linalg/cg.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
+using testing::random_normal;
 
 // Per-precision tolerances. CG stops at relative residual `cg_tol`; the error in x is then
 // at most cond(A)·cg_tol, and our matrices have cond(A) ≤ ~30 (see spd()), so `x_tol` leaves
@@ -28,20 +30,10 @@ struct Tol<double> {
   static constexpr double x_tol = 1e-10;
 };
 
-template <typename T>
-Mat<T> random_mat(Index r, Index c, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> n(0.0, 1.0);
-  Mat<T> M(r, c);
-  for (Index j = 0; j < c; ++j)
-    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
-  return M;
-}
-
 // A = BᵀB/n + I: SPD with eigenvalues in [1, ~(1+√(k/n))² + 1], cond ≤ ~6 for k = n.
 template <typename T>
 Mat<T> spd(Index n, unsigned seed, double shift = 1.0) {
-  const Mat<T> B = random_mat<T>(n, n, seed);
+  const Mat<T> B = random_normal<T>(n, n, seed);
   Mat<T> A = B.transpose() * B / static_cast<T>(n);
   A.diagonal().array() += static_cast<T>(shift);
   return A;
@@ -61,7 +53,7 @@ TYPED_TEST(CgTest, SolvesSpdSystemLikeCholesky) {
   using T = TypeParam;
   const Index n = 60;
   const Mat<T> A = spd<T>(n, 1);
-  const Vec<T> b = random_mat<T>(n, 1, 2);
+  const Vec<T> b = random_normal<T>(n, 1, 2);
   const Vec<T> x_ref = A.llt().solve(b);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = A * X; };
   CgOptions opt;
@@ -83,7 +75,7 @@ TYPED_TEST(CgTest, BlockRowsSolvesEveryRowAgainstOneOperator) {
   // X A = B, one system per row of X; each iteration is one GEMM with A.
   const Index n = 40, r = 7;
   const Mat<T> A = spd<T>(n, 3);
-  Mat<T> B = random_mat<T>(r, n, 4);
+  Mat<T> B = random_normal<T>(r, n, 4);
   B.row(2).setZero();  // a zero right-hand side must give x = 0 without dividing by 0
   const Mat<T> X_ref = A.llt().solve(B.transpose()).transpose();
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = X * A; };
@@ -216,7 +208,7 @@ TYPED_TEST(CgTest, BlockColumnsWithDifferentOperatorPerSystem) {
   // different CG scalars; the per-system α, β must keep them independent.
   const Index n = 30, c = 5;
   const Mat<T> A = spd<T>(n, 5);
-  const Mat<T> B = random_mat<T>(n, c, 6);
+  const Mat<T> B = random_normal<T>(n, c, 6);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
     AX.noalias() = A * X;
     for (Index i = 0; i < c; ++i) AX.col(i) += static_cast<T>(i) * X.col(i);
@@ -241,7 +233,7 @@ TYPED_TEST(CgTest, AsManyIterationsAsUnknownsIsExact) {
   // cond ≤ ~6, plus the loss of A-orthogonality that float suffers).
   const Index n = 8;
   const Mat<T> A = spd<T>(n, 7);
-  const Vec<T> b = random_mat<T>(n, 1, 8);
+  const Vec<T> b = random_normal<T>(n, 1, 8);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = A * X; };
   CgOptions opt;
   opt.tolerance = 0;
@@ -262,7 +254,7 @@ TYPED_TEST(CgTest, WarmStartAtSolutionNeedsNoIteration) {
   using T = TypeParam;
   const Index n = 20;
   const Mat<T> A = Mat<T>::Identity(n, n) * T(2);  // exact in binary: A x* = b has no round-off
-  const Vec<T> x_star = random_mat<T>(n, 1, 9);
+  const Vec<T> x_star = random_normal<T>(n, 1, 9);
   const Vec<T> b = A * x_star;
   int calls = 0;
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
@@ -281,14 +273,14 @@ TYPED_TEST(CgTest, WarmStartNearSolutionConvergesFaster) {
   using T = TypeParam;
   const Index n = 80;
   const Mat<T> A = spd<T>(n, 10, 0.05);  // smaller shift: cond ~ 80, CG needs many steps
-  const Vec<T> b = random_mat<T>(n, 1, 11);
+  const Vec<T> b = random_normal<T>(n, 1, 11);
   const Vec<T> x_ref = A.llt().solve(b);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = A * X; };
   CgOptions opt;
   opt.tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-8;
   opt.max_iterations = 1000;
   const CgResult<T> cold = conjugate_gradient<T>(op, b, Vec<T>::Zero(n), opt);
-  const Vec<T> near = x_ref + T(1e-3) * random_mat<T>(n, 1, 12);
+  const Vec<T> near = x_ref + T(1e-3) * random_normal<T>(n, 1, 12);
   const CgResult<T> warm = conjugate_gradient<T>(op, b, near, opt);
   EXPECT_TRUE(cold.converged);
   EXPECT_TRUE(warm.converged);

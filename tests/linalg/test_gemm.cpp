@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "scoped_threads.hpp"
+#include "float_checks.hpp"
 #include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/gemm.hpp"
@@ -20,12 +21,7 @@
 namespace sibp {
 namespace {
 
-/// True if a and b have the same shape and the same bits.
-template <typename T>
-bool bitwise_equal(const Mat<T>& a, const Mat<T>& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(T) * static_cast<std::size_t>(a.size())) == 0;
-}
+using testing::bitwise_equal;
 
 /// The operand stored for op(X) of shape r×c: X itself or a c×r matrix to transpose.
 template <typename T>

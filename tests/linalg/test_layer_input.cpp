@@ -10,6 +10,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "float_checks.hpp"
 #include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/layer_input.hpp"
@@ -17,11 +18,7 @@
 namespace sibp {
 namespace {
 
-template <typename T>
-bool bitwise_equal(const Mat<T>& a, const Mat<T>& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(T) * static_cast<std::size_t>(a.size())) == 0;
-}
+using testing::bitwise_equal;
 
 /// F̃ = [F; 1ᵀ].
 template <typename T>

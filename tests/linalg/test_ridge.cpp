@@ -7,25 +7,17 @@
 
 #include "core/error.hpp"
 #include "linalg/ridge.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
+using testing::random_normal;
 
 // Per-precision tolerances for exact solves. Our problems have cond(λI + FFᵀ) ≤ ~100
 // (F ~ N(0,1), λ = 1 or 0.5, shapes ≤ 40): a backward-stable solve then has relative
 // error ≤ cond·eps ≈ 1e-14 in double and 1e-5 in float; the bounds leave ~10-100x margin.
 template <typename T>
 double sol_tol() { return std::is_same_v<T, float> ? 1e-3 : 1e-10; }
-
-template <typename T>
-Mat<T> random_mat(Index r, Index c, unsigned seed, double scale = 1.0) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> n(0.0, scale);
-  Mat<T> M(r, c);
-  for (Index j = 0; j < c; ++j)
-    for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
-  return M;
-}
 
 // Independent reference in double: the stacked least-squares problem
 // [Fᵀ; √λ I] Wᵀ = [Rᵀ; √λ W0ᵀ] solved by column-pivoted QR (no normal equations).
@@ -56,9 +48,9 @@ TYPED_TEST(RidgeTest, CholeskyWoodburyAndDenseReferenceAgree) {
   using T = TypeParam;
   // Both m < d (Woodbury's case) and m > d (Cholesky's case) shapes.
   for (const Shape s : {Shape{30, 12, 5}, Shape{8, 25, 4}}) {
-    const Mat<T> F = random_mat<T>(s.d, s.m, 1);
-    const Mat<T> R = random_mat<T>(s.d_out, s.m, 2);
-    const Mat<T> W0 = random_mat<T>(s.d_out, s.d, 3, 0.1);
+    const Mat<T> F = random_normal<T>(s.d, s.m, 1);
+    const Mat<T> R = random_normal<T>(s.d_out, s.m, 2);
+    const Mat<T> W0 = random_normal<T>(s.d_out, s.d, 3, 0.1);
     const double lambda = 0.5;
     const Mat<double> ref = dense_reference(to_d<T>(F), to_d<T>(R), to_d<T>(W0), lambda);
 
@@ -82,9 +74,9 @@ TYPED_TEST(RidgeTest, GradientVanishesAtTheSolution) {
   const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-11;
   for (RidgeMethod method : {RidgeMethod::Cholesky, RidgeMethod::Woodbury}) {
     const Index d = 20, m = 15, d_out = 6;
-    const Mat<T> F = random_mat<T>(d, m, 4);
-    const Mat<T> R = random_mat<T>(d_out, m, 5);
-    const Mat<T> W0 = random_mat<T>(d_out, d, 6);
+    const Mat<T> F = random_normal<T>(d, m, 4);
+    const Mat<T> R = random_normal<T>(d_out, m, 5);
+    const Mat<T> W0 = random_normal<T>(d_out, d, 6);
     const double lambda = 1.0;
     Mat<T> W = W0;
     RidgeSolver<T> solver(method);
@@ -101,10 +93,10 @@ TYPED_TEST(RidgeTest, GradientVanishesAtTheSolution) {
 TYPED_TEST(RidgeTest, JointWithBiasMatchesExplicitOnesRow) {
   using T = TypeParam;
   const Index d = 16, m = 10, d_out = 4;
-  const Mat<T> F = random_mat<T>(d, m, 7);
-  const Mat<T> target = random_mat<T>(d_out, m, 8);
-  const Mat<T> W0 = random_mat<T>(d_out, d, 9, 0.1);
-  const Vec<T> b0 = random_mat<T>(d_out, 1, 10, 0.1);
+  const Mat<T> F = random_normal<T>(d, m, 7);
+  const Mat<T> target = random_normal<T>(d_out, m, 8);
+  const Mat<T> W0 = random_normal<T>(d_out, d, 9, 0.1);
+  const Vec<T> b0 = random_normal<T>(d_out, 1, 10, 0.1);
   const double lambda = 2.0;
   Mat<double> Ft(d + 1, m);
   Ft << to_d<T>(F), Mat<double>::Ones(1, m);
@@ -128,10 +120,10 @@ TYPED_TEST(RidgeTest, ProxPropScalingIsLambdaEqualsOneOverTau) {
   // (θF̃ − Target)F̃ᵀ + (θ − θ^k)/τ must vanish when we pass lambda = 1/τ.
   const double tau = 0.25;
   const Index d = 12, m = 9, d_out = 3;
-  const Mat<T> F = random_mat<T>(d, m, 11);
-  const Mat<T> target = random_mat<T>(d_out, m, 12);
-  const Mat<T> W0 = random_mat<T>(d_out, d, 13);
-  const Vec<T> b0 = random_mat<T>(d_out, 1, 14);
+  const Mat<T> F = random_normal<T>(d, m, 11);
+  const Mat<T> target = random_normal<T>(d_out, m, 12);
+  const Mat<T> W0 = random_normal<T>(d_out, d, 13);
+  const Vec<T> b0 = random_normal<T>(d_out, 1, 14);
   Mat<T> W(d_out, d);
   Vec<T> b(d_out);
   RidgeSolver<T> solver;
@@ -149,9 +141,9 @@ TYPED_TEST(RidgeTest, ProxPropScalingIsLambdaEqualsOneOverTau) {
 TYPED_TEST(RidgeTest, CgApproachesExactAndIsWarmStarted) {
   using T = TypeParam;
   const Index d = 14, m = 30, d_out = 5;
-  const Mat<T> F = random_mat<T>(d, m, 15);
-  const Mat<T> R = random_mat<T>(d_out, m, 16);
-  const Mat<T> W0 = random_mat<T>(d_out, d, 17);
+  const Mat<T> F = random_normal<T>(d, m, 15);
+  const Mat<T> R = random_normal<T>(d_out, m, 16);
+  const Mat<T> W0 = random_normal<T>(d_out, d, 17);
   const double lambda = 1.0;
   Mat<T> W_exact(d_out, d);
   RidgeSolver<T> solver;
@@ -178,7 +170,7 @@ TYPED_TEST(RidgeTest, CgApproachesExactAndIsWarmStarted) {
   const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-9;
   EXPECT_LT((to_d<T>(W) - to_d<T>(W_exact)).norm() / to_d<T>(W_exact).norm(), tol);
   // The [W b] version agrees with the exact [W b] solve.
-  const Vec<T> b0 = random_mat<T>(d_out, 1, 18);
+  const Vec<T> b0 = random_normal<T>(d_out, 1, 18);
   Mat<T> We(d_out, d), Wc(d_out, d);
   Vec<T> be(d_out), bc(d_out);
   solver.solve_with_bias(F, R, W0, b0, lambda, We, be);
@@ -195,10 +187,10 @@ TYPED_TEST(RidgeTest, CgApproachesExactAndIsWarmStarted) {
 TYPED_TEST(RidgeTest, SampleSpaceCgFollowsParameterSpaceCg) {
   using T = TypeParam;
   const Index d = 40, m = 12, d_out = 6;
-  const Mat<T> F = random_mat<T>(d, m, 25);
-  const Mat<T> R = random_mat<T>(d_out, m, 26);
-  const Mat<T> W0 = random_mat<T>(d_out, d, 27);
-  const Vec<T> b0 = random_mat<T>(d_out, 1, 28);
+  const Mat<T> F = random_normal<T>(d, m, 25);
+  const Mat<T> R = random_normal<T>(d_out, m, 26);
+  const Mat<T> W0 = random_normal<T>(d_out, d, 27);
+  const Vec<T> b0 = random_normal<T>(d_out, 1, 28);
   RidgeSolver<T> sample(RidgeMethod::Woodbury), param(RidgeMethod::Cholesky), automatic;
   const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
   for (double lambda : {0.3, 20.0}) {
@@ -237,9 +229,9 @@ TYPED_TEST(RidgeTest, SampleSpaceCgFollowsParameterSpaceCg) {
 TYPED_TEST(RidgeTest, SampleSpaceCgFromZeroAndWithoutTheLastResidual) {
   using T = TypeParam;
   const Index d = 30, m = 10, d_out = 7;
-  const Mat<T> F = random_mat<T>(d, m, 31);
-  const Mat<T> S0 = random_mat<T>(d_out, m, 32);
-  const Mat<T> w = random_mat<T>(d_out, m, 33).cwiseAbs();
+  const Mat<T> F = random_normal<T>(d, m, 31);
+  const Mat<T> S0 = random_normal<T>(d_out, m, 32);
+  const Mat<T> w = random_normal<T>(d_out, m, 33).cwiseAbs();
   Mat<T> K;
   gram_of_columns<T>(F, true, K);
   Mat<T> Ft(d + 1, m);

@@ -9,18 +9,14 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "nn/activation.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
+using testing::random_normal;
 
 const Activation kAll[] = {Activation::ReLU, Activation::LeakyReLU, Activation::Tanh,
                            Activation::Sigmoid, Activation::Identity};
-
-Mat<double> random_matrix(Index r, Index c, Rng& rng, double scale = 1.0) {
-  Mat<double> A(r, c);
-  for (Index i = 0; i < A.size(); ++i) A.data()[i] = scale * rng.normal();
-  return A;
-}
 
 // ‖a−b‖/‖a+b‖, mlpack's gradient-check measure.
 double relative_error(const Mat<double>& a, const Mat<double>& b) {
@@ -35,11 +31,11 @@ TEST(Activation, DerivativeMatchesFiniteDifferencesAgainstRandomUpstreamGradient
   Rng rng(7);
   for (Activation a : kAll) {
     SCOPED_TRACE(to_string(a));
-    Mat<double> G = random_matrix(5, 7, rng, 2.0);
+    Mat<double> G = random_normal(5, 7, rng, 2.0);
     // Keep away from the kink of (leaky) ReLU, where σ' is not defined.
     for (Index i = 0; i < G.size(); ++i)
       if (std::abs(G.data()[i]) < 10 * h) G.data()[i] = 0.5;
-    const Mat<double> U = random_matrix(5, 7, rng);
+    const Mat<double> U = random_normal(5, 7, rng);
     Mat<double> F(5, 7), S(5, 7);
     activate<double>(a, G, F);
     activation_derivative<double>(a, G, F, S);
@@ -112,7 +108,7 @@ TEST(Activation, SigmoidAndTanhSaturateWithoutNaN) {
 
 TEST(Activation, ActivateInPlaceAliasing) {
   Rng rng(3);
-  const Mat<double> G = random_matrix(3, 4, rng);
+  const Mat<double> G = random_normal(3, 4, rng);
   for (Activation a : kAll) {
     Mat<double> expected(3, 4);
     activate<double>(a, G, expected);

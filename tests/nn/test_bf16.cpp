@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "float_checks.hpp"
 #include "scoped_threads.hpp"
 #include "test_support.hpp"
 
@@ -31,6 +32,9 @@
 namespace sibp {
 namespace {
 
+using testing::bitwise_equal;
+using testing::expect_within_rounding;  // a bf16 product: exact on the rounded inputs up to float32 sums
+using testing::kU;
 using testing::spec_of;
 
 #define SKIP_WITHOUT_BF16()                                            \
@@ -39,31 +43,11 @@ using testing::spec_of;
     if (!why.empty()) GTEST_SKIP() << "no bf16 on this machine: " << why; \
   } while (0)
 
-constexpr double kU = 0.5 * std::numeric_limits<float>::epsilon();
-
 /// M with every entry rounded to bf16 (and back to the float it stands for), in double.
 Mat<double> rounded(const Mat<float>& M) {
   Mat<double> R(M.rows(), M.cols());
   for (Index k = 0; k < M.size(); ++k) R.data()[k] = bf16_to_float(float_to_bf16(M.data()[k]));
   return R;
-}
-
-bool bitwise_equal(const Mat<float>& a, const Mat<float>& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
-}
-
-/// got = the exact product of the rounded inputs up to float32 accumulation
-/// (`scale` = Σ|a||b| of the rounded inputs, `terms` summands per entry).
-void expect_bf16_product(const Mat<float>& got, const Mat<double>& exact, const Mat<double>& scale, Index terms,
-                         const std::string& what) {
-  ASSERT_EQ(got.rows(), exact.rows()) << what;
-  ASSERT_EQ(got.cols(), exact.cols()) << what;
-  const Mat<double> err = (got.cast<double>() - exact).cwiseAbs();
-  const Mat<double> bound =
-      (static_cast<double>(terms + 2) * kU * scale + 4 * kU * exact.cwiseAbs()).array().max(1e-30).matrix();
-  EXPECT_TRUE((err.array() <= bound.array()).all())
-      << what << ": largest error / bound " << (err.array() / bound.array()).maxCoeff();
 }
 
 /// got within the inputs' bf16 rounding of the float32 product `exact32` (the
@@ -122,7 +106,7 @@ TEST(Bf16, GemmIsTheExactProductOfRoundedInputsForEveryTranspose) {
         gemm_bf16(A, oa, B, ob, C);
         const Mat<double> a = oa == Trans::No ? rounded(A) : Mat<double>(rounded(A).transpose());
         const Mat<double> b = ob == Trans::No ? rounded(B) : Mat<double>(rounded(B).transpose());
-        expect_bf16_product(C, a * b, a.cwiseAbs() * b.cwiseAbs(), K, what);
+        expect_within_rounding(C, a * b, a.cwiseAbs() * b.cwiseAbs(), K, what);
         const Mat<double> a32 = oa == Trans::No ? A.cast<double>() : Mat<double>(A.cast<double>().transpose());
         const Mat<double> b32 = ob == Trans::No ? B.cast<double>() : Mat<double>(B.cast<double>().transpose());
         expect_near_f32(C, a32 * b32, a32.cwiseAbs() * b32.cwiseAbs(), K, what);
@@ -139,7 +123,7 @@ TEST(Bf16, GemmIntoABlockAndFromBlocks) {
   const auto B = Bbig.block(1, 4, 25, 33);
   gemm_bf16(A, Trans::No, B, Trans::No, Cbig.block(5, 6, 20, 33));
   const Mat<double> a = rounded(Mat<float>(A)), b = rounded(Mat<float>(B));
-  expect_bf16_product(Mat<float>(Cbig.block(5, 6, 20, 33)), a * b, a.cwiseAbs() * b.cwiseAbs(), 25, "blocks");
+  expect_within_rounding(Mat<float>(Cbig.block(5, 6, 20, 33)), a * b, a.cwiseAbs() * b.cwiseAbs(), 25, "blocks");
   // Nothing outside the block was written.
   Mat<float> untouched = Cbig;
   untouched.block(5, 6, 20, 33).setConstant(123.f);
@@ -219,7 +203,7 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
       const Mat<double> P16 = rounded(P), W16 = rounded(p.W), P32 = P.cast<double>(), W32 = p.W.cast<double>();
       const Index d = P.rows(), n = P.cols();
       const Mat<double> G = (W16 * P16).colwise() + p.b.cast<double>();
-      expect_bf16_product(rec.G, G, W16.cwiseAbs() * P16.cwiseAbs() + p.b.cast<double>().cwiseAbs().replicate(1, n),
+      expect_within_rounding(rec.G, G, W16.cwiseAbs() * P16.cwiseAbs() + p.b.cast<double>().cwiseAbs().replicate(1, n),
                           d + 1, "forward");
       expect_near_f32(rec.G, (W32 * P32).colwise() + p.b.cast<double>(),
                       W32.cwiseAbs() * P32.cwiseAbs() + p.b.cast<double>().cwiseAbs().replicate(1, n), d + 1,
@@ -231,7 +215,7 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
       Mat<float> dW(p.W.rows(), p.W.cols());
       Vec<float> db(p.b.size());
       layer->weight_gradient(X, rec, D, dW, db.data());
-      expect_bf16_product(dW, D16 * P16.transpose(), D16.cwiseAbs() * P16.cwiseAbs().transpose(), n,
+      expect_within_rounding(dW, D16 * P16.transpose(), D16.cwiseAbs() * P16.cwiseAbs().transpose(), n,
                           "weight gradient");
       expect_near_f32(dW, D32 * P32.transpose(), D32.cwiseAbs() * P32.cwiseAbs().transpose(), n,
                       "weight gradient vs f32");
@@ -240,7 +224,7 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
       // convolution path (as PyTorch's autocast, whose conv gradients are bf16).
       const bool dnnl_conv = conv && backend == ConvBackend::Fast;
       const Mat<double>& Dsum = dnnl_conv ? D16 : D32;
-      expect_bf16_product(Mat<float>(db), Dsum.rowwise().sum(), Dsum.cwiseAbs().rowwise().sum(), n, "bias gradient");
+      expect_within_rounding(Mat<float>(db), Dsum.rowwise().sum(), Dsum.cwiseAbs().rowwise().sum(), n, "bias gradient");
 
       // The input's part of the adjoint: Uᵀ(Wᵀ D).
       Mat<float> d_in, work;
@@ -252,9 +236,9 @@ TEST(Bf16, LayersComputeTheExactProductsOfRoundedInputs) {
         Mat<double> exact, scale;
         col2im<double>(WtD, g, c.m, exact);
         col2im<double>(WtDabs, g, c.m, scale);
-        expect_bf16_product(d_in, exact, scale, rec.G.rows() * g.kernel * g.kernel, "backward_input");
+        expect_within_rounding(d_in, exact, scale, rec.G.rows() * g.kernel * g.kernel, "backward_input");
       } else {
-        expect_bf16_product(d_in, WtD, WtDabs, rec.G.rows(), "backward_input");
+        expect_within_rounding(d_in, WtD, WtDabs, rec.G.rows(), "backward_input");
       }
     }
   }

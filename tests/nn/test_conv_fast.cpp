@@ -21,7 +21,9 @@
 #include <random>
 #include <string>
 
+#include "float_checks.hpp"
 #include "scoped_threads.hpp"
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 #include "core/error.hpp"
@@ -32,28 +34,10 @@
 namespace sibp {
 namespace {
 
+using testing::bitwise_equal;
+using testing::expect_within_rounding;
+using testing::kU;
 using testing::spec_of;
-
-template <typename M1, typename M2>
-bool bitwise_equal(const M1& a, const M2& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
-}
-
-constexpr double kU = 0.5 * std::numeric_limits<float>::epsilon();
-
-/// Every entry of `got` within terms·u·scale of `exact` (plus a few u of the
-/// exact value for a final rounding on top of the sum).
-void expect_within_rounding(const Mat<float>& got, const Mat<double>& exact, const Mat<double>& scale, Index terms,
-                            const std::string& what) {
-  ASSERT_EQ(got.rows(), exact.rows()) << what;
-  ASSERT_EQ(got.cols(), exact.cols()) << what;
-  const Mat<double> err = (got.cast<double>() - exact).cwiseAbs();
-  const Mat<double> bound =
-      (static_cast<double>(terms + 2) * kU * scale + 4 * kU * exact.cwiseAbs()).array().max(1e-30).matrix();
-  EXPECT_TRUE((err.array() <= bound.array()).all())
-      << what << ": largest error / bound " << (err.array() / bound.array()).maxCoeff();
-}
 
 /// A convolution or pooling layer as the first layer of `arch` on `input`.
 struct FirstLayer {
@@ -450,9 +434,7 @@ TEST(ConvBackendSettingDeathTest, EnvironmentSelectsTheBackendAtStartUp) {
   // one has made already: each check runs in a fresh process ("threadsafe"
   // death tests re-execute the test binary), which inherits the variable.
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const char* before = std::getenv("SIBP_CONV_BACKEND");
-  const std::string saved = before ? before : "";
-  ::setenv("SIBP_CONV_BACKEND", "reference", 1);
+  const testing::ScopedEnv backend("SIBP_CONV_BACKEND", "reference");
   EXPECT_EXIT(std::exit(conv_backend() == ConvBackend::Reference ? 5 : 6), ::testing::ExitedWithCode(5), "");
   ::setenv("SIBP_CONV_BACKEND", "fast", 1);
   EXPECT_EXIT(std::exit(conv_backend() == ConvBackend::Fast ? 5 : 6), ::testing::ExitedWithCode(5), "");
@@ -471,10 +453,6 @@ TEST(ConvBackendSettingDeathTest, EnvironmentSelectsTheBackendAtStartUp) {
         std::exit(0);
       },
       ::testing::ExitedWithCode(3), "");
-  if (before)
-    ::setenv("SIBP_CONV_BACKEND", saved.c_str(), 1);
-  else
-    ::unsetenv("SIBP_CONV_BACKEND");
 }
 
 }  // namespace

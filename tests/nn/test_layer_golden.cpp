@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "golden_json.hpp"
 #include "test_support.hpp"
 
 #include "train/backprop.hpp"
@@ -17,32 +18,16 @@ namespace {
 
 using nlohmann::json;
 
-Mat<double> matrix_from_rows(const json& rows) {
-  Mat<double> M(static_cast<Index>(rows.size()), static_cast<Index>(rows.at(0).size()));
-  for (Index i = 0; i < M.rows(); ++i)
-    for (Index j = 0; j < M.cols(); ++j) M(i, j) = rows.at(i).at(j).get<double>();
-  return M;
-}
-
-Vec<double> vector_from(const json& v) {
-  Vec<double> out(static_cast<Index>(v.size()));
-  for (Index i = 0; i < out.size(); ++i) out(i) = v.at(i).get<double>();
-  return out;
-}
-
-json load_golden() {
-  const std::string path = std::string(SIBP_FIXTURES_DIR) + "/golden/layer_steps.json";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return json::parse(in);
-}
+using testing::load_golden;
+using testing::matrix_from_rows;
+using testing::vector_from;
 
 double relative(const Mat<double>& ours, const Mat<double>& theirs) {
   return (ours - theirs).norm() / theirs.norm();
 }
 
 TEST(LayerGolden, ForwardAndGradientsMatchPyTorch) {
-  const json doc = load_golden();
+  const json doc = load_golden("layer_steps.json");
   ASSERT_EQ(doc.at("format").get<std::string>(), "sibp-layer-golden");
   ASSERT_EQ(doc.at("format_version").get<int>(), 1);
   ASSERT_EQ(doc.at("script").get<std::string>(), "scripts/golden/make_layer_golden.py");
@@ -103,7 +88,7 @@ TEST(LayerGolden, ForwardAndGradientsMatchPyTorch) {
 TEST(LayerGolden, GoldenGradientsAreNotTrivial) {
   // Guards the file: every layer's gradient and the input gradient are far from
   // zero, so the 1e-12 comparison above is not vacuous.
-  const json doc = load_golden();
+  const json doc = load_golden("layer_steps.json");
   for (const json& mj : doc.at("models")) {
     for (const json& gj : mj.at("grads"))
       EXPECT_GT(matrix_from_rows(gj.at("W")).norm(), 1e-4) << mj.at("name");

@@ -23,6 +23,7 @@
 namespace sibp {
 namespace {
 
+using testing::random_normal;
 using testing::input_gradient;
 using testing::mean_loss;
 using testing::spec_of;
@@ -49,14 +50,8 @@ std::string with_activation(std::string arch, Activation act) {
   return arch;
 }
 
-Mat<double> random_matrix(Index r, Index c, Rng& rng, double scale = 1.0) {
-  Mat<double> A(r, c);
-  for (Index i = 0; i < A.size(); ++i) A.data()[i] = scale * rng.normal();
-  return A;
-}
-
 Mat<double> random_targets(Index C, Index m, Loss loss, Rng& rng) {
-  if (loss == Loss::SquaredError) return random_matrix(C, m, rng);
+  if (loss == Loss::SquaredError) return random_normal(C, m, rng);
   Mat<double> Y = Mat<double>::Zero(C, m);
   for (Index j = 0; j < m; ++j) Y(static_cast<Index>(rng.below(static_cast<std::uint64_t>(C))), j) = 1;
   return Y;
@@ -132,7 +127,7 @@ TEST_P(LayerGradientCheck, ParametersAndInputMatchCentralDifferences) {
   for (int attempt = 0;; ++attempt) {
     ASSERT_LT(attempt, 200) << "could not draw a network away from kinks and ties";
     net = Network<double>(spec, Initializer::parse("normal:0.4"), rng);
-    X = random_matrix(spec.input_size(), m, rng);
+    X = random_normal(spec.input_size(), m, rng);
     Y = random_targets(spec.output_size(), m, c.loss, rng);
     if (distance_to_nonsmooth_points(net, X) > 1e-3) break;
   }
@@ -202,7 +197,7 @@ TEST(LayerGradients, FloatAgreesWithDoubleOnACnn) {
   const NetworkSpec spec = spec_of(with_activation(kNets[1].arch, Activation::Tanh), kNets[1].input);
   Rng rng(77);
   const Network<double> net(spec, Initializer::parse("normal:0.3"), rng);
-  const Mat<double> X = random_matrix(spec.input_size(), 5, rng);
+  const Mat<double> X = random_normal(spec.input_size(), 5, rng);
   const Mat<double> Y = random_targets(3, 5, Loss::SoftmaxCrossEntropy, rng);
   Tape<double> tape;
   Gradients<double> gd;
@@ -231,7 +226,7 @@ TEST(LayerGradients, BackpropReusesItsWorkAcrossBatchSizes) {
   Gradients<double> g;
   BackpropWork<double> work;
   for (Index m : {4, 2, 4}) {
-    const Mat<double> X = random_matrix(spec.input_size(), m, rng);
+    const Mat<double> X = random_normal(spec.input_size(), m, rng);
     const Mat<double> Y = random_targets(3, m, Loss::SoftmaxCrossEntropy, rng);
     net.forward(X, tape);
     const double loss = backprop_gradients<double>(net, tape, Y, g, work);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.hpp"
 #include "nn/network.hpp"
 
 namespace sibp::testing {
@@ -54,12 +55,28 @@ struct CommandResult {
 CommandResult run_sibp(const std::string& args);
 
 /// An r×c matrix of independent N(0, scale²) entries drawn from `gen`, column by column.
-template <typename T>
+template <typename T = double>
 Mat<T> random_normal(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
   std::normal_distribution<double> n(0.0, scale);
   Mat<T> M(r, c);
   for (Index j = 0; j < c; ++j)
     for (Index i = 0; i < r; ++i) M(i, j) = static_cast<T>(n(gen));
+  return M;
+}
+
+/// The same from a fresh std::mt19937 seeded with `seed`.
+template <typename T = double>
+Mat<T> random_normal(Index r, Index c, unsigned seed, double scale = 1.0) {
+  std::mt19937 gen(seed);
+  return random_normal<T>(r, c, gen, scale);
+}
+
+/// An r×c matrix of `scale` times the library's Rng::normal() draws, column by
+/// column (each draw rounded to T after scaling).
+template <typename T = double>
+Mat<T> random_normal(Index r, Index c, Rng& rng, double scale = 1.0) {
+  Mat<T> M(r, c);
+  for (Index i = 0; i < M.size(); ++i) M.data()[i] = static_cast<T>(scale * rng.normal());
   return M;
 }
 

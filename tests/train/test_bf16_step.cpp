@@ -6,7 +6,7 @@
 // Tolerances: each bf16 product is off by up to 2·2⁻⁸ of Σ|a||b| (8 significant
 // bits per input), typically 0.2–0.4 % of the product; in the gradient of a
 // lower layer a few ReLU masks also flip where a pre-activation is near zero,
-// which bench/kernels/REPORT.md (question 5) measured at 2.2 % relative error
+// which docs/kernels-report.md (question 5) measured at 2.2 % relative error
 // and cosine 0.9998 for ∂W₁ of 784-500-10; these small random networks (He
 // initialisation, N(0, 1) inputs) flip more of them, measured up to 5.4 %.
 // So: gradient and SGD update within 8 %, cosine ≥ 0.997. Adam's first steps

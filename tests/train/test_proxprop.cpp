@@ -18,17 +18,14 @@
 #include "nn/network.hpp"
 #include "train/backprop.hpp"
 #include "train/proxprop.hpp"
+#include "golden_json.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
 
+using testing::random_normal;
 using nlohmann::json;
-
-Mat<double> random_matrix(Index r, Index c, Rng& rng, double scale = 1.0) {
-  Mat<double> A(r, c);
-  for (Index i = 0; i < A.size(); ++i) A.data()[i] = scale * rng.normal();
-  return A;
-}
 
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden = Activation::ReLU) {
   return NetworkSpec::mlp(widths, hidden);
@@ -40,8 +37,8 @@ Network<T> random_network(const NetworkSpec& spec, std::uint64_t seed, double sc
   Rng rng(seed);
   for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
     Params<double>& layer = net.params(i);
-    layer.W = random_matrix(layer.W.rows(), layer.W.cols(), rng, scale);
-    layer.b = random_matrix(layer.b.size(), 1, rng, scale);
+    layer.W = random_normal(layer.W.rows(), layer.W.cols(), rng, scale);
+    layer.b = random_normal(layer.b.size(), 1, rng, scale);
   }
   return net.template cast<T>();
 }
@@ -50,7 +47,7 @@ template <typename T>
 Batch<T> random_batch(Index d0, Index classes, Index m, std::uint64_t seed) {
   Rng rng(seed);
   Batch<double> b;
-  b.X = random_matrix(d0, m, rng);
+  b.X = random_normal(d0, m, rng);
   b.Y = Mat<double>::Zero(classes, m);
   for (Index j = 0; j < m; ++j) b.Y(static_cast<Index>(rng.below(classes)), j) = 1.0;
   Batch<T> out;
@@ -221,10 +218,10 @@ TEST(ProxProp, ExactSolveSatisfiesTheOptimalityConditionInBothSolveShapes) {
   for (const Shape s : {Shape{3, 4, 10}, Shape{12, 5, 6}}) {
     for (double tau : {0.05, 0.5}) {
       Rng rng(static_cast<std::uint64_t>(s.d_in * 100 + s.m));
-      const Mat<double> F = random_matrix(s.d_in, s.m, rng).cwiseMax(0.0);
-      const Mat<double> W = random_matrix(s.d_out, s.d_in, rng);
-      const Vec<double> b = random_matrix(s.d_out, 1, rng);
-      const Mat<double> delta = random_matrix(s.d_out, s.m, rng, 0.1);
+      const Mat<double> F = random_normal(s.d_in, s.m, rng).cwiseMax(0.0);
+      const Mat<double> W = random_normal(s.d_out, s.d_in, rng);
+      const Vec<double> b = random_normal(s.d_out, 1, rng);
+      const Mat<double> delta = random_normal(s.d_out, s.m, rng, 0.1);
       Mat<double> G = W * F;
       G.colwise() += b;
       ProxProp<double> pp(options(ProxPropSolver::Exact, tau, 3, sgd(1)));
@@ -247,8 +244,8 @@ TEST(ProxProp, CgWithAsManyStepsAsUnknownsReachesTheExactSolve) {
   // condition number below 1e3, so 1e-9 relative leaves room for round-off.
   const Index d_in = 4, d_out = 3, m = 7;
   Rng rng(5);
-  const Mat<double> F = random_matrix(d_in, m, rng);
-  const Mat<double> delta = random_matrix(d_out, m, rng, 0.2);
+  const Mat<double> F = random_normal(d_in, m, rng);
+  const Mat<double> delta = random_normal(d_out, m, rng, 0.2);
   ProxProp<double> cg(options(ProxPropSolver::CG, 0.5, d_in + 1, sgd(1)));
   ProxProp<double> exact(options(ProxPropSolver::Exact, 0.5, 3, sgd(1)));
   Mat<double> dW1(d_out, d_in), dW2(d_out, d_in);
@@ -272,10 +269,10 @@ TEST(ProxProp, CgIsWarmStartedAtTheCurrentParametersAndStopsAfterProxIters) {
   const Index d_in = 6, d_out = 3, m = 9;
   const double tau = 0.5;
   Rng rng(9);
-  const Mat<double> F = random_matrix(d_in, m, rng).cwiseMax(0.0);
-  const Mat<double> W = random_matrix(d_out, d_in, rng);
-  const Vec<double> b = random_matrix(d_out, 1, rng);
-  const Mat<double> delta = random_matrix(d_out, m, rng, 0.3);
+  const Mat<double> F = random_normal(d_in, m, rng).cwiseMax(0.0);
+  const Mat<double> W = random_normal(d_out, d_in, rng);
+  const Vec<double> b = random_normal(d_out, 1, rng);
+  const Mat<double> delta = random_normal(d_out, m, rng, 0.3);
   Mat<double> G = W * F;
   G.colwise() += b;
   const Mat<double> theta_k = joined(W, b);
@@ -460,29 +457,13 @@ TEST(ProxProp, SmallTauApproachesAGradientStepOfLengthTau) {
 
 // ------------------------------------------------------------------ golden --
 
-Mat<double> matrix_from_rows(const json& rows) {
-  Mat<double> M(static_cast<Index>(rows.size()), static_cast<Index>(rows.at(0).size()));
-  for (Index i = 0; i < M.rows(); ++i)
-    for (Index j = 0; j < M.cols(); ++j) M(i, j) = rows.at(i).at(j).get<double>();
-  return M;
-}
-
-Vec<double> vector_from(const json& v) {
-  Vec<double> out(static_cast<Index>(v.size()));
-  for (Index i = 0; i < out.size(); ++i) out(i) = v.at(i).get<double>();
-  return out;
-}
-
-json load_golden() {
-  const std::string path = std::string(SIBP_FIXTURES_DIR) + "/golden/proxprop_steps.json";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return json::parse(in);
-}
+using testing::load_golden;
+using testing::matrix_from_rows;
+using testing::vector_from;
 
 template <typename T>
 void run_golden(double tol, const std::string& only_case = "") {
-  const json doc = load_golden();
+  const json doc = load_golden("proxprop_steps.json");
   ASSERT_EQ(doc.at("format_version").get<int>(), 2);
   ASSERT_EQ(doc.at("script").get<std::string>(), "scripts/golden/make_proxprop_golden.py");
   std::vector<Index> widths;

@@ -19,23 +19,18 @@
 #include "train/prox_fast.hpp"
 #include "train/sibp.hpp"
 #include "sibp_fixed_point.hpp"
+#include "test_support.hpp"
 
 namespace sibp {
 namespace {
-
-template <typename T>
-Mat<T> random_mat(Rng& rng, Index r, Index c, double scale) {
-  Mat<T> M(r, c);
-  for (Index i = 0; i < M.size(); ++i) M.data()[i] = static_cast<T>(scale * rng.normal());
-  return M;
-}
+using testing::random_normal;
 
 // Classification data from a random linear teacher, one-hot targets.
 template <typename T>
 Batch<T> teacher_data(Rng& rng, Index d0, Index classes, Index m) {
-  const Mat<double> A = random_mat<double>(rng, classes, d0, 1.0);
+  const Mat<double> A = random_normal<double>(classes, d0, rng, 1.0);
   Batch<T> b;
-  b.X = random_mat<T>(rng, d0, m, 1.0);
+  b.X = random_normal<T>(d0, m, rng, 1.0);
   b.Y = Mat<T>::Zero(classes, m);
   const Mat<double> scores = A * b.X.template cast<double>();
   for (Index j = 0; j < m; ++j) {
@@ -153,12 +148,12 @@ struct ProxFixture {
   std::optional<DenseInput<T>> input;  // views F
   ProxProblem<T> p;
   ProxFixture(Rng& rng, Index d_in, Index d_out, Index m, Activation act, bool output) {
-    F = random_mat<T>(rng, d_in, m, 1.0);
-    W = Wk = random_mat<T>(rng, d_out, d_in, 0.3);
-    b = bk = random_mat<T>(rng, d_out, 1, 0.3).col(0);
+    F = random_normal<T>(d_in, m, rng, 1.0);
+    W = Wk = random_normal<T>(d_out, d_in, rng, 0.3);
+    b = bk = random_normal<T>(d_out, 1, rng, 0.3).col(0);
     G = W * F;
     G.colwise() += b;
-    target = random_mat<T>(rng, d_out, m, 1.0);
+    target = random_normal<T>(d_out, m, rng, 1.0);
     if (act == Activation::Sigmoid) target = target.array().abs().min(T(1));
     input.emplace(F);
     p.input = &*input;
@@ -284,14 +279,14 @@ TEST(SibpReferenceSolver, LineSearchStopsAtTheRoundingFloor) {
   // rounding error of φ, and φ still does not go up.
   Rng rng(31);
   const Index d_in = 64, d_out = 32, m = 50;
-  Mat<float> F = random_mat<float>(rng, d_in, m, 1.0).array().abs().min(1.0f).matrix();
-  Mat<float> W = random_mat<float>(rng, d_out, d_in, 0.1);
-  Vec<float> b = random_mat<float>(rng, d_out, 1, 0.1).col(0);
+  Mat<float> F = random_normal<float>(d_in, m, rng, 1.0).array().abs().min(1.0f).matrix();
+  Mat<float> W = random_normal<float>(d_out, d_in, rng, 0.1);
+  Vec<float> b = random_normal<float>(d_out, 1, rng, 0.1).col(0);
   Mat<float> G = W * F;
   G.colwise() += b;
   Mat<float> out(d_out, m);
   activate<float>(Activation::Sigmoid, G, out);
-  const Mat<float> target = out + random_mat<float>(rng, d_out, m, 1e-8);
+  const Mat<float> target = out + random_normal<float>(d_out, m, rng, 1e-8);
   const DenseInput<float> input(F);
   ProxProblem<float> p;
   p.input = &input;
@@ -322,8 +317,8 @@ void check_smooth_data_term() {
   // The vectorised tanh and sigmoid of the data term and of S = (σ(Z) − T) ⊙ σ'(Z)
   // against the scalar formulas in double.
   Rng rng(32);
-  const Mat<T> Z = random_mat<T>(rng, 37, 41, 3.0);  // not a multiple of the chunk
-  const Mat<T> target = random_mat<T>(rng, 37, 41, 0.5);
+  const Mat<T> Z = random_normal<T>(37, 41, rng, 3.0);  // not a multiple of the chunk
+  const Mat<T> target = random_normal<T>(37, 41, rng, 0.5);
   for (Activation act : {Activation::Tanh, Activation::Sigmoid}) {
     double want = 0;
     Mat<double> S_want(Z.rows(), Z.cols());
@@ -408,8 +403,8 @@ TEST(Sibp, FixedPointIsStationary) {
   NetworkSpec spec = spec_of({3, 5, 2}, Activation::Tanh, Loss::SquaredError);
   Network<double> net(spec, Initializer::parse("normal:0.5"), rng);
   Batch<double> batch;
-  batch.X = random_mat<double>(rng, 3, 12, 1.0);
-  batch.Y = random_mat<double>(rng, 2, 12, 1.0);
+  batch.X = random_normal<double>(3, 12, rng, 1.0);
+  batch.Y = random_normal<double>(2, 12, rng, 1.0);
   // η = 0.1: with η = 0.5 this problem's full-batch iteration oscillates
   // (like gradient descent with too large a step) instead of converging.
   testing::expect_fixed_point_is_stationary(net, spec, batch, 0.1);

@@ -24,6 +24,7 @@
 namespace sibp {
 namespace {
 
+using testing::random_normal;
 using testing::mean_loss;
 using testing::spec_of;
 
@@ -32,17 +33,11 @@ const Activation kActivations[] = {Activation::ReLU, Activation::LeakyReLU, Acti
 
 std::string word(Activation a) { return a == Activation::LeakyReLU ? "leaky_relu" : to_string(a); }
 
-Mat<double> random_matrix(Index r, Index c, Rng& rng, double scale = 1.0) {
-  Mat<double> A(r, c);
-  for (Index i = 0; i < A.size(); ++i) A.data()[i] = scale * rng.normal();
-  return A;
-}
-
 Batch<double> random_batch(Index d0, Index classes, Index m, Rng& rng, Loss loss = Loss::SoftmaxCrossEntropy) {
   Batch<double> b;
-  b.X = random_matrix(d0, m, rng);
+  b.X = random_normal(d0, m, rng);
   if (loss == Loss::SquaredError) {
-    b.Y = random_matrix(classes, m, rng);
+    b.Y = random_normal(classes, m, rng);
     return b;
   }
   b.Y = Mat<double>::Zero(classes, m);
@@ -75,12 +70,12 @@ struct ConvProblem {
       : net(spec_of("conv(4,3,stride=2,pad=1) " + word(act) + " flatten dense(2)", "2x7x7")), lambda(lambda_) {
     Rng rng(seed);
     for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
-      net.params(i).W = random_matrix(net.params(i).W.rows(), net.params(i).W.cols(), rng, 0.4);
-      net.params(i).b = random_matrix(net.params(i).b.size(), 1, rng, 0.4);
+      net.params(i).W = random_normal(net.params(i).W.rows(), net.params(i).W.cols(), rng, 0.4);
+      net.params(i).b = random_normal(net.params(i).b.size(), 1, rng, 0.4);
     }
-    net.forward(random_matrix(98, m, rng), tape);
+    net.forward(random_normal(98, m, rng), tape);
     const LayerRecord<double>& rec = tape.layers[0];
-    target = rec.F - 0.5 * random_matrix(rec.F.rows(), rec.F.cols(), rng);
+    target = rec.F - 0.5 * random_normal(rec.F.rows(), rec.F.cols(), rng);
     if (act == Activation::Sigmoid) target = target.array().max(0.01).min(0.99).matrix();
     input = net.layer(0).input_operator(tape.input, rec);
     problem.input = input.get();

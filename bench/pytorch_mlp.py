@@ -3,7 +3,7 @@
 
 Run with the system interpreter that has torch (the pyenv python3 has none):
 
-    /usr/bin/python3 scripts/bench_pytorch.py [--data DIR] [--repeat N] [--threads 2] [--autocast bf16]
+    /usr/bin/python3 bench/pytorch_mlp.py [--data DIR] [--repeat N] [--threads 2] [--autocast bf16]
 
 Same setting as bench/epoch: ReLU hidden layer, softmax cross-entropy (mean),
 every weight and bias ~ N(0, 0.05^2), batch 100, SGD lr 0.1, one pass over a
@@ -41,7 +41,7 @@ def find(dir_, stem):
         p = os.path.join(dir_, stem + ext)
         if os.path.exists(p):
             return p
-    sys.exit(f"bench_pytorch: no {stem}[.gz] in {dir_}")
+    sys.exit(f"{os.path.basename(sys.argv[0])}: no {stem}[.gz] in {dir_}")
 
 
 def default_dir():
@@ -53,7 +53,7 @@ def default_dir():
         if os.path.exists(os.path.join(c, "train-images-idx3-ubyte")) or \
            os.path.exists(os.path.join(c, "train-images-idx3-ubyte.gz")):
             return c
-    sys.exit("bench_pytorch: MNIST not found; pass --data DIR")
+    sys.exit("pytorch_mlp: MNIST not found; pass --data DIR")
 
 
 def main():

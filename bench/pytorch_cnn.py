@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """One epoch of the reference CNN on MNIST in PyTorch: the yardstick for the
-convolution kernels in bench/kernels (REPORT.md, question 1).
+convolution kernels (docs/kernels-report.md, question 1).
 
     conv(16,5,pad=2) relu maxpool(2) conv(32,5,pad=2) relu maxpool(2)
     flatten dense(128) relu dense(10), softmax cross-entropy (mean)
@@ -10,7 +10,7 @@ whole training set held as a float tensor in [0, 1] (building it is not
 timed). Each repeat trains a fresh model. Run with Debian's interpreter:
 
     env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
-      /usr/bin/python3 bench/kernels/bench_pytorch_cnn.py --data DIR --repeat 3 \
+      /usr/bin/python3 bench/pytorch_cnn.py --data DIR --repeat 3 \
       [--threads 2] [--bf16] [--channels-last] [--profile 50]
 
 --bf16 wraps forward and loss in torch.autocast('cpu', dtype=torch.bfloat16).
@@ -19,32 +19,12 @@ under torch.autograd.profiler and prints the per-operator table (self CPU).
 Prints `key=value` lines: epoch_seconds per repeat, train_accuracy.
 """
 import argparse
-import gzip
 import os
-import struct
-import sys
 import time
 
 import torch
 
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack(">I", data[:4])[0]
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    payload = torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8)
-    return payload.reshape(dims)
-
-
-def find(dir_, stem):
-    for ext in ("", ".gz"):
-        p = os.path.join(dir_, stem + ext)
-        if os.path.exists(p):
-            return p
-    sys.exit(f"bench_pytorch_cnn: no {stem}[.gz] in {dir_}")
+from pytorch_mlp import find, read_idx  # same folder: the MNIST reader of the MLP benchmark
 
 
 def make_model():
