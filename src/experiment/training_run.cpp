@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <Eigen/Core>
 #include <charconv>
@@ -262,7 +263,10 @@ template <typename T>
 Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::uint64_t seed) {
   Rng rng(seed);
   Network<T> out(net, model.init, rng);
-  if (!model.init_from.empty()) load_parameters_into(out, model.init_from);
+  if (!model.init_from.empty()) {
+    check_recorded_architecture(model.init_from, net, "--init-from");
+    load_parameters_into(out, model.init_from);
+  }
   // RunSpec allows bf16 for float runs only.
   if constexpr (std::is_same_v<T, float>) out.set_precision(model.precision);
   return out;
@@ -304,6 +308,28 @@ double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtyp
   const double tape = per_sample * static_cast<double>(batch);
   const double eval = per_sample * static_cast<double>(evaluation_chunk(spec, 2000));
   return (params + tape + eval) * value;
+}
+
+double address_space_limit_bytes() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0.0;
+  return static_cast<double>(limit.rlim_cur);
+}
+
+void check_training_memory(const NetworkSpec& spec, Index batch, DType dtype) {
+  const double need = estimated_training_bytes(spec, batch, dtype);
+  const std::string what = "the run needs about " + gigabytes(need) + " of memory (" +
+                           std::to_string(spec.num_parameters()) + " parameters, batches of " + std::to_string(batch) +
+                           "), more than ";
+  const std::string hint = "; use a smaller network (--layers/--arch) or --batch";
+  const double physical = physical_memory_bytes();
+  if (physical > 0 && need > physical) throw UsageError(what + "this machine's " + gigabytes(physical) + hint);
+  // The address-space limit (ulimit -v) would otherwise surface as std::bad_alloc
+  // ("out of memory") in the middle of the first allocations.
+  const double limit = address_space_limit_bytes();
+  if (limit > 0 && need > limit)
+    throw UsageError(what + "the process's address-space limit of " + gigabytes(limit) +
+                     " (RLIMIT_AS, ulimit -v)" + hint + ", or raise the limit");
 }
 
 bool run_is_complete(const fs::path& out_dir) {
@@ -375,11 +401,7 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   use_threads(spec.threads());
   // Everything that can be refused is checked before the folder is touched.
   RunData d = load_on_every_rank(spec, comm);
-  const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
-  if (have > 0 && need > have)
-    throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
-                     " parameters, batches of " + std::to_string(o.batch) + "), more than this machine's " +
-                     gigabytes(have) + "; use a smaller network (--layers/--arch) or --batch");
+  check_training_memory(d.net, o.batch, o.dtype);
   if (!comm.is_root()) {
     // Rank 0 owns the folder; the others learn what it decided and write nothing.
     char plan = 0;
