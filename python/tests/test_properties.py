@@ -9,10 +9,13 @@ The number of examples comes from a profile chosen by SIBP_HYPOTHESIS_PROFILE:
 minutes by hand, see fuzz/README.md).
 """
 import os
+import tempfile
 
 import numpy as np
 import pytest
 
+# Hypothesis caches Unicode tables in ./.hypothesis: not in the source tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "sibp-hypothesis"))
 hypothesis = pytest.importorskip("hypothesis")  # a test dependency (python3-hypothesis): see install-deps.sh
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
