@@ -29,6 +29,7 @@ void run(const EvalArgs& args) {
   const DataSpec data_spec = parse_data_spec(args.data);
   ModelFileOptions model_options;
   if (!args.arch.empty()) model_options.arch = Architecture::parse(args.arch);
+  model_options.require_architecture = true;  // never guess the activations of bare weights
   DataOptions options;
   options.data_dir = args.data_dir.empty() ? default_data_dir() : std::filesystem::path(args.data_dir);
   const Dataset data = load_split(data_spec, options, Split::Test);

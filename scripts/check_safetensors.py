@@ -186,7 +186,8 @@ def activation_module(name):
 def build(layers, shape, torch_dtype):
     """nn.Sequential of `layers` on samples of `shape`; returns (model, [Sequential index of
     parametrised layer i], module names). Flattens are inserted where sibp implies them: before a
-    dense layer whose input is an image."""
+    dense layer whose input is an image; an Unflatten to C x 1 x 1 before a convolution or pooling
+    whose input is a vector (sibp reads a vector as such an image)."""
     from torch import nn
 
     modules, param_index = [], []
@@ -203,16 +204,22 @@ def build(layers, shape, torch_dtype):
         elif kind == "flatten":
             modules.append(nn.Flatten())
             c, h, w, image = c * h * w, 1, 1, False
-        elif kind == "conv":
-            param_index.append(len(modules))
-            modules.append(nn.Conv2d(c, a["units"], a["kernel"], stride=a["stride"], padding=a["pad"],
-                                     dtype=torch_dtype))
-            k, s, p = a["kernel"], a["stride"], a["pad"]
-            c, h, w, image = a["units"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, True
         else:
-            k, s = a["kernel"], a["stride"]
-            modules.append((nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(k, stride=s))
-            h, w, image = (h - k) // s + 1, (w - k) // s + 1, True
+            if not image:
+                # A convolution or pooling reads a vector (the input, or after a dense layer or a
+                # flatten) as a C x 1 x 1 image, as sibp does; PyTorch's layers need the 4-D tensor.
+                modules.append(nn.Unflatten(1, (c, 1, 1)))
+            if kind == "conv":
+                param_index.append(len(modules))
+                modules.append(nn.Conv2d(c, a["units"], a["kernel"], stride=a["stride"], padding=a["pad"],
+                                         dtype=torch_dtype))
+                k, s, p = a["kernel"], a["stride"], a["pad"]
+                c, h, w = a["units"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            else:
+                k, s = a["kernel"], a["stride"]
+                modules.append((nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(k, stride=s))
+                h, w = (h - k) // s + 1, (w - k) // s + 1
+            image = True
         if kind in ("dense", "conv") and activation != "identity":
             modules.append(activation_module(activation))
     # The network's output is a vector of class scores; a trailing image (C x 1 x 1) is flattened.

@@ -14,7 +14,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev
   dataset-fashion-mnist
   python3 python3-numpy python3-torch
-  python3-dev pybind11-dev python3-pytest python3-matplotlib
+  python3-dev pybind11-dev python3-pytest python3-hypothesis python3-matplotlib
   nodejs npm ca-certificates coreutils tar gzip
 )
 

@@ -9,8 +9,17 @@ kind of failure wherever it happened:
 - ``FolderLockedError`` (an ``OSError``): another process writes the output folder.
 - ``Diverged``: training produced a non-finite loss or parameter.
 
-Bad arrays passed from Python raise the built-in ``TypeError`` (wrong dtype)
-or ``ValueError`` (wrong shape, labels out of range, non-finite values).
+Bad arrays passed from Python raise the built-in ``TypeError`` (wrong dtype:
+complex, object, bool or string parameters) or ``ValueError`` (wrong shape,
+labels out of range, non-finite values, parameters beyond the precision's
+range); ``set_parameters`` raises ``KeyError`` for a missing or unexpected
+tensor name. Option values follow the limits of config.json: lists and dicts
+nested more than 64 deep (or containing themselves) and values of more than
+16 MiB as JSON raise ``OptionError``; shapes and widths must be integers
+(``OptionError``); a network whose training would not fit in memory (the
+machine's, or the process's ``ulimit -v``) raises ``UsageError`` with the
+command line's estimate. These are the only exceptions bad input raises
+(``python/tests/test_properties.py`` checks it).
 """
 
 

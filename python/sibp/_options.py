@@ -77,11 +77,31 @@ def default(key):
     return from_table_value(key, _BY_KEY[key]["default"])
 
 
+def integer(value, option):
+    """``value`` as an int if it is an integer (a Python or NumPy integer, not a
+    bool); else raises ``sibp.OptionError`` naming ``option``: a float such as
+    4.7 is refused, never truncated."""
+    import operator
+
+    from ._errors import OptionError
+
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:40] + "..."
+    e = OptionError(f"{option}: expected integers, got {shown} (a {type(value).__name__})")
+    e.option, e.key, e.detail = option, option, f"expected integers, got {shown}"
+    raise e
+
+
 def _to_table_value(key, value):
     """Python conveniences for values the table reads as text: a list of widths
-    for ``layers``, a list of numbers for ``lam``."""
+    for ``layers`` (integers), a list of numbers for ``lam``."""
     if key == "layers" and isinstance(value, (list, tuple)):
-        return "-".join(str(int(w)) for w in value)
+        return "-".join(str(integer(w, "layers")) for w in value)
     if key == "lambda" and isinstance(value, (list, tuple)):
         return ",".join(str(float(v)) for v in value)
     return value

@@ -7,7 +7,8 @@ independent safetensors check the C++ tests run; the build copies it into the
 package as ``_check_safetensors``), so both agree on what a sibp architecture
 is in PyTorch: ``dense(N)`` is ``nn.Linear``, ``conv(C,K,stride=S,pad=P)``
 ``nn.Conv2d``, ``maxpool``/``avgpool`` ``nn.MaxPool2d``/``nn.AvgPool2d``,
-``flatten`` ``nn.Flatten``, activations ``nn.ReLU``, ``nn.Tanh``,
+``flatten`` ``nn.Flatten`` (and ``nn.Unflatten(1, (C, 1, 1))`` where a
+convolution or pooling reads a vector), activations ``nn.ReLU``, ``nn.Tanh``,
 ``nn.Sigmoid``, ``nn.LeakyReLU(0.01)``. The loss (softmax cross-entropy) is
 not part of the module, as in PyTorch.
 """
@@ -61,7 +62,7 @@ def torch_inputs(net, X):
     return torch.from_numpy(shaped.astype(dtype))
 
 
-_SUPPORTED = "Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, Identity, ReLU, Tanh, Sigmoid, LeakyReLU(0.01)"
+_SUPPORTED = "Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, Unflatten(1, (C, 1, 1)), Identity, ReLU, Tanh, Sigmoid, LeakyReLU(0.01)"
 
 
 def _pair(value, what, where):
@@ -134,6 +135,13 @@ def from_torch(module, input_shape=None):
             words.append("flatten")
             last_parametrised = False
         elif isinstance(m, nn.Identity):
+            continue
+        elif isinstance(m, nn.Unflatten):
+            # to_torch writes Unflatten(1, (C, 1, 1)) where a convolution or pooling reads a
+            # vector: sibp reads a vector as a C x 1 x 1 image without a layer.
+            size = tuple(m.unflattened_size)
+            if m.dim != 1 or len(size) != 3 or size[1:] != (1, 1):
+                raise ValueError(f"from_torch: {where}: only Unflatten(1, (C, 1, 1)) has a sibp counterpart")
             continue
         elif type(m) in activations:
             if not last_parametrised:

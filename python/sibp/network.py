@@ -6,14 +6,15 @@ from . import _options, _sibp
 
 
 def _shape_text(input_shape):
-    """(C, H, W), (H, W), (d,) or d as the library's "CxHxW" / "d" text."""
+    """(C, H, W), (H, W), (d,) or d as the library's "CxHxW" / "d" text. Every
+    dimension must be an integer (a float such as 4.7 is refused, not truncated)."""
     if input_shape is None:
         return None
     if isinstance(input_shape, str):
         return input_shape
-    if isinstance(input_shape, int):
-        return str(input_shape)
-    dims = [int(d) for d in input_shape]
+    if not isinstance(input_shape, (list, tuple)):
+        return str(_options.integer(input_shape, "input_shape"))
+    dims = [_options.integer(d, "input_shape") for d in input_shape]
     if len(dims) == 2:
         dims = [1] + dims
     return "x".join(str(d) for d in dims)
@@ -62,10 +63,12 @@ class Network:
         """Reads a safetensors model file (as ``sibp train`` writes, or
         ``save``). The architecture comes from the file's metadata; for a file
         without it (weights exported from PyTorch under our tensor names) give
-        ``arch`` and ``input_shape``. F64 files load as f64 networks, others
+        ``arch`` and ``input_shape``: without ``arch`` such a file raises
+        ``sibp.UsageError`` (the weights do not tell the activations). F64 files load as f64 networks, others
         as f32. The file's other metadata (algorithm, seed, input
         standardisation) becomes ``metadata``. Raises ``sibp.DataError``
-        (OSError) for a missing or malformed file."""
+        (OSError) for a missing or malformed file, or one holding a NaN or an
+        infinite parameter (as ``sibp eval`` does)."""
         return cls._wrap(_sibp._Network.load(os.fspath(path), arch, _shape_text(input_shape)))
 
     def save(self, path, metadata=None):
@@ -107,8 +110,10 @@ class Network:
     def set_parameters(self, tensors):
         """Replaces every parameter from a dict as ``parameters()`` returns
         (every name present, exact shapes; values are cast to the network's
-        precision). On any error the network is unchanged (KeyError for a
-        missing or unexpected name, ValueError for a shape)."""
+        precision). On any error the network is unchanged: KeyError for a
+        missing or unexpected name, TypeError for anything but real numbers
+        (complex, object, bool, string arrays), ValueError for a shape, a NaN,
+        an infinity or a value beyond the precision's range (1e300 in f32)."""
         self._net.set_parameters(dict(tensors))
 
     def copy(self):

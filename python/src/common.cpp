@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "core/error.hpp"
+#include "core/json_read.hpp"
 #include "experiment/run_folder.hpp"
 
 namespace sibp::python {
@@ -20,11 +21,58 @@ std::string type_name(py::handle v) { return Py_TYPE(v.ptr())->tp_name; }
 
 }  // namespace
 
-json to_json(py::handle v, const std::string& key) {
-  if (v.is_none()) return nullptr;
-  if (PyBool_Check(v.ptr()) || is_numpy_bool(v)) return PyObject_IsTrue(v.ptr()) == 1;
-  if (PyFloat_Check(v.ptr())) return PyFloat_AsDouble(v.ptr());
-  if (PyLong_Check(v.ptr()) || (PyIndex_Check(v.ptr()) && !PyUnicode_Check(v.ptr()))) {
+namespace {
+
+/// Python values as JSON within the limits config.json has (JsonLimits): at
+/// most max_depth levels of lists and dicts, and about max_bytes of JSON text
+/// in all. A list that contains itself is refused at the depth limit instead of
+/// recursing until the interpreter's stack overflows.
+class JsonConverter {
+ public:
+  explicit JsonConverter(const std::string& key) : key_(key) {}
+
+  /// `v` inside `depth` lists and dicts.
+  json convert(py::handle v, std::size_t depth, bool item = false) {
+    spend(8);
+    if (v.is_none()) return nullptr;
+    if (PyBool_Check(v.ptr()) || is_numpy_bool(v)) return PyObject_IsTrue(v.ptr()) == 1;
+    if (PyFloat_Check(v.ptr())) return PyFloat_AsDouble(v.ptr());
+    if (PyLong_Check(v.ptr()) || (PyIndex_Check(v.ptr()) && !PyUnicode_Check(v.ptr()))) return integer(v);
+    // NumPy's float32 and other real scalars are not Python floats, but convert
+    // (once: an item() that returns such a scalar again is refused below).
+    if (!item && py::hasattr(v, "dtype") && py::hasattr(v, "item") && !py::isinstance<py::array>(v))
+      return convert(v.attr("item")(), depth, true);
+    if (PyUnicode_Check(v.ptr())) {
+      std::string text = v.cast<std::string>();
+      spend(text.size());
+      return text;
+    }
+    const bool list = PyList_Check(v.ptr()) || PyTuple_Check(v.ptr());
+    if ((list || PyDict_Check(v.ptr())) && depth + 1 > limits_.max_depth)
+      throw OptionError(key_, "nested too deeply: expected at most " + std::to_string(limits_.max_depth) +
+                                  " levels of lists and dicts (as config.json allows), found level " +
+                                  std::to_string(depth + 1) + " (a list or dict that contains itself nests without end)");
+    if (list) {
+      json a = json::array();
+      for (py::handle e : v) a.push_back(convert(e, depth + 1));
+      return a;
+    }
+    if (PyDict_Check(v.ptr())) {
+      json o = json::object();
+      for (const auto& [k, e] : py::reinterpret_borrow<py::dict>(v)) {
+        if (!PyUnicode_Check(k.ptr()))
+          throw OptionError(key_, "expected string keys, got a Python " + type_name(k) + " key");
+        std::string name = k.cast<std::string>();
+        spend(name.size());
+        o[std::move(name)] = convert(e, depth + 1);
+      }
+      return o;
+    }
+    throw OptionError(key_, "expected a number, a string, True/False, a list or a dict, got a Python " + type_name(v));
+  }
+
+ private:
+  json integer(py::handle v) const {
     py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
     if (!i) throw py::error_already_set();
     int overflow = 0;
@@ -35,28 +83,26 @@ json to_json(py::handle v, const std::string& key) {
       if (!PyErr_Occurred()) return static_cast<std::uint64_t>(u);
       PyErr_Clear();
     }
-    throw OptionError(key, "expected a number that fits in 64 bits, got " + py::str(v).cast<std::string>());
+    // Not str(v): Python refuses to print an integer of more than 4300 digits.
+    throw OptionError(key_, "expected a number that fits in 64 bits, got an integer of " +
+                                py::str(i.attr("bit_length")()).cast<std::string>() + " bits");
   }
-  // NumPy's float32 and other real scalars are not Python floats, but convert.
-  if (py::hasattr(v, "dtype") && py::hasattr(v, "item") && !py::isinstance<py::array>(v))
-    return to_json(v.attr("item")(), key);
-  if (PyUnicode_Check(v.ptr())) return v.cast<std::string>();
-  if (PyList_Check(v.ptr()) || PyTuple_Check(v.ptr())) {
-    json a = json::array();
-    for (py::handle e : v) a.push_back(to_json(e, key));
-    return a;
+
+  void spend(std::size_t bytes) {
+    bytes_ += bytes;
+    if (bytes_ > limits_.max_bytes)
+      throw OptionError(key_, "too large: more than " + std::to_string(limits_.max_bytes) +
+                                  " bytes as JSON (the size config.json may have)");
   }
-  if (PyDict_Check(v.ptr())) {
-    json o = json::object();
-    for (const auto& [k, e] : py::reinterpret_borrow<py::dict>(v)) {
-      if (!PyUnicode_Check(k.ptr()))
-        throw OptionError(key, "expected string keys, got a Python " + type_name(k) + " key");
-      o[k.cast<std::string>()] = to_json(e, key);
-    }
-    return o;
-  }
-  throw OptionError(key, "expected a number, a string, True/False, a list or a dict, got a Python " + type_name(v));
-}
+
+  const std::string& key_;
+  JsonLimits limits_;
+  std::uint64_t bytes_ = 0;
+};
+
+}  // namespace
+
+json to_json(py::handle v, const std::string& key) { return JsonConverter(key).convert(v, 0); }
 
 py::object from_json(const json& j) {
   switch (j.type()) {

@@ -2,10 +2,13 @@
 // loaded from or saved to safetensors, run on NumPy arrays.
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "bindings.hpp"
 #include "core/error.hpp"
+#include "core/format.hpp"
 #include "experiment/training_run.hpp"
 #include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
@@ -62,6 +65,46 @@ py::dict parameters_of(const Network<T>& net) {
   return out;
 }
 
+/// `value` as a C-ordered array of T with exactly `shape`, every value finite in
+/// T. Raises TypeError unless it holds real numbers (complex, object, string,
+/// bool and date arrays are refused: a cast would drop the imaginary part or
+/// call Python code), ValueError for another shape, a NaN or an infinity, or a
+/// value beyond T's range (1e300 would become inf in float32). `what` names it.
+template <typename T>
+py::array_t<T> checked_tensor(py::handle value, const std::string& what, const std::vector<py::ssize_t>& shape) {
+  py::array a = py::array::ensure(value);
+  if (!a) {
+    PyErr_Clear();
+    throw py::type_error(what + " is not an array of numbers (got a Python " +
+                         std::string(Py_TYPE(value.ptr())->tp_name) + ")");
+  }
+  const char kind = a.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u')
+    throw py::type_error(what + " has dtype " + py::str(a.dtype()).cast<std::string>() +
+                         "; expected real numbers (a float or integer dtype)");
+  std::vector<py::ssize_t> found(a.shape(), a.shape() + a.ndim());
+  if (found != shape)
+    throw py::value_error(what + " has shape " + shape_text(found) + ", expected " + shape_text(shape));
+  // Checked as doubles (exact for every float up to float64 and for integers up
+  // to 2^53; wider ones round but stay finite), then cast: no NumPy overflow warning.
+  py::array_t<double, py::array::c_style | py::array::forcecast> wide(a);
+  if (!wide) throw py::error_already_set();
+  py::array_t<T> out(shape);
+  const double* src = wide.data();
+  T* dst = out.mutable_data();
+  const double top = static_cast<double>(std::numeric_limits<T>::max());
+  for (py::ssize_t k = 0; k < wide.size(); ++k) {
+    const double v = src[k];
+    if (!std::isfinite(v) || std::abs(v) > top)
+      throw py::value_error(what + " holds " + format_number(v) + " at flat index " + std::to_string(k) +
+                            (std::isfinite(v) ? ", beyond the range of the network's precision (" +
+                                                    std::string(sizeof(T) == 4 ? "f32" : "f64") + ")"
+                                              : "; parameters must be finite"));
+    dst[k] = static_cast<T>(v);
+  }
+  return out;
+}
+
 template <typename T>
 void set_parameters_of(Network<T>& net, const py::dict& tensors) {
   std::map<std::string, py::handle> given;
@@ -72,13 +115,7 @@ void set_parameters_of(Network<T>& net, const py::dict& tensors) {
     const auto it = given.find(name);
     if (it == given.end()) throw py::key_error("set_parameters: tensor '" + name + "' is missing");
     ++used;
-    py::array_t<T, py::array::c_style | py::array::forcecast> a(py::array::ensure(it->second));
-    if (!a) throw py::type_error("set_parameters: tensor '" + name + "' is not an array of numbers");
-    std::vector<py::ssize_t> found(a.shape(), a.shape() + a.ndim());
-    if (found != shape)
-      throw py::value_error("set_parameters: tensor '" + name + "' has shape " + shape_text(found) + ", expected " +
-                            shape_text(shape));
-    return a;
+    return checked_tensor<T>(it->second, "set_parameters: tensor '" + name + "'", shape);
   };
   for (std::size_t i = 0; i < net.num_param_layers(); ++i) {
     const Params<T>& p = net.params(i);
@@ -186,6 +223,7 @@ void register_network(py::module_& m) {
                   input_shape ? Shape::parse(*input_shape, "input_shape") : Shape{model.widths.front(), 1, 1};
               ns = model.network(in, model.widths.back(), "input_shape " + in.to_string());
             }
+            check_training_memory(ns, spec.options().batch, model.dtype);
             const std::uint64_t seed = spec.fit().seed;
             if (model.dtype == DType::F64) return PyNetwork(initial_network<double>(ns, model, seed));
             return PyNetwork(initial_network<float>(ns, model, seed));
@@ -197,6 +235,7 @@ void register_network(py::module_& m) {
             ModelFileOptions mo;
             if (arch) mo.arch = Architecture::parse(*arch);
             if (input_shape) mo.input = Shape::parse(*input_shape, "input_shape");
+            mo.require_architecture = true;  // as `sibp eval`: bare weights need arch=
             std::optional<PyNetwork> net;
             {
               py::gil_scoped_release nogil;
@@ -204,6 +243,8 @@ void register_network(py::module_& m) {
                 net.emplace(load_network<double>(path, mo));
               else
                 net.emplace(load_network<float>(path, mo));
+              // As `sibp eval`: a NaN or an infinity in the file is refused (DataError), not loaded.
+              std::visit([&](const auto& n) { require_finite_parameters(n, path); }, net->net());
             }
             std::map<std::string, std::string> meta = read_safetensors_metadata(path);
             std::erase_if(meta, [](const auto& kv) { return architecture_key(kv.first); });

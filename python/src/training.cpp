@@ -169,6 +169,7 @@ py::dict fit_py(PyNetwork& self, const py::dict& options, py::handle X, py::hand
   std::vector<std::string> keys;
   const RunSpec spec(run_options_from(options, &keys));
   check_applicable(spec.options(), keys);
+  check_training_memory(self.spec(), spec.options().batch, self.dtype());
   const Shape& input = self.spec().input;
   const int classes = static_cast<int>(self.spec().output_size());
   const auto pair = [&](py::object data, const char* what) -> std::optional<ArrayData> {

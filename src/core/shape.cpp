@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
@@ -21,7 +22,10 @@ std::optional<Index> parse_dim(std::string_view s) {
 }  // namespace
 
 std::string Shape::to_string() const {
-  if (is_vector()) return std::to_string(channels);
+  return is_vector() ? std::to_string(channels) : dims_string();
+}
+
+std::string Shape::dims_string() const {
   return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
 }
 
@@ -34,7 +38,7 @@ Shape Shape::parse(std::string_view text, std::string_view what) {
     const std::size_t sep = text.find_first_of("x,", start);
     const auto v = parse_dim(text.substr(start, sep == std::string_view::npos ? sep : sep - start));
     if (!v || *v > kMaxDim)
-      throw UsageError(std::string(what) + " '" + std::string(text) +
+      throw UsageError(std::string(what) + " '" + input_excerpt(text) +
                        "': expected C or CxHxW with positive integers, e.g. 1x28x28");
     dims.push_back(*v);
     if (sep == std::string_view::npos) break;
@@ -44,11 +48,11 @@ Shape Shape::parse(std::string_view text, std::string_view what) {
   if (dims.size() == 3) {
     // A sample of 2^31 values or more is no sample: refuse before anything multiplies it.
     if (dims[0] * dims[1] > kMaxDim || dims[0] * dims[1] * dims[2] > kMaxDim)
-      throw UsageError(std::string(what) + " '" + std::string(text) + "': more than " + std::to_string(kMaxDim) +
+      throw UsageError(std::string(what) + " '" + input_excerpt(text) + "': more than " + std::to_string(kMaxDim) +
                        " values per sample");
     return {dims[0], dims[1], dims[2]};
   }
-  throw UsageError(std::string(what) + " '" + std::string(text) + "': expected C or CxHxW, e.g. 1x28x28");
+  throw UsageError(std::string(what) + " '" + input_excerpt(text) + "': expected C or CxHxW, e.g. 1x28x28");
 }
 
 }  // namespace sibp

@@ -19,6 +19,9 @@ struct Shape {
   bool is_vector() const { return height == 1 && width == 1; }
   /// "1x28x28", or "784" for a vector.
   std::string to_string() const;
+  /// "1x28x28", and "784x1x1" for a vector: where a message compares a shape
+  /// with a kernel or a window, "784" alone would read as a width.
+  std::string dims_string() const;
   /// Parses "C", "CxHxW" (or "C,H,W"). Throws UsageError naming `what` otherwise.
   static Shape parse(std::string_view text, std::string_view what = "input shape");
   bool operator==(const Shape&) const = default;

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <Eigen/Core>
 #include <charconv>
@@ -411,7 +412,10 @@ template <typename T>
 Network<T> initial_network(const NetworkSpec& net, const ModelSpec& model, std::uint64_t seed) {
   Rng rng(seed);
   Network<T> out(net, model.init, rng);
-  if (!model.init_from.empty()) load_parameters_into(out, model.init_from);
+  if (!model.init_from.empty()) {
+    check_recorded_architecture(model.init_from, net, "--init-from");
+    load_parameters_into(out, model.init_from);
+  }
   // RunSpec allows bf16 for float runs only.
   if constexpr (std::is_same_v<T, float>) out.set_precision(model.precision);
   return out;
@@ -453,6 +457,28 @@ double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtyp
   const double tape = per_sample * static_cast<double>(batch);
   const double eval = per_sample * static_cast<double>(evaluation_chunk(spec, 2000));
   return (params + tape + eval) * value;
+}
+
+double address_space_limit_bytes() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 0.0;
+  return static_cast<double>(limit.rlim_cur);
+}
+
+void check_training_memory(const NetworkSpec& spec, Index batch, DType dtype) {
+  const double need = estimated_training_bytes(spec, batch, dtype);
+  const std::string what = "the run needs about " + gigabytes(need) + " of memory (" +
+                           std::to_string(spec.num_parameters()) + " parameters, batches of " + std::to_string(batch) +
+                           "), more than ";
+  const std::string hint = "; use a smaller network (--layers/--arch) or --batch";
+  const double physical = physical_memory_bytes();
+  if (physical > 0 && need > physical) throw UsageError(what + "this machine's " + gigabytes(physical) + hint);
+  // The address-space limit (ulimit -v) would otherwise surface as std::bad_alloc
+  // ("out of memory") in the middle of the first allocations.
+  const double limit = address_space_limit_bytes();
+  if (limit > 0 && need > limit)
+    throw UsageError(what + "the process's address-space limit of " + gigabytes(limit) +
+                     " (RLIMIT_AS, ulimit -v)" + hint + ", or raise the limit");
 }
 
 bool run_is_complete(const fs::path& out_dir) {
@@ -516,15 +542,6 @@ RunData load_on_every_rank(const RunSpec& spec, Communicator& comm) {
 }  // namespace
 
 namespace {
-
-/// Throws UsageError if the run would need more memory than the machine has.
-void check_memory(const RunData& d, const RunOptions& o) {
-  const double need = estimated_training_bytes(d.net, o.batch, o.dtype), have = physical_memory_bytes();
-  if (have > 0 && need > have)
-    throw UsageError("the run needs about " + gigabytes(need) + " of memory (" + std::to_string(d.net.num_parameters()) +
-                     " parameters, batches of " + std::to_string(o.batch) + "), more than this machine's " +
-                     gigabytes(have) + "; use a smaller network (--layers/--arch) or --batch");
-}
 
 /// True for the modes that continue a run found in the folder.
 bool continues(OutputMode mode) { return mode == OutputMode::Resume || mode == OutputMode::Continue; }
@@ -652,7 +669,7 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   // §6: ranks started with different options or data would train apart (or
   // meet in collectives of different sizes): they agree first, or all stop.
   agree_across_ranks(spec.options(), d.proof.data, comm);
-  check_memory(d, spec.options());
+  check_training_memory(d.net, spec.options().batch, spec.options().dtype);
   // Rank 0 owns the folder; the others learn what it decided and write nothing.
   if (!comm.is_root()) return follow_root(spec, d, out, hooks, comm);
   const auto tell_others = [&](FolderPlan plan) {

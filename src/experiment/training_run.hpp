@@ -111,4 +111,13 @@ bool run_is_complete(const std::filesystem::path& out_dir);
 /// and of an evaluation chunk. Used to refuse runs that cannot fit.
 double estimated_training_bytes(const NetworkSpec& spec, Index batch, DType dtype);
 
+/// The process's address-space limit (RLIMIT_AS, `ulimit -v`) in bytes; 0 when unlimited.
+double address_space_limit_bytes();
+
+/// Throws UsageError "the run needs about X GB of memory (N parameters, batches
+/// of B), more than ..." when estimated_training_bytes exceeds this machine's
+/// physical memory or the process's address-space limit, naming both numbers.
+/// run_training and the Python module (Network(), fit()) call it before allocating.
+void check_training_memory(const NetworkSpec& spec, Index batch, DType dtype);
+
 }  // namespace sibp

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/format.hpp"
 #include "core/json_read.hpp"
 
 namespace sibp {
@@ -338,7 +339,7 @@ NetworkSpec spec_from(const ParsedFile& f, const ModelFileOptions& options) {
     try {
       return fn(*v);
     } catch (const UsageError& e) {
-      fail(f.path, "metadata " + std::string(key) + " = '" + *v + "': " + e.what());
+      fail(f.path, "metadata " + std::string(key) + " = '" + input_excerpt(*v) + "': " + e.what());
     }
   };
   Loss loss = Loss::SoftmaxCrossEntropy;
@@ -374,6 +375,10 @@ NetworkSpec spec_from(const ParsedFile& f, const ModelFileOptions& options) {
                        "' was trained on " + input->to_string());
     if (!input || input->is_vector()) input = options.input;
   }
+  if (!arch && options.require_architecture && !(meta(kMetaLayers) && meta(kMetaHidden)))
+    throw UsageError("'" + f.path.string() + "' records no architecture (no " + kMetaArch +
+                     " in its metadata): give it (--arch 'dense(500) relu dense(10)', or arch= in Python); "
+                     "the weights' shapes do not tell the activations");
   if (!arch) {
     // An MLP: sibp's older metadata (widths and activations), or the weight shapes alone.
     std::vector<Index> widths;
@@ -556,6 +561,20 @@ void load_parameters_into(Network<T>& net, const fs::path& path) {
   // must go on in bf16).
   loaded.set_precision(net.precision());
   net = std::move(loaded);
+}
+
+void check_recorded_architecture(const fs::path& path, const NetworkSpec& spec, const std::string& what) {
+  const ParsedFile f = parse_file(path);
+  const auto has = [&](const char* key) { return f.metadata.count(key) > 0; };
+  // Weights alone (a PyTorch export) record nothing to compare: their shapes are checked when loaded.
+  if (!has(kMetaArch) && !(has(kMetaLayers) && has(kMetaHidden))) return;
+  ModelFileOptions options;
+  options.input = spec.input;
+  const std::string recorded = spec_from(f, options).arch_string(), wanted = spec.arch_string();
+  if (recorded != wanted)
+    throw UsageError(what + " '" + path.string() + "' records the network '" + input_excerpt(recorded, 200) +
+                     "', but this run's is '" + input_excerpt(wanted, 200) +
+                     "': the architecture and the activations must be the same");
 }
 
 template <typename T>

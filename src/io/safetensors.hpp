@@ -60,6 +60,11 @@ struct ModelFileOptions {
   /// The shape of the data's samples: used when the file records no input shape;
   /// when it does, its size must agree (UsageError otherwise).
   std::optional<Shape> input;
+  /// Refuse (UsageError) a file whose metadata records no architecture (no
+  /// sibp.arch, nor sibp.layers with sibp.hidden) when `arch` is not given,
+  /// instead of reading its weights as an MLP with ReLU: the weights' shapes
+  /// do not tell the activations (`sibp eval`, sibp.Network.load).
+  bool require_architecture = false;
 };
 
 /// Writes `net` to `path` as a safetensors file, atomically (a reader never
@@ -125,6 +130,14 @@ Network<T> load_network(const std::filesystem::path& path, const ModelFileOption
 /// NaN or infinite value, and for every malformed file as load_network does.
 template <typename T>
 void load_parameters_into(Network<T>& net, const std::filesystem::path& path);
+
+/// For `--init-from`: throws UsageError naming `what` (the option), `path`
+/// and both architectures when the file records an architecture (sibp.arch,
+/// or sibp.layers with sibp.hidden) that differs from `spec`'s, activations
+/// included (load_parameters_into checks only the tensors' shapes). A file
+/// without one (weights exported from PyTorch) passes. DataError for a
+/// malformed file, as load_network.
+void check_recorded_architecture(const std::filesystem::path& path, const NetworkSpec& spec, const std::string& what);
 
 /// Checks that every parameter of `net`, read from `path`, is finite.
 /// Throws DataError naming `path`, the tensor (layers.<l>.weight or

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace sibp {
 
@@ -65,12 +66,15 @@ std::optional<Index> sample_values(Index c, Index h, Index w) {
   return n;
 }
 
-/// Reports errors of one `--arch` text with its position.
+/// Reports errors of one `--arch` text with its position. The text and the
+/// word are echoed as bounded, printable excerpts (input_excerpt), and the
+/// text only once when the word is all of it.
 struct ArchError {
   std::string_view option, text;
   [[noreturn]] void operator()(std::size_t word, std::string_view w, const std::string& what) const {
-    throw UsageError(std::string(option) + " '" + std::string(text) + "': word " + std::to_string(word) + " '" +
-                     std::string(w) + "': " + what);
+    const std::string at = "word " + std::to_string(word) + " '" + input_excerpt(w) + "'";
+    if (w == trim(text)) throw UsageError(std::string(option) + ": " + at + ": " + what);
+    throw UsageError(std::string(option) + " '" + input_excerpt(text) + "': " + at + ": " + what);
   }
 };
 
@@ -119,7 +123,7 @@ LayerSpec parse_layer_word(const std::string& w, std::size_t pos, const ArchErro
     const auto v = parse_index(s);
     if (!v || *v < lo || *v > hi)
       err(pos, w, std::string(what) + " must be an integer from " + std::to_string(lo) + " to " +
-                      std::to_string(hi) + ", got '" + s + "' (expected " + usage + ")");
+                      std::to_string(hi) + ", got '" + input_excerpt(s, 40) + "' (expected " + usage + ")");
     return *v;
   };
   if (name == "flatten") {
@@ -156,7 +160,7 @@ LayerSpec parse_layer_word(const std::string& w, std::size_t pos, const ArchErro
       L.pad = number(value, "pad", 0, kMaxKernel);
       seen_pad = true;
     } else {
-      err(pos, w, "unexpected argument '" + args[i] + "' (expected " + usage + ", each keyword at most once)");
+      err(pos, w, "unexpected argument '" + input_excerpt(args[i], 40) + "' (expected " + usage + ", each keyword at most once)");
     }
   }
   return L;
@@ -190,7 +194,7 @@ Architecture Architecture::parse(std::string_view text, std::string_view option)
   const std::vector<std::string> words = split_words(text, err);
   if (words.empty())
     throw UsageError(std::string(option) + ": expected layers such as 'conv(32,5,pad=2) relu maxpool(2) dense(10)', got '" +
-                     std::string(text) + "'");
+                     input_excerpt(text) + "'");
   Architecture arch;
   bool may_take_activation = false;
   for (std::size_t i = 0; i < words.size(); ++i) {
@@ -205,6 +209,8 @@ Architecture Architecture::parse(std::string_view text, std::string_view option)
       may_take_activation = false;
       continue;
     }
+    if (arch.layers.size() == static_cast<std::size_t>(kMaxLayers))
+      err(i + 1, w, "more than " + std::to_string(kMaxLayers) + " layers (the limit of a network)");
     arch.layers.push_back(parse_layer_word(w, i + 1, err));
     may_take_activation = arch.layers.back().has_parameters();
   }
@@ -213,6 +219,9 @@ Architecture Architecture::parse(std::string_view text, std::string_view option)
 
 Architecture Architecture::from_widths(const std::vector<Index>& widths, Activation hidden, Activation output) {
   if (widths.size() < 2) throw UsageError("--layers: expected at least an input and an output width, e.g. 784-10");
+  if (widths.size() - 1 > static_cast<std::size_t>(kMaxLayers))
+    throw UsageError("--layers: " + std::to_string(widths.size() - 1) + " layers, more than " +
+                     std::to_string(kMaxLayers) + " (the limit of a network)");
   Architecture arch;
   for (std::size_t l = 1; l < widths.size(); ++l) {
     if (widths[l] < 1 || widths[l] > kMaxUnits)
@@ -245,21 +254,27 @@ std::vector<Index> parse_widths(std::string_view text, std::string_view option) 
     const std::string_view part = text.substr(start, dash == std::string_view::npos ? dash : dash - start);
     const auto v = parse_index(part);
     if (!v || *v < 1 || *v > kMaxUnits)
-      throw UsageError(std::string(option) + " '" + std::string(text) +
+      throw UsageError(std::string(option) + " '" + input_excerpt(text) +
                        "': expected widths like 784-500-10 (integers from 1 to " + std::to_string(kMaxUnits) +
-                       " joined by '-'), got '" + std::string(part) + "'");
+                       " joined by '-'), got '" + input_excerpt(part, 40) + "'");
     widths.push_back(*v);
+    if (widths.size() > static_cast<std::size_t>(kMaxLayers) + 1)
+      throw UsageError(std::string(option) + " '" + input_excerpt(text) + "': more than " +
+                       std::to_string(kMaxLayers) + " layers (the limit of a network)");
     if (dash == std::string_view::npos) break;
     start = dash + 1;
   }
   if (widths.size() < 2)
-    throw UsageError(std::string(option) + " '" + std::string(text) +
+    throw UsageError(std::string(option) + " '" + input_excerpt(text) +
                      "': expected at least an input and an output width, e.g. 784-10");
   return widths;
 }
 
 NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss, std::optional<Index> classes) {
   if (arch.layers.empty()) throw UsageError("network: the architecture has no layers");
+  if (arch.layers.size() > static_cast<std::size_t>(kMaxLayers))
+    throw UsageError("network: " + std::to_string(arch.layers.size()) + " layers, more than " +
+                     std::to_string(kMaxLayers) + " (the limit of a network)");
   if (input.channels < 1 || input.height < 1 || input.width < 1)
     throw UsageError("network: the input shape " + input.to_string() + " is empty");
   if (!sample_values(input.channels, input.height, input.width))
@@ -302,7 +317,7 @@ NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss,
         const Index h = s.height + 2 * pad, w = s.width + 2 * pad;
         if (given.kernel > h || given.kernel > w)
           throw UsageError("--arch: " + where(given) + ": the kernel " + std::to_string(given.kernel) +
-                           " is larger than its input " + s.to_string() +
+                           " is larger than its input " + s.dims_string() +
                            (pad ? " padded to " + std::to_string(h) + "x" + std::to_string(w) : std::string()));
         const Index channels = given.kind == LayerKind::Conv2d ? given.units : s.channels;
         const Index out_h = (h - given.kernel) / given.stride + 1, out_w = (w - given.kernel) / given.stride + 1;
@@ -319,7 +334,7 @@ NetworkSpec NetworkSpec::build(const Architecture& arch, Shape input, Loss loss,
   spec.shapes.push_back(s);
   const LayerSpec& last = arch.layers.back();
   if (!s.is_vector())
-    throw UsageError("--arch: the network's output is " + s.to_string() + " (" + where(last) +
+    throw UsageError("--arch: the network's output is " + s.dims_string() + " (" + where(last) +
                      "); it must be a vector of class scores (end with dense(N))");
   if (classes && s.size() != *classes)
     throw UsageError("--arch: " + where(last) + " outputs " + std::to_string(s.size()) +

@@ -76,6 +76,11 @@ std::vector<Index> parse_widths(std::string_view text, std::string_view option =
 /// limit before anything is allocated.
 inline constexpr Index kMaxUnits = 1 << 20;   ///< dense width or conv channels
 inline constexpr Index kMaxKernel = 1024;     ///< kernel, stride, padding
+/// Most layers of a network (activations not counted, implied flattens not
+/// counted): deeper than any network sibp trains well, and a 10^6-layer typo is
+/// refused at once instead of running for minutes. The parsers of `--arch` and
+/// `--layers` and NetworkSpec::build check it, so the CLI and Python share it.
+inline constexpr Index kMaxLayers = 1000;
 /// Most values one sample may have at any layer (as Shape::parse allows for an
 /// input): NetworkSpec::build refuses a layer whose output is larger, so no
 /// shape's size overflows 64 bits, however many padded convolutions follow.
