@@ -46,8 +46,8 @@ const AlgorithmInfo& sibp_algorithm() {
     a.options = {
         {"solver_tol", Kind::Number,
          "gn-cg: an inexact solve, at most --solver-iters steps: stop a layer's CG once a step lowers the "
-         "Gauss-Newton model by <= THETA x the first step's (--solver-stop decrease) or its residual is <= THETA "
-         "x the first (residual); 0: always --solver-iters steps (ALGORITHMS.md 3.5)",
+         "Gauss-Newton model by at most theta times the first step's (--solver-stop decrease) or its residual is at most theta "
+         "times the first (residual); 0: always --solver-iters steps (ALGORITHMS.md 3.5)",
          0.0},
         {"solver_stop", Kind::Text, "gn-cg: what --solver-tol is compared with: decrease or residual", "decrease"},
         {"conv_solver_iters", Kind::Integer, "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",

@@ -4,6 +4,8 @@
 
 #include <limits>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include "core/error.hpp"
 #include "experiment/run_options.hpp"
@@ -204,6 +206,38 @@ TEST(RunSpec, RejectsBadValuesNamingTheOption) {
   expect_bad([](RunOptions& o) { o.nesterov = true; }, "--nesterov");
   expect_bad([](RunOptions& o) { o.threads = 1000; }, "--threads");
   expect_bad([](RunOptions& o) { o.data = "nosuchdata"; }, "--data");
+}
+
+TEST(RunSpec, InexactSolverOptionsReachSibpAndAreValidatedOnce) {
+  // SIBP's inner-solve options (ALGORITHMS.md §3.5) come from a file or the command
+  // line as any other option, reach SibpOptions, and bad values name the option.
+  RunOptions o = from_json({{"algo", "sibp"}, {"solver_tol", 0.25}, {"solver_stop", "residual"},
+                            {"conv_solver_iters", 2}, {"cg_space", "parameter"}, {"skip_train_eval", true}});
+  const SibpOptions s = RunSpec(o).algorithm().get<SibpOptions>();
+  EXPECT_EQ(s.solver_tol, 0.25);
+  EXPECT_EQ(s.solver_stop, CgStop::RelativeTotal);
+  EXPECT_EQ(s.conv_solver_iters, 2);
+  EXPECT_EQ(s.cg_space, CgSpace::Parameter);
+  EXPECT_TRUE(RunSpec(o).fit().skip_train_eval);
+  EXPECT_EQ(s.solver_options(LayerKind::Conv2d).iters, 2);
+  EXPECT_EQ(s.solver_options(LayerKind::Dense).tol, 0.25);
+  // The defaults: every solve takes --solver-iters steps, as before the option existed.
+  const SibpOptions d = RunSpec(from_json({{"algo", "sibp"}})).algorithm().get<SibpOptions>();
+  EXPECT_EQ(d.solver_tol, 0.0);
+  EXPECT_EQ(d.solver_stop, CgStop::RelativeDecrease);
+  EXPECT_EQ(d.cg_space, CgSpace::Auto);
+  for (const auto& [key, value, needle] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"solver_tol", 1.0, "--solver-tol"},
+           {"solver_tol", -0.5, "--solver-tol"},
+           {"solver_stop", "sometimes", "--solver-stop"},
+           {"conv_solver_iters", -1, "--conv-solver-iters"},
+           {"cg_space", "both", "--cg-space"}}) {
+    expect_error<OptionError>([&] { RunSpec{from_json({{"algo", "sibp"}, {key, value}})}; }, needle);
+  }
+  // An option of SIBP given to another algorithm is a mistake, as on the command line.
+  RunOptions sgd;
+  read_run_options(json{{"solver_tol", 0.1}}, "x.json", sgd);
+  expect_error<OptionError>([&] { check_applicable(sgd, {"solver_tol"}); }, "sibp");
 }
 
 TEST(RunOptions, PrecisionIsTypedAndRecorded) {

@@ -95,7 +95,7 @@ TYPED_TEST(CgTest, RelativeTotalTreatsTheSystemsAsOne) {
   // test, and with the residual it claims.
   const Index n = 60, r = 5;
   const Mat<T> A = spd<T>(n, 7);
-  Mat<T> B = random_mat<T>(r, n, 8);
+  Mat<T> B = random_normal<T>(r, n, 8);
   B.row(0) *= T(1000);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = X * A; };
   CgOptions opt;
@@ -125,7 +125,7 @@ TYPED_TEST(CgTest, RelativeDecreaseStopsAfterTheFirstSmallStep) {
   // decrease q(X_{k−1}) − q(X_k) is ≤ θ·(q(X_0) − q(X_1)), with X_k the k-step iterate.
   const Index n = 50, r = 6;
   const Mat<T> A = spd<T>(n, 13);
-  const Mat<T> B = random_mat<T>(r, n, 14);
+  const Mat<T> B = random_normal<T>(r, n, 14);
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) { AX.noalias() = X * A; };
   const auto q = [&](const Mat<T>& X) {
     const Mat<double> Xd = X.template cast<double>(), Ad = A.template cast<double>();
@@ -162,7 +162,7 @@ TYPED_TEST(CgTest, LastStepEnergyReplacesTheOperatorWithTheSameIterate) {
   // to the rounding of that one inner product.
   const Index n = 30, r = 4;
   const Mat<T> A = spd<T>(n, 11);
-  const Mat<T> B = random_mat<T>(r, n, 12);
+  const Mat<T> B = random_normal<T>(r, n, 12);
   int op_calls = 0, energy_calls = 0;
   const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
     ++op_calls;
