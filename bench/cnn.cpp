@@ -118,9 +118,9 @@ int run(const bench::TimingOptions& t, long long batches, const std::string& onl
   for (int r = 0; r < repeat; ++r) {
     for (const Variant& v : vs) {
       Network<float> net = init;
-      AlgorithmOptions ao = RunSpec(v.options).algorithm();
-      if (v.conv_iters > 0) std::get<SibpOptions>(ao).conv_solver_iters = v.conv_iters;
-      auto algo = make_algorithm<float>(ao, spec);
+      RunOptions options = v.options;
+      if (v.conv_iters > 0) options.unit_options["conv_solver_iters"] = v.conv_iters;  // the SIBP unit's option
+      auto algo = make_algorithm<float>(RunSpec(options).algorithm(), spec);
       const std::size_t late = fixed.size() - std::max<std::size_t>(1, fixed.size() / 4);
       double late_loss = 0;
       const double t0 = now();
