@@ -106,8 +106,10 @@ void UpdatePolicy<T>::restore(const AlgorithmState<T>& s, const Network<T>& net)
   for (const auto& [name, value] : s.tensors) {
     // "W<k>.<i>" or "b<k>.<i>", k = 1..buffers_, i < L.
     const std::size_t dot = name.find('.');
-    const auto digits = [&](std::size_t from, std::size_t to) {
-      return to > from && to - from < 7 && name.find_first_not_of("0123456789", from) >= to;
+    // A lambda may not capture a structured binding before C++20 (clang 14 refuses it).
+    const std::string& key = name;
+    const auto digits = [&key](std::size_t from, std::size_t to) {
+      return to > from && to - from < 7 && key.find_first_not_of("0123456789", from) >= to;
     };
     std::size_t i = L, k = 0;
     const bool weight = !name.empty() && name[0] == 'W', bias = !name.empty() && name[0] == 'b';
