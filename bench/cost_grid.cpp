@@ -42,7 +42,11 @@
 #include "data/data_source.hpp"
 #include "nn/init.hpp"
 #include "train/algorithms.hpp"
+#include "train/backprop.hpp"
 #include "train/prox_fast.hpp"
+#include "train/proxprop.hpp"
+#include "train/sibp.hpp"
+#include "train/update_rule.hpp"
 
 using namespace sibp;
 
