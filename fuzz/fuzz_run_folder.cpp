@@ -81,7 +81,7 @@ void write_blobs(const fs::path& path, int n, unsigned seed) {
 /// The fixtures, made once per process: data, the uninterrupted run, and two
 /// runs stopped after their 3rd evaluation point (this seed and another).
 struct Fixture {
-  fs::path root, ref, cut, other, victim;
+  fs::path root, ref, cut, other, other_ref, victim;
   std::string victim_bytes;
   Fixture() {
     char tmpl[] = "/tmp/sibp-fuzz-run-folder-XXXXXX";
@@ -93,10 +93,15 @@ struct Fixture {
     ref = root / "ref";
     cut = root / "cut";
     other = root / "other";
+    other_ref = root / "other-ref";
     victim = root / "victim.txt";
     victim_bytes = "not the run's\n";
     spit(victim, victim_bytes);
     run_training(RunSpec(tiny_options(root, "5")), ref);
+    // Edits can turn the folder into the other run's as a whole (its config.json
+    // and its generation): a consistent run, whose resumption must end as that
+    // run would have.
+    run_training(RunSpec(tiny_options(root, "6")), other_ref);
     stopped(cut, "5");
     stopped(other, "6");
   }
@@ -210,19 +215,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     i += 3 + n;
   }
   bool resumed = false;
+  nlohmann::json resumed_options;
   sibp::fuzz::expect_sibp_errors_only(data, size, [&] {
-    const RunSpec spec(stored_run_options(run));
+    const RunOptions stored = stored_run_options(run);
+    const RunSpec spec(stored);
     run_training(spec, run, {}, OutputMode::Resume);
     resumed = true;
+    resumed_options = run_options_json(stored);
   });
   // The harness itself: an untouched folder must resume (else every check
   // below would pass vacuously by refusing everything).
   if (size == 0 && !resumed) fail("the untouched interrupted folder was refused");
   if (slurp(f.victim) != f.victim_bytes) fail("a file outside the run folder was written through a link");
   if (resumed) {
-    if (slurp(run / "model.safetensors") != slurp(f.ref / "model.safetensors"))
+    // The uninterrupted run of the options it resumed under: this run's, or the
+    // other run's when the edits swapped that run in whole.
+    const fs::path* reference = nullptr;
+    if (resumed_options == run_options_json(tiny_options(f.root, "5")))
+      reference = &f.ref;
+    else if (resumed_options == run_options_json(tiny_options(f.root, "6")))
+      reference = &f.other_ref;
+    else
+      fail("resumed under options that are neither run's: " + resumed_options.dump());
+    if (slurp(run / "model.safetensors") != slurp(*reference / "model.safetensors"))
       fail("resumed, but model.safetensors differs from the uninterrupted run's");
-    if (!same_rows(rows_without_seconds(run / "metrics.csv"), rows_without_seconds(f.ref / "metrics.csv")))
+    if (!same_rows(rows_without_seconds(run / "metrics.csv"), rows_without_seconds(*reference / "metrics.csv")))
       fail("resumed, but metrics.csv differs from the uninterrupted run's");
   } else if (!gen_removed && !fs::is_directory(fs::symlink_status(gen, ec))) {
     fail("a refused resumption removed the run's checkpoint generation " + gen.string());
