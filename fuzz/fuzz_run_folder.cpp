@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/atomic_file.hpp"
+#include "experiment/run_digest.hpp"
 #include "experiment/training_run.hpp"
 #include "fuzz_common.hpp"
 #include "io/metrics_file.hpp"
@@ -221,7 +222,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const RunSpec spec(stored);
     run_training(spec, run, {}, OutputMode::Resume);
     resumed = true;
-    resumed_options = run_options_json(stored);
+    resumed_options = run_identity_json(stored);  // the options that change results
   });
   // The harness itself: an untouched folder must resume (else every check
   // below would pass vacuously by refusing everything).
@@ -231,9 +232,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The uninterrupted run of the options it resumed under: this run's, or the
     // other run's when the edits swapped that run in whole.
     const fs::path* reference = nullptr;
-    if (resumed_options == run_options_json(tiny_options(f.root, "5")))
+    if (resumed_options == run_identity_json(tiny_options(f.root, "5")))
       reference = &f.ref;
-    else if (resumed_options == run_options_json(tiny_options(f.root, "6")))
+    else if (resumed_options == run_identity_json(tiny_options(f.root, "6")))
       reference = &f.other_ref;
     else
       fail("resumed under options that are neither run's: " + resumed_options.dump());
