@@ -85,6 +85,7 @@ harnesses=("${selected[@]}")
 bash scripts/install-deps.sh
 # LeakSanitizer ignores Open MPI's own never-freed allocations, nothing else
 # (scripts/lsan.supp); scripts/test.sh sets the same for the full pass.
+# (The harnesses use no MPI: the fast unwinder is enough; scripts/lsan.supp.)
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/scripts/lsan.supp:print_suppressions=0}
 # BUILD_TESTING=ON so that --tests and a plain run can share one build folder;
 # only the named targets are compiled either way.
