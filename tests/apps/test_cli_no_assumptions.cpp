@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 using testing::run_sibp;
 using testing::TempDir;
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using testing::q;
 
 /// A safetensors file of a 4 -> 5 -> 3 MLP without metadata (weights as a
 /// PyTorch export writes them under sibp's names): nothing says its activations.

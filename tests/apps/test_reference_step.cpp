@@ -19,7 +19,7 @@ using testing::TempDir;
 
 fs::path case_dir(const std::string& name) { return fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / name; }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+using testing::q;
 
 TEST(ReferenceStepCli, OriginalCaseMatchesWithAuthorsCompat) {
   TempDir out;

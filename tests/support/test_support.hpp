@@ -54,6 +54,10 @@ struct CommandResult {
 /// Runs the sibp binary with `args` (a shell-quoted string), capturing output.
 CommandResult run_sibp(const std::string& args);
 
+/// `p` in single quotes, for the shell-quoted arguments of run_sibp (paths made by
+/// the tests hold no quote).
+inline std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
 /// An r×c matrix of independent N(0, scale²) entries drawn from `gen`, column by column.
 template <typename T = double>
 Mat<T> random_normal(Index r, Index c, std::mt19937& gen, double scale = 1.0) {
