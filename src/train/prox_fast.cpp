@@ -299,12 +299,16 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   // images (LinearImage) instead of one more product with F̃ after the solve.
   P.setZero(d_out, n);
   LinearImage<T> image{&XF_, &P};
-  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+  // XF_ ← X F̃ and XS_ ← (X F̃) ⊙ s²: the part of A·X and of ⟨x, Ax⟩ they share.
+  const auto weighted_image = [&](const Mat<T>& X) {
     F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
     XS_.resize(XF_.rows(), n);
     for_column_chunks(XF_.rows(), n, [&](std::int64_t, Index c0, Index cn) {
       XS_.middleCols(c0, cn) = XF_.middleCols(c0, cn).cwiseProduct(S2_.middleCols(c0, cn));
     });
+  };
+  const BlockOperator<T> op = [&](const Mat<T>& X, Mat<T>& AX) {
+    weighted_image(X);
     F.times_transposed(XS_, AX.leftCols(d_in), AX.col(d_in).data());
     AX += lam * X;
   };
@@ -312,11 +316,7 @@ int GnCgStep<T>::compute(const GaussNewtonSystem<T>& sys, Mat<T>& P) {
   // instead of two (BlockEnergy). A sharded input's X F̃ holds this rank's columns
   // only, whose sums would need a collective of their own: there the operator serves.
   const BlockEnergy<T> energy = [&](const Mat<T>& X, Vec<T>& xAx) {
-    F.times(X.leftCols(d_in), X.col(d_in).data(), XF_);
-    XS_.resize(XF_.rows(), n);
-    for_column_chunks(XF_.rows(), n, [&](std::int64_t, Index c0, Index cn) {
-      XS_.middleCols(c0, cn) = XF_.middleCols(c0, cn).cwiseProduct(S2_.middleCols(c0, cn));
-    });
+    weighted_image(X);
     cg_detail::row_dots<T>(XS_, XF_, xAx);
     cg_detail::row_dots<T>(X, X, xx_);
     xAx += lam * xx_;
