@@ -74,6 +74,32 @@ def first_reaching(rows: list[dict], column: str, target: float):
     return None
 
 
+def result_key(target: str, method: str, options: dict, seed: int, column: str) -> str:
+    return json.dumps([target, method, options, seed, column], sort_keys=True)
+
+
+def migrated_key(key: str) -> str:
+    """Keys of results.json files written before a run stored both columns had no
+    column: the tuning (seed 1) read val_acc and the other seeds test_acc."""
+    parts = json.loads(key)
+    if len(parts) == 5:
+        return key
+    target, method, options, seed = parts
+    return result_key(target, method, options, seed, "val_acc" if seed == 1 else "test_acc")
+
+
+def reached(rows: list[dict], column: str, accuracy: float, diverged: bool, folder: str) -> dict:
+    hit = first_reaching(rows, column, accuracy)
+    last = rows[-1] if rows else {}
+    return {
+        "steps": hit[0] if hit else None,
+        "seconds": hit[1] if hit else None,
+        "final_" + column: float(last[column]) if last.get(column) else None,
+        "diverged": diverged,
+        "folder": folder,
+    }
+
+
 def option_args(options: dict) -> list[str]:
     args = []
     for k, v in options.items():
@@ -91,10 +117,11 @@ class Runner:
     def __init__(self, sibp: str, out: Path, threads: int, report_only: bool):
         self.sibp, self.out, self.threads, self.report_only = sibp, out, threads, report_only
         self.results_path = out / "results.json"
-        self.results = json.loads(self.results_path.read_text()) if self.results_path.exists() else {}
+        stored = json.loads(self.results_path.read_text()) if self.results_path.exists() else {}
+        self.results = {migrated_key(k): v for k, v in stored.items()}
 
     def run(self, target: str, method: str, options: dict, seed: int, column: str, accuracy: float) -> dict:
-        key = json.dumps([target, method, options, seed], sort_keys=True)
+        key = result_key(target, method, options, seed, column)
         if key in self.results:
             return self.results[key]
         if self.report_only:
@@ -108,16 +135,13 @@ class Runner:
         if proc.returncode not in (0, 3):
             fail(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
         rows = read_metrics(folder)
-        hit = first_reaching(rows, column, accuracy)
-        last = rows[-1] if rows else {}
-        result = {
-            "steps": hit[0] if hit else None,
-            "seconds": hit[1] if hit else None,
-            "final_" + column: float(last[column]) if last.get(column) else None,
-            "diverged": proc.returncode == 3,
-            "folder": str(folder.relative_to(self.out)),
-        }
-        self.results[key] = result
+        # One run answers for both columns (tuning reads val_acc, measuring test_acc),
+        # each stored under its own key so neither is mistaken for the other.
+        for col in ("val_acc", "test_acc"):
+            if rows and col in rows[0]:
+                self.results[result_key(target, method, options, seed, col)] = reached(
+                    rows, col, accuracy, proc.returncode == 3, str(folder.relative_to(self.out)))
+        result = self.results[key]
         tmp = self.results_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.results, indent=1, sort_keys=True))
         os.replace(tmp, self.results_path)

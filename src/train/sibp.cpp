@@ -37,6 +37,11 @@ double SibpOptions::lambda_for(std::size_t l, std::size_t L) const {
   return lambda[l];
 }
 
+double SibpOptions::step_lambda(std::size_t l, std::size_t L, Index m) const {
+  const double per_unit = lambda_for(l, L);
+  return lambda_per_sample ? per_unit * static_cast<double>(m) : per_unit;
+}
+
 SolverOptions SibpOptions::solver_options(LayerKind kind) const {
   SolverOptions o;
   o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters : solver_iters;
@@ -133,7 +138,7 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
       problem.G = &rec.G;
       problem.output = &rec.F;  // σ(G^k), which the Gauss–Newton solvers need
       problem.act = layer.spec().act;
-      problem.lambda = options_.lambda_for(i, L);
+      problem.lambda = options_.step_lambda(i, L, batch.total_size());
       problem.is_output_layer = (i + 1 == L);
       problem.comm = comm_;
       LayerDiagnostics* diag = nullptr;

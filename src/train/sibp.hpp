@@ -35,6 +35,13 @@ struct SibpOptions {
   /// gn-cg: the space of its CG on each layer; Auto (the default) by the cost
   /// model of prox_fast.hpp (gn_cg_cost), Sample / Parameter force one.
   CgSpace cg_space = CgSpace::Auto;
+  /// The units of λ (ALGORITHMS.md §3.4). The data term φ sums over the m
+  /// samples of a batch, so a fixed λ weighs less against the data as m grows.
+  /// false (the authors' convention): λ_l is used as given. true: λ_l is per
+  /// sample, and the step uses m·λ_l, so the step of a layer whose λ dominates
+  /// is the same at every batch size (the small-step limit is SGD on the *mean*
+  /// loss with learning rate η/λ_l).
+  bool lambda_per_sample = false;
 
   /// Throws OptionError naming eta, lambda, solver_iters or conv_solver_iters for
   /// a value out of range, and naming solver when quirks are asked of a solver
@@ -43,6 +50,9 @@ struct SibpOptions {
   /// λ of parametrised layer `l` (0-based) in a network of `L` of them.
   /// Throws OptionError if `lambda` has neither 1 nor L values.
   double lambda_for(std::size_t l, std::size_t L) const;
+  /// The λ a step on a batch of `m` samples uses for layer `l`: lambda_for(l, L),
+  /// times m when lambda_per_sample.
+  double step_lambda(std::size_t l, std::size_t L, Index m) const;
   /// The per-solver options these imply for a layer of kind `kind`.
   SolverOptions solver_options(LayerKind kind = LayerKind::Dense) const;
 };

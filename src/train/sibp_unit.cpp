@@ -52,6 +52,11 @@ const AlgorithmInfo& sibp_algorithm() {
         {"solver_stop", Kind::Text, "gn-cg: what --solver-tol is compared with: decrease or residual", "decrease"},
         {"conv_solver_iters", Kind::Integer, "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",
          0},
+        {"lambda_units", Kind::Text,
+         "What --lambda is: batch (used as given, the authors' convention: the data term sums over the batch, "
+         "so lambda's weight shrinks as the batch grows) or sample (per sample: each step uses batch x lambda, "
+         "which keeps a step's size independent of the batch size; ALGORITHMS.md 3.4)",
+         "batch"},
         {"cg_space", Kind::Text, "gn-cg: where its CG runs: auto (the cheaper by the cost model), sample or parameter",
          "auto"},
     };
@@ -78,6 +83,10 @@ const AlgorithmInfo& sibp_algorithm() {
       if (space != "auto" && space != "sample" && space != "parameter")
         throw OptionError("cg_space", "expected auto, sample or parameter, got '" + space + "'");
       o.cg_space = parse_cg_space(space);
+      const std::string units = s.text("lambda_units");
+      if (units != "batch" && units != "sample")
+        throw OptionError("lambda_units", "expected batch or sample, got '" + units + "'");
+      o.lambda_per_sample = units == "sample";
       o.mode = parse_update_mode(s.text("update"));
       const ReferenceQuirks quirks = quirks_from(s);
       const bool compat = compat_authors(s.values());

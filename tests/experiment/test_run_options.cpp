@@ -212,12 +212,14 @@ TEST(RunSpec, InexactSolverOptionsReachSibpAndAreValidatedOnce) {
   // SIBP's inner-solve options (ALGORITHMS.md §3.5) come from a file or the command
   // line as any other option, reach SibpOptions, and bad values name the option.
   RunOptions o = from_json({{"algo", "sibp"}, {"solver_tol", 0.25}, {"solver_stop", "residual"},
-                            {"conv_solver_iters", 2}, {"cg_space", "parameter"}, {"skip_train_eval", true}});
+                            {"conv_solver_iters", 2}, {"cg_space", "parameter"}, {"skip_train_eval", true},
+                            {"lambda_units", "sample"}});
   const SibpOptions s = RunSpec(o).algorithm().get<SibpOptions>();
   EXPECT_EQ(s.solver_tol, 0.25);
   EXPECT_EQ(s.solver_stop, CgStop::RelativeTotal);
   EXPECT_EQ(s.conv_solver_iters, 2);
   EXPECT_EQ(s.cg_space, CgSpace::Parameter);
+  EXPECT_TRUE(s.lambda_per_sample);
   EXPECT_TRUE(RunSpec(o).fit().skip_train_eval);
   EXPECT_EQ(s.solver_options(LayerKind::Conv2d).iters, 2);
   EXPECT_EQ(s.solver_options(LayerKind::Dense).tol, 0.25);
@@ -226,12 +228,14 @@ TEST(RunSpec, InexactSolverOptionsReachSibpAndAreValidatedOnce) {
   EXPECT_EQ(d.solver_tol, 0.0);
   EXPECT_EQ(d.solver_stop, CgStop::RelativeDecrease);
   EXPECT_EQ(d.cg_space, CgSpace::Auto);
+  EXPECT_FALSE(d.lambda_per_sample);  // the authors' convention
   for (const auto& [key, value, needle] : std::vector<std::tuple<std::string, json, std::string>>{
            {"solver_tol", 1.0, "--solver-tol"},
            {"solver_tol", -0.5, "--solver-tol"},
            {"solver_stop", "sometimes", "--solver-stop"},
            {"conv_solver_iters", -1, "--conv-solver-iters"},
-           {"cg_space", "both", "--cg-space"}}) {
+           {"cg_space", "both", "--cg-space"},
+           {"lambda_units", "per-batch", "--lambda-units"}}) {
     expect_error<OptionError>([&] { RunSpec{from_json({{"algo", "sibp"}, {key, value}})}; }, needle);
   }
   // An option of SIBP given to another algorithm is a mistake, as on the command line.

@@ -368,6 +368,33 @@ TEST(Sibp, TargetsFollowTheSpec) {
   EXPECT_GT((net.params(1).W - before.params(1).W).norm(), 0);
 }
 
+TEST(Sibp, PerSampleLambdaIsTheBatchSizeTimesLambda) {
+  // lambda_units sample (ALGORITHMS.md §3.4): a step on m samples with λ per
+  // sample is the step with λ·m as given, bit for bit, for every layer of a
+  // per-layer list; and it differs from λ as given.
+  Rng rng(3);
+  const Network<double> start(spec_of({5, 6, 4, 3}, Activation::Tanh), Initializer::parse("normal:0.5"), rng);
+  const Batch<double> batch = teacher_data<double>(rng, 5, 3, 9);
+  auto step_with = [&](std::vector<double> lambda, bool per_sample) {
+    SibpOptions o;
+    o.eta = 0.7;
+    o.lambda = std::move(lambda);
+    o.lambda_per_sample = per_sample;
+    Network<double> net = start;
+    Sibp<double> sibp(o, net.spec());
+    sibp.step(net, batch);
+    return net;
+  };
+  const Network<double> per_sample = step_with({0.1, 0.2, 0.05}, true);
+  const Network<double> as_given = step_with({0.9, 1.8, 0.45}, false);
+  const Network<double> unscaled = step_with({0.1, 0.2, 0.05}, false);
+  for (std::size_t l = 0; l < 3; ++l) {
+    EXPECT_EQ(per_sample.params(l).W, as_given.params(l).W) << "layer " << l;
+    EXPECT_EQ(per_sample.params(l).b, as_given.params(l).b) << "layer " << l;
+  }
+  EXPECT_GT((per_sample.params(0).W - unscaled.params(0).W).norm(), 0);
+}
+
 TEST(Sibp, NonFiniteLossIsReported) {
   Rng rng(1);
   Network<double> net(spec_of({3, 4, 2}, Activation::ReLU), Initializer::parse("normal"), rng);
