@@ -480,6 +480,10 @@ void add_loop_rows(std::vector<RunOptionInfo>& t) {
                   "Do not evaluate the training set at evaluation points (its loss and accuracy columns stay "
                   "empty): cheaper frequent evaluation of test or validation accuracy",
                   {}, &RunOptions::skip_train_eval, flag_codec()));
+  t.push_back(row("stop_at_accuracy", L, "FRACTION",
+                  "End the run at the first evaluation point where the validation and test accuracy (those "
+                  "evaluated) are both at least this, e.g. 0.97; 0: run every epoch. For time-to-accuracy runs",
+                  {}, &RunOptions::stop_at_accuracy, number_codec()));
   t.push_back(row("threads", L, "N",
                   "Threads (0: all cores); only work of ~1 ms or more (convolutions, products of large batches, "
                   "evaluation) goes to the other threads, which sleep instead of spinning",
@@ -671,6 +675,9 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   fit_.gradient_norm = o.grad_norm || o.diagnostics;
   fit_.skip_train_eval = o.skip_train_eval;
   fit_.validate();
+  if (!(o.stop_at_accuracy >= 0 && o.stop_at_accuracy <= 1))
+    throw OptionError("stop_at_accuracy", "expected a fraction from 0 (never stop early) to 1, got " +
+                                              format_number(o.stop_at_accuracy));
   if (o.threads < 0 || o.threads > kMaxThreads)
     throw OptionError("threads", "expected an integer from 0 (all cores) to " + std::to_string(kMaxThreads) +
                                      ", got " + std::to_string(o.threads));

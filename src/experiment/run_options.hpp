@@ -112,6 +112,9 @@ struct RunOptions {
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
   bool skip_train_eval = false;  ///< no training-set loss/accuracy at evaluation points
+  /// > 0: end the run (completed) at the first evaluation point where every
+  /// held-out accuracy it has (validation, test) is at least this; 0: never.
+  double stop_at_accuracy = 0;
   /// Threads of the library's pool; 0 (the default): all cores. Safe on a
   /// busy machine because the pool's threads block instead of spinning and
   /// only work of ~1 ms or more (products of >= 1e8 flop, convolutions in

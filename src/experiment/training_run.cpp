@@ -286,6 +286,13 @@ struct RunData {
   RunProof proof;  ///< what the run is (options, data), for checkpoints and the ranks' agreement
 };
 
+/// --stop-at-accuracy: whether every held-out accuracy of `row` (validation,
+/// test; at least one) is at least `target` (> 0).
+bool held_out_reached(const MetricsRow& row, double target) {
+  if (!(target > 0) || (!row.val_acc && !row.test_acc)) return false;
+  return (!row.val_acc || *row.val_acc >= target) && (!row.test_acc || *row.test_acc >= target);
+}
+
 template <typename T>
 RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder, const fs::path& out, bool resume,
                        const RunHooks& hooks, Communicator& comm) {
@@ -314,6 +321,7 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
 
   const auto meta = model_metadata(o, d.norm);
   bool stopped = false;
+  bool reached = false;  // --stop-at-accuracy: a completed run, not an interrupted one
   FitCallbacks<T> callbacks;
   callbacks.on_eval = [&](const MetricsRow& row, const Network<T>& current, const FitState& state) {
     rows.push_back(row);
@@ -330,13 +338,15 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
                      kLinked);
       if (hooks.on_eval && !hooks.on_eval(row)) stopped = true;
     }
+    // Every rank has the same row, so every rank decides the same.
+    reached = reached || held_out_reached(row, o.stop_at_accuracy);
     if (comm.size() > 1) {
       // Rank 0's hooks may stop the run: every rank must stop at the same point.
       char stop = stopped ? 1 : 0;
       comm.broadcast(&stop, 1, 0, "the decision to stop");
       stopped = stop != 0;
     }
-    return !stopped;
+    return !stopped && !reached;
   };
   callbacks.on_step = [&](const StepInfo& info, const StepReport&) {
     if (hooks.on_step && comm.is_root()) hooks.on_step(info);
@@ -350,8 +360,11 @@ RunOutcome train_typed(const RunSpec& spec, const RunData& d, RunFolder* folder,
   outcome.step_volume = fr.step_volume;
   outcome.steps = fr.steps;
   outcome.status = fr.diverged ? RunStatus::Diverged : stopped ? RunStatus::Stopped : RunStatus::Completed;
+  const std::string at_iteration = "at iteration " + std::to_string(rows.empty() ? 0 : rows.back().iteration);
   outcome.message = fr.diverged ? fr.message
-                    : stopped   ? "stopped at iteration " + std::to_string(rows.empty() ? 0 : rows.back().iteration)
+                    : stopped   ? "stopped " + at_iteration
+                    : reached   ? "completed: held-out accuracy reached " + format_number(o.stop_at_accuracy) + " " +
+                                    at_iteration
                                 : "completed " + std::to_string(o.epochs) + " epochs";
   outcome.train_seconds = rows.empty() ? 0 : rows.back().seconds;
   const double epochs_done = rows.empty() ? 0 : rows.back().epoch;

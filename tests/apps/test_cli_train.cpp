@@ -134,6 +134,25 @@ TEST_F(CliTrain, DivergenceStopsWithCode3AndKeepsOutputs) {
   EXPECT_EQ(e.exit_code, 0) << e.err;
 }
 
+TEST_F(CliTrain, StopAtAccuracyEndsACompletedRunAtTheFirstPointBothHeldOutSetsReachIt) {
+  const auto r = run_sibp(train_args("early", "--algo sgd --lr 0.5 --val-split 30 --eval-every 3 --stop-at-accuracy 0.8"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto metrics = nlohmann::json::parse(slurp(dir_ / "early" / "metrics.json"));
+  ASSERT_GE(metrics.size(), 2u);
+  const auto reached = [](const nlohmann::json& row) {
+    return row["val_acc"].get<double>() >= 0.8 && row["test_acc"].get<double>() >= 0.8;
+  };
+  EXPECT_TRUE(reached(metrics.back()));
+  for (std::size_t i = 0; i + 1 < metrics.size(); ++i) EXPECT_FALSE(reached(metrics[i])) << "row " << i;
+  EXPECT_LT(metrics.back()["iteration"].get<int>(), 4 * 27);  // before the last epoch's end
+  const auto result = nlohmann::json::parse(slurp(dir_ / "early" / "result.json"));
+  EXPECT_EQ(result["status"], "completed");
+  EXPECT_NE(result["message"].get<std::string>().find("reached"), std::string::npos);
+  const auto bad = run_sibp(train_args("bad", "--algo sgd --stop-at-accuracy 1.5"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--stop-at-accuracy"), std::string::npos) << bad.err;
+}
+
 struct BadUsage {
   std::string args;
   int code;
