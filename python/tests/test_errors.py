@@ -15,8 +15,8 @@ def test_option_errors_are_value_errors_named_by_keyword():
     with pytest.raises(sibp.OptionError, match=r"^lam: ") as e:
         sibp.SIBP(lam=-1)
     assert (e.value.option, e.value.key) == ("lam", "lambda")
-    with pytest.raises(sibp.OptionError, match=r"^solver_iters: expected an integer from 1 to 10000, got 0$"):
-        sibp.SIBP(solver_iters=0)
+    with pytest.raises(sibp.OptionError, match=r"^solver_iters: expected an integer from 0 to 10000, got -1$"):
+        sibp.SIBP(solver_iters=-1)
     with pytest.raises(sibp.OptionError, match=r"^solver: "):
         sibp.SIBP(solver="magic")
     with pytest.raises(sibp.OptionError, match=r"^epochs: expected an integer from 1 to 1000000, got 0$"):

@@ -91,7 +91,7 @@ struct RunOptions {
   double eta = 0.1;
   std::vector<double> lambda{1.0};
   std::optional<SolverSpec> solver;  ///< unset: exact:gn-cg, or reference when quirks are asked for
-  int solver_iters = 5;
+  int solver_iters = 0;  ///< 0: each solver's default (5 reference, 3 gn-cg)
   UpdateMode update = UpdateMode::Sequential;
   ReferenceQuirks quirks;            ///< --quirk (each one named)
   bool compat_authors = false;       ///< --compat authors: every quirk

@@ -18,6 +18,9 @@ void SibpOptions::validate() const {
   for (double v : lambda)
     if (!(v > 0) || !std::isfinite(v))
       throw OptionError("lambda", "every value must be a finite number > 0, got " + format_number(v));
+  if (solver_iters < 0 || solver_iters > 10000)
+    throw OptionError("solver_iters", "expected an integer from 0 (each solver's default) to 10000, got " +
+                                          std::to_string(solver_iters));
   solver_options().validate();
   if (conv_solver_iters < 0 || conv_solver_iters > 10000)
     throw OptionError("conv_solver_iters", "expected an integer from 0 (as solver_iters) to 10000, got " +
@@ -42,9 +45,11 @@ double SibpOptions::step_lambda(std::size_t l, std::size_t L, Index m) const {
   return lambda_per_sample ? per_unit * static_cast<double>(m) : per_unit;
 }
 
-SolverOptions SibpOptions::solver_options(LayerKind kind) const {
+SolverOptions SibpOptions::solver_options(LayerKind kind, SolverKind solver) const {
   SolverOptions o;
-  o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters : solver_iters;
+  o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters
+            : solver_iters > 0                                 ? solver_iters
+                                                               : default_solver_iters(solver);
   o.mode = mode;
   o.quirks = quirks;
   o.cg_space = cg_space;
@@ -89,7 +94,7 @@ Sibp<T>::Sibp(const SibpOptions& options, const NetworkSpec& spec, Communicator&
     const bool out = ++i == L;
     const SolverKind kind = options_.solver.for_layer(out);
     check_solver_fits_layer(kind, layer, i);
-    solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options(layer.kind)));
+    solvers_.push_back(make_prox_solver<T>(kind, options_.solver_options(layer.kind, kind)));
   }
   T_.resize(L);
 }

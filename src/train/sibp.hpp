@@ -17,7 +17,9 @@ struct SibpOptions {
   double eta = 0.1;                   ///< neuron step η > 0
   std::vector<double> lambda{1.0};    ///< λ_l > 0: one value for every layer, or one per layer (1..L)
   SolverSpec solver;                  ///< solver of the output layer and of the hidden layers
-  int solver_iters = 5;               ///< iterations of iterative solvers (at most, with solver_tol)
+  /// Iterations of iterative solvers (at most, with solver_tol); 0: each
+  /// solver's default (default_solver_iters: 5 for reference, 3 for gn-cg).
+  int solver_iters = 0;
   /// gn-cg: tolerance θ ∈ [0, 1) of the inexact solve (ALGORITHMS.md §3.5), tested as
   /// solver_stop says; 0: always solver_iters steps.
   double solver_tol = 0.0;
@@ -53,8 +55,8 @@ struct SibpOptions {
   /// The λ a step on a batch of `m` samples uses for layer `l`: lambda_for(l, L),
   /// times m when lambda_per_sample.
   double step_lambda(std::size_t l, std::size_t L, Index m) const;
-  /// The per-solver options these imply for a layer of kind `kind`.
-  SolverOptions solver_options(LayerKind kind = LayerKind::Dense) const;
+  /// The per-solver options these imply for a layer of kind `kind` solved by `solver`.
+  SolverOptions solver_options(LayerKind kind = LayerKind::Dense, SolverKind solver = SolverKind::GnCg) const;
 };
 
 /// Parses "1" or "1,0.5,0.1" (one λ per parametrised layer). Throws OptionError("lambda").

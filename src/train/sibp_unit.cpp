@@ -50,7 +50,7 @@ const AlgorithmInfo& sibp_algorithm() {
          "times the first (residual); 0: always --solver-iters steps (ALGORITHMS.md 3.5)",
          0.0},
         {"solver_stop", Kind::Text, "gn-cg: what --solver-tol is compared with: decrease or residual", "decrease"},
-        {"conv_solver_iters", Kind::Integer, "Iterations of iterative prox solvers on conv layers (0: --solver-iters)",
+        {"conv_solver_iters", Kind::Integer, "Iterations of iterative prox solvers on conv layers (0: as --solver-iters)",
          0},
         {"lambda_units", Kind::Text,
          "What --lambda is: batch (used as given, the authors' convention: the data term sums over the batch, "

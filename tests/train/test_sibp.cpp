@@ -99,13 +99,32 @@ TEST(SibpOptions, ValidateNamesTheOption) {
   o.lambda = {1, -1};
   EXPECT_NE(message_of(o).find("--lambda"), std::string::npos);
   o = SibpOptions{};
-  o.solver_iters = 0;
+  o.solver_iters = -1;
+  EXPECT_NE(message_of(o).find("--solver-iters"), std::string::npos);
+  o.solver_iters = 10001;
   EXPECT_NE(message_of(o).find("--solver-iters"), std::string::npos);
   o = SibpOptions{};
   o.lambda = {1, 2};
   EXPECT_THROW(Sibp<double>(o, spec_of({4, 5, 6, 3}, Activation::ReLU)), UsageError);
   EXPECT_NO_THROW(Sibp<double>(o, spec_of({4, 5, 3}, Activation::ReLU)));
   EXPECT_DOUBLE_EQ(o.lambda_for(1, 2), 2.0);
+}
+
+TEST(SibpOptions, EachSolverHasItsOwnDefaultIterations) {
+  // solver_iters 0 (the default): the authors' 5 for their reference solver, so
+  // its golden behaviour stays; 3 for Gauss–Newton CG (docs/sibp-per-second.md).
+  const SibpOptions d;
+  EXPECT_EQ(d.solver_iters, 0);
+  EXPECT_EQ(d.solver_options(LayerKind::Dense, SolverKind::Reference).iters, 5);
+  EXPECT_EQ(d.solver_options(LayerKind::Dense, SolverKind::GnCg).iters, 3);
+  EXPECT_EQ(d.solver_options(LayerKind::Conv2d, SolverKind::GnCg).iters, 3);
+  SibpOptions o;
+  o.solver_iters = 7;
+  EXPECT_EQ(o.solver_options(LayerKind::Dense, SolverKind::Reference).iters, 7);
+  EXPECT_EQ(o.solver_options(LayerKind::Dense, SolverKind::GnCg).iters, 7);
+  o.conv_solver_iters = 2;
+  EXPECT_EQ(o.solver_options(LayerKind::Conv2d, SolverKind::GnCg).iters, 2);
+  EXPECT_EQ(o.solver_options(LayerKind::Dense, SolverKind::GnCg).iters, 7);
 }
 
 TEST(SibpOptions, PartsParsedFromText) {
