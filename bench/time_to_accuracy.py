@@ -33,6 +33,7 @@ Exit status: 0 on success, 1 when a run fails or an input is invalid.
 """
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -126,7 +127,10 @@ class Runner:
             return self.results[key]
         if self.report_only:
             fail(f"--report-only: no stored result for {target} {method} {options} seed {seed}")
-        folder = self.out / target / method / ("_".join(f"{k}-{v}" for k, v in sorted(options.items())) or "default")
+        name = "_".join(f"{k}-{v}" for k, v in sorted(options.items())) or "default"
+        if len(name) > 150:  # file systems refuse names over 255 bytes (a CNN's --arch is long)
+            name = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16]
+        folder = self.out / target / method / name
         folder = folder / f"seed-{seed}"
         cmd = [self.sibp, "train", "--out", str(folder), "--overwrite", "--seed", str(seed),
                "--threads", str(self.threads)] + option_args(options)
