@@ -25,5 +25,6 @@ void register_compare(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_options(CLI::App& app);
+void register_results(CLI::App& app);
 
 }  // namespace sibp::cli

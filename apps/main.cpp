@@ -67,6 +67,7 @@ int run_cli(int argc, char** argv, const std::string& who) {
   sibp::cli::register_sweep(app);
   sibp::cli::register_plot(app);
   sibp::cli::register_options(app);
+  sibp::cli::register_results(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

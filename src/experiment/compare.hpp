@@ -61,8 +61,11 @@ ExperimentRunReport run_experiment(const ExperimentFile& experiment, const Exper
 /// Reads every run's results under `dir` and writes, for kind compare,
 /// summary.csv and the six curve plots (under plots/, or plots/<data>/ when
 /// the runs use several data sets); for kind sweep, sweep.csv and the sweep
-/// plot; then report.md. Needs no training and no data.
-ExperimentOutputs write_experiment_outputs(const std::filesystem::path& dir, const ExperimentFile& experiment);
+/// plot; then report.md. Needs no training and no data. With `plots` false
+/// it writes the tables and report.md only (no gnuplot needed): what
+/// `sibp results regenerate --check` compares.
+ExperimentOutputs write_experiment_outputs(const std::filesystem::path& dir, const ExperimentFile& experiment,
+                                           bool plots = true);
 
 /// `sibp plot DIR`: loads DIR/experiment.json and calls write_experiment_outputs.
 /// Throws DataError naming DIR when it holds no experiment.json.

@@ -157,9 +157,10 @@ void write_metrics(const fs::path& dir, const std::vector<MetricsRow>& rows) {
   write_file_atomic(dir / "metrics.json", text.json);
 }
 
-std::vector<MetricsRow> read_metrics_csv(const fs::path& path) {
-  const std::string text = read_file(path);
-  const auto where = [&](std::size_t line) { return "metrics file '" + path.string() + "' line " + std::to_string(line); };
+std::vector<MetricsRow> read_metrics_csv(const fs::path& path) { return parse_metrics_csv(read_file(path), path.string()); }
+
+std::vector<MetricsRow> parse_metrics_csv(const std::string& text, const std::string& source) {
+  const auto where = [&](std::size_t line) { return "metrics file '" + source + "' line " + std::to_string(line); };
 
   std::vector<std::string> lines;
   {
@@ -174,7 +175,7 @@ std::vector<MetricsRow> read_metrics_csv(const fs::path& path) {
     }
   }
   if (lines.empty() || lines[0].empty())
-    throw DataError("metrics file '" + path.string() + "' is empty: expected a header line starting with epoch,iteration,...");
+    throw DataError("metrics file '" + source + "' is empty: expected a header line starting with epoch,iteration,...");
 
   const std::vector<std::string> header = split_commas(lines[0]);
   const auto& base = metrics_base_columns();

@@ -53,4 +53,8 @@ void write_metrics(const std::filesystem::path& dir, const std::vector<MetricsRo
 /// cannot be read or is empty.
 std::vector<MetricsRow> read_metrics_csv(const std::filesystem::path& path);
 
+/// read_metrics_csv of text already in memory (e.g. from a results bundle);
+/// `source` names it in messages where read_metrics_csv names the file.
+std::vector<MetricsRow> parse_metrics_csv(const std::string& text, const std::string& source);
+
 }  // namespace sibp
