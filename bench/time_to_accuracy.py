@@ -37,6 +37,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,11 +141,13 @@ class Runner:
             fail(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
         rows = read_metrics(folder)
         # One run answers for both columns (tuning reads val_acc, measuring test_acc),
-        # each stored under its own key so neither is mistaken for the other.
+        # each stored under its own key so neither is mistaken for the other. A
+        # stored answer is never replaced: the tuning already made its choice from it,
+        # and --report-only must make the same choice.
         for col in ("val_acc", "test_acc"):
             if rows and col in rows[0]:
-                self.results[result_key(target, method, options, seed, col)] = reached(
-                    rows, col, accuracy, proc.returncode == 3, str(folder.relative_to(self.out)))
+                self.results.setdefault(result_key(target, method, options, seed, col), reached(
+                    rows, col, accuracy, proc.returncode == 3, str(folder.relative_to(self.out))))
         result = self.results[key]
         tmp = self.results_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.results, indent=1, sort_keys=True))
@@ -221,29 +224,73 @@ def fmt(x, digits=3):
     return "—" if x is None else f"{x:.{digits}g}"
 
 
-def print_table(target_name: str, target: dict, rows: list[dict]) -> None:
+def table_markdown(target_name: str, target: dict, rows: list[dict]) -> str:
     acc = target["accuracy"]
-    print(f"\n### {target_name}: {target['description']}, time to {acc:.1%} test accuracy\n")
-    print("| method | chosen step | grid | steps | seconds (mean) | ms per step | seconds per seed | step at a grid end? |")
-    print("|---|---|---|---:|---:|---:|---|---|")
+    out = [f"### {target_name}: {target['description']}, time to {acc:.1%} test accuracy", "",
+           "| method | chosen step | grid | steps | seconds (mean) | ms per step | seconds per seed | step at a grid end? |",
+           "|---|---|---|---:|---:|---:|---|---|"]
     for r in rows:
         m = r["measure"]
         per_seed = ", ".join(fmt(s) for s in m["seconds_each"])
         grid = list(r["tuning"]["grid"])
         ms = 1000 * m["seconds"] / m["steps"] if m["seconds"] is not None and m["steps"] else None
-        print(f"| {r['method']} | {r['tuning']['param']} {r['tuning']['best']:g} | {grid[0]}…{grid[-1]} ({len(grid)}) "
-              f"| {fmt(m['steps'], 4)} | {fmt(m['seconds'])} | {fmt(ms)} | {per_seed} "
-              f"| {'yes' if r['tuning']['best_at_grid_end'] else 'no'} |")
+        out.append(f"| {r['method']} | {r['tuning']['param']} {r['tuning']['best']:g} | {grid[0]}…{grid[-1]} ({len(grid)}) "
+                   f"| {fmt(m['steps'], 4)} | {fmt(m['seconds'])} | {fmt(ms)} | {per_seed} "
+                   f"| {'yes' if r['tuning']['best_at_grid_end'] else 'no'} |")
+    out.append("")
     sibp = [r for r in rows if r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
     other = [r for r in rows if not r["method"].startswith("sibp") and r["measure"]["seconds"] is not None]
     if sibp and other:
         bs = min(sibp, key=lambda r: r["measure"]["seconds"])
         bo = min(other, key=lambda r: r["measure"]["seconds"])
         ratio = bs["measure"]["seconds"] / bo["measure"]["seconds"]
-        print(f"\nRatio: best SIBP ({bs['method']}) / best other ({bo['method']}) = **{ratio:.2f}**"
-              + (f" (target ≤ {target['ratio_target']})" if "ratio_target" in target else ""))
+        out.append(f"Ratio: best SIBP ({bs['method']}) / best other ({bo['method']}) = **{ratio:.2f}**"
+                   + (f" (target ≤ {target['ratio_target']})" if "ratio_target" in target else ""))
+    gradient = next((r for name in ("sgd", "momentum") for r in rows
+                     if r["method"] == name and r["measure"]["seconds"] is not None), None)
+    if sibp and gradient:
+        per_step = lambda r: r["measure"]["seconds"] / r["measure"]["steps"]
+        out.append("")
+        out.append(f"Cost of a step against {gradient['method']}'s (ms per step / ms per step): "
+                   + ", ".join(f"{r['method']} {per_step(r) / per_step(gradient):.2f}" for r in sibp))
+    if sibp and other:
+        pass
+    elif not any(not r["method"].startswith("sibp") for r in rows):
+        out.append("Ratio: — (SIBP variants only)")
     else:
-        print("\nRatio: — (SIBP or every other method missed the target in some seed)")
+        out.append("Ratio: — (SIBP or every other method missed the target in some seed)")
+    return "\n".join(out) + "\n"
+
+
+BLOCK = re.compile(r"^<!-- time-to-accuracy: ([\w.-]+) -->\n(.*?)^<!-- end time-to-accuracy -->$", re.M | re.S)
+
+
+BLOCK_NAME = re.compile(r"^<!-- time-to-accuracy: ([\w.-]+) -->$", re.M)
+
+
+def splice_tables(doc: Path, tables: dict[str, str], check: bool) -> int:
+    """Rewrites (or, with check, compares) every `<!-- time-to-accuracy: TARGET -->`
+    block of `doc` with TARGET's table. Returns the number of stale blocks."""
+    text = doc.read_text()
+    stale = []
+
+    def replace(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in tables:
+            fail(f"{doc}: block 'time-to-accuracy: {name}' names no reported target (have {', '.join(tables)})")
+        if m.group(2) != tables[name]:
+            stale.append(name)
+        return f"<!-- time-to-accuracy: {name} -->\n{tables[name]}<!-- end time-to-accuracy -->"
+
+    new = BLOCK.sub(replace, text)
+    if check:
+        for name in stale:
+            print(f"stale: {doc}: block 'time-to-accuracy: {name}' differs from what the data regenerate", file=sys.stderr)
+    elif new != text:
+        tmp = doc.with_suffix(".tmp")
+        tmp.write_text(new)
+        os.replace(tmp, doc)
+    return len(stale)
 
 
 def main() -> int:
@@ -257,12 +304,20 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="3-point grids, 1 seed: a smoke test")
     ap.add_argument("--report-only", action="store_true", help="print the tables from OUT/results.json")
+    ap.add_argument("--doc", help="with --report-only: rewrite the marked tables of this Markdown file "
+                                  "(<!-- time-to-accuracy: TARGET --> ... <!-- end time-to-accuracy -->)")
+    ap.add_argument("--check", action="store_true", help="with --doc: change nothing, exit 1 if a table is stale")
     a = ap.parse_args()
     if a.seeds < 1 or a.threads < 0:
         fail("--seeds must be >= 1 and --threads >= 0")
     config = json.loads(Path(a.config).read_text())
     targets = config["targets"]
-    chosen = [t for t in a.targets.split(",") if t] or list(targets)
+    if (a.doc or a.check) and not a.report_only:
+        fail("--doc and --check read the stored results: give --report-only too")
+    if a.check and not a.doc:
+        fail("--check compares the tables of a --doc")
+    doc_targets = BLOCK_NAME.findall(Path(a.doc).read_text()) if a.doc else []
+    chosen = [t for t in a.targets.split(",") if t] or doc_targets or list(targets)
     for t in chosen:
         if t not in targets:
             fail(f"{a.config}: no target '{t}' (have {', '.join(targets)})")
@@ -273,9 +328,9 @@ def main() -> int:
         fail(f"--sibp {a.sibp}: no such file (build it with scripts/build.sh)")
     runner = Runner(a.sibp, out, a.threads, a.report_only)
     seeds = 1 if a.quick else a.seeds
-    print(f"Time to accuracy, {seeds} seed(s), --threads {a.threads}; steps tuned on the validation split, "
-          f"seconds and steps read on the test set.")
-    summary = {}
+    print(f"Time to accuracy, {seeds} seed(s) (unless a target says), --threads {a.threads}; steps tuned on the "
+          f"validation split, seconds and steps read on the test set.")
+    summary, tables = {}, {}
     for t in chosen:
         target = targets[t]
         rows = []
@@ -283,12 +338,16 @@ def main() -> int:
             if only and m not in only:
                 continue
             tuning = tune(runner, t, target, m, method, a.quick)
+            target_seeds = 1 if a.quick else target.get("seeds", seeds)
             rows.append({"method": m, "tuning": tuning,
-                         "measure": measure(runner, t, target, m, tuning["options"], seeds)})
-        print_table(t, target, rows)
+                         "measure": measure(runner, t, target, m, tuning["options"], target_seeds)})
+        tables[t] = table_markdown(t, target, rows)
+        print("\n" + tables[t], end="")
         summary[t] = rows
     if not a.report_only:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if a.doc and splice_tables(Path(a.doc), tables, a.check):
+        return 1
     return 0
 
 
