@@ -23,6 +23,7 @@
 #include "core/thread_pool.hpp"
 #include "nn/conv_kernels.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/prox_factory.hpp"
 #include "train/prox_reference.hpp"
 #include "train/sibp.hpp"

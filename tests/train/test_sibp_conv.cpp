@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/prox_fast.hpp"
 #include "train/prox_reference.hpp"
 #include "train/sibp.hpp"

@@ -5,6 +5,7 @@
 
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/sibp.hpp"
 #include "test_support.hpp"
 
