@@ -9,6 +9,7 @@
 #include "flops.hpp"
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 
 namespace sibp {
 namespace {

@@ -27,6 +27,7 @@
 #include "bench_common.hpp"
 #include "flops.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/fit.hpp"
 
 namespace fs = std::filesystem;

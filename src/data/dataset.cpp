@@ -14,69 +14,63 @@ void check_labels(const std::vector<std::uint8_t>& labels, int num_classes, cons
       throw DataError(name + ": label of sample " + std::to_string(i) + " is " +
                       std::to_string(labels[i]) + ", expected 0.." + std::to_string(num_classes - 1));
 }
+
+/// An owning dataset has d >= 1 features for every label.
+void check_value_count(std::size_t values, std::size_t labels, Index d, const std::string& name) {
+  if (d < 1 || values != labels * static_cast<std::size_t>(d))
+    throw DataError(name + ": " + std::to_string(values) + " feature values for " + std::to_string(labels) +
+                    " labels of " + std::to_string(d) + " features each");
+}
+
+/// A view needs memory to read and d >= 1.
+void check_view(const void* data, Index d, const std::string& name) {
+  if (d < 1 || !data)
+    throw std::invalid_argument(name + ": a view needs data and d >= 1, got d = " + std::to_string(d));
+}
 }  // namespace
 
-Dataset Dataset::from_bytes(std::vector<std::uint8_t> pixels, std::vector<std::uint8_t> labels,
-                            Index d, int num_classes, std::string name) {
-  if (d < 1 || pixels.size() != labels.size() * static_cast<std::size_t>(d))
-    throw DataError(name + ": " + std::to_string(pixels.size()) + " feature values for " +
-                    std::to_string(labels.size()) + " labels of " + std::to_string(d) + " features each");
+Dataset Dataset::labelled(std::vector<std::uint8_t> labels, Index d, int num_classes, std::string name) {
   check_labels(labels, num_classes, name);
   Dataset ds;
-  ds.bytes_ = std::move(pixels);
   ds.labels_ = std::move(labels);
   ds.d_ = d;
   ds.shape_ = {d, 1, 1};
   ds.num_classes_ = num_classes;
   ds.name_ = std::move(name);
+  return ds;
+}
+
+Dataset Dataset::from_bytes(std::vector<std::uint8_t> pixels, std::vector<std::uint8_t> labels,
+                            Index d, int num_classes, std::string name) {
+  check_value_count(pixels.size(), labels.size(), d, name);
+  Dataset ds = labelled(std::move(labels), d, num_classes, std::move(name));
+  ds.bytes_ = std::move(pixels);
   return ds;
 }
 
 Dataset Dataset::from_floats(std::vector<float> values, std::vector<std::uint8_t> labels, Index d,
                              int num_classes, std::string name) {
-  if (d < 1 || values.size() != labels.size() * static_cast<std::size_t>(d))
-    throw DataError(name + ": " + std::to_string(values.size()) + " feature values for " +
-                    std::to_string(labels.size()) + " labels of " + std::to_string(d) + " features each");
-  check_labels(labels, num_classes, name);
-  Dataset ds;
+  check_value_count(values.size(), labels.size(), d, name);
+  Dataset ds = labelled(std::move(labels), d, num_classes, std::move(name));
   ds.values_ = std::move(values);
-  ds.labels_ = std::move(labels);
-  ds.d_ = d;
-  ds.shape_ = {d, 1, 1};
-  ds.num_classes_ = num_classes;
-  ds.name_ = std::move(name);
   return ds;
 }
 
 Dataset Dataset::view_bytes(const std::uint8_t* pixels, std::vector<std::uint8_t> labels, Index d,
                             int num_classes, std::string name) {
-  if (d < 1 || !pixels)
-    throw std::invalid_argument(name + ": a view needs data and d >= 1, got d = " + std::to_string(d));
-  check_labels(labels, num_classes, name);
-  Dataset ds;
+  check_view(pixels, d, name);
+  Dataset ds = labelled(std::move(labels), d, num_classes, std::move(name));
   ds.view_ = true;
   ds.view_bytes_ = pixels;
-  ds.labels_ = std::move(labels);
-  ds.d_ = d;
-  ds.shape_ = {d, 1, 1};
-  ds.num_classes_ = num_classes;
-  ds.name_ = std::move(name);
   return ds;
 }
 
 Dataset Dataset::view_floats(const float* values, std::vector<std::uint8_t> labels, Index d, int num_classes,
                              std::string name) {
-  if (d < 1 || !values)
-    throw std::invalid_argument(name + ": a view needs data and d >= 1, got d = " + std::to_string(d));
-  check_labels(labels, num_classes, name);
-  Dataset ds;
+  check_view(values, d, name);
+  Dataset ds = labelled(std::move(labels), d, num_classes, std::move(name));
   ds.view_ = true;
   ds.view_floats_ = values;
-  ds.labels_ = std::move(labels);
-  ds.d_ = d;
-  ds.shape_ = {d, 1, 1};
-  ds.num_classes_ = num_classes;
-  ds.name_ = std::move(name);
   return ds;
 }
 

@@ -90,6 +90,10 @@ class Dataset {
   void make_range_batch(Index begin, Index end, const Normalization& norm, Batch<T>& batch) const;
 
  private:
+  /// A dataset of `labels` (checked against `num_classes`) with `d` features per
+  /// sample and no feature values yet: what every constructor starts from.
+  static Dataset labelled(std::vector<std::uint8_t> labels, Index d, int num_classes, std::string name);
+
   std::vector<std::uint8_t> bytes_;
   std::vector<float> values_;
   // A view (view_bytes/view_floats) reads one of these instead of the vectors.

@@ -20,17 +20,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// gnuplot single-quoted string: only '' needs escaping.
-std::string gq(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    if (c == '\n' || c == '\r') c = ' ';
-    out += c;
-  }
-  return out + "'";
-}
-
 /// 12 significant digits: a geometric mean through exp(mean of logs) is off in
 /// the last bits ("3.0000000000000004" for one seed's 3), which a plot does not need.
 std::string num(double v) {

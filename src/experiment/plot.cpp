@@ -20,6 +20,16 @@
 namespace sibp {
 namespace fs = std::filesystem;
 
+std::string gq(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    if (c == '\n' || c == '\r') c = ' ';
+    out += c;
+  }
+  return out + "'";
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -92,17 +102,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& 
   if (!r.started) r.output = std::strerror(child_errno);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
-}
-
-/// gnuplot single-quoted string: only '' needs escaping.
-std::string gq(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    if (c == '\n' || c == '\r') c = ' ';
-    out += c;
-  }
-  return out + "'";
 }
 
 std::string num(double v) { return std::isfinite(v) ? format_number(v) : "?"; }

@@ -23,6 +23,10 @@ struct Gnuplot {
 /// cannot be run, or if it has neither an svg nor a png terminal.
 Gnuplot find_gnuplot();
 
+/// `s` as a gnuplot single-quoted string: only ' needs escaping (as ''), and a
+/// line break becomes a space.
+std::string gq(const std::string& s);
+
 /// Runs `gnuplot SCRIPT` with the script's folder as working directory.
 /// A script written by sibp writes NAME.svg and NAME.png; with a non-empty
 /// `output_prefix` it writes PREFIX + NAME.svg and PREFIX + NAME.png instead

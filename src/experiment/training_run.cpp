@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "core/json_read.hpp"
@@ -25,12 +26,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string to_string(RunStatus s) {
-  switch (s) {
-    case RunStatus::Completed: return "completed";
-    case RunStatus::Diverged: return "diverged";
-    case RunStatus::Stopped: return "stopped";
-  }
-  return "?";
+  static constexpr EnumNames<RunStatus, 3> names{
+      {{RunStatus::Completed, "completed"}, {RunStatus::Diverged, "diverged"}, {RunStatus::Stopped, "stopped"}}};
+  return enum_name(names, s);
 }
 
 namespace {

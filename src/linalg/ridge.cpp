@@ -3,26 +3,21 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 
 namespace sibp {
 
+namespace {
+constexpr EnumNames<RidgeMethod, 3> kRidgeMethods{
+    {{RidgeMethod::Auto, "auto"}, {RidgeMethod::Cholesky, "cholesky"}, {RidgeMethod::Woodbury, "woodbury"}}};
+}  // namespace
+
 RidgeMethod parse_ridge_method(std::string_view name, std::string_view option) {
-  if (name == "auto") return RidgeMethod::Auto;
-  if (name == "cholesky") return RidgeMethod::Cholesky;
-  if (name == "woodbury") return RidgeMethod::Woodbury;
-  throw UsageError(std::string(option) + ": expected one of auto, cholesky, woodbury, got '" +
-                   std::string(name) + "'");
+  return parse_enum(kRidgeMethods, name, option);
 }
 
-std::string to_string(RidgeMethod m) {
-  switch (m) {
-    case RidgeMethod::Auto: return "auto";
-    case RidgeMethod::Cholesky: return "cholesky";
-    case RidgeMethod::Woodbury: return "woodbury";
-  }
-  return "?";
-}
+std::string to_string(RidgeMethod m) { return enum_name(kRidgeMethods, m); }
 
 namespace {
 

@@ -3,28 +3,21 @@
 #include <cmath>
 #include <string>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 
 namespace sibp {
 
 using cg_detail::row_dots;
 
-CgSpace parse_cg_space(std::string_view name, std::string_view option) {
-  if (name == "auto") return CgSpace::Auto;
-  if (name == "sample") return CgSpace::Sample;
-  if (name == "parameter") return CgSpace::Parameter;
-  throw UsageError(std::string(option) + ": expected one of auto, sample, parameter, got '" + std::string(name) +
-                   "'");
-}
+namespace {
+constexpr EnumNames<CgSpace, 3> kCgSpaces{
+    {{CgSpace::Auto, "auto"}, {CgSpace::Sample, "sample"}, {CgSpace::Parameter, "parameter"}}};
+}  // namespace
 
-std::string to_string(CgSpace space) {
-  switch (space) {
-    case CgSpace::Auto: return "auto";
-    case CgSpace::Sample: return "sample";
-    case CgSpace::Parameter: return "parameter";
-  }
-  return "?";
-}
+CgSpace parse_cg_space(std::string_view name, std::string_view option) { return parse_enum(kCgSpaces, name, option); }
+
+std::string to_string(CgSpace space) { return enum_name(kCgSpaces, space); }
 
 // ---------------------------------------------------------------- cost model (ALGORITHMS.md §3.3 d)
 

@@ -1,11 +1,41 @@
 #pragma once
 /// The Adam unit: torch.optim.Adam with coupled weight decay; --algo adam.
 #include <cmath>
+#include <memory>
 #include <string>
 
-#include "train/update_rule.hpp"
+#include "train/registry.hpp"
+#include "train/update_policy.hpp"
 
 namespace sibp {
+
+/// Options of torch.optim.Adam; also AdamW's (train/adamw.hpp).
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  ///< Adam: L2 term added to the gradient (coupled decay)
+  static constexpr int buffers = 2;  ///< the first and second moments
+
+  /// Throws OptionError naming the field: lr, eps ≤ 0, betas ∉ [0,1), weight decay < 0.
+  void validate() const;
+};
+
+/// The validated options from a run's settings (lr, weight_decay, beta1, beta2,
+/// eps); throws OptionError naming the key.
+AdamOptions adam_options_from(const AlgorithmSettings& settings);
+/// Throws OptionError naming momentum or nesterov if `settings` set either: SGD's
+/// options, given to Adam (--algo adam, ProxProp's --outer adam), are a mistake
+/// rather than a no-op.
+void refuse_sgd_options(const AlgorithmSettings& settings);
+
+/// The registry entry (train/registry.hpp) of Adam and of the rules that share
+/// its options (AdamW): --algo `name`, reading lr, weight_decay, beta1, beta2 and
+/// eps, lr and weight_decay defaulting to those of `defaults`; `build` makes the
+/// validated options from a run's settings.
+AlgorithmInfo adam_family_algorithm(AlgorithmName name, const AdamOptions& defaults,
+                                    AlgorithmOptions (*build)(const AlgorithmSettings&));
 
 /// One Adam step of `p` with direction `g` at step `t` (1-based), torch.optim.Adam's
 /// arithmetic: moments m, v (zero-sized before the first step) then p ← p −
@@ -27,22 +57,7 @@ void adam_step(P&& p, const G& g, Mat<T>& m, Mat<T>& v, double lr, double beta1,
   p.array() -= step_size * m.array() / (v.array().sqrt() * inv_sqrt_bc2 + static_cast<T>(eps));
 }
 
-/// torch.optim.Adam. Buffers 1 and 2: the first and second moments.
-template <typename T>
-class AdamPolicy final : public UpdatePolicy<T> {
- public:
-  using typename UpdatePolicy<T>::Param;
-  using typename UpdatePolicy<T>::Grad;
-  using typename UpdatePolicy<T>::Buffers;
-  /// Requires: options validated, kind Adam.
-  explicit AdamPolicy(const UpdateOptions& options) : UpdatePolicy<T>(2), o_(options) {}
-  std::string name() const override { return "adam"; }
-
- protected:
-  void update(Param p, Grad g, Buffers& buf) override;
-
- private:
-  UpdateOptions o_;
-};
+/// The rule (train/update_policy.hpp), named "adam"; back propagation with it as an algorithm.
+SIBP_DECLARE_UPDATE_RULE(AdamOptions);
 
 }  // namespace sibp

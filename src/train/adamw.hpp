@@ -4,46 +4,17 @@
 #include <memory>
 #include <string>
 
-#include "core/communicator.hpp"
-#include "nn/architecture.hpp"
-#include "train/update_rule.hpp"
+#include "train/adam.hpp"
 
 namespace sibp {
 
-/// Options of AdamW; defaults are torch.optim.AdamW's.
-struct AdamWOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 1e-2;  ///< p ← (1 − lr·wd) p before the Adam step
-
-  /// Throws OptionError naming the field: lr, eps ≤ 0, betas ∉ [0,1), weight decay < 0.
-  void validate() const;
+/// Options of torch.optim.AdamW: Adam's, with its defaults, but the weight
+/// decay is decoupled, p ← (1 − lr·wd) p before the Adam step, and 1e-2 by default.
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weight_decay = 1e-2; }
 };
 
-/// torch.optim.AdamW. Buffers 1 and 2: the first and second moments.
-template <typename T>
-class AdamW final : public UpdatePolicy<T> {
- public:
-  using typename UpdatePolicy<T>::Param;
-  using typename UpdatePolicy<T>::Grad;
-  using typename UpdatePolicy<T>::Buffers;
-  /// Throws OptionError if options.validate() fails.
-  explicit AdamW(const AdamWOptions& options);
-  std::string name() const override { return "adamw"; }
-
- protected:
-  void update(Param p, Grad g, Buffers& buf) override;
-
- private:
-  AdamWOptions o_;
-};
-
-/// The AlgorithmOptions interface (train/algorithms.hpp): BackProp with AdamW.
-std::string algorithm_name(const AdamWOptions& options);
-template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const AdamWOptions& options, const NetworkSpec& spec,
-                                                      Communicator& comm);
+/// The rule (train/update_policy.hpp), named "adamw"; back propagation with it as an algorithm.
+SIBP_DECLARE_UPDATE_RULE(AdamWOptions);
 
 }  // namespace sibp

@@ -20,6 +20,14 @@ template <typename T, typename O>
 std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const O& options, const NetworkSpec& spec,
                                                       Communicator& comm) = delete;
 
+/// The float and double instances of the build_algorithm of options `O`: one
+/// line in the source file of `O`'s unit.
+#define SIBP_INSTANTIATE_BUILD_ALGORITHM(O)                                                                      \
+  template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const O&, const NetworkSpec&,        \
+                                                                            Communicator&);                      \
+  template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const O&, const NetworkSpec&,      \
+                                                                              Communicator&)
+
 /// Validated options of one algorithm, type-erased. Any options struct `O`
 /// converts to it when its unit declares, next to `O` (found by argument-dependent lookup):
 ///   std::string algorithm_name(const O&);      // "sgd", "adamw", "sibp", ...

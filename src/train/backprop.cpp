@@ -54,28 +54,12 @@ StepReport BackProp<T>::step(Network<T>& net, const Batch<T>& batch) {
   return report;
 }
 
-std::string algorithm_name(const UpdateOptions& options) {
-  if (options.kind == UpdateKind::Adam) return "adam";
-  if (options.momentum > 0) return options.nesterov ? "nesterov" : "momentum";
-  return "sgd";
-}
-
-template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const UpdateOptions& options, const NetworkSpec&,
-                                                      Communicator& comm) {
-  return std::make_unique<BackProp<T>>(options, comm);
-}
-
 template double backprop_gradients<float>(const Network<float>&, Tape<float>&,
                                           const Eigen::Ref<const Mat<float>>&, Gradients<float>&,
                                           BackpropWork<float>&, Index);
 template double backprop_gradients<double>(const Network<double>&, Tape<double>&,
                                            const Eigen::Ref<const Mat<double>>&, Gradients<double>&,
                                            BackpropWork<double>&, Index);
-template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const UpdateOptions&, const NetworkSpec&,
-                                                                          Communicator&);
-template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const UpdateOptions&,
-                                                                            const NetworkSpec&, Communicator&);
 template class BackProp<float>;
 template class BackProp<double>;
 

@@ -5,8 +5,9 @@
 #include "core/communicator.hpp"
 #include "nn/architecture.hpp"
 #include "train/algorithm.hpp"
+#include "train/algorithms.hpp"
 #include "train/gradients.hpp"
-#include "train/update_rule.hpp"
+#include "train/update_policy.hpp"
 
 namespace sibp {
 
@@ -41,9 +42,6 @@ class BackProp : public TrainingAlgorithm<T> {
   /// gradients are summed over them before the update.
   explicit BackProp(std::unique_ptr<UpdatePolicy<T>> rule, Communicator& comm = single_process())
       : rule_(std::move(rule)), comm_(&comm) {}
-  /// SGD or Adam; throws OptionError if options.validate() fails.
-  explicit BackProp(const UpdateOptions& options, Communicator& comm = single_process())
-      : BackProp(make_update_policy<T>(options), comm) {}
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override { return rule_->name(); }
   AlgorithmState<T> state() const override { return rule_->state(); }
@@ -59,11 +57,23 @@ class BackProp : public TrainingAlgorithm<T> {
   std::vector<T> buffer_;  // the packed gradients of the allreduce
 };
 
-/// The AlgorithmOptions interface of UpdateOptions (train/algorithms.hpp):
-/// BackProp with an SGD or Adam rule, named as the rule.
-std::string algorithm_name(const UpdateOptions& options);
-template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const UpdateOptions& options, const NetworkSpec& spec,
-                                                      Communicator& comm);
+/// Back propagation with the rule that options `O` describe (RulePolicy<T, O>);
+/// throws OptionError if options.validate() fails.
+template <typename T, typename O>
+std::unique_ptr<TrainingAlgorithm<T>> make_backprop(const O& options, Communicator& comm = single_process()) {
+  return std::make_unique<BackProp<T>>(std::make_unique<RulePolicy<T, O>>(options), comm);
+}
+
+/// In the source file of an update rule's unit (options `O`): the
+/// build_algorithm its header declares, back propagation with the rule, and
+/// the float and double instances of it and of the rule's update_parameter.
+#define SIBP_BACKPROP_RULE(O)                                                                      \
+  template <typename T>                                                                            \
+  std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const O& options, const NetworkSpec&,      \
+                                                        Communicator& comm) {                      \
+    return make_backprop<T>(options, comm);                                                        \
+  }                                                                                                \
+  SIBP_INSTANTIATE_BUILD_ALGORITHM(O);                                                             \
+  SIBP_INSTANTIATE_UPDATE_PARAMETER(O)
 
 }  // namespace sibp

@@ -1,5 +1,6 @@
 #include "train/prox_factory.hpp"
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "train/prox_fast.hpp"
@@ -41,24 +42,20 @@ std::string ReferenceQuirks::to_string() const {
   return s;
 }
 
+namespace {
+constexpr EnumNames<SolverKind, 4> kSolverKinds{{{SolverKind::Reference, "reference"},
+                                                 {SolverKind::Exact, "exact"},
+                                                 {SolverKind::GnCg, "gn-cg"},
+                                                 {SolverKind::GnExact, "gn-exact"}}};
+}  // namespace
+
 SolverKind parse_solver_kind(std::string_view text, std::string_view option) {
-  if (text == "reference") return SolverKind::Reference;
-  if (text == "exact") return SolverKind::Exact;
-  if (text == "gn-cg") return SolverKind::GnCg;
-  if (text == "gn-exact") return SolverKind::GnExact;
+  if (const auto kind = find_enum(kSolverKinds, text)) return *kind;
   throw UsageError(std::string(option) + ": unknown solver '" + std::string(text) +
                    "': expected reference, exact, gn-cg or gn-exact");
 }
 
-std::string to_string(SolverKind kind) {
-  switch (kind) {
-    case SolverKind::Reference: return "reference";
-    case SolverKind::Exact: return "exact";
-    case SolverKind::GnCg: return "gn-cg";
-    case SolverKind::GnExact: return "gn-exact";
-  }
-  return "?";
-}
+std::string to_string(SolverKind kind) { return enum_name(kSolverKinds, kind); }
 
 std::string SolverSpec::to_string() const {
   if (output == hidden) return sibp::to_string(output);

@@ -3,28 +3,23 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "linalg/sharded_input.hpp"
 
 namespace sibp {
 
+namespace {
+constexpr EnumNames<ProxPropSolver, 3> kProxPropSolvers{
+    {{ProxPropSolver::Exact, "exact"}, {ProxPropSolver::CG, "cg"}, {ProxPropSolver::Gradient, "gradient"}}};
+}  // namespace
+
 ProxPropSolver parse_proxprop_solver(std::string_view name, std::string_view option) {
-  if (name == "exact") return ProxPropSolver::Exact;
-  if (name == "cg") return ProxPropSolver::CG;
-  if (name == "gradient") return ProxPropSolver::Gradient;
-  throw UsageError(std::string(option) + ": expected exact, cg or gradient, got '" +
-                   std::string(name) + "'");
+  return parse_enum(kProxPropSolvers, name, option);
 }
 
-std::string to_string(ProxPropSolver s) {
-  switch (s) {
-    case ProxPropSolver::Exact: return "exact";
-    case ProxPropSolver::CG: return "cg";
-    case ProxPropSolver::Gradient: return "gradient";
-  }
-  return "?";
-}
+std::string to_string(ProxPropSolver s) { return enum_name(kProxPropSolvers, s); }
 
 ProxPropCg parse_proxprop_cg(std::string_view name, std::string_view option) {
   if (name == "reference") return ProxPropCg::Reference;

@@ -51,9 +51,6 @@ std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const ProxPropOptions& opt
   return std::make_unique<ProxProp<T>>(options, comm);
 }
 
-template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const ProxPropOptions&, const NetworkSpec&,
-                                                                          Communicator&);
-template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const ProxPropOptions&,
-                                                                            const NetworkSpec&, Communicator&);
+SIBP_INSTANTIATE_BUILD_ALGORITHM(ProxPropOptions);
 
 }  // namespace sibp

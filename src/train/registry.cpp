@@ -90,4 +90,8 @@ std::string AlgorithmSettings::text(const std::string& key) const {
   return at(key, &nlohmann::json::is_string, "a string").get<std::string>();
 }
 
+void AlgorithmSettings::read(std::initializer_list<std::pair<const char*, double*>> numbers) const {
+  for (const auto& [key, field] : numbers) *field = number(key);
+}
+
 }  // namespace sibp

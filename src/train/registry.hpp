@@ -9,6 +9,8 @@
 /// config.json, experiment files, the Python classes and docs/options.md are
 /// generated from this list; train/algorithm_list.hpp holds one line per unit.
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,8 @@ class AlgorithmSettings {
   long long integer(const std::string& key) const;
   bool flag(const std::string& key) const;
   std::string text(const std::string& key) const;
+  /// Sets each `*field` to number(key), in the order given (so the first bad key is the one named).
+  void read(std::initializer_list<std::pair<const char*, double*>> numbers) const;
 
  private:
   const nlohmann::json& at(const std::string& key, bool (nlohmann::json::*is)() const noexcept,

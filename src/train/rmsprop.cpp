@@ -13,16 +13,13 @@ void RMSpropOptions::validate() const {
   require_unit_interval("momentum", momentum);
 }
 
-template <typename T>
-RMSprop<T>::RMSprop(const RMSpropOptions& options) : UpdatePolicy<T>(3), o_(options) {
-  o_.validate();
-}
+std::string algorithm_name(const RMSpropOptions&) { return "rmsprop"; }
 
 template <typename T>
-void RMSprop<T>::update(Param p, Grad g_in, Buffers& buf) {
-  const T alpha = static_cast<T>(o_.alpha), lr = static_cast<T>(o_.lr);
+void update_parameter(const RMSpropOptions& o, ParamMap<T> p, GradMap<T> g_in, Buffers<T>& buf, long long) {
+  const T alpha = static_cast<T>(o.alpha), lr = static_cast<T>(o.lr);
   // torch.optim.RMSprop: decay joins the gradient; every buffer starts at zero.
-  const Mat<T> g = o_.weight_decay != 0 ? Mat<T>(g_in + static_cast<T>(o_.weight_decay) * p) : Mat<T>(g_in);
+  const Mat<T> g = o.weight_decay != 0 ? Mat<T>(g_in + static_cast<T>(o.weight_decay) * p) : Mat<T>(g_in);
   const auto zero_if_new = [&](Mat<T>& b) {
     if (b.size() != p.size()) b = Mat<T>::Zero(p.rows(), p.cols());
   };
@@ -30,7 +27,7 @@ void RMSprop<T>::update(Param p, Grad g_in, Buffers& buf) {
   zero_if_new(square_avg);
   square_avg.array() = alpha * square_avg.array() + (T(1) - alpha) * g.array().square();
   Mat<T> avg;
-  if (o_.centered) {
+  if (o.centered) {
     Mat<T>& grad_avg = buf[2];
     zero_if_new(grad_avg);
     grad_avg.array() = alpha * grad_avg.array() + (T(1) - alpha) * g.array();
@@ -38,32 +35,18 @@ void RMSprop<T>::update(Param p, Grad g_in, Buffers& buf) {
   } else {
     avg = square_avg.array().sqrt().matrix();
   }
-  avg.array() += static_cast<T>(o_.eps);
-  if (o_.momentum > 0) {
+  avg.array() += static_cast<T>(o.eps);
+  if (o.momentum > 0) {
     Mat<T>& momentum_buf = buf[1];
     zero_if_new(momentum_buf);
-    momentum_buf.array() = static_cast<T>(o_.momentum) * momentum_buf.array() + g.array() / avg.array();
+    momentum_buf.array() = static_cast<T>(o.momentum) * momentum_buf.array() + g.array() / avg.array();
     p.noalias() -= lr * momentum_buf;
   } else {
     p.array() -= lr * (g.array() / avg.array());
   }
 }
 
-template class RMSprop<float>;
-template class RMSprop<double>;
-
-std::string algorithm_name(const RMSpropOptions&) { return "rmsprop"; }
-
-template <typename T>
-std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const RMSpropOptions& options, const NetworkSpec&,
-                                                      Communicator& comm) {
-  return std::make_unique<BackProp<T>>(std::make_unique<RMSprop<T>>(options), comm);
-}
-
-template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const RMSpropOptions&, const NetworkSpec&,
-                                                                          Communicator&);
-template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const RMSpropOptions&,
-                                                                            const NetworkSpec&, Communicator&);
+SIBP_BACKPROP_RULE(RMSpropOptions);
 
 const AlgorithmInfo& rmsprop_algorithm() {
   static const AlgorithmInfo info = [] {
@@ -82,11 +65,8 @@ const AlgorithmInfo& rmsprop_algorithm() {
     };
     a.build = [](const std::string&, const AlgorithmSettings& s) -> AlgorithmOptions {
       RMSpropOptions o;
-      o.lr = s.number("lr");
-      o.alpha = s.number("alpha");
-      o.eps = s.number("eps");
-      o.weight_decay = s.number("weight_decay");
-      o.momentum = s.number("momentum");
+      s.read({{"lr", &o.lr}, {"alpha", &o.alpha}, {"eps", &o.eps}, {"weight_decay", &o.weight_decay},
+              {"momentum", &o.momentum}});
       o.centered = s.flag("centered");
       o.validate();
       return o;

@@ -1,18 +1,31 @@
 #include "train/sgd.hpp"
 
+#include "core/error.hpp"
 #include "train/backprop.hpp"
 #include "train/registry.hpp"
 
 namespace sibp {
 
+void SgdOptions::validate() const {
+  require_positive("lr", lr);
+  require_unit_interval("momentum", momentum);
+  if (nesterov && momentum == 0) throw OptionError("nesterov", "requires momentum > 0 (--momentum)");
+  require_nonnegative("weight_decay", weight_decay);
+}
+
+std::string algorithm_name(const SgdOptions& o) {
+  if (o.momentum > 0) return o.nesterov ? "nesterov" : "momentum";
+  return "sgd";
+}
+
 template <typename T>
-void SgdPolicy<T>::update(Param p, Grad g_in, Buffers& buf) {
-  const T lr = static_cast<T>(o_.lr);
-  const T wd = static_cast<T>(o_.weight_decay);
+void update_parameter(const SgdOptions& o, ParamMap<T> p, GradMap<T> g_in, Buffers<T>& buf, long long) {
+  const T lr = static_cast<T>(o.lr);
+  const T wd = static_cast<T>(o.weight_decay);
   // PyTorch adds weight decay to the gradient before anything else.
-  const bool decay = o_.weight_decay != 0;
-  const T mu = static_cast<T>(o_.momentum);
-  if (o_.momentum == 0) {
+  const bool decay = o.weight_decay != 0;
+  const T mu = static_cast<T>(o.momentum);
+  if (o.momentum == 0) {
     if (decay)
       p.array() -= lr * (g_in.array() + wd * p.array());
     else
@@ -28,7 +41,7 @@ void SgdPolicy<T>::update(Param p, Grad g_in, Buffers& buf) {
   } else {
     buf1 = mu * buf1 + g_in;
   }
-  if (o_.nesterov) {
+  if (o.nesterov) {
     if (decay)
       p.array() -= lr * (g_in.array() + wd * p.array() + mu * buf1.array());
     else
@@ -38,8 +51,7 @@ void SgdPolicy<T>::update(Param p, Grad g_in, Buffers& buf) {
   }
 }
 
-template class SgdPolicy<float>;
-template class SgdPolicy<double>;
+SIBP_BACKPROP_RULE(SgdOptions);
 
 const AlgorithmInfo& sgd_algorithm() {
   static const AlgorithmInfo info = [] {
@@ -49,16 +61,21 @@ const AlgorithmInfo& sgd_algorithm() {
                {"nesterov", "Nesterov", "SGD with Nesterov momentum, 0.9 by default"}};
     a.fields = {"lr", "momentum", "nesterov", "weight_decay"};
     a.resolve = [](const std::string& name, nlohmann::json& s) {
-      default_to(s, "lr", UpdateOptions::sgd().lr);
+      default_to(s, "lr", SgdOptions{}.lr);
       default_to(s, "momentum", name == "sgd" ? 0.0 : 0.9);
       default_to(s, "weight_decay", 0.0);
       if (name == "nesterov") s["nesterov"] = true;
     };
     a.build = [](const std::string& name, const AlgorithmSettings& s) -> AlgorithmOptions {
-      const UpdateOptions u = update_options_from(UpdateKind::SGD, s);
-      if (name != "sgd" && u.momentum == 0)
+      SgdOptions o;
+      o.lr = s.number("lr");
+      o.weight_decay = s.number("weight_decay");
+      o.momentum = s.has("momentum") ? s.number("momentum") : 0.0;
+      o.nesterov = s.has("nesterov") && s.flag("nesterov");
+      o.validate();
+      if (name != "sgd" && o.momentum == 0)
         throw OptionError("momentum", "--algo " + name + " needs momentum > 0, got 0");
-      return u;
+      return o;
     };
     return a;
   }();

@@ -108,9 +108,6 @@ std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const SibpOptions& options
   return std::make_unique<Sibp<T>>(options, spec, comm);
 }
 
-template std::unique_ptr<TrainingAlgorithm<float>> build_algorithm<float>(const SibpOptions&, const NetworkSpec&,
-                                                                          Communicator&);
-template std::unique_ptr<TrainingAlgorithm<double>> build_algorithm<double>(const SibpOptions&, const NetworkSpec&,
-                                                                            Communicator&);
+SIBP_INSTANTIATE_BUILD_ALGORITHM(SibpOptions);
 
 }  // namespace sibp

@@ -1,68 +1,26 @@
 #pragma once
-/// How a direction becomes a parameter update. Each rule is a policy that owns
-/// its buffers (as ensmallen's update policies): SgdPolicy (plain, momentum,
-/// Nesterov) and AdamPolicy here, AdamW (adamw.hpp), RMSprop (rmsprop.hpp).
-/// They follow torch.optim's definitions.
+/// SGD or Adam, chosen by one options struct: ProxProp's outer optimiser, and a
+/// way to build back propagation with either from UpdateOptions. The rules are
+/// the units train/sgd.hpp and train/adam.hpp.
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "nn/network.hpp"
-#include "train/algorithm.hpp"
-#include "train/gradients.hpp"
+#include "train/adam.hpp"
+#include "train/sgd.hpp"
+#include "train/update_policy.hpp"
 
 namespace sibp {
 
-/// Option checks shared by the rules; each throws OptionError naming `key`.
-/// `value` finite and > 0:
-void require_positive(const char* key, double value);
-/// `value` finite and >= 0:
-void require_nonnegative(const char* key, double value);
-/// `value` in [0, 1):
-void require_unit_interval(const char* key, double value);
-
-/// An update rule: p ← p − update(g) for every W and b of a network, with the
-/// rule's own buffers (momentum, moments, averages). Buffers are indexed by
-/// parameter position (layer i's W, then b), never by pointer; the step counter
-/// advances once per step() call (Adam's bias correction).
-template <typename T>
-class UpdatePolicy {
- public:
-  using Param = Eigen::Map<Mat<T>>;        ///< a W, or a b as a column
-  using Grad = Eigen::Map<const Mat<T>>;   ///< its direction
-  using Buffers = std::vector<Mat<T>>;     ///< the rule's tensors for one parameter
-
-  virtual ~UpdatePolicy() = default;
-  /// The --algo name of the rule with these options ("sgd", "nesterov", "adam", ...).
-  virtual std::string name() const = 0;
-
-  /// Requires: grads sized like net (else std::invalid_argument). Ensures: step_count() grows by one.
-  void step(Network<T>& net, const Gradients<T>& grads);
-  long long step_count() const { return t_; }
-  /// The step counter and every buffer in use: "W<k>.<i>" and "b<k>.<i>" are
-  /// buffer k (1-based; its meaning is the rule's) of parametrised layer i's W and b.
-  AlgorithmState<T> state() const;
-  /// Restores a state() of a rule with the same options on the same network.
-  /// Throws DataError naming the tensor for a buffer of the wrong shape or name.
-  void restore(const AlgorithmState<T>& s, const Network<T>& net);
-
- protected:
-  /// `buffers`: how many tensors the rule keeps per parameter.
-  explicit UpdatePolicy(int buffers) : buffers_(buffers) {}
-  /// p ← p − update(g). `buf` holds the rule's buffers of this parameter, each
-  /// empty (size 0) until the rule first sets it; step_count() already counts this step.
-  virtual void update(Param p, Grad g, Buffers& buf) = 0;
-
- private:
-  int buffers_;
-  long long t_ = 0;
-  std::vector<Buffers> W_, b_;  // [layer][k]
-};
-
 enum class UpdateKind { SGD, Adam };
 
+struct UpdateOptions;
+/// The policy of `options` (SGD or Adam); validates them.
+template <typename T>
+std::unique_ptr<UpdatePolicy<T>> make_update_policy(const UpdateOptions& options);
+
 /// Options of the SGD family and Adam, as torch.optim names them; what
-/// `--algo sgd|momentum|nesterov|adam` and ProxProp's outer optimiser use.
+/// ProxProp's outer optimiser uses.
 struct UpdateOptions {
   UpdateKind kind = UpdateKind::SGD;
   double lr = 0.1;
@@ -79,20 +37,37 @@ struct UpdateOptions {
 
   /// The defaults `sibp train` uses for each rule: SGD lr 0.1 (and momentum 0.9
   /// when asked for by name), Adam lr 1e-3 as torch.optim.Adam.
-  static UpdateOptions sgd(double lr = 0.1, double momentum = 0.0, bool nesterov = false) {
+  static UpdateOptions sgd(double lr = SgdOptions{}.lr, double momentum = 0.0, bool nesterov = false) {
     UpdateOptions o;
     o.lr = lr;
     o.momentum = momentum;
     o.nesterov = nesterov;
     return o;
   }
-  static UpdateOptions adam(double lr = 1e-3) {
+  static UpdateOptions adam(double lr = AdamOptions{}.lr) {
     UpdateOptions o;
     o.kind = UpdateKind::Adam;
     o.lr = lr;
     return o;
   }
+  /// The rule's own options.
+  SgdOptions sgd_options() const { return {lr, momentum, nesterov, weight_decay}; }
+  AdamOptions adam_options() const { return {lr, beta1, beta2, eps, weight_decay}; }
+
+  /// The policy these options describe: what BackProp takes, so that
+  /// `BackProp<T> algo(UpdateOptions::adam())` builds back propagation with Adam.
+  template <typename T>
+  operator std::unique_ptr<UpdatePolicy<T>>() const {
+    return make_update_policy<T>(*this);
+  }
 };
+
+/// The AlgorithmOptions interface (train/algorithms.hpp): back propagation with
+/// SGD or Adam, named as the rule ("sgd", "momentum", "nesterov", "adam").
+std::string algorithm_name(const UpdateOptions& options);
+template <typename T>
+std::unique_ptr<TrainingAlgorithm<T>> build_algorithm(const UpdateOptions& options, const NetworkSpec& spec,
+                                                      Communicator& comm);
 
 class AlgorithmSettings;  // train/registry.hpp
 
@@ -100,10 +75,6 @@ class AlgorithmSettings;  // train/registry.hpp
 /// nesterov, weight_decay; beta1, beta2, eps for Adam, where momentum or
 /// nesterov is an error). Throws OptionError naming the key.
 UpdateOptions update_options_from(UpdateKind kind, const AlgorithmSettings& settings);
-
-/// The policy of `options` (SgdPolicy or AdamPolicy); validates them.
-template <typename T>
-std::unique_ptr<UpdatePolicy<T>> make_update_policy(const UpdateOptions& options);
 
 /// An UpdatePolicy chosen by UpdateOptions: ProxProp's outer optimiser and
 /// the tests of the SGD/Adam rules.

@@ -15,19 +15,12 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::write_blobs;
-using testing::slurp;
-using nlohmann::json;
-using testing::run_sibp;
-using testing::TempDir;
+using namespace testing::names;
 
 class CliCompare : public ::testing::Test {
  protected:
   void SetUp() override {
-    write_blobs(dir_ / "train.csv", 150, 1);
-    write_blobs(dir_ / "test.csv", 60, 2);
-    base_ = {{"data", "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string()},
+    base_ = {{"data", write_blob_split(dir_, 150, 60)},
              {"layers", "4-8-3"},
              {"epochs", 2},
              {"batch", 10},

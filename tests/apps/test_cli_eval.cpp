@@ -13,11 +13,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::run_sibp;
-using testing::TempDir;
-
-using testing::q;
+using namespace testing::names;
 
 std::string be32(std::uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};

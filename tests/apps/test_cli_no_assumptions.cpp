@@ -14,11 +14,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::run_sibp;
-using testing::TempDir;
-
-using testing::q;
+using namespace testing::names;
 
 /// A safetensors file of a 4 -> 5 -> 3 MLP without metadata (weights as a
 /// PyTorch export writes them under sibp's names): nothing says its activations.
@@ -44,9 +40,7 @@ fs::path write_bare_weights(const fs::path& path) {
 class CliNoAssumptions : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::write_blobs(dir_ / "train.csv", 60, 1);
-    testing::write_blobs(dir_ / "test.csv", 30, 2);
-    data_ = "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string();
+    data_ = write_blob_split(dir_, 60, 30);
   }
   TempDir dir_;
   std::string data_;

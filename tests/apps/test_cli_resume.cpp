@@ -22,9 +22,7 @@ extern char** environ;
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::run_sibp;
-using testing::slurp;
+using namespace testing::names;
 
 /// `sibp ARGS...` as a child process (output discarded).
 pid_t spawn_sibp(const std::vector<std::string>& args) {
@@ -64,9 +62,7 @@ std::string metrics_without_seconds(const fs::path& dir) {
 class CliResume : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::write_blobs(dir_ / "train.csv", 1500, 1);
-    testing::write_blobs(dir_ / "test.csv", 200, 2);
-    data_ = "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string();
+    data_ = write_blob_split(dir_, 1500, 200);
   }
   std::vector<std::string> args(const std::string& out, const std::string& algo) const {
     std::vector<std::string> a{"train", "--data", data_, "--layers", "4-32-32-3", "--epochs", "3",

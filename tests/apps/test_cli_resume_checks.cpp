@@ -20,9 +20,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::run_sibp;
-using testing::slurp;
+using namespace testing::names;
 
 /// The options of every run here as command-line pairs (also read through the
 /// option table for the library run, exactly as `sibp train` reads them).
@@ -34,9 +32,7 @@ std::vector<std::pair<std::string, std::string>> run_args(const std::string& dat
 class ResumeChecks : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::write_blobs(dir_ / "train.csv", 300, 1);
-    testing::write_blobs(dir_ / "test.csv", 60, 2);
-    data_ = "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string();
+    data_ = write_blob_split(dir_, 300, 60);
   }
   std::string cli(const std::string& out, const std::string& extra = "") const {
     std::string s = "train";

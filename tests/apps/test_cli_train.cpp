@@ -15,18 +15,12 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::write_blobs;
-using testing::slurp;
-using testing::run_sibp;
-using testing::TempDir;
+using namespace testing::names;
 
 class CliTrain : public ::testing::Test {
  protected:
   void SetUp() override {
-    write_blobs(dir_ / "train.csv", 300, 1);
-    write_blobs(dir_ / "test.csv", 90, 2);
-    data_ = "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string();
+    data_ = write_blob_split(dir_, 300, 90);
   }
   std::string train_args(const std::string& out, const std::string& extra = "") const {
     return "train --data '" + data_ + "' --layers 4-16-3 --epochs 4 --batch 10 --seed 3 --out '" +

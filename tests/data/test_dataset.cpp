@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "data/data_source.hpp"
 #include "data_test_util.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -21,10 +22,7 @@ Dataset byte_set() {
   return Dataset::from_bytes(px, {0, 1, 2, 0}, 3, 3, "bytes-train");
 }
 
-template <typename T>
-class DatasetBatch : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(DatasetBatch, Scalars);
+SIBP_SCALAR_TYPED_SUITE(DatasetBatch);
 
 TYPED_TEST(DatasetBatch, BytesScaleToUnitIntervalWithOneHotTargets) {
   using T = TypeParam;

@@ -23,25 +23,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::write_blobs;
-using testing::slurp;
-using nlohmann::json;
-
-bool is_png(const fs::path& p) {
-  const std::string b = slurp(p);
-  return b.size() > 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0;
-}
-
-bool is_svg(const fs::path& p) {
-  std::string s = slurp(p);
-  std::size_t at = 0;
-  while ((at = s.find('<', at)) != std::string::npos && (s.compare(at, 2, "<?") == 0 || s.compare(at, 2, "<!") == 0))
-    at = s.find('>', at);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return at != std::string::npos && s.compare(at, 4, "<svg") == 0 && s.size() > 6 &&
-         s.compare(s.size() - 6, 6, "</svg>") == 0;
-}
+using namespace testing::names;
 
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> cells;
@@ -81,13 +63,12 @@ std::vector<std::map<std::string, std::string>> read_summary(const fs::path& p) 
 class Compare : public ::testing::Test {
  protected:
   void SetUp() override {
-    write_blobs(dir_ / "train.csv", 240, 1);
-    write_blobs(dir_ / "test.csv", 90, 2);
+    const std::string data = write_blob_split(dir_, 240, 90);
     file_ = {{"name", "tiny"},
              {"description", "two algorithms on blobs"},
              {"kind", "compare"},
              {"base",
-              {{"data", "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string()},
+              {{"data", data},
                {"layers", "4-16-3"},
                {"epochs", 3},
                {"batch", 10},

@@ -12,19 +12,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::slurp;
-
-bool is_png(const fs::path& p) {
-  const std::string b = slurp(p);
-  return b.size() > 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0;
-}
-
-bool is_svg(const fs::path& p) {
-  std::string s = slurp(p);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s.find("<svg") != std::string::npos && s.size() > 6 && s.compare(s.size() - 6, 6, "</svg>") == 0;
-}
+using namespace testing::names;
 
 /// A row at `iteration` with per-layer columns: grad_norm g·(i+1), update u (not at 0),
 /// target_move, and obj_before 2 / obj_after 1 for every layer.

@@ -14,10 +14,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::error_message;
-using testing::expect_mentions;
-using testing::TempDir;
+using namespace testing::names;
 
 std::vector<PlannedRun> one_run() {
   PlannedRun p;

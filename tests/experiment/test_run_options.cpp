@@ -9,6 +9,8 @@
 
 #include "core/error.hpp"
 #include "experiment/run_options.hpp"
+#include "train/adam.hpp"
+#include "train/sgd.hpp"
 
 namespace sibp {
 namespace {
@@ -152,11 +154,11 @@ TEST(RunOptions, OptionsThatDoNotApplyAreErrorsWhenGiven) {
 
 TEST(RunSpec, DefaultsThatDependOnTheAlgorithm) {
   RunOptions o;
-  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<UpdateOptions>().lr, 0.1);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<SgdOptions>().lr, 0.1);
   o.algo = Algo::Adam;
-  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<UpdateOptions>().lr, 1e-3);
+  EXPECT_DOUBLE_EQ(RunSpec(o).algorithm().get<AdamOptions>().lr, 1e-3);
   o.algo = Algo::Nesterov;
-  const auto nesterov = RunSpec(o).algorithm().get<UpdateOptions>();
+  const auto nesterov = RunSpec(o).algorithm().get<SgdOptions>();
   EXPECT_TRUE(nesterov.nesterov);
   EXPECT_DOUBLE_EQ(nesterov.momentum, 0.9);
   o.algo = Algo::ProxProp;

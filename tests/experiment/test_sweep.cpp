@@ -16,10 +16,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::write_blobs;
-using testing::slurp;
-using nlohmann::json;
+using namespace testing::names;
 
 MetricsRow row(long long it, std::optional<double> loss, std::optional<double> test) {
   MetricsRow r;
@@ -131,9 +128,7 @@ TEST(Sweep, NoStableValue) {
 
 TEST(Sweep, HugeSgdStepIsRecordedAsDivergedEndToEnd) {
   testing::TempDir dir;
-  write_blobs(dir / "train.csv", 150, 1);
-  write_blobs(dir / "test.csv", 60, 2);
-  const std::string data = "csv:" + (dir / "train.csv").string() + "," + (dir / "test.csv").string();
+  const std::string data = write_blob_split(dir, 150, 60);
   json j = {{"name", "tiny-sweep"},
             {"kind", "sweep"},
             {"base", {{"data", data}, {"layers", "4-8-3"}, {"epochs", 2}, {"batch", 10}, {"threads", 1}}},

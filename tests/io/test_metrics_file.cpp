@@ -14,11 +14,7 @@
 
 namespace sibp {
 namespace {
-
-using json = nlohmann::json;
-using sibp::testing::TempDir;
-using sibp::testing::write_bytes;
-namespace fs = std::filesystem;
+using namespace testing::names;
 
 /// Bit equality, so -0.0 vs 0.0 and a last-digit rounding both count.
 bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }

@@ -14,10 +14,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::error_message;
-using testing::expect_mentions;
-using testing::TempDir;
+using namespace testing::names;
 
 fs::path fixture(const std::string& name) { return fs::path(SIBP_FIXTURES_DIR) / "sibp-reference" / name; }
 

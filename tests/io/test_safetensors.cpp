@@ -20,11 +20,7 @@
 
 namespace sibp {
 namespace {
-
-using json = nlohmann::json;
-using sibp::testing::TempDir;
-using sibp::testing::write_bytes;
-namespace fs = std::filesystem;
+using namespace testing::names;
 
 NetworkSpec small_spec(std::vector<Index> widths = {5, 7, 3}, Activation hidden = Activation::Tanh) {
   return NetworkSpec::mlp(widths, hidden, Loss::SquaredError, Activation::Sigmoid);
@@ -502,17 +498,6 @@ std::string without_metadata(const std::string& bytes) {
   return u64_le(text.size()) + text + bytes.substr(8 + n);
 }
 
-/// The UsageError or DataError message of fn() ("" if none).
-template <typename E, typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
-
 template <typename T>
 void check_cnn_round_trip(std::uint64_t seed) {
   TempDir dir;
@@ -580,7 +565,7 @@ TEST(SafetensorsCnn, FileWithoutMetadataLoadsWithTheArchitectureGiven) {
   EXPECT_TRUE(read_safetensors_metadata(dir / "plain.safetensors").empty());
 
   // Without an architecture a kernel cannot be read: the error says what to give.
-  const std::string msg = error_of<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors"); });
+  const std::string msg = error_message<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors"); });
   EXPECT_NE(msg.find("plain.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("convolution kernel [4, 2, 3, 3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("--arch"), std::string::npos) << msg;
@@ -589,7 +574,7 @@ TEST(SafetensorsCnn, FileWithoutMetadataLoadsWithTheArchitectureGiven) {
   ModelFileOptions arch_only;
   arch_only.arch = Architecture::parse(kCnnArch);
   const std::string no_input =
-      error_of<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors", arch_only); });
+      error_message<DataError>([&] { (void)load_network<double>(dir / "plain.safetensors", arch_only); });
   EXPECT_NE(no_input.find("no sibp.input"), std::string::npos) << no_input;
 
   ModelFileOptions o = arch_only;
@@ -611,10 +596,10 @@ TEST(SafetensorsCnn, OptionsThatAgreeWithTheFileAreAccepted) {
   ModelFileOptions as_written;
   as_written.arch = Architecture::parse(arch);
   as_written.input = Shape{2, 6, 6};
-  const std::string msg = error_of<UsageError>([&] { (void)load_network<float>(dir / "m.safetensors", as_written); });
-  EXPECT_EQ(msg, "") << "the architecture the network was built from, without the flatten that "
-                        "NetworkSpec::build implies, was refused (src/io/safetensors.cpp, spec_from compares "
-                        "Architecture objects instead of the resolved layers)";
+  EXPECT_NO_THROW((void)load_network<float>(dir / "m.safetensors", as_written))
+      << "the architecture the network was built from, without the flatten that "
+         "NetworkSpec::build implies, was refused (src/io/safetensors.cpp, spec_from compares "
+         "Architecture objects instead of the resolved layers)";
   // The data's samples as plain vectors of the same size: accepted, the file's image shape is kept.
   ModelFileOptions vectors;
   vectors.input = Shape{72, 1, 1};
@@ -626,14 +611,16 @@ TEST(SafetensorsCnn, OptionsThatDisagreeWithTheFileAreUsageErrors) {
   save_safetensors(random_net<float>(cnn_spec(), 46), dir / "m.safetensors");
   ModelFileOptions other_arch;
   other_arch.arch = Architecture::parse("conv(5,3,stride=2,pad=1) relu maxpool(2) dense(3)");
-  const std::string a = error_of<UsageError>([&] { (void)load_network<float>(dir / "m.safetensors", other_arch); });
+  const std::string a =
+      error_message<UsageError>([&] { (void)load_network<float>(dir / "m.safetensors", other_arch); });
   EXPECT_NE(a.find("conv(5,3,stride=2,pad=1)"), std::string::npos) << a;
   EXPECT_NE(a.find("conv(4,3,stride=2,pad=1)"), std::string::npos) << a;
   EXPECT_NE(a.find("m.safetensors"), std::string::npos) << a;
 
   ModelFileOptions other_input;
   other_input.input = Shape{1, 12, 12};
-  const std::string b = error_of<UsageError>([&] { (void)load_network<float>(dir / "m.safetensors", other_input); });
+  const std::string b =
+      error_message<UsageError>([&] { (void)load_network<float>(dir / "m.safetensors", other_input); });
   EXPECT_NE(b.find("1x12x12"), std::string::npos) << b;
   EXPECT_NE(b.find("2x12x12"), std::string::npos) << b;
 }
@@ -647,7 +634,7 @@ TEST(SafetensorsCnn, ArchitecturesThatDoNotFitTheTensorsOrTheInputAreDataErrors)
   ModelFileOptions o;
   o.arch = Architecture::parse("conv(4,5,pad=2) relu maxpool(2) dense(3)");
   o.input = Shape{2, 6, 6};
-  const std::string msg = error_of<DataError>([&] { (void)load_network<float>(dir / "plain.safetensors", o); });
+  const std::string msg = error_message<DataError>([&] { (void)load_network<float>(dir / "plain.safetensors", o); });
   EXPECT_NE(msg.find("'layers.0.weight' has shape [4, 2, 3, 3], expected [4, 2, 5, 5]"), std::string::npos) << msg;
   // Recorded metadata that cannot be built (a kernel larger than the recorded input).
   std::string bytes = read_file(dir / "m.safetensors");
@@ -656,7 +643,7 @@ TEST(SafetensorsCnn, ArchitecturesThatDoNotFitTheTensorsOrTheInputAreDataErrors)
   ASSERT_NE(at, std::string::npos);
   bytes.replace(at, recorded.size(), "\"sibp.input\":\"2x1x1\"");  // same length: the header size stays
   write_bytes(dir / "small.safetensors", bytes);
-  const std::string small = error_of<DataError>([&] { (void)load_network<float>(dir / "small.safetensors"); });
+  const std::string small = error_message<DataError>([&] { (void)load_network<float>(dir / "small.safetensors"); });
   EXPECT_NE(small.find("does not fit its input"), std::string::npos) << small;
   EXPECT_NE(small.find("small.safetensors"), std::string::npos) << small;
   // Unparsable recorded architecture and input.
@@ -664,7 +651,7 @@ TEST(SafetensorsCnn, ArchitecturesThatDoNotFitTheTensorsOrTheInputAreDataErrors)
   const std::string arch = "\"sibp.arch\":\"conv(4,3,pad=1)";
   bytes.replace(bytes.find(arch), arch.size(), "\"sibp.arch\":\"conv(4,3,pad=x)");
   write_bytes(dir / "bad.safetensors", bytes);
-  const std::string bad = error_of<DataError>([&] { (void)load_network<float>(dir / "bad.safetensors"); });
+  const std::string bad = error_message<DataError>([&] { (void)load_network<float>(dir / "bad.safetensors"); });
   EXPECT_NE(bad.find("metadata sibp.arch = 'conv(4,3,pad=x)"), std::string::npos) << bad;
 }
 
@@ -698,7 +685,7 @@ TEST(SafetensorsCnn, FilesOfSibp01WithLayersHiddenOutputStillLoad) {
   EXPECT_EQ(load_network<float>(dir / "old.safetensors", image).spec().input, (Shape{1, 3, 1}));
   // ... and refused otherwise.
   image.input = Shape{1, 2, 2};
-  EXPECT_NE(error_of<UsageError>([&] { (void)load_network<float>(dir / "old.safetensors", image); }), "");
+  EXPECT_NE(error_message<UsageError>([&] { (void)load_network<float>(dir / "old.safetensors", image); }), "");
 }
 
 TEST(SafetensorsCnn, InitFromCopiesKernelsAndRefusesOtherShapes) {
@@ -714,7 +701,7 @@ TEST(SafetensorsCnn, InitFromCopiesKernelsAndRefusesOtherShapes) {
                "dense(3)"),
       50);
   const Network<double> before = other;
-  const std::string msg = error_of<DataError>([&] { load_parameters_into(other, dir / "m.safetensors"); });
+  const std::string msg = error_message<DataError>([&] { load_parameters_into(other, dir / "m.safetensors"); });
   EXPECT_NE(msg.find("'layers.0.weight' has shape [4, 2, 3, 3], expected [4, 2, 5, 5]"), std::string::npos) << msg;
   expect_same_network(before, other);
 }

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "linalg/cg.hpp"
 #include "test_support.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -44,10 +45,7 @@ double rel_err(const Mat<T>& a, const Mat<T>& b) {
   return static_cast<double>((a - b).norm() / b.norm());
 }
 
-template <typename T>
-class CgTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(CgTest, Scalars);
+SIBP_SCALAR_TYPED_SUITE(CgTest);
 
 TYPED_TEST(CgTest, SolvesSpdSystemLikeCholesky) {
   using T = TypeParam;

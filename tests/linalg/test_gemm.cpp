@@ -17,6 +17,7 @@
 #include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/gemm.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -58,10 +59,7 @@ Mat<double> abs_product(const Mat<T>& A, Trans ta, const Mat<T>& B, Trans tb) {
 
 constexpr Trans kTrans[] = {Trans::No, Trans::Yes};
 
-template <typename T>
-class GemmTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(GemmTest, Scalars);
+SIBP_SCALAR_TYPED_SUITE(GemmTest);
 
 TYPED_TEST(GemmTest, BelowTheThresholdIsEigensProductBitwise) {
   // Shapes with M + N + K ≥ 20, which Eigen evaluates with its GEMM or GEMV

@@ -14,6 +14,7 @@
 #include "test_support.hpp"
 #include "core/thread_pool.hpp"
 #include "linalg/layer_input.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -41,10 +42,7 @@ void expect_within_rounding(const Mat<T>& got, const Mat<double>& exact, const M
       << "largest error / scale: " << (err.array() / scale.array()).maxCoeff();
 }
 
-template <typename T>
-class DenseInputTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(DenseInputTest, Scalars);
+SIBP_SCALAR_TYPED_SUITE(DenseInputTest);
 
 TYPED_TEST(DenseInputTest, TimesIsXFPlusBiasAsTheExplicitOnesRowGives) {
   using T = TypeParam;

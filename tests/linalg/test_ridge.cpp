@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "linalg/ridge.hpp"
 #include "test_support.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -35,10 +36,7 @@ Mat<double> dense_reference(const Mat<double>& F, const Mat<double>& R, const Ma
 template <typename T>
 Mat<double> to_d(const Mat<T>& M) { return M.template cast<double>(); }
 
-template <typename T>
-class RidgeTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(RidgeTest, Scalars);
+SIBP_SCALAR_TYPED_SUITE(RidgeTest);
 
 struct Shape {
   Index d, m, d_out;

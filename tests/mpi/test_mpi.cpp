@@ -32,6 +32,7 @@
 #include "test_support.hpp"
 #include "train/algorithms.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/proxprop.hpp"
 #include "train/sibp.hpp"
 

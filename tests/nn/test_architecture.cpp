@@ -10,25 +10,17 @@
 #include "core/error.hpp"
 #include "core/shape.hpp"
 #include "nn/architecture.hpp"
+#include "expect_error.hpp"
 
 namespace sibp {
 namespace {
 
-/// The UsageError message of fn(), or "" if it throws none.
-template <typename Fn>
-std::string usage_error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_message;
 
 /// Expects Architecture::parse(text) to throw a UsageError whose message contains
 /// every one of `parts` (the option, the position, the word, what is wrong).
 void expect_parse_error(const std::string& text, const std::vector<std::string>& parts) {
-  const std::string msg = usage_error_of([&] { (void)Architecture::parse(text); });
+  const std::string msg = error_message<UsageError>([&] { (void)Architecture::parse(text); });
   ASSERT_FALSE(msg.empty()) << "'" << text << "' was accepted";
   for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
@@ -115,8 +107,9 @@ TEST(ArchitectureParse, FromWidthsIsTheDenseShorthand) {
   EXPECT_EQ(a.to_string(), "dense(500) relu dense(10)");
   EXPECT_EQ(a, Architecture::parse("dense(500) relu dense(10)"));
   EXPECT_EQ(Architecture::from_widths({4, 3}, Activation::Tanh, Activation::Sigmoid).to_string(), "dense(3) sigmoid");
-  EXPECT_FALSE(usage_error_of([] { (void)Architecture::from_widths({784}, Activation::ReLU); }).empty());
-  EXPECT_FALSE(usage_error_of([] { (void)Architecture::from_widths({784, 0, 10}, Activation::ReLU); }).empty());
+  EXPECT_FALSE(error_message<UsageError>([] { (void)Architecture::from_widths({784}, Activation::ReLU); }).empty());
+  EXPECT_FALSE(
+      error_message<UsageError>([] { (void)Architecture::from_widths({784, 0, 10}, Activation::ReLU); }).empty());
 }
 
 TEST(ArchitectureParseErrors, UnknownWord) {
@@ -125,7 +118,7 @@ TEST(ArchitectureParseErrors, UnknownWord) {
   expect_parse_error("dense(10) softmax", {"word 2", "'softmax'", "unknown layer"});
   expect_parse_error("Dense(10)", {"word 1", "'Dense(10)'"});
   // The option name is the caller's.
-  const std::string msg = usage_error_of([] { (void)Architecture::parse("bogus", "--model"); });
+  const std::string msg = error_message<UsageError>([] { (void)Architecture::parse("bogus", "--model"); });
   EXPECT_NE(msg.find("--model"), std::string::npos) << msg;
 }
 
@@ -183,7 +176,7 @@ TEST(ArchitectureParseErrors, UnbalancedParentheses) {
 
 TEST(ArchitectureParseErrors, EmptyText) {
   for (const std::string text : {"", "   ", "\t\n"}) {
-    const std::string msg = usage_error_of([&] { (void)Architecture::parse(text); });
+    const std::string msg = error_message<UsageError>([&] { (void)Architecture::parse(text); });
     ASSERT_FALSE(msg.empty()) << "'" << text << "' was accepted";
     EXPECT_NE(msg.find("--arch"), std::string::npos) << msg;
     EXPECT_NE(msg.find("got '" + text + "'"), std::string::npos) << msg;
@@ -202,7 +195,7 @@ TEST(ParseWidths, RejectsMalformedTextNamingTheOption) {
   for (const std::string bad : {"784-16-10-", "-784", "784--10", "784", "", "784-x-10", "784-16.5-10", "784- 16",
                                 "+784-10", "784-0-10", "784-1048577", "784-99999999999999999999", "784_10",
                                 "784-10 "}) {
-    const std::string msg = usage_error_of([&] { (void)parse_widths(bad, "--layers"); });
+    const std::string msg = error_message<UsageError>([&] { (void)parse_widths(bad, "--layers"); });
     EXPECT_FALSE(msg.empty()) << "'" << bad << "' was accepted";
     EXPECT_NE(msg.find("--layers"), std::string::npos) << msg;
     EXPECT_NE(msg.find("'" + bad + "'"), std::string::npos) << msg;
@@ -297,7 +290,7 @@ TEST(NetworkSpecBuild, MlpIsTheDenseShorthand) {
 /// Expects NetworkSpec::build to throw a UsageError containing every one of `parts`.
 void expect_build_error(const std::string& arch, Shape in, std::optional<Index> classes,
                         const std::vector<std::string>& parts) {
-  const std::string msg = usage_error_of(
+  const std::string msg = error_message<UsageError>(
       [&] { (void)NetworkSpec::build(Architecture::parse(arch), in, Loss::SoftmaxCrossEntropy, classes); });
   ASSERT_FALSE(msg.empty()) << "'" << arch << "' on " << in.to_string() << " was accepted";
   for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
@@ -326,8 +319,8 @@ TEST(NetworkSpecBuildErrors, OutputMustBeAVectorOfTheClasses) {
 TEST(NetworkSpecBuildErrors, NoParametrisedLayer) {
   expect_build_error("maxpool(2) flatten", shape(1, 4, 4), {}, {"no layer with parameters"});
   expect_build_error("flatten", shape(3, 1, 1), {}, {"no layer with parameters"});
-  const std::string msg =
-      usage_error_of([] { (void)NetworkSpec::build(Architecture{}, shape(1, 4, 4), Loss::SoftmaxCrossEntropy); });
+  const std::string msg = error_message<UsageError>(
+      [] { (void)NetworkSpec::build(Architecture{}, shape(1, 4, 4), Loss::SoftmaxCrossEntropy); });
   EXPECT_NE(msg.find("no layers"), std::string::npos) << msg;
 }
 
@@ -367,8 +360,8 @@ TEST(NetworkSpecBuild, SizeEstimatesSaturateInsteadOfWrapping) {
 }
 
 TEST(NetworkSpecBuildErrors, MlpShorthandRejectsTooFewWidths) {
-  EXPECT_FALSE(usage_error_of([] { (void)NetworkSpec::mlp({}); }).empty());
-  EXPECT_FALSE(usage_error_of([] { (void)NetworkSpec::mlp({784}); }).empty());
+  EXPECT_FALSE(error_message<UsageError>([] { (void)NetworkSpec::mlp({}); }).empty());
+  EXPECT_FALSE(error_message<UsageError>([] { (void)NetworkSpec::mlp({784}); }).empty());
 }
 
 }  // namespace

@@ -169,6 +169,19 @@ void randomise(Network<double>& net, std::mt19937& gen, double scale = 0.5) {
   }
 }
 
+/// A network of `spec` with randomised parameters (drawn first from `gen`),
+/// m random samples X (drawn next) and the tape of its forward pass of X.
+struct RandomForward {
+  RandomForward(const NetworkSpec& spec, Index m, std::mt19937& gen) : net(spec) {
+    randomise(net, gen);
+    X = random_normal<double>(spec.input_size(), m, gen);
+    net.forward(X, tape);
+  }
+  Network<double> net;
+  Mat<double> X;
+  Tape<double> tape;
+};
+
 TEST(Conv2dLayer, ForwardIsPyTorchsCrossCorrelation) {
   // out(o, u, v) = b_o + Σ_{c,ki,kj} K[o, c, ki, kj] · in(c, u·s + ki − p, v·s + kj − p)
   // with K[o, c, ki, kj] = W(o, (c·k + ki)·k + kj) (PyTorch's [out, in, kh, kw],
@@ -177,12 +190,9 @@ TEST(Conv2dLayer, ForwardIsPyTorchsCrossCorrelation) {
   for (const char* arch : {"conv(4,3,stride=2,pad=1) dense(2)", "conv(2,2,pad=3) dense(2)", "conv(3,1) dense(2)"}) {
     SCOPED_TRACE(arch);
     const NetworkSpec spec = spec_of(arch, "3x6x5");
-    Network<double> net(spec);
-    randomise(net, gen);
-    const Index m = 2;
-    const Mat<double> X = random_normal<double>(spec.input_size(), m, gen);
-    Tape<double> tape;
-    net.forward(X, tape);
+    RandomForward run(spec, 2, gen);
+    auto& [net, X, tape] = run;
+    const Index m = X.cols();
     const LayerSpec& L = spec.layers[0];
     const Shape& in = spec.shapes[0];
     const Shape& out = spec.shapes[1];
@@ -223,12 +233,9 @@ TEST(PoolLayers, ForwardIsPyTorchsMaxAndAveragePooling) {
       const std::string arch = std::string(pool) + window + " flatten dense(2)";
       SCOPED_TRACE(arch);
       const NetworkSpec spec = spec_of(arch, "2x7x8");
-      Network<double> net(spec);
-      randomise(net, gen);
-      const Index m = 2;
-      const Mat<double> X = random_normal<double>(spec.input_size(), m, gen);
-      Tape<double> tape;
-      net.forward(X, tape);
+      RandomForward run(spec, 2, gen);
+      auto& [net, X, tape] = run;
+      const Index m = X.cols();
       const LayerSpec& L = spec.layers[0];
       const Shape& in = spec.shapes[0];
       const Shape& out = spec.shapes[1];

@@ -47,3 +47,8 @@ void expect_fifo_refused(const std::filesystem::path& fifo, F&& read) {
 }
 
 }  // namespace sibp::testing
+
+namespace sibp::testing::names {
+using testing::error_message;
+using testing::expect_mentions;
+}  // namespace sibp::testing::names

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -85,11 +87,53 @@ void write_blobs(const fs::path& path, int n, unsigned seed) {
   }
 }
 
+ActivationValue activation_in_double(Activation a, double z) {
+  ActivationValue v{z, 1};
+  switch (a) {
+    case Activation::ReLU: v = {z > 0 ? z : 0, z > 0 ? 1.0 : 0.0}; break;
+    case Activation::LeakyReLU: v = {z > 0 ? z : kLeakySlope * z, z > 0 ? 1 : kLeakySlope}; break;
+    case Activation::Tanh: v.f = std::tanh(z); v.df = 1 - v.f * v.f; break;
+    case Activation::Sigmoid: v.f = 1 / (1 + std::exp(-z)); v.df = v.f * (1 - v.f); break;
+    case Activation::Identity: break;
+  }
+  return v;
+}
+
+double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start) {
+  double diff = 0, ref = 0;
+  for (std::size_t l = 0; l < start.num_param_layers(); ++l) {
+    diff += (a.params(l).W - b.params(l).W).squaredNorm() + (a.params(l).b - b.params(l).b).squaredNorm();
+    ref += (b.params(l).W - start.params(l).W).squaredNorm() + (b.params(l).b - start.params(l).b).squaredNorm();
+  }
+  return std::sqrt(diff / ref);
+}
+
+std::string write_blob_split(const fs::path& dir, int n_train, int n_test) {
+  write_blobs(dir / "train.csv", n_train, 1);
+  write_blobs(dir / "test.csv", n_test, 2);
+  return "csv:" + (dir / "train.csv").string() + "," + (dir / "test.csv").string();
+}
+
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+bool is_png(const fs::path& path) {
+  const std::string b = slurp(path);
+  return b.size() > 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && b.compare(12, 4, "IHDR") == 0;
+}
+
+bool is_svg(const fs::path& path) {
+  std::string s = slurp(path);
+  std::size_t at = 0;
+  while ((at = s.find('<', at)) != std::string::npos && (s.compare(at, 2, "<?") == 0 || s.compare(at, 2, "<!") == 0))
+    at = s.find('>', at);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return at != std::string::npos && s.compare(at, 4, "<svg") == 0 && s.size() > 6 &&
+         s.compare(s.size() - 6, 6, "</svg>") == 0;
 }
 
 NetworkSpec spec_of(std::vector<Index> widths, Activation hidden, Loss loss) {

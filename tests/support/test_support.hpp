@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/rng.hpp"
 #include "nn/network.hpp"
 
@@ -91,9 +93,33 @@ namespace sibp::testing {
 /// Three Gaussian blobs in 4 dimensions as a CSV with a header (label first):
 /// separable enough that a small network reaches high accuracy in a few epochs.
 void write_blobs(const std::filesystem::path& path, int n, unsigned seed);
+/// write_blobs files `dir`/train.csv (`n_train` samples, seed 1) and
+/// `dir`/test.csv (`n_test`, seed 2); returns their --data spec "csv:TRAIN,TEST".
+std::string write_blob_split(const std::filesystem::path& dir, int n_train, int n_test);
+inline std::string write_blob_split(const TempDir& dir, int n_train, int n_test) {
+  return write_blob_split(dir.path(), n_train, n_test);
+}
+
+/// σ(z) and σ'(z) from their definitions (ALGORITHMS.md §1), in double: what the
+/// vectorised float activations are checked against.
+struct ActivationValue {
+  double f = 0;   ///< σ(z)
+  double df = 0;  ///< σ'(z)
+};
+ActivationValue activation_in_double(Activation a, double z);
+
+/// Relative distance between the parameter changes of two networks from
+/// `start`: ‖(a − start) − (b − start)‖ / ‖b − start‖ over every W and b.
+double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start);
 
 /// The whole content of a text file ("" if it cannot be read).
 std::string slurp(const std::filesystem::path& path);
+
+/// A PNG file: the signature, then the IHDR chunk.
+bool is_png(const std::filesystem::path& path);
+/// An SVG document: its first element (after an XML declaration or comments) is
+/// <svg, and it ends with </svg>.
+bool is_svg(const std::filesystem::path& path);
 
 }  // namespace sibp::testing
 
@@ -116,7 +142,9 @@ Mat<double> input_gradient(const Network<double>& net, const Mat<double>& X, con
 
 }  // namespace sibp::testing
 
+#include "train/backprop.hpp"
 #include "train/sibp.hpp"
+#include "train/update_rule.hpp"
 
 namespace sibp::testing {
 
@@ -138,4 +166,33 @@ inline SibpOptions sibp_options(double eta, const std::string& lambda, const std
   return o;
 }
 
+/// `start` after one step of SGD with lr α on `batch`'s summed loss (lr α·m on the
+/// mean of its m samples): what one SIBP step tends to as λ → ∞ with η fixed (§3.1).
+inline Network<double> sgd_step_on_summed_loss(const Network<double>& start, const Batch<double>& batch,
+                                               double alpha) {
+  Network<double> net = start;
+  UpdateOptions sgd;
+  sgd.lr = alpha * static_cast<double>(batch.X.cols());  // the summed loss's gradient is m × the mean's
+  BackProp<double> bp(sgd);
+  bp.step(net, batch);
+  return net;
+}
+
 }  // namespace sibp::testing
+
+/// The names that test files use unqualified, listed once: a test file says
+/// `using namespace testing::names;` in its anonymous namespace (inside
+/// namespace sibp) instead of repeating the using-declarations.
+namespace sibp::testing::names {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::is_png;
+using testing::is_svg;
+using testing::q;
+using testing::run_sibp;
+using testing::slurp;
+using testing::TempDir;
+using testing::write_blob_split;
+using testing::write_blobs;
+using testing::write_bytes;
+}  // namespace sibp::testing::names

@@ -9,6 +9,7 @@
 #include "core/rng.hpp"
 #include "nn/network.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 
 namespace sibp {
 namespace {

@@ -27,6 +27,7 @@
 #include "nn/bf16.hpp"
 #include "nn/network.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 
 namespace sibp {
 namespace {

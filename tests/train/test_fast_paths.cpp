@@ -23,6 +23,7 @@
 #include "core/thread_pool.hpp"
 #include "nn/conv_kernels.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/prox_factory.hpp"
 #include "train/prox_reference.hpp"
 #include "train/sibp.hpp"
@@ -217,18 +218,10 @@ TEST(ChunkedReductions, ProxDataTermIsTheSameForAnyThreadCountAndIsTheSum) {
     // the float residuals carry a relative error of a few u.
     double sum = 0, worst_s = 0;
     for (Index k = 0; k < Z.size(); ++k) {
-      const double z = Z.data()[k];
-      double f = z, ds = 1;
-      switch (a) {
-        case Activation::ReLU: f = z > 0 ? z : 0; ds = z > 0 ? 1 : 0; break;
-        case Activation::LeakyReLU: f = z > 0 ? z : kLeakySlope * z; ds = z > 0 ? 1 : kLeakySlope; break;
-        case Activation::Tanh: f = std::tanh(z); ds = 1 - f * f; break;
-        case Activation::Sigmoid: f = 1 / (1 + std::exp(-z)); ds = f * (1 - f); break;
-        case Activation::Identity: break;
-      }
-      const double r = f - Y.data()[k];
+      const testing::ActivationValue v = testing::activation_in_double(a, Z.data()[k]);
+      const double r = v.f - Y.data()[k];
       sum += r * r;
-      worst_s = std::max(worst_s, std::abs(S[0].data()[k] - r * ds));
+      worst_s = std::max(worst_s, std::abs(S[0].data()[k] - r * v.df));
     }
     EXPECT_NEAR(value[0], sum, 1e-6 * sum);
     EXPECT_LE(worst_s, 1e-5);

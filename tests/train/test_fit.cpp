@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/fit.hpp"
 
 namespace sibp {

@@ -12,7 +12,9 @@
 #include "core/error.hpp"
 #include "nn/activation.hpp"
 #include "train/prox_fast.hpp"
+#include "prox_case.hpp"
 #include "test_support.hpp"
+#include "typed_scalars.hpp"
 
 namespace sibp {
 namespace {
@@ -22,33 +24,13 @@ Mat<double> to_d(const Mat<T>& M) { return M.template cast<double>(); }
 template <typename T>
 Vec<double> to_d(const Vec<T>& v) { return v.template cast<double>(); }
 
-/// A prox problem and its storage: F (d_in, m), W^k, b^k, G = W^k F + b^k 1ᵀ, and a target
-/// T = σ(G) − η·D with D random, which is how SIBP makes targets (§3 step 3.2).
+/// A prox problem as SIBP poses it, W^k scaled by 1/√d_in and b^k by 0.1, and
+/// a ReLU layer's inputs nonnegative (testing::SibpProxCase).
 template <typename T>
-struct Case {
-  Mat<T> F, Wk, G, target;
-  Vec<T> bk;
-  std::optional<DenseInput<T>> input;  // views F
-  ProxProblem<T> problem;
-
-  Case(Index d_in, Index m, Index d_out, Activation act, double eta, double lambda, unsigned seed) {
-    std::mt19937 gen(seed);
-    F = testing::random_normal<T>(d_in, m, gen);
-    if (act == Activation::ReLU) F = F.cwiseMax(T(0));  // inputs of a hidden layer after ReLU
-    Wk = testing::random_normal<T>(d_out, d_in, gen, 1.0 / std::sqrt(static_cast<double>(d_in)));
-    bk = testing::random_normal<T>(d_out, 1, gen, 0.1);
-    G = Wk * F;
-    G.colwise() += bk;
-    Mat<T> Fl(d_out, m);
-    activate<T>(act, G, Fl);
-    target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen);
-    input.emplace(F);
-    problem.input = &*input;
-    problem.target = &target;
-    problem.G = &G;
-    problem.act = act;
-    problem.lambda = lambda;
-  }
+struct Case : testing::SibpProxCase<T> {
+  Case(Index d_in, Index m, Index d_out, Activation act, double eta, double lambda, unsigned seed)
+      : testing::SibpProxCase<T>(d_in, m, d_out, act, eta, lambda, false, seed,
+                                 {1.0 / std::sqrt(static_cast<double>(d_in)), 0.1, true}) {}
 };
 
 /// φ(W, b) of §3 evaluated independently of the solvers, in double.
@@ -90,10 +72,7 @@ LinearGrad linear_grad(const Case<T>& c, const Mat<double>& W, const Vec<double>
 template <typename T>
 double opt_tol() { return std::is_same_v<T, float> ? 5e-4 : 1e-10; }
 
-template <typename T>
-class ProxFastTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(ProxFastTest, Scalars);
+SIBP_SCALAR_TYPED_SUITE(ProxFastTest);
 
 const Activation kNonlinear[] = {Activation::ReLU, Activation::LeakyReLU, Activation::Tanh, Activation::Sigmoid};
 

@@ -16,39 +16,17 @@
 #include "io/reference_case.hpp"
 #include "nn/activation.hpp"
 #include "train/prox_reference.hpp"
+#include "prox_case.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
 namespace {
 
-/// A prox problem as SIBP poses it (§3 step 3): G = W^k F + b^k 1ᵀ and
-/// T = σ(G) − η D with D random. A large η puts the target far away, so the
-/// searches backtrack; a small one makes the unit step pass, which is what
-/// skip_unit_step and armijo_jump act on.
+/// A prox problem as SIBP poses it (testing::SibpProxCase), λ = 0.5.
 template <typename T>
-struct Problem {
-  Mat<T> F, Wk, G, target;
-  Vec<T> bk;
-  std::optional<DenseInput<T>> input;  // views F
-  ProxProblem<T> p;
-  Problem(Index d_in, Index m, Index d_out, Activation act, bool output, double eta, unsigned seed) {
-    std::mt19937 gen(seed);
-    F = testing::random_normal<T>(d_in, m, gen, 1.0);
-    Wk = testing::random_normal<T>(d_out, d_in, gen, 0.3);
-    bk = testing::random_normal<T>(d_out, 1, gen, 0.3).col(0);
-    G = Wk * F;
-    G.colwise() += bk;
-    Mat<T> Fl = G;
-    activate<T>(act, G, Fl);
-    target = Fl - static_cast<T>(eta) * testing::random_normal<T>(d_out, m, gen, 1.0);
-    input.emplace(F);
-    p.input = &*input;
-    p.G = &G;
-    p.target = &target;
-    p.act = act;
-    p.lambda = 0.5;
-    p.is_output_layer = output;
-  }
+struct Problem : testing::SibpProxCase<T> {
+  Problem(Index d_in, Index m, Index d_out, Activation act, bool output, double eta, unsigned seed)
+      : testing::SibpProxCase<T>(d_in, m, d_out, act, eta, 0.5, output, seed, {0.3, 0.3, false}) {}
 };
 
 template <typename T>
@@ -64,7 +42,7 @@ Outcome<T> run(const Problem<T>& pr, const SolverOptions& so, ReferenceSpace spa
   ReferenceProxSolver<T> solver(so, space);
   Outcome<T> o{pr.Wk, pr.bk, {}, {}};
   solver.set_trace(&o.trace);
-  solver.solve(pr.p, o.W, o.b, &o.diag);
+  solver.solve(pr.problem, o.W, o.b, &o.diag);
   return o;
 }
 
@@ -173,8 +151,8 @@ void compare_all_quirks(const Problem<T>& pr, UpdateMode mode, int iters, Refere
     so.mode = mode;
     so.iters = iters;
     so.quirks = quirks_of(bits);
-    SCOPED_TRACE(to_string(pr.p.act) + (pr.p.is_output_layer ? " output " : " hidden ") + to_string(mode) +
-                 " iters " + std::to_string(iters) + " quirks '" + so.quirks.to_string() + "'");
+    SCOPED_TRACE(to_string(pr.problem.act) + (pr.problem.is_output_layer ? " output " : " hidden ") +
+                 to_string(mode) + " iters " + std::to_string(iters) + " quirks '" + so.quirks.to_string() + "'");
     const Outcome<T> s = run(pr, so, space);
     const Outcome<T> r = run(pr, so, ReferenceSpace::Parameter);
     result[bits] = stacked(r);

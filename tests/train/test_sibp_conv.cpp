@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/prox_fast.hpp"
 #include "train/prox_reference.hpp"
 #include "train/sibp.hpp"
@@ -26,6 +27,7 @@ namespace {
 
 using testing::random_normal;
 using testing::mean_loss;
+using testing::relative_step_difference;
 using testing::spec_of;
 
 const Activation kActivations[] = {Activation::ReLU, Activation::LeakyReLU, Activation::Tanh, Activation::Sigmoid,
@@ -276,16 +278,6 @@ TEST(SibpConvSolvers, ExactSolveOfALinearConvolutionIsOptimal) {
 
 // --------------------------------------------------------- small-step limit
 
-// Relative distance between the parameter changes of two networks from `start`.
-double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start) {
-  double diff = 0, ref = 0;
-  for (std::size_t l = 0; l < start.num_param_layers(); ++l) {
-    diff += (a.params(l).W - b.params(l).W).squaredNorm() + (a.params(l).b - b.params(l).b).squaredNorm();
-    ref += (b.params(l).W - start.params(l).W).squaredNorm() + (b.params(l).b - start.params(l).b).squaredNorm();
-  }
-  return std::sqrt(diff / ref);
-}
-
 TEST(SibpConvLimit, SmallStepEqualsSgdOnSummedLoss) {
   // §3.1 on a CNN: with η fixed and λ → ∞ (α = η/λ → 0) one SIBP step with an
   // exact (or exact Gauss–Newton) prox equals SGD with lr α on the summed loss,
@@ -309,11 +301,7 @@ TEST(SibpConvLimit, SmallStepEqualsSgdOnSummedLoss) {
       double previous = 0;
       for (double alpha : {1e-3, 2.5e-4}) {
         SCOPED_TRACE(std::string(solver) + " " + to_string(act) + " alpha " + std::to_string(alpha));
-        Network<double> sgd_net = start;
-        UpdateOptions sgd;
-        sgd.lr = alpha * static_cast<double>(m);  // the summed loss's gradient is m × the mean's
-        BackProp<double> bp(sgd);
-        bp.step(sgd_net, batch);
+        const Network<double> sgd_net = testing::sgd_step_on_summed_loss(start, batch, alpha);
 
         Network<double> sibp_net = start;
         // Enough Gauss–Newton CG steps to solve the rows exactly (19 unknowns

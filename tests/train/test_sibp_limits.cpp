@@ -5,6 +5,7 @@
 
 #include "core/rng.hpp"
 #include "train/backprop.hpp"
+#include "train/update_rule.hpp"
 #include "train/sibp.hpp"
 #include "test_support.hpp"
 
@@ -34,15 +35,7 @@ Batch<double> random_batch(Index m, std::uint64_t seed) {
   return b;
 }
 
-// Relative distance between the parameter changes of two networks from `start`.
-double relative_step_difference(const Network<double>& a, const Network<double>& b, const Network<double>& start) {
-  double diff = 0, ref = 0;
-  for (std::size_t l = 0; l < start.num_param_layers(); ++l) {
-    diff += (a.params(l).W - b.params(l).W).squaredNorm() + (a.params(l).b - b.params(l).b).squaredNorm();
-    ref += (b.params(l).W - start.params(l).W).squaredNorm() + (b.params(l).b - start.params(l).b).squaredNorm();
-  }
-  return std::sqrt(diff / ref);
-}
+using testing::relative_step_difference;
 
 // The small-step limit, as the prox's first-order condition gives it: with η
 // fixed and λ → ∞, one SIBP step with an exact (or exact Gauss–Newton) prox
@@ -68,11 +61,7 @@ TEST(SibpLimit, SmallStepEqualsSgdOnSummedLoss) {
       const Batch<double> batch = random_batch(m, 12);
       double previous = 0;
       for (double alpha : {1e-3, 2.5e-4}) {
-        Network<double> sgd_net = start;
-        UpdateOptions sgd;
-        sgd.lr = alpha * static_cast<double>(m);  // the summed loss's gradient is m × the mean's
-        BackProp<double> bp(sgd);
-        bp.step(sgd_net, batch);
+        const Network<double> sgd_net = testing::sgd_step_on_summed_loss(start, batch, alpha);
 
         Network<double> sibp_net = start;
         // Enough GN-CG iterations to solve the 7-unknown rows exactly.
