@@ -8,10 +8,11 @@ namespace sibp {
 template <typename T>
 void AdamPolicy<T>::update(Param p, Grad g, Buffers& buf) {
   const long long t = this->step_count();
-  if (o_.weight_decay == 0) return adam_step(p, g, buf[0], buf[1], o_.lr, o_.beta1, o_.beta2, o_.eps, t);
+  const double lr = this->scheduled(o_.lr);
+  if (o_.weight_decay == 0) return adam_step(p, g, buf[0], buf[1], lr, o_.beta1, o_.beta2, o_.eps, t);
   // Coupled decay: the decay term joins the gradient before the moments.
   const Mat<T> gd = g + static_cast<T>(o_.weight_decay) * p;
-  adam_step(p, gd, buf[0], buf[1], o_.lr, o_.beta1, o_.beta2, o_.eps, t);
+  adam_step(p, gd, buf[0], buf[1], lr, o_.beta1, o_.beta2, o_.eps, t);
 }
 
 template class AdamPolicy<float>;

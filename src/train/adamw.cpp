@@ -22,8 +22,9 @@ AdamW<T>::AdamW(const AdamWOptions& options) : UpdatePolicy<T>(2), o_(options) {
 template <typename T>
 void AdamW<T>::update(Param p, Grad g, Buffers& buf) {
   // Decoupled decay: shrink the weights, then an Adam step on the plain gradient.
-  if (o_.weight_decay != 0) p *= static_cast<T>(1.0 - o_.lr * o_.weight_decay);
-  adam_step(p, g, buf[0], buf[1], o_.lr, o_.beta1, o_.beta2, o_.eps, this->step_count());
+  const double lr = this->scheduled(o_.lr);
+  if (o_.weight_decay != 0) p *= static_cast<T>(1.0 - lr * o_.weight_decay);
+  adam_step(p, g, buf[0], buf[1], lr, o_.beta1, o_.beta2, o_.eps, this->step_count());
 }
 
 template class AdamW<float>;

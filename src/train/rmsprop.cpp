@@ -20,7 +20,7 @@ RMSprop<T>::RMSprop(const RMSpropOptions& options) : UpdatePolicy<T>(3), o_(opti
 
 template <typename T>
 void RMSprop<T>::update(Param p, Grad g_in, Buffers& buf) {
-  const T alpha = static_cast<T>(o_.alpha), lr = static_cast<T>(o_.lr);
+  const T alpha = static_cast<T>(o_.alpha), lr = static_cast<T>(this->scheduled(o_.lr));
   // torch.optim.RMSprop: decay joins the gradient; every buffer starts at zero.
   const Mat<T> g = o_.weight_decay != 0 ? Mat<T>(g_in + static_cast<T>(o_.weight_decay) * p) : Mat<T>(g_in);
   const auto zero_if_new = [&](Mat<T>& b) {

@@ -7,7 +7,7 @@ namespace sibp {
 
 template <typename T>
 void SgdPolicy<T>::update(Param p, Grad g_in, Buffers& buf) {
-  const T lr = static_cast<T>(o_.lr);
+  const T lr = static_cast<T>(this->scheduled(o_.lr));
   const T wd = static_cast<T>(o_.weight_decay);
   // PyTorch adds weight decay to the gradient before anything else.
   const bool decay = o_.weight_decay != 0;

@@ -39,6 +39,9 @@ class UpdatePolicy {
   /// Requires: grads sized like net (else std::invalid_argument). Ensures: step_count() grows by one.
   void step(Network<T>& net, const Gradients<T>& grads);
   long long step_count() const { return t_; }
+  /// Multiplies the learning rate by `factor` from the next step on (a step
+  /// schedule, TrainingAlgorithm::set_step_factor); 1 initially.
+  void set_step_factor(double factor) { step_factor_ = factor; }
   /// The step counter and every buffer in use: "W<k>.<i>" and "b<k>.<i>" are
   /// buffer k (1-based; its meaning is the rule's) of parametrised layer i's W and b.
   AlgorithmState<T> state() const;
@@ -52,9 +55,12 @@ class UpdatePolicy {
   /// p ← p − update(g). `buf` holds the rule's buffers of this parameter, each
   /// empty (size 0) until the rule first sets it; step_count() already counts this step.
   virtual void update(Param p, Grad g, Buffers& buf) = 0;
+  /// The learning rate `lr` of the rule's options, times the schedule's factor.
+  double scheduled(double lr) const { return lr * step_factor_; }
 
  private:
   int buffers_;
+  double step_factor_ = 1;
   long long t_ = 0;
   std::vector<Buffers> W_, b_;  // [layer][k]
 };
@@ -115,6 +121,7 @@ class UpdateRule {
   /// p ← p − update(g) for every W and b of `net`.
   void step(Network<T>& net, const Gradients<T>& grads) { policy_->step(net, grads); }
   long long step_count() const { return policy_->step_count(); }
+  void set_step_factor(double factor) { policy_->set_step_factor(factor); }
   const UpdateOptions& options() const { return options_; }
   AlgorithmState<T> state() const { return policy_->state(); }
   void restore(const AlgorithmState<T>& s, const Network<T>& net) { policy_->restore(s, net); }
