@@ -140,13 +140,12 @@ void set_params(Network<double>& net, const json& params) {
 
 /// The largest relative distance (per tensor, Frobenius norm) between `net` and `params`.
 double worst_relative_error(const Network<double>& net, const json& params) {
-  Network<double> expected(net.spec());
-  set_params(expected, params);
+  Network<double> want(net.spec());
+  set_params(want, params);
+  const auto relative = [](const auto& got, const auto& expected) { return (got - expected).norm() / expected.norm(); };
   double worst = 0;
-  for (std::size_t l = 0; l < net.num_param_layers(); ++l) {
-    worst = std::max(worst, (net.params(l).W - expected.params(l).W).norm() / expected.params(l).W.norm());
-    worst = std::max(worst, (net.params(l).b - expected.params(l).b).norm() / expected.params(l).b.norm());
-  }
+  for (std::size_t l = 0; l < net.num_param_layers(); ++l)
+    worst = std::max({worst, relative(net.params(l).W, want.params(l).W), relative(net.params(l).b, want.params(l).b)});
   return worst;
 }
 
