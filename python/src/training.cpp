@@ -305,7 +305,8 @@ py::list option_table_py() {
     std::vector<std::string> algos;
     for (Algo a : info.applies_to) algos.push_back(to_string(a));
     d["applies_to"] = algos;
-    d["default"] = from_json(info.to_json(defaults));
+    const json value = info.to_json(defaults);
+    d["default"] = from_json(value.is_null() ? info.unwritten_default : value);
     out.append(d);
   }
   return out;

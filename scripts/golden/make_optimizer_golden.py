@@ -38,6 +38,17 @@ batches, stepped by the optimisers of REGISTRY (torch.optim.AdamW, RMSprop, ...)
 each case with the --algo name and the run option settings (config.json keys)
 that tests/train/test_registry_golden.cpp hands to the algorithm registry. A new
 registered optimiser gets its golden steps from one more REGISTRY row.
+
+    /usr/bin/python3 scripts/golden/make_optimizer_golden.py --schedule [OUT]
+
+writes tests/fixtures/golden/schedule_steps.json for tests/train/test_schedule.cpp:
+the step schedules of `sibp train --schedule/--warmup` as torch.optim.lr_scheduler
+computes them (CosineAnnealingLR with T_max = the run's iterations and LinearLR
+warm-up stepped once per iteration, MultiStepLR stepped once per epoch, chained
+by multiplying the optimiser's lr): (a) the lr of every step of several
+schedules, and (b) trajectories of registered optimisers on the relu MLP over
+2 epochs of 3 mini-batches taken in order, each case with its --algo name,
+settings, --schedule and --warmup.
 """
 import json
 import os
@@ -162,6 +173,139 @@ def run_cases(make, initial, X, target, loss_kind, registry=False):
     return cases
 
 
+# --schedule: (a) lr sequences: name, --schedule, --warmup, epochs, batches per epoch, base lr.
+SCHEDULE_LRS = [
+    ("cosine", "cosine", 0, 3, 4, 0.1),
+    ("cosine_warmup", "cosine", 5, 3, 4, 0.1),
+    ("cosine_warmup_long", "cosine", 25, 10, 30, 0.5),
+    ("multistep", "multistep:2,3:0.5", 0, 4, 3, 0.05),
+    ("multistep_warmup", "multistep:1,3:0.1", 4, 4, 3, 0.01),
+    ("multistep_warmup_past_milestone", "multistep:1:0.2", 5, 3, 2, 0.3),
+    ("constant_warmup", "constant", 6, 2, 5, 0.1),
+]
+# (b) trajectories: name, --algo, settings (config.json keys), --schedule, --warmup.
+SCHEDULE_STEPS = [
+    ("momentum_cosine_warmup", "SGD", dict(lr=0.1, momentum=0.9), "cosine", 2),
+    ("nesterov_multistep", "SGD", dict(lr=0.1, momentum=0.9, nesterov=True), "multistep:1:0.3", 0),
+    ("adam_multistep_warmup", "Adam", dict(lr=0.01), "multistep:1:0.5", 2),
+    ("adamw_cosine", "AdamW", dict(lr=0.01, weight_decay=0.1), "cosine", 0),
+]
+SCHEDULE_EPOCHS = 2
+SCHEDULE_BATCHES = 3  # per epoch, of BATCH samples each, in order
+
+
+class TorchSchedule:
+    """The schedulers of a --schedule and --warmup on `opt`, chained by multiplying its lr."""
+
+    def __init__(self, opt, schedule, warmup, total):
+        sched = torch.optim.lr_scheduler
+        self.per_iteration, self.per_epoch = [], []
+        if warmup > 1:
+            self.per_iteration.append(sched.LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0,
+                                                     total_iters=warmup - 1))
+        if schedule == "cosine":
+            self.per_iteration.append(sched.CosineAnnealingLR(opt, T_max=total, eta_min=0))
+        elif schedule.startswith("multistep:"):
+            _, milestones, gamma = schedule.split(":")
+            self.per_epoch.append(sched.MultiStepLR(opt, milestones=[int(e) for e in milestones.split(",")],
+                                                    gamma=float(gamma)))
+
+    def after_step(self, epoch_done):
+        for s in self.per_iteration:
+            s.step()
+        if epoch_done:
+            for s in self.per_epoch:
+                s.step()
+
+
+def schedule_algo(opt):
+    """The --algo name of a torch.optim.SGD, Adam or AdamW optimiser."""
+    d = opt.defaults
+    if isinstance(opt, torch.optim.SGD):
+        return "nesterov" if d["nesterov"] else "momentum" if d["momentum"] else "sgd"
+    return type(opt).__name__.lower()
+
+
+def schedule_settings(opt):
+    """Every hyper-parameter of a torch.optim.SGD, Adam or AdamW optimiser, under sibp's config.json keys."""
+    d = opt.defaults
+    s = {"lr": d["lr"], "weight_decay": d["weight_decay"]}
+    if isinstance(opt, torch.optim.SGD):
+        s["momentum"], s["nesterov"] = d["momentum"], d["nesterov"]
+    else:
+        s["beta1"], s["beta2"] = d["betas"]
+        s["eps"] = d["eps"]
+    return s
+
+
+def schedule_lrs():
+    """(a): the lr of every step of each SCHEDULE_LRS schedule."""
+    cases = []
+    for name, schedule, warmup, epochs, batches, lr in SCHEDULE_LRS:
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = torch.optim.SGD([p], lr=lr)
+        chain = TorchSchedule(opt, schedule, warmup, epochs * batches)
+        lrs = []
+        for i in range(epochs * batches):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            chain.after_step((i + 1) % batches == 0)
+        cases.append({"name": name, "schedule": schedule, "warmup": warmup, "epochs": epochs,
+                      "batches_per_epoch": batches, "lr": lr, "lrs": lrs})
+    return cases
+
+
+def schedule_trajectories():
+    """(b): the relu MLP trained by each SCHEDULE_STEPS case over SCHEDULE_EPOCHS
+    epochs of SCHEDULE_BATCHES batches (in order), the parameters after every step."""
+    torch.manual_seed(20261207)
+    model = make_model("relu")
+    with torch.no_grad():
+        for lin in linears(model):
+            lin.weight.copy_(0.5 * torch.randn_like(lin.weight))
+            lin.bias.copy_(0.5 * torch.randn_like(lin.bias))
+    initial = params_json(model)
+    n = BATCH * SCHEDULE_BATCHES
+    X = torch.randn(n, WIDTHS[0], dtype=torch.float64)
+    labels = torch.randint(0, WIDTHS[-1], (n,))
+    cases = []
+    for name, kind, kwargs, schedule, warmup in SCHEDULE_STEPS:
+        m = make_model("relu")
+        with torch.no_grad():
+            for lin, p in zip(linears(m), initial):
+                lin.weight.copy_(torch.tensor(p["W"], dtype=torch.float64))
+                lin.bias.copy_(torch.tensor(p["b"], dtype=torch.float64))
+        opt = getattr(torch.optim, kind)(m.parameters(), **kwargs)
+        chain = TorchSchedule(opt, schedule, warmup, SCHEDULE_EPOCHS * SCHEDULE_BATCHES)
+        steps = []
+        for i in range(SCHEDULE_EPOCHS * SCHEDULE_BATCHES):
+            k = i % SCHEDULE_BATCHES
+            rows = slice(k * BATCH, (k + 1) * BATCH)
+            opt.zero_grad()
+            loss = loss_fn("cross-entropy", m(X[rows]), labels[rows])
+            loss.backward()
+            lr = opt.param_groups[0]["lr"]
+            opt.step()
+            chain.after_step(k + 1 == SCHEDULE_BATCHES)
+            steps.append({"lr": lr, "loss_before": loss.item(), "params": params_json(m)})
+        cases.append({"name": name, "algo": schedule_algo(opt), "settings": schedule_settings(opt),
+                      "schedule": schedule, "warmup": warmup, "steps": steps})
+    return {"name": "relu_ce", "widths": WIDTHS, "hidden_activation": "relu", "loss": "cross-entropy",
+            "epochs": SCHEDULE_EPOCHS, "batch": BATCH, "X_samples": X.tolist(),
+            "Y_samples": torch.nn.functional.one_hot(labels, WIDTHS[-1]).double().tolist(),
+            "initial": initial, "cases": cases}
+
+
+def write_schedule_golden(out_path):
+    doc = {"format": "sibp-schedule-golden", "format_version": 1,
+           "script": "scripts/golden/make_optimizer_golden.py --schedule", "torch_version": torch.__version__,
+           "dtype": "float64", "lr_sequences": schedule_lrs(), "trajectories": schedule_trajectories()}
+    with open(out_path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    print("wrote", os.path.normpath(out_path), os.path.getsize(out_path), "bytes")
+
+
 def loss_fn(kind, out, target):
     if kind == "cross-entropy":
         return torch.nn.functional.cross_entropy(out, target, reduction="mean")
@@ -202,6 +346,12 @@ def main():
     registry = "--registry" in args
     if registry:
         args.remove("--registry")
+    if "--schedule" in args:
+        args.remove("--schedule")
+        write_schedule_golden(args[0] if args else os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "golden",
+            "schedule_steps.json"))
+        return
     if "--mlp-from" in args:
         i = args.index("--mlp-from")
         mlp_from = args[i + 1]

@@ -466,6 +466,66 @@ void add_algorithm_rows(std::vector<RunOptionInfo>& t) {
   }
 }
 
+/// `info` with to_json leaving out (null) the value `fallback` (RunOptionInfo::unwritten_default),
+/// and from_json reading null as it.
+RunOptionInfo written_when_set(RunOptionInfo info, const json& fallback) {
+  info.unwritten_default = fallback;
+  info.to_json = [to = info.to_json, fallback](const RunOptions& o) {
+    json v = to(o);
+    return v == fallback ? json(nullptr) : v;
+  };
+  info.from_json = [from = info.from_json, fallback](RunOptions& o, const json& v) {
+    from(o, v.is_null() ? fallback : v);
+  };
+  return info;
+}
+
+/// The batch sampling, the step schedule and its warm-up: options added after
+/// runs were recorded, so written only when they differ from the old behaviour.
+void add_schedule_rows(std::vector<RunOptionInfo>& t) {
+  const std::string L = "Training loop";
+  t.push_back(written_when_set(
+      row("sampling", L, "KIND",
+          "How batches are drawn: shuffle (every epoch a new order, each sample once per epoch) or independent "
+          "(every batch BATCH distinct samples drawn at random, independently of the others: samples repeat "
+          "across the batches of an epoch, as in the SIBP authors' code)",
+          {}, &RunOptions::sampling,
+          text_codec<BatchSampling>([](const std::string& s) { return parse_batch_sampling(s); },
+                                    [](BatchSampling s) { return to_string(s); })),
+      "shuffle"));
+  RunOptionInfo schedule = described(
+      "schedule", L, "SPEC",
+      "Schedule of the step (lr; ProxProp's outer lr; SIBP's eta): constant, cosine (to 0 over the run's "
+      "iterations) or multistep:E1,E2,...:GAMMA (times GAMMA from epoch E+1 on, once E epochs are done)",
+      {});
+  const Codec<StepSchedule> kind = text_codec<StepSchedule>(
+      [](const std::string& s) { return parse_step_schedule(s); }, [](const StepSchedule& s) { return to_string(s); });
+  schedule.from_json = [kind](RunOptions& o, const json& v) {
+    const long long warmup = o.schedule.warmup;
+    o.schedule = kind.from_json("schedule", v);
+    o.schedule.warmup = warmup;
+  };
+  schedule.from_text = [kind](RunOptions& o, const std::string& text) {
+    const long long warmup = o.schedule.warmup;
+    o.schedule = kind.from_text("schedule", text);
+    o.schedule.warmup = warmup;
+  };
+  schedule.to_json = [kind](const RunOptions& o) { return kind.to_json(o.schedule); };
+  t.push_back(written_when_set(std::move(schedule), "constant"));
+  RunOptionInfo warmup = described(
+      "warmup", L, "N",
+      "Linear warm-up of the step over the first N iterations (factor (i+1)/N at iteration i < N), times the "
+      "schedule; 0: none",
+      {});
+  const Codec<long long> count = integer_codec<long long>(0, kMaxWarmup);
+  warmup.from_json = [count](RunOptions& o, const json& v) { o.schedule.warmup = count.from_json("warmup", v); };
+  warmup.from_text = [count](RunOptions& o, const std::string& text) {
+    o.schedule.warmup = count.from_text("warmup", text);
+  };
+  warmup.to_json = [count](const RunOptions& o) { return count.to_json(o.schedule.warmup); };
+  t.push_back(written_when_set(std::move(warmup), 0));
+}
+
 void add_loop_rows(std::vector<RunOptionInfo>& t) {
   const std::string L = "Training loop";
   t.push_back(row("epochs", L, "N", "Epochs", {}, &RunOptions::epochs, integer_codec<int>(1, kMaxEpochs)));
@@ -474,6 +534,7 @@ void add_loop_rows(std::vector<RunOptionInfo>& t) {
                   integer_codec<std::uint64_t>(0, std::numeric_limits<std::uint64_t>::max())));
   t.push_back(row("eval_every", L, "N", "Also evaluate every N iterations (0: epoch ends only)", {},
                   &RunOptions::eval_every, integer_codec<Index>(0, Index(1) << 40)));
+  add_schedule_rows(t);
   t.push_back(row("diagnostics", L, "", "Record per-layer diagnostics and the full-batch gradient norm", {},
                   &RunOptions::diagnostics, flag_codec()));
   t.push_back(row("grad_norm", L, "", "Record the full-batch gradient norm at each evaluation", {},
@@ -591,7 +652,8 @@ std::string markdown_cell(std::string text) {
 /// The default of `info` as a table shows it: its JSON value, or "by algorithm"
 /// when the chosen algorithm's unit resolves it.
 std::string default_text(const RunOptionInfo& info) {
-  const json v = info.to_json(RunOptions{});
+  json v = info.to_json(RunOptions{});
+  if (v.is_null()) v = info.unwritten_default;
   if (v.is_null()) return "by algorithm";
   if (v.is_string()) return v.get<std::string>().empty() ? "(empty)" : "`" + v.get<std::string>() + "`";
   return "`" + v.dump() + "`";
@@ -674,6 +736,8 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   fit_.batch_size = o.batch;
   fit_.seed = o.seed;
   fit_.eval_every = o.eval_every;
+  fit_.sampling = o.sampling;
+  fit_.schedule = o.schedule;
   fit_.gradient_norm = o.grad_norm || o.diagnostics;
   fit_.skip_train_eval = o.skip_train_eval;
   fit_.validate();

@@ -109,6 +109,10 @@ struct RunOptions {
   Index batch = 100;
   std::uint64_t seed = 1;
   Index eval_every = 0;
+  /// How batches are drawn: a shuffle per epoch, or each batch independently.
+  BatchSampling sampling = BatchSampling::Shuffle;
+  /// --schedule and --warmup: the factor of every step (train/schedule.hpp).
+  StepSchedule schedule;
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
   bool skip_train_eval = false;  ///< no training-set loss/accuracy at evaluation points
@@ -143,6 +147,10 @@ struct RunOptionInfo {
   std::function<void(RunOptions&, const std::string&)> from_text;
   /// The option's value as JSON; null when unset (an optional left to its default).
   std::function<nlohmann::json(const RunOptions&)> to_json;
+  /// For an option added after runs were recorded, which to_json leaves out
+  /// (null) at its default so that their config.json and run digest stay what
+  /// they were: that default, for the option reference and Python. Else null.
+  nlohmann::json unwritten_default;
 
   bool applies(Algo a) const { return applies_to.empty() || applies_to.count(a) > 0; }
 };

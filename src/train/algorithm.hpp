@@ -55,6 +55,12 @@ class TrainingAlgorithm {
   /// Turns per-layer diagnostics on or off (they cost extra objective
   /// evaluations); algorithms without any ignore it.
   virtual void set_diagnostics(bool on) {}
+  /// Multiplies the algorithm's step by `factor` (> 0) from the next step() on,
+  /// until set again: the learning rate of a gradient rule, ProxProp's outer
+  /// learning rate, SIBP's neuron step η. fit() sets it before every step from
+  /// the run's schedule (train/schedule.hpp); 1, the initial value, leaves every
+  /// step as the options say, bit for bit.
+  virtual void set_step_factor(double factor) = 0;
   /// The state that carries over between steps (nothing for a stateless
   /// algorithm such as SIBP): restore(state()) on a fresh instance for the same
   /// network continues identically.

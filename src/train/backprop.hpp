@@ -44,6 +44,7 @@ class BackProp : public TrainingAlgorithm<T> {
       : rule_(std::move(rule)), comm_(&comm) {}
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override { return rule_->name(); }
+  void set_step_factor(double factor) override { rule_->set_step_factor(factor); }
   AlgorithmState<T> state() const override { return rule_->state(); }
   void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_->restore(s, net); }
   const Gradients<T>& last_gradients() const { return grads_; }

@@ -12,6 +12,14 @@
 
 namespace sibp {
 
+BatchSampling parse_batch_sampling(std::string_view name) {
+  if (name == "shuffle") return BatchSampling::Shuffle;
+  if (name == "independent") return BatchSampling::Independent;
+  throw OptionError("sampling", "expected shuffle or independent, got '" + std::string(name) + "'");
+}
+
+std::string to_string(BatchSampling s) { return s == BatchSampling::Independent ? "independent" : "shuffle"; }
+
 void FitOptions::validate() const {
   if (epochs < 1 || epochs > kMaxEpochs)
     throw OptionError("epochs", "expected an integer from 1 to " + std::to_string(kMaxEpochs) + ", got " +
@@ -20,6 +28,7 @@ void FitOptions::validate() const {
     throw OptionError("batch", "expected an integer from 1 to " + std::to_string(kMaxBatch) + ", got " +
                                    std::to_string(batch_size));
   if (eval_every < 0) throw OptionError("eval_every", "expected an integer >= 0, got " + std::to_string(eval_every));
+  schedule.validate();
 }
 
 Index evaluation_chunk(const NetworkSpec& spec, Index at_most) {
@@ -104,11 +113,16 @@ double full_gradient_norm(const Network<T>& net, const Dataset& data, const Norm
 
 namespace {
 
+/// The size of the batches drawn independently (BatchSampling::Independent).
+Index independent_batch_size(Index n, const FitOptions& options) { return std::min(options.batch_size, n); }
+
 /// §6: every rank needs a sample of every batch (an empty shard would give a
-/// layer without columns); the last batch of an epoch may be the short one.
+/// layer without columns); the last batch of a shuffled epoch may be the short one.
 void check_batches_cover_ranks(const Dataset& train, const FitOptions& options, int R) {
   const Index last = train.size() % options.batch_size;
-  const Index smallest = last == 0 ? options.batch_size : std::min(options.batch_size, last);
+  const Index smallest = options.sampling == BatchSampling::Independent ? independent_batch_size(train.size(), options)
+                         : last == 0 ? options.batch_size
+                                     : std::min(options.batch_size, last);
   if (smallest < R)
     throw OptionError("batch", "with " + std::to_string(R) + " processes every batch needs at least " +
                                    std::to_string(R) + " samples, but batches of " +
@@ -143,6 +157,15 @@ FitState start_state(Index n, long long batches_per_epoch, const FitOptions& opt
     seen[static_cast<std::size_t>(i)] = 1;
   }
   return *resume;
+}
+
+/// Draws `size` distinct samples uniformly at random into the first `size`
+/// entries of `order` (a partial Fisher–Yates shuffle: entry i swaps with a
+/// uniform one of entries i..n−1), leaving `order` a permutation.
+void draw_independent_batch(std::vector<Index>& order, Index size, Rng& rng) {
+  const std::size_t n = order.size();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(size); ++i)
+    std::swap(order[i], order[i + rng.below(n - i)]);
 }
 
 /// Adds what a step communicated (`after` − `before`) to `total`.
@@ -262,9 +285,10 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   const Index m = options.batch_size;
   const long long batches_per_epoch = (n + m - 1) / m;
   const long long total = batches_per_epoch * options.epochs;
-  // The shuffling stream is separate from the initialisation stream so the
+  // The sampling stream is separate from the initialisation stream so the
   // same seed gives the same batches whatever the initialiser drew.
   Rng rng(options.seed ^ 0x9E3779B97F4A7C15ULL);
+  const bool independent = options.sampling == BatchSampling::Independent;
   FitState state = start_state(n, batches_per_epoch, options, resume, rng);
   Batch<T> batch;
   std::optional<DiagnosticsTracker<T>> diagnostics;
@@ -287,7 +311,9 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
     }
     return true;
   };
-  // This rank's samples of the batch starting at `begin` (§6: its shard when there are several ranks).
+  // This rank's samples of the batch of `size` samples at `begin` of the order
+  // (§6: its shard when there are several ranks; every rank draws the same
+  // batches from the same seed).
   const auto load_batch = [&](Index begin, Index size) {
     if (R == 1) return train.make_batch<T>(state.order.data() + begin, size, norm, batch);
     const Shard mine = shard_of(size, comm.rank(), R);
@@ -298,16 +324,23 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   if (!resume && !evaluate_point()) return result;
   for (; state.epoch <= options.epochs; ++state.epoch, state.batch = 0) {
     if (state.epoch == 0) continue;  // before the first epoch
-    if (state.batch == 0) {
+    if (state.batch == 0 && !independent) {
       // A new epoch (a resumed state that ended an epoch has batch == batches_per_epoch).
       rng.shuffle(state.order);
       state.rng = rng.state();
     }
     for (; state.batch < batches_per_epoch; ++state.batch) {
       const auto t0 = Clock::now();
-      const Index begin = state.batch * m;
-      const Index size = std::min(m, n - begin);
+      // Shuffle: the epoch order's next batch; independent: a fresh draw into the order's front.
+      const Index begin = independent ? 0 : state.batch * m;
+      const Index size = independent ? independent_batch_size(n, options) : std::min(m, n - begin);
+      if (independent) {
+        draw_independent_batch(state.order, size, rng);
+        state.rng = rng.state();
+      }
       load_batch(begin, size);
+      // A pure function of the loop state: a resumed run sets the same factors.
+      algo.set_step_factor(step_factor(options.schedule, state.iteration, state.epoch, total));
       const CommVolume before = comm.volume();
       StepReport report = algo.step(net, batch);
       add_volume(result.step_volume, before, comm.volume());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "data/dataset.hpp"
 #include "train/algorithm.hpp"
 #include "train/gradients.hpp"
+#include "train/schedule.hpp"
 
 namespace sibp {
 
@@ -20,10 +22,30 @@ namespace sibp {
 inline constexpr int kMaxEpochs = 1'000'000;
 inline constexpr Index kMaxBatch = 10'000'000;
 
+/// How the loop draws its batches from the training set (--sampling).
+enum class BatchSampling {
+  /// "shuffle": every epoch a new random order of the training set, cut into
+  /// consecutive batches, so each sample is used once per epoch (the last batch
+  /// of an epoch is short when the batch size does not divide the set).
+  Shuffle,
+  /// "independent": every batch is min(batch, n) distinct samples drawn
+  /// uniformly at random, independently of the other batches, so a sample may
+  /// appear in several batches of an epoch and another in none (batches drawn
+  /// with replacement, as the SIBP authors' code draws them). An epoch is still
+  /// ⌈n / batch⌉ steps, each of a full batch.
+  Independent,
+};
+/// "shuffle" or "independent"; throws OptionError("sampling") otherwise.
+BatchSampling parse_batch_sampling(std::string_view name);
+std::string to_string(BatchSampling s);
+
 struct FitOptions {
   int epochs = 5;
   Index batch_size = 100;
   std::uint64_t seed = 1;
+  BatchSampling sampling = BatchSampling::Shuffle;
+  /// The factor of every step (TrainingAlgorithm::set_step_factor): constant 1 by default.
+  StepSchedule schedule;
   /// Extra evaluation points every N iterations (0: only at epoch ends).
   long long eval_every = 0;
   /// Add ‖∇L‖ of the full-training-set mean loss to every evaluation point.
@@ -32,7 +54,8 @@ struct FitOptions {
   bool diagnostics = false;
   /// Skip evaluating the training set (loss/accuracy columns stay empty); for sweeps.
   bool skip_train_eval = false;
-  /// Throws OptionError for epochs or batch outside [1, kMax...], eval_every < 0.
+  /// Throws OptionError for epochs or batch outside [1, kMax...], eval_every < 0,
+  /// or an invalid schedule (StepSchedule::validate).
   void validate() const;
 };
 
@@ -44,8 +67,12 @@ struct FitState {
   long long iteration = 0;   ///< steps done
   double seconds = 0;        ///< wall seconds spent in training steps
   Index samples = 0;         ///< samples stepped on
-  std::string rng;           ///< the shuffling generator (Rng::state()), after the epoch's shuffle
-  std::vector<Index> order;  ///< the epoch's sample order
+  /// The sampling generator (Rng::state()), after the epoch's shuffle
+  /// (BatchSampling::Shuffle) or after the last batch's draw (Independent).
+  std::string rng;
+  /// The epoch's sample order (Shuffle); a permutation whose first entries are
+  /// the last batch drawn (Independent).
+  std::vector<Index> order;
 };
 
 /// Loss and accuracy of a network on a data set.

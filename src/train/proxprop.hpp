@@ -119,6 +119,8 @@ class ProxProp : public TrainingAlgorithm<T> {
   /// "proxprop-exact", "proxprop-cg3", or "proxprop-gradient".
   std::string name() const override;
   void set_diagnostics(bool on) override { diagnostics_ = on; }
+  /// Scales the outer optimizer's learning rate; τ stays as given.
+  void set_step_factor(double factor) override { rule_.set_step_factor(factor); }
   AlgorithmState<T> state() const override { return rule_.state(); }
   void restore(const AlgorithmState<T>& s, const Network<T>& net) override { rule_.restore(s, net); }
 

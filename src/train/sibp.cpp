@@ -106,7 +106,7 @@ StepReport Sibp<T>::step(Network<T>& net, const Batch<T>& batch) {
     throw std::invalid_argument("Sibp::step: the network is not the one the algorithm was built for (" +
                                 net.spec().arch_string() + " on " + net.spec().input.to_string() + ", expected " +
                                 spec_.arch_string() + " on " + spec_.input.to_string() + ")");
-  const T eta = static_cast<T>(options_.eta);
+  const T eta = static_cast<T>(options_.eta * step_factor_);
   StepReport report;
 
   // 1. Forward at (W^k, b^k), keeping every layer's P, G and F (§3 step 1).

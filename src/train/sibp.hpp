@@ -86,6 +86,9 @@ class Sibp : public TrainingAlgorithm<T> {
   StepReport step(Network<T>& net, const Batch<T>& batch) override;
   std::string name() const override { return "sibp"; }
   void set_diagnostics(bool on) override { diagnostics_ = on; }
+  /// Scales the neuron step η (the targets T = F − η D); λ stays as given, so
+  /// the step's small-step learning rate η/λ (ALGORITHMS.md §3.1) scales with it.
+  void set_step_factor(double factor) override { step_factor_ = factor; }
 
   /// The targets of the last step: last_targets()[i] = T of parametrised layer i,
   /// (d_out, n). Every target but the last uses the updated weights above it.
@@ -98,6 +101,7 @@ class Sibp : public TrainingAlgorithm<T> {
   SibpOptions options_;
   NetworkSpec spec_;
   bool diagnostics_ = false;
+  double step_factor_ = 1;
   std::vector<std::unique_ptr<ProxSolver<T>>> solvers_;  // one per parametrised layer
   Tape<T> tape_;
   std::vector<Mat<T>> T_;  // T_[i]: (d_out, n) target of parametrised layer i

@@ -48,6 +48,9 @@ class UpdatePolicy {
   /// Requires: grads sized like net (else std::invalid_argument). Ensures: step_count() grows by one.
   void step(Network<T>& net, const Gradients<T>& grads);
   long long step_count() const { return t_; }
+  /// Multiplies the learning rate by `factor` from the next step on (a step
+  /// schedule, TrainingAlgorithm::set_step_factor); 1 initially.
+  void set_step_factor(double factor) { step_factor_ = factor; }
   /// The step counter and every buffer in use: "W<k>.<i>" and "b<k>.<i>" are
   /// buffer k (1-based; its meaning is the rule's) of parametrised layer i's W and b.
   AlgorithmState<T> state() const;
@@ -61,9 +64,11 @@ class UpdatePolicy {
   /// p ← p − update(g). `buf` holds the rule's buffers of this parameter, each
   /// empty (size 0) until the rule first sets it; step_count() already counts this step.
   virtual void update(Param p, Grad g, Buffers& buf) = 0;
+  double step_factor() const { return step_factor_; }
 
  private:
   int buffers_;
+  double step_factor_ = 1;
   long long t_ = 0;
   std::vector<Buffers> W_, b_;  // [layer][k]
 };
@@ -86,7 +91,11 @@ class RulePolicy final : public UpdatePolicy<T> {
 
  protected:
   void update(ParamMap<T> p, GradMap<T> g, sibp::Buffers<T>& buf) override {
-    update_parameter(o_, p, g, buf, this->step_count());
+    // The schedule scales the rule's learning rate (and with it AdamW's decoupled
+    // decay, as torch does); a factor of 1 leaves lr's bits as they are.
+    O scheduled = o_;
+    scheduled.lr = o_.lr * this->step_factor();
+    update_parameter(scheduled, p, g, buf, this->step_count());
   }
 
  private:

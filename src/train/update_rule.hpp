@@ -86,6 +86,7 @@ class UpdateRule {
   /// p ← p − update(g) for every W and b of `net`.
   void step(Network<T>& net, const Gradients<T>& grads) { policy_->step(net, grads); }
   long long step_count() const { return policy_->step_count(); }
+  void set_step_factor(double factor) { policy_->set_step_factor(factor); }
   const UpdateOptions& options() const { return options_; }
   AlgorithmState<T> state() const { return policy_->state(); }
   void restore(const AlgorithmState<T>& s, const Network<T>& net) { policy_->restore(s, net); }

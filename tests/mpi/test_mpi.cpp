@@ -32,6 +32,7 @@
 #include "test_support.hpp"
 #include "train/algorithms.hpp"
 #include "train/backprop.hpp"
+#include "train/fit.hpp"
 #include "train/update_rule.hpp"
 #include "train/proxprop.hpp"
 #include "train/sibp.hpp"
@@ -187,6 +188,36 @@ TEST_P(Sharded, Float32MatchesOneProcessTo1e5) {
 
 INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, Sharded, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
+
+TEST(ShardedFit, IndependentBatchesAndAScheduleMatchOneProcess) {
+  // --sampling independent draws every batch from the shared seed, so every
+  // rank steps on its shard of the same batch; the schedule's factor is the
+  // same on every rank. Through fit(), as a run trains.
+  Rng rng(3);
+  std::vector<float> values(30 * 4);
+  std::vector<std::uint8_t> labels(30);
+  for (float& v : values) v = static_cast<float>(rng.normal());
+  for (std::uint8_t& l : labels) l = static_cast<std::uint8_t>(rng.below(3));
+  const Dataset train = Dataset::from_floats(values, labels, 4, 3, "train");
+  const NetworkSpec spec = testing::spec_of(kMlp, "4");
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 7;
+  o.sampling = BatchSampling::Independent;
+  o.schedule.kind = StepSchedule::Kind::Cosine;
+  o.schedule.warmup = 3;
+  const AlgorithmOptions momentum = UpdateOptions::sgd(0.3, 0.9);
+  Rng init(11);
+  const Network<double> start(spec, Initializer::parse("normal:0.3"), init);
+  Network<double> alone = start, sharded = start;
+  fit(alone, *make_algorithm<double>(momentum, spec), train, nullptr, nullptr, Normalization{}, o);
+  fit(sharded, *make_algorithm<double>(momentum, spec, *g_world), train, nullptr, nullptr, Normalization{}, o, {},
+      nullptr, *g_world);
+  for (std::size_t i = 0; i < alone.num_param_layers(); ++i) {
+    EXPECT_LE((sharded.params(i).W - alone.params(i).W).norm() / alone.params(i).W.norm(), 1e-6) << "layer " << i;
+    EXPECT_GT((alone.params(i).W - start.params(i).W).norm(), 1e-3) << "layer " << i << " did not move";
+  }
+}
 
 TEST(Shards, CoverTheBatchInOrderWithSizesDifferingByAtMostOne) {
   for (Index n : {1, 2, 7, 100, 101})
