@@ -1,6 +1,7 @@
 // `sibp sweep FILE --out DIR`: a step-size sweep (experiment file of kind
 // "sweep"): each value x seed trained briefly, then sweep.csv, the
 // accuracy-against-step-size plot, and the largest stable step per sweep.
+// A file of kind "tune" runs the tuning protocol (experiment/tuning.hpp).
 #include <iostream>
 #include <memory>
 
@@ -20,9 +21,8 @@ struct SweepArgs {
 
 void run(const SweepArgs& args) {
   const ExperimentFile experiment = load_experiment(args.file);
-  if (experiment.kind != ExperimentKind::Sweep)
-    throw UsageError(args.file + ": is an experiment of kind \"" + to_string(experiment.kind) +
-                     "\"; run it with `sibp compare`");
+  if (experiment.kind == ExperimentKind::Compare)
+    throw UsageError(args.file + ": is an experiment of kind \"compare\"; run it with `sibp compare`");
   ExperimentOptions options;
   options.out_dir = args.out;
   options.plan.data_dir = args.data_dir;
@@ -34,7 +34,10 @@ void run(const SweepArgs& args) {
   std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
             << " stopped on a non-finite step), " << report.skipped << " already complete\n";
   std::cout << "table:  " << report.outputs.table.string() << "\n";
-  std::cout << "report: " << report.outputs.report.string() << " (largest stable step per sweep)\n";
+  std::cout << "report: " << report.outputs.report.string()
+            << (experiment.kind == ExperimentKind::Tune ? " (each method's chosen setting and its seeds)"
+                                                        : " (largest stable step per sweep)")
+            << "\n";
   for (const PlotFiles& p : report.outputs.plots) std::cout << "plot:   " << p.svg.string() << "\n";
 }
 
@@ -47,12 +50,14 @@ void register_sweep(CLI::App& app) {
       "Run a step-size sweep (experiment file of kind \"sweep\") into DIR, resuming an interrupted one; write "
       "DIR/sweep.csv, the test-accuracy-against-step-size plot and DIR/report.md with each sweep's largest stable "
       "step. A run counts as diverged if it stops on a non-finite step, ends with a training loss not clearly below (95% of) its "
-      "initial one, or ends with a non-finite metric.");
-  cmd->add_option("FILE", args->file, "Sweep file (JSON, \"kind\": \"sweep\")")->required()->check(CLI::ExistingFile);
+      "initial one, or ends with a non-finite metric. A file of kind \"tune\" runs the tuning protocol instead: each "
+      "method's step grid (extended while the best step is at an end) and second stage on the validation split, then "
+      "every seed at the chosen setting; DIR/tuning.json and DIR/report.md.");
+  cmd->add_option("FILE", args->file, "Sweep file (JSON, \"kind\": \"sweep\" or \"tune\")")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();
   cmd->add_option("--data-dir", args->data_dir,
                   "Folder of fetched data sets for every run (default: $SIBP_DATA_DIR or ./data)");
-  cmd->add_option("--only", args->only, "Run only these sweep labels (repeatable)");
+  cmd->add_option("--only", args->only, "Run only these sweep (or method) labels (repeatable)");
   cmd->callback([args] { run(*args); });
 }
 

@@ -5,10 +5,10 @@ import os
 
 
 class ExperimentReport:
-    """What ``compare`` / ``sweep`` did. Attributes: ``kind`` ("compare" or
-    "sweep"), ``planned``, ``trained`` (now), ``skipped`` (already complete),
+    """What ``compare`` / ``sweep`` did. Attributes: ``kind`` ("compare",
+    "sweep" or "tune"), ``planned``, ``trained`` (now), ``skipped`` (already complete),
     ``diverged`` (of those trained now), ``trained_dirs``, ``table``
-    (summary.csv or sweep.csv), ``report`` (report.md) and ``plots`` (SVG files)."""
+    (summary.csv, sweep.csv or tuning.json), ``report`` (report.md) and ``plots`` (SVG files)."""
 
     def __init__(self, fields):
         for k, v in fields.items():
@@ -45,6 +45,7 @@ def compare(experiment, out, *, data_dir=None, only=None, verbose=True):
 def sweep(experiment, out, *, data_dir=None, only=None, verbose=True):
     """Runs a step-size sweep (an experiment of kind "sweep") as ``sibp sweep
     FILE --out OUT`` does: sweep.csv, the accuracy-against-step-size plot and
-    report.md with each sweep's largest stable step. Arguments and errors as
-    ``compare``; an experiment of another kind is a ``sibp.UsageError``."""
+    report.md with each sweep's largest stable step; an experiment of kind
+    "tune" runs the tuning protocol (tuning.json, report.md). Arguments and
+    errors as ``compare``; an experiment of kind "compare" is a ``sibp.UsageError``."""
     return _run(experiment, out, data_dir, only, verbose, True)

@@ -259,8 +259,8 @@ py::dict run_experiment_py(py::object source, const std::string& out, const std:
     const std::string path = py::str(source);
     e = load_experiment(path);
   }
-  if (sweep_only && e.kind != ExperimentKind::Sweep)
-    throw UsageError(e.source + ": is an experiment of kind \"" + to_string(e.kind) + "\"; run it with sibp.compare()");
+  if (sweep_only && e.kind == ExperimentKind::Compare)
+    throw UsageError(e.source + ": is an experiment of kind \"compare\"; run it with sibp.compare()");
   ExperimentOptions options;
   options.out_dir = out;
   options.plan.data_dir = data_dir;

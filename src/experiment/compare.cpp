@@ -10,6 +10,7 @@
 #include "experiment/layer_plot.hpp"
 #include "experiment/report.hpp"
 #include "experiment/sweep.hpp"
+#include "experiment/tuning.hpp"
 
 namespace sibp {
 namespace fs = std::filesystem;
@@ -54,9 +55,58 @@ std::string data_group_name(const std::string& data) { return folder_name(data);
 
 }  // namespace
 
+void train_or_skip(const PlannedRun& p, const std::string& tag, const ExperimentOptions& options,
+                   Communicator& comm, ExperimentRunReport& report) {
+  const bool root = comm.is_root();
+  const fs::path dir = options.out_dir / p.subdir;
+  std::ostream* log = root ? options.progress : nullptr;
+  if (root) {
+    const RunFolder::Content c = run_folder_content(dir);
+    if (c == RunFolder::Content::Complete || c == RunFolder::Content::Interrupted) check_same_config(dir, p.config);
+  }
+  char complete = root && run_is_complete(dir) ? 1 : 0;
+  if (comm.size() > 1) comm.broadcast(&complete, 1, 0, "which runs are complete");
+  if (complete) {
+    ++report.skipped;
+    if (log) *log << tag << ": already complete in " << dir.string() << ", skipped" << std::endl;
+    return;
+  }
+  if (log)
+    *log << tag << ": " << (run_folder_content(dir) == RunFolder::Content::Interrupted ? "resuming" : "training")
+         << " (" << to_string(p.config.algo) << ", " << p.config.epochs << " epochs) into " << dir.string()
+         << std::endl;
+  const auto train = options.train ? options.train
+                                   : [&comm](const RunOptions& c, const fs::path& d, const RunHooks& h) {
+                                       return run_training(RunSpec(c), d, h, OutputMode::Continue, comm);
+                                     };
+  const auto start = std::chrono::steady_clock::now();
+  const RunOutcome outcome = train(p.config, dir, options.hooks);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++report.trained;
+  report.trained_dirs.push_back(dir);
+  if (outcome.status == RunStatus::Diverged) ++report.diverged;
+  if (log) {
+    std::optional<double> loss, acc;
+    if (!outcome.rows.empty()) {
+      loss = outcome.rows.back().train_loss;
+      acc = outcome.rows.back().test_acc;
+    }
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", wall);
+    if (options.hooks.on_step) *log << "\n";
+    *log << tag << ": " << (outcome.status == RunStatus::Diverged ? "DIVERGED (" + outcome.message + ")"
+                                                                   : to_string(outcome.status))
+         << " in " << secs << " s; final train loss " << fixed(loss, 4) << ", test acc " << percent(acc)
+         << std::endl;
+  }
+}
+
 ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOptions& options) {
   const std::vector<PlannedRun> plan = plan_runs(e, options.plan);
   Communicator& comm = options.comm ? *options.comm : single_process();
+  if (e.kind == ExperimentKind::Tune && comm.size() > 1)
+    throw UsageError(e.source + ": a tuning experiment runs in one process (each run is chosen from the results "
+                                "before it); run it without mpirun");
   const bool root = comm.is_root();
   // Rank 0 checks the folder; the others learn whether it may go on (a refusal
   // there must not leave them waiting in the first run's collectives).
@@ -85,49 +135,15 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
 
   ExperimentRunReport report;
   report.planned = static_cast<int>(plan.size());
-  const auto train = options.train ? options.train
-                                   : [&comm](const RunOptions& c, const fs::path& d, const RunHooks& h) {
-                                       return run_training(RunSpec(c), d, h, OutputMode::Continue, comm);
-                                     };
-  std::ostream* log = root ? options.progress : nullptr;
+  if (e.kind == ExperimentKind::Tune) run_tuning(e, options, report);  // its runs depend on earlier results
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const PlannedRun& p = plan[i];
-    const fs::path dir = options.out_dir / p.subdir;
     const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(plan.size()) + "] " + p.label +
                             (p.param.empty() ? "" : " " + p.param + "=" + format_number(p.value)) + " seed " +
                             std::to_string(p.seed);
-    char complete = root && run_is_complete(dir) ? 1 : 0;
-    if (comm.size() > 1) comm.broadcast(&complete, 1, 0, "which runs are complete");
-    if (complete) {
-      ++report.skipped;
-      if (log) *log << tag << ": already complete in " << dir.string() << ", skipped" << std::endl;
-      continue;
-    }
-    if (log)
-      *log << tag << ": " << (run_folder_content(dir) == RunFolder::Content::Interrupted ? "resuming" : "training")
-           << " (" << to_string(p.config.algo) << ", " << p.config.epochs << " epochs) into " << dir.string()
-           << std::endl;
-    const auto start = std::chrono::steady_clock::now();
-    const RunOutcome outcome = train(p.config, dir, options.hooks);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ++report.trained;
-    report.trained_dirs.push_back(dir);
-    if (outcome.status == RunStatus::Diverged) ++report.diverged;
-    if (log) {
-      std::optional<double> loss, acc;
-      if (!outcome.rows.empty()) {
-        loss = outcome.rows.back().train_loss;
-        acc = outcome.rows.back().test_acc;
-      }
-      char secs[32];
-      std::snprintf(secs, sizeof secs, "%.1f", wall);
-      if (options.hooks.on_step) *log << "\n";
-      *log << tag << ": " << (outcome.status == RunStatus::Diverged ? "DIVERGED (" + outcome.message + ")"
-                                                                     : to_string(outcome.status))
-           << " in " << secs << " s; final train loss " << fixed(loss, 4) << ", test acc " << percent(acc)
-           << std::endl;
-    }
+    train_or_skip(p, tag, options, comm, report);
   }
+  std::ostream* log = root ? options.progress : nullptr;
   if (!root) return report;
   report.outputs = write_experiment_outputs(options.out_dir, e);
   if (log) *log << "report: " << report.outputs.report.string() << std::endl;
@@ -152,7 +168,13 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
   };
 
   std::vector<SweepSummary> sweeps;
-  if (e.kind == ExperimentKind::Compare) {
+  if (e.kind == ExperimentKind::Tune) {
+    out.table = dir / "tuning.json";
+    const TuningOutputs tuning = write_tuning_outputs(dir, e);
+    content.tuning_markdown = tuning.markdown;
+    if (plots && !tuning.finals.empty())
+      add_images("Plots: final runs", plot_curves(gnuplot, dir / "plots", make_curves(tuning.finals)));
+  } else if (e.kind == ExperimentKind::Compare) {
     content.compare = summarize_compare(results, e.target_accuracy);
     out.table = dir / "summary.csv";
     write_summary_csv(out.table, content.compare, e.target_accuracy);

@@ -58,12 +58,20 @@ struct ExperimentRunReport {
 /// Throws UsageError / DataError from planning, training or plotting.
 ExperimentRunReport run_experiment(const ExperimentFile& experiment, const ExperimentOptions& options);
 
+/// Trains planned run `p` into out_dir/p.subdir unless it is complete already,
+/// logging a line (starting with `tag`) before and after, and counts it in
+/// `report`. A finished or interrupted run there must have been started with
+/// `p`'s options (UsageError naming the folder and the first differing option).
+void train_or_skip(const PlannedRun& p, const std::string& tag, const ExperimentOptions& options,
+                   Communicator& comm, ExperimentRunReport& report);
+
 /// Reads every run's results under `dir` and writes, for kind compare,
 /// summary.csv and the six curve plots (under plots/, or plots/<data>/ when
 /// the runs use several data sets); for kind sweep, sweep.csv and the sweep
-/// plot; then report.md. Needs no training and no data. With `plots` false
-/// it writes the tables and report.md only (no gnuplot needed): what
-/// `sibp results regenerate --check` compares.
+/// plot; for kind tune, tuning.json and the final runs' curves
+/// (experiment/tuning.hpp); then report.md. Needs no training and no data.
+/// With `plots` false it writes the tables and report.md only (no gnuplot
+/// needed): what `sibp results regenerate --check` compares.
 ExperimentOutputs write_experiment_outputs(const std::filesystem::path& dir, const ExperimentFile& experiment,
                                            bool plots = true);
 

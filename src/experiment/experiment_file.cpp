@@ -13,7 +13,14 @@ namespace sibp {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string to_string(ExperimentKind k) { return k == ExperimentKind::Compare ? "compare" : "sweep"; }
+std::string to_string(ExperimentKind k) {
+  switch (k) {
+    case ExperimentKind::Compare: return "compare";
+    case ExperimentKind::Sweep: return "sweep";
+    case ExperimentKind::Tune: return "tune";
+  }
+  return "?";
+}
 
 std::string folder_name(const std::string& label) {
   std::string out = label;
@@ -218,17 +225,182 @@ SweepSpec parse_sweep(const json& s, const std::string& source, const std::strin
   return spec;
 }
 
+
+/// Only these keys in object `obj` (named `path`); `expected` lists them for the message.
+void check_keys(const json& obj, const std::set<std::string>& allowed, const std::string& source,
+                const std::string& path, const std::string& what, const std::string& expected) {
+  for (const auto& [key, v] : obj.items())
+    if (!allowed.count(key)) fail(source, path + "." + key, "is not a " + what + " key (expected " + expected + ")");
+}
+
+/// An integer from `lo` to `hi`, or `fallback` when `key` is absent.
+int read_int_in(const json& obj, const char* key, int fallback, int lo, int hi, const std::string& source,
+                const std::string& path, const std::string& why = "") {
+  auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  const std::string where = path + "." + key;
+  const bool in_range = it->is_number_integer() &&
+                        (it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+                                                  : it->get<std::int64_t>() >= lo && it->get<std::int64_t>() <= hi) &&
+                        it->get<std::int64_t>() >= lo;
+  if (!in_range)
+    fail(source, where, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + why +
+                            ", got " + describe(*it));
+  return it->get<int>();
+}
+
+/// A swept parameter's name: a numeric run option that `options` does not fix.
+std::string read_swept_param(const json& obj, const json& options, const std::string& source,
+                             const std::string& path) {
+  const json& param = require(obj, "param", source, path);
+  if (!param.is_string()) fail(source, path + ".param", "must be a string, got " + describe(param));
+  const std::string name = param.get<std::string>();
+  if (!sweepable(name))
+    fail(source, path + ".param", "'" + name + "' is not a numeric run option; expected one of " + sweepable_keys());
+  if (options.contains(name))
+    fail(source, path + ".param", "'" + name + "' is tuned; it cannot also be fixed in the method's options");
+  return name;
+}
+
+TuneProtocol parse_protocol(const json& j, const std::string& source) {
+  TuneProtocol p;
+  p.second_stage_runs = -1;  // unset: the methods' secondary values decide
+  auto it = j.find("protocol");
+  if (it == j.end()) return p;
+  const json& o = *it;
+  if (!o.is_object()) fail(source, "protocol", "must be an object, got " + describe(o));
+  check_keys(o, {"points_per_decade", "decades", "max_extensions", "second_stage_runs"}, source, "protocol",
+             "protocol", "points_per_decade, decades, max_extensions or second_stage_runs");
+  p.points_per_decade =
+      read_int_in(o, "points_per_decade", p.points_per_decade, 3, 30, source, "protocol", " (the protocol asks for 3 or more)");
+  if (auto d = o.find("decades"); d != o.end()) {
+    if (!d->is_number() || !(d->get<double>() >= 2) || !(d->get<double>() <= 10))
+      fail(source, "protocol.decades", "must be a number from 2 to 10 (the first grid's width), got " + describe(*d));
+    p.decades = d->get<double>();
+  }
+  p.max_extensions = read_int_in(o, "max_extensions", p.max_extensions, 0, 20, source, "protocol");
+  p.second_stage_runs = read_int_in(o, "second_stage_runs", -1, 0, 20, source, "protocol");
+  return p;
+}
+
+TuneMethod parse_tune_method(const json& m, const std::string& source, const std::string& path) {
+  if (!m.is_object()) fail(source, path, "must be an object, got " + describe(m));
+  check_keys(m, {"label", "options", "step", "secondary"}, source, path, "method",
+             "label, options, step or secondary");
+  TuneMethod t;
+  t.label = require_label(m, source, path);
+  const json& options = require(m, "options", source, path);
+  check_run_options(options, source, path + ".options");
+  if (!options.contains("algo")) fail(source, path + ".options.algo", "is missing: each method names its algorithm");
+  if (options.contains("threads"))
+    fail(source, path + ".options.threads", "is not allowed: every method runs with base.threads");
+  t.options = options;
+  const json& step = require(m, "step", source, path);
+  if (!step.is_object()) fail(source, path + ".step", "must be an object {\"param\", \"centre\"}, got " + describe(step));
+  check_keys(step, {"param", "centre"}, source, path + ".step", "step", "param or centre");
+  t.step = read_swept_param(step, options, source, path + ".step");
+  const json& centre = require(step, "centre", source, path + ".step");
+  if (!centre.is_number() || !std::isfinite(centre.get<double>()) || !(centre.get<double>() > 0))
+    fail(source, path + ".step.centre", "must be a finite number > 0, got " + describe(centre));
+  t.centre = centre.get<double>();
+  if (auto it = m.find("secondary"); it != m.end()) {
+    const std::string where = path + ".secondary";
+    if (!it->is_object()) fail(source, where, "must be an object {\"param\", \"values\"}, got " + describe(*it));
+    check_keys(*it, {"param", "values"}, source, where, "secondary", "param or values");
+    t.secondary = read_swept_param(*it, options, source, where);
+    if (t.secondary == t.step) fail(source, where + ".param", "'" + t.step + "' is already the step");
+    const json& values = require(*it, "values", source, where);
+    if (!values.is_array() || values.size() < 2)
+      fail(source, where + ".values", "must list 2 or more numbers (the first is the step grid's), got " +
+                                          describe(values));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const json& v = values[i];
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || !(v.get<double>() > 0))
+        fail(source, where + ".values[" + std::to_string(i) + "]", "must be a finite number > 0, got " + describe(v));
+      if (std::find(t.secondary_values.begin(), t.secondary_values.end(), v.get<double>()) != t.secondary_values.end())
+        fail(source, where + ".values[" + std::to_string(i) + "]", "repeats " + v.dump());
+      t.secondary_values.push_back(v.get<double>());
+    }
+  }
+  return t;
+}
+
+/// The options of method `t` at `step` (and `secondary`), without the seed.
+std::pair<json, json> tune_options(const json& base, const TuneMethod& t, double step,
+                                   std::optional<double> secondary) {
+  json own = t.options;
+  own[t.step] = step;
+  if (secondary) own[t.secondary] = *secondary;
+  return {merged_options(base, own), own};
+}
+
+/// The tuning part of parse_experiment: protocol, methods, and the rules that
+/// make the protocol fair (validation split, pinned threads, equal budgets).
+void parse_tune(const json& j, ExperimentFile& e, std::set<std::string>& folders) {
+  const std::string& source = e.source;
+  if (e.seeds.size() < 3)
+    fail(source, "seeds", "lists " + std::to_string(e.seeds.size()) +
+                              " seeds; the tuning protocol runs 3 or more at each chosen setting");
+  e.protocol = parse_protocol(j, source);
+  e.protocol.selection_seed = e.seeds.front();
+  if (auto it = j.find("selection_seed"); it != j.end()) {
+    if (!it->is_number_unsigned()) fail(source, "selection_seed", "must be a non-negative integer, got " + describe(*it));
+    e.protocol.selection_seed = it->get<std::uint64_t>();
+  }
+  if (!e.base.contains("threads"))
+    fail(source, "base.threads", "is missing: a tuning experiment pins the thread count so every method is timed alike");
+  const json& methods = require(j, "methods", source, "");
+  if (!methods.is_array() || methods.empty())
+    fail(source, "methods", "must be a non-empty list of methods, got " + describe(methods));
+  std::optional<std::size_t> values_of;  // secondary values of the first method that has them
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    const std::string path = "methods[" + std::to_string(i) + "]";
+    TuneMethod t = parse_tune_method(methods[i], source, path);
+    claim_label(folders, t.label, source, path);
+    if (!t.secondary.empty()) {
+      const int runs = static_cast<int>(t.secondary_values.size()) - 1;
+      if (e.protocol.second_stage_runs >= 0 && runs != e.protocol.second_stage_runs)
+        fail(source, path + ".secondary.values",
+             "has " + std::to_string(runs + 1) + " values, so " + std::to_string(runs) +
+                 " second-stage runs; every method gets the same number of runs, here " +
+                 std::to_string(e.protocol.second_stage_runs) + (values_of ? " (as methods[" + std::to_string(*values_of) + "])" : " (protocol.second_stage_runs)"));
+      if (e.protocol.second_stage_runs < 0) values_of = i;
+      e.protocol.second_stage_runs = runs;
+    }
+    std::vector<std::optional<double>> secondaries{std::nullopt};
+    if (!t.secondary.empty()) secondaries.assign(t.secondary_values.begin(), t.secondary_values.end());
+    for (const std::optional<double>& w : secondaries) {
+      const auto [merged, own] = tune_options(e.base, t, t.centre, w);
+      const RunOptions o = make_config(merged, own, source, path);
+      if (o.val_split <= 0)
+        fail(source, t.options.contains("val_split") ? path + ".options.val_split" : std::string("base.val_split"),
+             "must be > 0: the protocol chooses each setting on a validation split, never on the test set");
+      if (o.threads <= 0)
+        fail(source, "base.threads", "must be 1 or more: a tuning experiment pins the thread count");
+    }
+    e.methods.push_back(std::move(t));
+  }
+  if (e.protocol.second_stage_runs < 0) e.protocol.second_stage_runs = 0;
+  const std::size_t grid = 2 * static_cast<std::size_t>(e.protocol.half_width()) + 1;
+  const std::size_t planned =
+      e.methods.size() * (grid + 2 * e.protocol.max_extensions + e.protocol.second_stage_runs + e.seeds.size());
+  if (planned > kMaxPlannedRuns)
+    fail(source, "methods", "may bring the experiment to " + std::to_string(planned) + " runs; at most " +
+                                std::to_string(kMaxPlannedRuns));
+}
+
 }  // namespace
 
 ExperimentFile parse_experiment(const json& j, const std::string& source) {
-  static const std::set<std::string> allowed{"name", "description", "kind", "base", "seeds",
-                                             "target_accuracy", "runs", "sweeps"};
+  static const std::set<std::string> allowed{"name",  "description",     "kind",   "base",
+                                             "seeds", "target_accuracy", "runs",   "sweeps",
+                                             "methods", "protocol",      "selection_seed"};
   if (!j.is_object()) throw UsageError(source + ": expected a JSON object, got " + describe(j));
   for (const auto& [key, v] : j.items())
     if (!allowed.count(key))
       fail(source, key,
-           "is not an experiment key (expected name, description, kind, base, seeds, target_accuracy, runs or "
-           "sweeps)");
+           "is not an experiment key (expected name, description, kind, base, seeds, target_accuracy, runs, "
+           "sweeps, methods, protocol or selection_seed)");
   ExperimentFile e;
   e.source = source;
   e.json = j;
@@ -246,8 +418,12 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
     e.kind = ExperimentKind::Compare;
   else if (kind == "sweep")
     e.kind = ExperimentKind::Sweep;
+  else if (kind == "tune")
+    e.kind = ExperimentKind::Tune;
   else
-    fail(source, "kind", "must be \"compare\" or \"sweep\", got " + describe(kind));
+    fail(source, "kind", "must be \"compare\", \"sweep\" or \"tune\", got " + describe(kind));
+  for (const char* key : {"methods", "protocol", "selection_seed"})
+    if (e.kind != ExperimentKind::Tune && j.contains(key)) fail(source, key, "is only for \"kind\": \"tune\"");
 
   if (auto it = j.find("base"); it != j.end()) {
     check_run_options(*it, source, "base");
@@ -276,7 +452,11 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
 
   std::set<std::string> folders;
   std::size_t planned = 0;
-  if (e.kind == ExperimentKind::Compare) {
+  if (e.kind == ExperimentKind::Tune) {
+    for (const char* key : {"runs", "sweeps"})
+      if (j.contains(key)) fail(source, key, "is not for \"kind\": \"tune\"; a tuning experiment lists \"methods\"");
+    parse_tune(j, e, folders);
+  } else if (e.kind == ExperimentKind::Compare) {
     if (j.contains("sweeps")) fail(source, "sweeps", "is only for \"kind\": \"sweep\"");
     const json& runs = require(j, "runs", source, "");
     if (!runs.is_array() || runs.empty())
@@ -324,23 +504,55 @@ ExperimentFile load_experiment(const fs::path& path) {
   return parse_experiment(read_json_file(path), path.string());
 }
 
-std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& options) {
+void check_only_labels(const ExperimentFile& e, const PlanOptions& options) {
   std::set<std::string> labels;
   for (const LabelledRun& r : e.runs) labels.insert(r.label);
   for (const SweepSpec& s : e.sweeps) labels.insert(s.label);
+  for (const TuneMethod& m : e.methods) labels.insert(m.label);
   for (const std::string& l : options.only)
     if (!labels.count(l)) {
       std::string known;
       for (const std::string& k : labels) known += (known.empty() ? "'" : ", '") + k + "'";
       throw UsageError("--only: " + e.source + " has no run labelled '" + l + "'; its labels are " + known);
     }
+}
+
+namespace {
+
+/// A run's options resolved with its seed (and --data-dir): the one place plans become configs.
+RunOptions planned_config(const ExperimentFile& e, json merged, const json& own, std::uint64_t seed,
+                          const PlanOptions& options, const std::string& path) {
+  merged["seed"] = seed;
+  if (!options.data_dir.empty()) merged["data_dir"] = options.data_dir;
+  return make_config(merged, own, e.source, path);
+}
+
+}  // namespace
+
+PlannedRun plan_tune_run(const ExperimentFile& e, std::size_t method, double step, std::optional<double> secondary,
+                         std::uint64_t seed, const PlanOptions& options) {
+  const TuneMethod& t = e.methods.at(method);
+  auto [merged, own] = tune_options(e.base, t, step, secondary);
+  PlannedRun p;
+  p.label = t.label;
+  p.seed = seed;
+  p.param = t.step;
+  p.value = step;
+  p.options = own;
+  p.config = planned_config(e, merged, own, seed, options, "methods[" + std::to_string(method) + "]");
+  p.subdir = fs::path(folder_name(t.label)) / (t.step + "-" + format_number(step));
+  if (secondary) p.subdir /= t.secondary + "-" + format_number(*secondary);
+  p.subdir /= "seed-" + std::to_string(seed);
+  return p;
+}
+
+std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& options) {
+  check_only_labels(e, options);
   auto wanted = [&](const std::string& label) {
     return options.only.empty() || std::find(options.only.begin(), options.only.end(), label) != options.only.end();
   };
   auto finish = [&](json merged, const json& own, std::uint64_t seed, const std::string& path) {
-    merged["seed"] = seed;
-    if (!options.data_dir.empty()) merged["data_dir"] = options.data_dir;
-    return make_config(merged, own, e.source, path);
+    return planned_config(e, std::move(merged), own, seed, options, path);
   };
 
   std::vector<PlannedRun> plan;

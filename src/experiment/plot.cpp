@@ -306,6 +306,14 @@ std::string accuracy_yrange(const std::vector<Curve>& curves, int metric) {
   return "set yrange [" + num(lo) + ":1]\n";
 }
 
+/// True if some point of `c` has a finite mean of `metric` (a run with
+/// skip_train_eval records no training loss or accuracy: gnuplot refuses an
+/// all-empty column).
+bool has_values(const Curve& c, int metric) {
+  return std::any_of(c.points.begin(), c.points.end(),
+                     [metric](const CurvePoint& p) { return std::isfinite(p.value[metric][0]); });
+}
+
 }  // namespace
 
 std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, const std::vector<Curve>& curves) {
@@ -350,7 +358,7 @@ std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, c
       std::string plot = "plot ";
       bool any = false;
       for (std::size_t i = 0; i < curves.size(); ++i) {
-        if (curves[i].points.empty()) continue;
+        if (!has_values(curves[i], (m.column - 3) / 3)) continue;
         const std::string file = gq(data_files[i]);
         const std::string x = std::to_string(ax.column);
         if (any) plot += ", \\\n     ";
@@ -364,7 +372,9 @@ std::vector<PlotFiles> plot_curves(const Gnuplot& g, const fs::path& plot_dir, c
                 "' title " + gq(curves[i].title);
         any = true;
       }
-      if (!any) plot = "set label 1 'no completed runs yet' at graph 0.5, graph 0.5 center\nplot [0:1] [0:1] NaN notitle";
+      if (!any)
+        plot = std::string("unset logscale y\nset label 1 '") + (curves.empty() ? "no completed runs yet" : "not recorded") +
+               "' at graph 0.5, graph 0.5 center\nplot [0:1] [0:1] NaN notitle";
       std::string script = script_header(name + ".gp");
       script += "set xlabel " + gq(ax.xlabel) + "\nset ylabel " + gq(m.ylabel) + "\n";
       script += m.log_y ? "set logscale y\n" : "unset logscale y\n";

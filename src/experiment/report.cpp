@@ -284,6 +284,7 @@ void write_report(const fs::path& path, const ReportContent& c) {
      << "this report and its plots without retraining.\n\n";
   if (e.kind == ExperimentKind::Compare) compare_tables(md, c.compare, e.target_accuracy);
   md << c.sweeps_markdown;
+  md << c.tuning_markdown;
   for (const auto& [heading, images] : c.image_groups) {
     md << "## " << heading << "\n\n";
     for (const ReportContent::Image& im : images)

@@ -73,6 +73,7 @@ struct ReportContent {
   const ExperimentFile* experiment = nullptr;
   std::vector<LabelSummary> compare;        ///< kind compare
   std::string sweeps_markdown;              ///< kind sweep: sweep_markdown() (experiment/sweep.hpp)
+  std::string tuning_markdown;              ///< kind tune: tuning_markdown() (experiment/tuning.hpp)
   /// (caption, PNG path relative to the report, SVG path relative to the report)
   struct Image {
     std::string caption;
