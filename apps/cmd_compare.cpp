@@ -12,17 +12,20 @@
 #include "experiment/compare.hpp"
 
 namespace sibp::cli {
-namespace {
 
-struct CompareArgs {
-  std::string file;
-  std::string out;
-  std::string data_dir;
-  std::vector<std::string> only;
-};
+void add_experiment_command(CLI::App& app, const std::string& name, const std::string& help,
+                            const std::string& only_help, std::function<void(const ExperimentArgs&)> run) {
+  auto args = std::make_shared<ExperimentArgs>();
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_option("FILE", args->file, "Experiment file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Folder of fetched data sets for every run (default: $SIBP_DATA_DIR or ./data)");
+  cmd->add_option("--only", args->only, only_help);
+  cmd->callback([args, run] { run(*args); });
+}
 
-void run(const CompareArgs& args) {
-  const ExperimentFile experiment = load_experiment(args.file);
+ExperimentOptions experiment_options(const ExperimentArgs& args) {
   ExperimentOptions options;
   options.out_dir = args.out;
   options.plan.data_dir = args.data_dir;
@@ -40,7 +43,14 @@ void run(const CompareArgs& args) {
       std::fflush(stderr);
     };
   }
-  const ExperimentRunReport report = run_experiment(experiment, options);
+  return options;
+}
+
+namespace {
+
+void run(const ExperimentArgs& args) {
+  const ExperimentFile experiment = load_experiment(args.file);
+  const ExperimentRunReport report = run_experiment(experiment, experiment_options(args));
   if (!communicator().is_root()) return;  // rank 0 reports (README, "Across processes")
   std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
             << " diverged), " << report.skipped << " already complete\n";
@@ -55,19 +65,12 @@ void run(const CompareArgs& args) {
 }  // namespace
 
 void register_compare(CLI::App& app) {
-  auto args = std::make_shared<CompareArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "compare",
+  add_experiment_command(
+      app, "compare",
       "Run every run x seed of an experiment file (experiments/*.json) into DIR/<label>/seed-<s>/, skipping runs "
       "already complete (an interrupted comparison resumes), then write DIR/summary.csv, plots and DIR/report.md. "
-      "A file of kind \"sweep\" is run as `sibp sweep` would.");
-  cmd->add_option("FILE", args->file, "Experiment file (JSON)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();
-  cmd->add_option("--data-dir", args->data_dir,
-                  "Folder of fetched data sets for every run (default: $SIBP_DATA_DIR or ./data)");
-  cmd->add_option("--only", args->only, "Run only these labels (repeatable); the report still covers every run "
-                                        "found in --out");
-  cmd->callback([args] { run(*args); });
+      "A file of kind \"sweep\" is run as `sibp sweep` would.",
+      "Run only these labels (repeatable); the report still covers every run found in --out", run);
 }
 
 }  // namespace sibp::cli

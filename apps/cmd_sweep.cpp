@@ -12,24 +12,11 @@
 namespace sibp::cli {
 namespace {
 
-struct SweepArgs {
-  std::string file;
-  std::string out;
-  std::string data_dir;
-  std::vector<std::string> only;
-};
-
-void run(const SweepArgs& args) {
+void run(const ExperimentArgs& args) {
   const ExperimentFile experiment = load_experiment(args.file);
   if (experiment.kind == ExperimentKind::Compare)
     throw UsageError(args.file + ": is an experiment of kind \"compare\"; run it with `sibp compare`");
-  ExperimentOptions options;
-  options.out_dir = args.out;
-  options.plan.data_dir = args.data_dir;
-  options.plan.only = args.only;
-  options.progress = &std::cerr;
-  options.comm = &communicator();
-  const ExperimentRunReport report = run_experiment(experiment, options);
+  const ExperimentRunReport report = run_experiment(experiment, experiment_options(args));
   if (!communicator().is_root()) return;  // rank 0 reports (README, "Across processes")
   std::cout << report.planned << " runs: " << report.trained << " trained now (" << report.diverged
             << " stopped on a non-finite step), " << report.skipped << " already complete\n";
@@ -44,21 +31,15 @@ void run(const SweepArgs& args) {
 }  // namespace
 
 void register_sweep(CLI::App& app) {
-  auto args = std::make_shared<SweepArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "sweep",
+  add_experiment_command(
+      app, "sweep",
       "Run a step-size sweep (experiment file of kind \"sweep\") into DIR, resuming an interrupted one; write "
       "DIR/sweep.csv, the test-accuracy-against-step-size plot and DIR/report.md with each sweep's largest stable "
       "step. A run counts as diverged if it stops on a non-finite step, ends with a training loss not clearly below (95% of) its "
       "initial one, or ends with a non-finite metric. A file of kind \"tune\" runs the tuning protocol instead: each "
       "method's step grid (extended while the best step is at an end) and second stage on the validation split, then "
-      "every seed at the chosen setting; DIR/tuning.json and DIR/report.md.");
-  cmd->add_option("FILE", args->file, "Sweep file (JSON, \"kind\": \"sweep\" or \"tune\")")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Output folder (created if needed; reused to resume)")->required();
-  cmd->add_option("--data-dir", args->data_dir,
-                  "Folder of fetched data sets for every run (default: $SIBP_DATA_DIR or ./data)");
-  cmd->add_option("--only", args->only, "Run only these sweep (or method) labels (repeatable)");
-  cmd->callback([args] { run(*args); });
+      "every seed at the chosen setting; DIR/tuning.json and DIR/report.md.",
+      "Run only these sweep (or method) labels (repeatable)", run);
 }
 
 }  // namespace sibp::cli

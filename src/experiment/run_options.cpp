@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "train/registry.hpp"
@@ -75,6 +76,20 @@ Codec<V> text_codec(Parse parse, Print print) {
           },
           from_text, [print](const V& v) { return json(print(v)); }};
 }
+
+/// A codec for an enum written as one of the names of its table.
+template <typename E, std::size_t N>
+Codec<E> enum_codec(const EnumNames<E, N>& names) {
+  return text_codec<E>(
+      [&names](const std::string& s) {
+        if (const std::optional<E> v = find_enum(names, s)) return *v;
+        throw UsageError("expected one of " + enum_names_text(names) + ", got '" + s + "'");
+      },
+      [&names](const E& v) { return enum_name(names, v); });
+}
+
+constexpr EnumNames<DType, 2> kDTypes{{{DType::F32, "f32"}, {DType::F64, "f64"}}};
+constexpr EnumNames<UpdateKind, 2> kOuterKinds{{{UpdateKind::SGD, "sgd"}, {UpdateKind::Adam, "adam"}}};
 
 Codec<std::string> string_codec(std::function<void(const std::string&)> check = {}) {
   return text_codec<std::string>(
@@ -237,14 +252,7 @@ void add_model_rows(std::vector<RunOptionInfo>& t) {
                                           [](const Initializer& i) { return i.to_string(); })));
   t.push_back(row("init_from", M, "FILE", "Start from the weights in this .safetensors file", {},
                   &RunOptions::init_from, string_codec()));
-  t.push_back(row("dtype", M, "TYPE", "Precision: f32 or f64", {}, &RunOptions::dtype,
-                  text_codec<DType>(
-                      [](const std::string& s) {
-                        if (s == "f32") return DType::F32;
-                        if (s == "f64") return DType::F64;
-                        throw UsageError("expected f32 or f64, got '" + s + "'");
-                      },
-                      [](DType d) { return d == DType::F64 ? "f64" : "f32"; })));
+  t.push_back(row("dtype", M, "TYPE", "Precision: f32 or f64", {}, &RunOptions::dtype, enum_codec(kDTypes)));
   t.push_back(row("precision", M, "TYPE",
                   "Inputs of the forward/backward products: f32, or bf16 (float32 weights, accumulation and solvers; "
                   "needs --dtype f32 and a CPU with AVX512-BF16)",
@@ -398,14 +406,7 @@ void add_proxprop_rows(std::vector<RunOptionInfo>& t) {
                   text_codec<ProxPropCg>([](const std::string& s) { return parse_proxprop_cg(s); },
                                          [](ProxPropCg c) { return to_string(c); })));
   t.push_back(row("outer", P, "KIND", "Outer optimizer: sgd or adam (uses --lr, --momentum, --nesterov, --beta1...)",
-                  {}, &RunOptions::outer,
-                  text_codec<UpdateKind>(
-                      [](const std::string& s) {
-                        if (s == "sgd") return UpdateKind::SGD;
-                        if (s == "adam") return UpdateKind::Adam;
-                        throw UsageError("expected sgd or adam, got '" + s + "'");
-                      },
-                      [](UpdateKind k) { return k == UpdateKind::Adam ? "adam" : "sgd"; })));
+                  {}, &RunOptions::outer, enum_codec(kOuterKinds)));
 }
 
 /// A row for an option a unit declares itself, stored in RunOptions::unit_options.

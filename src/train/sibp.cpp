@@ -45,11 +45,14 @@ double SibpOptions::step_lambda(std::size_t l, std::size_t L, Index m) const {
   return lambda_per_sample ? per_unit * static_cast<double>(m) : per_unit;
 }
 
+int SibpOptions::iterations(LayerKind kind, SolverKind solver) const {
+  if (kind == LayerKind::Conv2d && conv_solver_iters > 0) return conv_solver_iters;
+  return solver_iters > 0 ? solver_iters : default_solver_iters(solver);
+}
+
 SolverOptions SibpOptions::solver_options(LayerKind kind, SolverKind solver) const {
   SolverOptions o;
-  o.iters = kind == LayerKind::Conv2d && conv_solver_iters > 0 ? conv_solver_iters
-            : solver_iters > 0                                 ? solver_iters
-                                                               : default_solver_iters(solver);
+  o.iters = iterations(kind, solver);
   o.mode = mode;
   o.quirks = quirks;
   o.cg_space = cg_space;

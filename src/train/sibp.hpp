@@ -55,6 +55,9 @@ struct SibpOptions {
   /// The λ a step on a batch of `m` samples uses for layer `l`: lambda_for(l, L),
   /// times m when lambda_per_sample.
   double step_lambda(std::size_t l, std::size_t L, Index m) const;
+  /// Iterations of `solver` on a layer of kind `kind`: conv_solver_iters on a
+  /// convolution when set, else solver_iters when set, else the solver's default.
+  int iterations(LayerKind kind, SolverKind solver) const;
   /// The per-solver options these imply for a layer of kind `kind` solved by `solver`.
   SolverOptions solver_options(LayerKind kind = LayerKind::Dense, SolverKind solver = SolverKind::GnCg) const;
 };

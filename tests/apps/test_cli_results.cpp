@@ -13,12 +13,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using nlohmann::json;
-using testing::q;
-using testing::run_sibp;
-using testing::slurp;
-using testing::TempDir;
+using namespace testing::names;
 
 TEST(CliResults, PackRegenerateAndCheck) {
   TempDir dir;

@@ -14,20 +14,14 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using testing::q;
-using testing::run_sibp;
-using testing::slurp;
+using namespace testing::names;
 
 class CliSchedule : public ::testing::Test {
  protected:
-  void SetUp() override {
-    testing::write_blobs(dir_ / "train.csv", 300, 1);
-    testing::write_blobs(dir_ / "test.csv", 60, 2);
-  }
+  void SetUp() override { data_ = write_blob_split(dir_, 300, 60); }
   /// The run's options as command-line pairs (read through the option table for the library run).
   std::vector<std::pair<std::string, std::string>> options(const std::string& schedule) const {
-    return {{"data", "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string()},
+    return {{"data", data_},
             {"layers", "4-16-3"}, {"epochs", "2"}, {"batch", "10"}, {"eval_every", "7"}, {"seed", "5"},
             {"threads", "1"}, {"algo", "momentum"}, {"lr", "0.05"}, {"schedule", schedule}, {"warmup", "5"},
             {"sampling", "independent"}};
@@ -42,6 +36,7 @@ class CliSchedule : public ::testing::Test {
     return s + " --out " + q(dir_ / out);
   }
   testing::TempDir dir_;
+  std::string data_;
 };
 
 TEST_F(CliSchedule, StoppedMidEpochResumesBitIdentical) {

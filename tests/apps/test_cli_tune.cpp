@@ -12,20 +12,16 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using nlohmann::json;
-using testing::q;
-using testing::run_sibp;
+using namespace testing::names;
 
 class CliTune : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::write_blobs(dir_ / "train.csv", 120, 1);
-    testing::write_blobs(dir_ / "test.csv", 60, 2);
+    const std::string data = write_blob_split(dir_, 120, 60);
     file_ = {{"name", "cli-tune"},
              {"kind", "tune"},
              {"base",
-              {{"data", "csv:" + (dir_ / "train.csv").string() + "," + (dir_ / "test.csv").string()},
+              {{"data", data},
                {"layers", "4-8-3"},
                {"epochs", 2},
                {"batch", 10},

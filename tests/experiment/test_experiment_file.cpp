@@ -12,8 +12,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using nlohmann::json;
+using namespace testing::names;
 
 json compare_file() {
   return json::parse(R"({

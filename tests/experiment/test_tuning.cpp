@@ -17,8 +17,7 @@
 
 namespace sibp {
 namespace {
-namespace fs = std::filesystem;
-using nlohmann::json;
+using namespace testing::names;
 
 json tune_file() {
   return json::parse(R"({
