@@ -391,7 +391,10 @@ void parse_tune(const json& j, ExperimentFile& e, std::set<std::string>& folders
 
 }  // namespace
 
-ExperimentFile parse_experiment(const json& j, const std::string& source) {
+namespace {
+
+/// The top-level keys of an experiment file, name, description and kind.
+void parse_header(const json& j, const std::string& source, ExperimentFile& e) {
   static const std::set<std::string> allowed{"name",  "description",     "kind",   "base",
                                              "seeds", "target_accuracy", "runs",   "sweeps",
                                              "methods", "protocol",      "selection_seed"};
@@ -401,10 +404,6 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
       fail(source, key,
            "is not an experiment key (expected name, description, kind, base, seeds, target_accuracy, runs, "
            "sweeps, methods, protocol or selection_seed)");
-  ExperimentFile e;
-  e.source = source;
-  e.json = j;
-
   const json& name = require(j, "name", source, "");
   if (!name.is_string() || name.get<std::string>().empty())
     fail(source, "name", "must be a non-empty string, got " + describe(name));
@@ -424,12 +423,14 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
     fail(source, "kind", "must be \"compare\", \"sweep\" or \"tune\", got " + describe(kind));
   for (const char* key : {"methods", "protocol", "selection_seed"})
     if (e.kind != ExperimentKind::Tune && j.contains(key)) fail(source, key, "is only for \"kind\": \"tune\"");
+}
 
+/// "base", "seeds" and "target_accuracy": what every run of the file shares.
+void parse_shared(const json& j, const std::string& source, ExperimentFile& e) {
   if (auto it = j.find("base"); it != j.end()) {
     check_run_options(*it, source, "base");
     e.base = *it;
   }
-
   const json& seeds = require(j, "seeds", source, "");
   if (!seeds.is_array() || seeds.empty())
     fail(source, "seeds", "must be a non-empty list of non-negative integers, got " + describe(seeds));
@@ -449,53 +450,72 @@ ExperimentFile parse_experiment(const json& j, const std::string& source) {
       fail(source, "target_accuracy", "must be a number in (0, 1], got " + describe(*it));
     e.target_accuracy = it->get<double>();
   }
+}
 
-  std::set<std::string> folders;
+/// A compare file's "runs": each a label and its own options.
+void parse_compare_runs(const json& j, const std::string& source, ExperimentFile& e, std::set<std::string>& folders) {
+  if (j.contains("sweeps")) fail(source, "sweeps", "is only for \"kind\": \"sweep\"");
+  const json& runs = require(j, "runs", source, "");
+  if (!runs.is_array() || runs.empty()) fail(source, "runs", "must be a non-empty list of runs, got " + describe(runs));
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const std::string path = "runs[" + std::to_string(i) + "]";
+    const json& r = runs[i];
+    if (!r.is_object()) fail(source, path, "must be an object, got " + describe(r));
+    LabelledRun run;
+    run.label = require_label(r, source, path);
+    claim_label(folders, run.label, source, path);
+    run.options = r;
+    run.options.erase("label");
+    check_run_options(run.options, source, path);
+    make_config(merged_options(e.base, run.options), run.options, source, path);
+    e.runs.push_back(std::move(run));
+  }
+}
+
+/// A sweep file's "sweeps": each a parameter and its values, every value checked
+/// as a run's options and the whole file held to kMaxPlannedRuns.
+void parse_sweeps(const json& j, const std::string& source, ExperimentFile& e, std::set<std::string>& folders) {
+  if (j.contains("runs")) fail(source, "runs", "is only for \"kind\": \"compare\"; a sweep lists \"sweeps\"");
+  const json& sweeps = require(j, "sweeps", source, "");
+  if (!sweeps.is_array() || sweeps.empty())
+    fail(source, "sweeps", "must be a non-empty list of sweeps, got " + describe(sweeps));
   std::size_t planned = 0;
+  for (std::size_t i = 0; i < sweeps.size(); ++i) {
+    const std::string path = "sweeps[" + std::to_string(i) + "]";
+    SweepSpec spec = parse_sweep(sweeps[i], source, path);
+    claim_label(folders, spec.label, source, path);
+    planned += spec.values.size() * e.seeds.size();
+    if (planned > kMaxPlannedRuns)
+      fail(source, path, "brings the experiment to " + std::to_string(planned) + " runs (values × seeds); at most " +
+                             std::to_string(kMaxPlannedRuns));
+    for (double v : spec.values) {
+      json merged = merged_options(e.base, spec.base);
+      merged[spec.param] = v;
+      json own = spec.base;
+      own[spec.param] = v;
+      make_config(merged, own, source, path + " (" + spec.param + " " + format_number(v) + ")");
+    }
+    e.sweeps.push_back(std::move(spec));
+  }
+}
+
+}  // namespace
+
+ExperimentFile parse_experiment(const json& j, const std::string& source) {
+  ExperimentFile e;
+  e.source = source;
+  e.json = j;
+  parse_header(j, source, e);
+  parse_shared(j, source, e);
+  std::set<std::string> folders;
   if (e.kind == ExperimentKind::Tune) {
     for (const char* key : {"runs", "sweeps"})
       if (j.contains(key)) fail(source, key, "is not for \"kind\": \"tune\"; a tuning experiment lists \"methods\"");
     parse_tune(j, e, folders);
   } else if (e.kind == ExperimentKind::Compare) {
-    if (j.contains("sweeps")) fail(source, "sweeps", "is only for \"kind\": \"sweep\"");
-    const json& runs = require(j, "runs", source, "");
-    if (!runs.is_array() || runs.empty())
-      fail(source, "runs", "must be a non-empty list of runs, got " + describe(runs));
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      const std::string path = "runs[" + std::to_string(i) + "]";
-      const json& r = runs[i];
-      if (!r.is_object()) fail(source, path, "must be an object, got " + describe(r));
-      LabelledRun run;
-      run.label = require_label(r, source, path);
-      claim_label(folders, run.label, source, path);
-      run.options = r;
-      run.options.erase("label");
-      check_run_options(run.options, source, path);
-      make_config(merged_options(e.base, run.options), run.options, source, path);
-      e.runs.push_back(std::move(run));
-    }
+    parse_compare_runs(j, source, e, folders);
   } else {
-    if (j.contains("runs")) fail(source, "runs", "is only for \"kind\": \"compare\"; a sweep lists \"sweeps\"");
-    const json& sweeps = require(j, "sweeps", source, "");
-    if (!sweeps.is_array() || sweeps.empty())
-      fail(source, "sweeps", "must be a non-empty list of sweeps, got " + describe(sweeps));
-    for (std::size_t i = 0; i < sweeps.size(); ++i) {
-      const std::string path = "sweeps[" + std::to_string(i) + "]";
-      SweepSpec spec = parse_sweep(sweeps[i], source, path);
-      claim_label(folders, spec.label, source, path);
-      planned += spec.values.size() * e.seeds.size();
-      if (planned > kMaxPlannedRuns)
-        fail(source, path, "brings the experiment to " + std::to_string(planned) + " runs (values × seeds); at most " +
-                               std::to_string(kMaxPlannedRuns));
-      for (double v : spec.values) {
-        json merged = merged_options(e.base, spec.base);
-        merged[spec.param] = v;
-        json own = spec.base;
-        own[spec.param] = v;
-        make_config(merged, own, source, path + " (" + spec.param + " " + format_number(v) + ")");
-      }
-      e.sweeps.push_back(std::move(spec));
-    }
+    parse_sweeps(j, source, e, folders);
   }
   return e;
 }
