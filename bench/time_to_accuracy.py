@@ -346,7 +346,7 @@ def main() -> int:
         summary[t] = rows
     if not a.report_only:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    if a.doc and splice_tables(Path(a.doc), tables, a.check):
+    if a.doc and splice_tables(Path(a.doc), tables, a.check) and a.check:
         return 1
     return 0
 

@@ -135,7 +135,10 @@ ExperimentRunReport run_experiment(const ExperimentFile& e, const ExperimentOpti
 
   ExperimentRunReport report;
   report.planned = static_cast<int>(plan.size());
-  if (e.kind == ExperimentKind::Tune) run_tuning(e, options, report);  // its runs depend on earlier results
+  if (e.kind == ExperimentKind::Tune)  // its runs depend on earlier results
+    report.planned = run_tuning(e, options.plan, options.out_dir, [&](const PlannedRun& p, const std::string& tag) {
+      train_or_skip(p, tag, options, comm, report);
+    });
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const PlannedRun& p = plan[i];
     const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(plan.size()) + "] " + p.label +

@@ -62,6 +62,16 @@ void check_same_options(const json& stored, const json& wanted, const fs::path& 
                        (it == stored.end() ? std::string("(unset)") : it->dump()) + ", but " + value.dump() +
                        " was asked for; continue it without changing options, or use --overwrite");
   }
+  // An option written only when it differs from its default (--schedule,
+  // --warmup, --sampling) is absent from `wanted` when the default is asked for.
+  for (const auto& [key, value] : stored.items()) {
+    if (wanted.contains(key) || option_ignored_by_digest(key)) continue;
+    const RunOptionInfo* info = find_run_option(key);
+    if (!info) continue;  // not an option (e.g. the software that wrote the run)
+    throw UsageError(dir.string() + " holds a run with " + key + " = " + value.dump() + ", but " +
+                     (info->unwritten_default.is_null() ? std::string("its default") : info->unwritten_default.dump()) +
+                     " was asked for; continue it without changing options, or use --overwrite");
+  }
 }
 
 // ---------------------------------------------------------------- checkpoints

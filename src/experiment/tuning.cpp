@@ -204,20 +204,19 @@ std::vector<MethodTuning> run_protocol(const ExperimentFile& e, const std::vecto
   return out;
 }
 
-void run_tuning(const ExperimentFile& e, const ExperimentOptions& options, ExperimentRunReport& report) {
-  Communicator& comm = options.comm ? *options.comm : single_process();
+int run_tuning(const ExperimentFile& e, const PlanOptions& plan, const fs::path& out_dir, const TuneTrainer& train) {
   int count = 0;
-  run_protocol(e, options.plan.only, [&](TuneTrial& t) {
-    const PlannedRun p = plan_of(e, t, options.plan);
+  run_protocol(e, plan.only, [&](TuneTrial& t) {
+    const PlannedRun p = plan_of(e, t, plan);
     std::string tag = "[tune " + std::to_string(++count) + "] " + p.label + " " + p.param + "=" + format_number(t.step);
     if (t.secondary) tag += " " + e.methods[t.method].secondary + "=" + format_number(*t.secondary);
     tag += " seed " + std::to_string(t.seed) + " (" + t.stage + ")";
-    train_or_skip(p, tag, options, comm, report);
-    const RunResult r = read_results(options.out_dir, {p}).front();
+    train(p, tag);
+    const RunResult r = read_results(out_dir, {p}).front();
     fill_outcome(t, r, e.target_accuracy);
     return r.complete;  // a run stopped before its end decides nothing
   });
-  report.planned = count;
+  return count;
 }
 
 TuningOutputs write_tuning_outputs(const fs::path& dir, const ExperimentFile& e) {

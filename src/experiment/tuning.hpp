@@ -30,7 +30,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiment/compare.hpp"
 #include "experiment/experiment_file.hpp"
 #include "experiment/report.hpp"
 
@@ -89,9 +88,15 @@ using TuneEvaluator = std::function<bool(TuneTrial& trial)>;
 std::vector<MethodTuning> run_protocol(const ExperimentFile& e, const std::vector<std::string>& only,
                                        const TuneEvaluator& evaluate);
 
-/// Trains the protocol's runs into options.out_dir, one at a time, skipping the
-/// runs already complete (train_or_skip), counting them in `report`.
-void run_tuning(const ExperimentFile& e, const ExperimentOptions& options, ExperimentRunReport& report);
+/// Trains one planned run of the protocol into its folder (or finds it complete);
+/// `tag` names it in progress lines.
+using TuneTrainer = std::function<void(const PlannedRun& run, const std::string& tag)>;
+
+/// Runs the protocol's runs one at a time with `train` (which skips the runs
+/// already complete: compare.cpp's train_or_skip), reading each one's result
+/// from `out_dir` before choosing the next. Returns how many runs it planned.
+int run_tuning(const ExperimentFile& e, const PlanOptions& plan, const std::filesystem::path& out_dir,
+               const TuneTrainer& train);
 
 /// tuning.json: the protocol, each method's budget and choice, the final seeds'
 /// statistics, and every run (stage, parameters, seed, status, validation and test metrics).
