@@ -331,7 +331,7 @@ void add_sibp_rows(std::vector<RunOptionInfo>& t) {
                              [](const SolverSpec& s) { return s.to_string(); })));
   t.push_back(row("solver_iters", S, "N",
                   "Iterations of iterative prox solvers; 0: each solver's default, 5 for reference (the authors'), "
-                  "3 for gn-cg (docs/sibp-per-second.md)",
+                  "for gn-cg 3 on dense layers and 5 on convolutions (docs/sibp-per-second.md)",
                   {}, &RunOptions::solver_iters, integer_codec<int>(0, 10000)));
   t.push_back(row("update", S, "MODE", "sequential (W then b, the authors') or joint ([W b])", {},
                   &RunOptions::update,

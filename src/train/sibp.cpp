@@ -47,7 +47,7 @@ double SibpOptions::step_lambda(std::size_t l, std::size_t L, Index m) const {
 
 int SibpOptions::iterations(LayerKind kind, SolverKind solver) const {
   if (kind == LayerKind::Conv2d && conv_solver_iters > 0) return conv_solver_iters;
-  return solver_iters > 0 ? solver_iters : default_solver_iters(solver);
+  return solver_iters > 0 ? solver_iters : default_solver_iters(solver, kind);
 }
 
 SolverOptions SibpOptions::solver_options(LayerKind kind, SolverKind solver) const {

@@ -18,7 +18,8 @@ struct SibpOptions {
   std::vector<double> lambda{1.0};    ///< λ_l > 0: one value for every layer, or one per layer (1..L)
   SolverSpec solver;                  ///< solver of the output layer and of the hidden layers
   /// Iterations of iterative solvers (at most, with solver_tol); 0: each
-  /// solver's default (default_solver_iters: 5 for reference, 3 for gn-cg).
+  /// solver's default (default_solver_iters: 5 for reference, 3 for gn-cg on
+  /// dense layers and 5 on convolutions).
   int solver_iters = 0;
   /// gn-cg: tolerance θ ∈ [0, 1) of the inexact solve (ALGORITHMS.md §3.5), tested as
   /// solver_stop says; 0: always solver_iters steps.
