@@ -175,6 +175,7 @@ ExperimentOutputs write_experiment_outputs(const fs::path& dir, const Experiment
     out.table = dir / "tuning.json";
     const TuningOutputs tuning = write_tuning_outputs(dir, e);
     content.tuning_markdown = tuning.markdown;
+    content.compare = summarize_compare(tuning.finals, e.target_accuracy);
     if (plots && !tuning.finals.empty())
       add_images("Plots: final runs", plot_curves(gnuplot, dir / "plots", make_curves(tuning.finals)));
   } else if (e.kind == ExperimentKind::Compare) {

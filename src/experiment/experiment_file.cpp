@@ -269,8 +269,17 @@ TuneProtocol parse_protocol(const json& j, const std::string& source) {
   if (it == j.end()) return p;
   const json& o = *it;
   if (!o.is_object()) fail(source, "protocol", "must be an object, got " + describe(o));
-  check_keys(o, {"points_per_decade", "decades", "max_extensions", "second_stage_runs"}, source, "protocol",
-             "protocol", "points_per_decade, decades, max_extensions or second_stage_runs");
+  check_keys(o, {"points_per_decade", "decades", "max_extensions", "second_stage_runs", "selection"}, source,
+             "protocol", "protocol", "points_per_decade, decades, max_extensions, second_stage_runs or selection");
+  if (auto s = o.find("selection"); s != o.end()) {
+    if (!s->is_object()) fail(source, "protocol.selection", "must be an object of run options, got " + describe(*s));
+    for (const char* fixed : {"seed", "threads", "algo", "val_split", "data"})
+      if (s->contains(fixed))
+        fail(source, std::string("protocol.selection.") + fixed,
+             "cannot differ between the selection runs and the finals (seeds, threads, data and the validation "
+             "split are the protocol's; selection may shorten the runs, e.g. {\"epochs\": 1})");
+    p.selection = *s;
+  }
   p.points_per_decade =
       read_int_in(o, "points_per_decade", p.points_per_decade, 3, 30, source, "protocol", " (the protocol asks for 3 or more)");
   if (auto d = o.find("decades"); d != o.end()) {
@@ -372,6 +381,8 @@ void parse_tune(const json& j, ExperimentFile& e, std::set<std::string>& folders
     for (const std::optional<double>& w : secondaries) {
       const auto [merged, own] = tune_options(e.base, t, t.centre, w);
       const RunOptions o = make_config(merged, own, source, path);
+      if (!e.protocol.selection.empty())
+        make_config(merged_options(merged, e.protocol.selection), own, source, "protocol.selection (with " + path + ")");
       if (o.val_split <= 0)
         fail(source, t.options.contains("val_split") ? path + ".options.val_split" : std::string("base.val_split"),
              "must be > 0: the protocol chooses each setting on a validation split, never on the test set");
@@ -550,9 +561,11 @@ RunOptions planned_config(const ExperimentFile& e, json merged, const json& own,
 }  // namespace
 
 PlannedRun plan_tune_run(const ExperimentFile& e, std::size_t method, double step, std::optional<double> secondary,
-                         std::uint64_t seed, const PlanOptions& options) {
+                         std::uint64_t seed, const PlanOptions& options, bool selection) {
   const TuneMethod& t = e.methods.at(method);
   auto [merged, own] = tune_options(e.base, t, step, secondary);
+  const bool own_selection_run = selection && !e.protocol.selection.empty();
+  if (own_selection_run) merged = merged_options(merged, e.protocol.selection);
   PlannedRun p;
   p.label = t.label;
   p.seed = seed;
@@ -560,7 +573,7 @@ PlannedRun plan_tune_run(const ExperimentFile& e, std::size_t method, double ste
   p.value = step;
   p.options = own;
   p.config = planned_config(e, merged, own, seed, options, "methods[" + std::to_string(method) + "]");
-  p.subdir = fs::path(folder_name(t.label)) / (t.step + "-" + format_number(step));
+  p.subdir = fs::path(own_selection_run ? "selection" : "") / folder_name(t.label) / (t.step + "-" + format_number(step));
   if (secondary) p.subdir /= t.secondary + "-" + format_number(*secondary);
   p.subdir /= "seed-" + std::to_string(seed);
   return p;

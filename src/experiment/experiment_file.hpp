@@ -83,6 +83,11 @@ struct TuneProtocol {
   int max_extensions = 4;      ///< grid points added per side at most
   int second_stage_runs = 0;   ///< runs after the grid: secondary values - 1, or step refinements
   std::uint64_t selection_seed = 1;
+  /// Run options of the selection runs only (grid, extensions, second stage),
+  /// e.g. {"epochs": 1}: shorter runs to choose, full runs to report. Empty:
+  /// the selection runs are the finals' runs, and the selection seed's final
+  /// run is its selection run.
+  nlohmann::json selection = nlohmann::json::object();
   /// The first grid holds positions -h..h, h = round(points_per_decade · decades / 2).
   int half_width() const { return static_cast<int>(std::lround(points_per_decade * decades / 2)); }
 };
@@ -144,9 +149,11 @@ std::vector<PlannedRun> plan_runs(const ExperimentFile& e, const PlanOptions& op
 /// The run of tuning method `methods[method]` at `step` (and `secondary`, when
 /// the method has one) with `seed`, resolved like plan_runs' runs. Its folder is
 /// `<label>/<step>-<v>[/<secondary>-<w>]/seed-<s>`, so a final seed equal to the
-/// selection seed reuses the tuning run.
+/// selection seed reuses the tuning run. With protocol.selection set, a
+/// selection run (`selection` true) has those options on top and its folder
+/// under `selection/`.
 PlannedRun plan_tune_run(const ExperimentFile& e, std::size_t method, double step, std::optional<double> secondary,
-                         std::uint64_t seed, const PlanOptions& options = {});
+                         std::uint64_t seed, const PlanOptions& options = {}, bool selection = false);
 
 /// Throws UsageError for a label of `options.only` that is not a run, sweep or
 /// method label of `e`, listing the labels it has.

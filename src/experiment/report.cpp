@@ -285,6 +285,9 @@ void write_report(const fs::path& path, const ReportContent& c) {
   if (e.kind == ExperimentKind::Compare) compare_tables(md, c.compare, e.target_accuracy);
   md << c.sweeps_markdown;
   md << c.tuning_markdown;
+  // A tuning's final runs (every seed at each chosen setting) in the comparison's tables:
+  // their training loss, accuracies and times, as a comparison reports them.
+  if (e.kind == ExperimentKind::Tune && !c.compare.empty()) compare_tables(md, c.compare, e.target_accuracy);
   for (const auto& [heading, images] : c.image_groups) {
     md << "## " << heading << "\n\n";
     for (const ReportContent::Image& im : images)

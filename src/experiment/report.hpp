@@ -71,7 +71,7 @@ void write_summary_csv(const std::filesystem::path& path, const std::vector<Labe
 /// What report.md shows: tables, and images given relative to the report's folder.
 struct ReportContent {
   const ExperimentFile* experiment = nullptr;
-  std::vector<LabelSummary> compare;        ///< kind compare
+  std::vector<LabelSummary> compare;        ///< kind compare; kind tune: its final runs
   std::string sweeps_markdown;              ///< kind sweep: sweep_markdown() (experiment/sweep.hpp)
   std::string tuning_markdown;              ///< kind tune: tuning_markdown() (experiment/tuning.hpp)
   /// (caption, PNG path relative to the report, SVG path relative to the report)

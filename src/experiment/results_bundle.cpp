@@ -8,6 +8,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_read.hpp"
+#include "experiment/tuning.hpp"
 #include "io/metrics_file.hpp"
 
 namespace sibp {
@@ -133,7 +134,10 @@ ResultsBundle pack_results(const fs::path& dir, const std::string& source) {
   ResultsBundle b;
   b.source = source.empty() ? default_experiment_source(dir) : source;
   b.experiment = read_json_file(experiment_file);
-  const std::vector<PlannedRun> plan = plan_runs(load_experiment(experiment_file));
+  const ExperimentFile e = load_experiment(experiment_file);
+  // A tuning's runs depend on the results before them: the ones its replay reaches.
+  const std::vector<PlannedRun> plan =
+      e.kind == ExperimentKind::Tune ? finished_tuning_runs(dir, e) : plan_runs(e);
   b.planned = static_cast<int>(plan.size());
   for (const PlannedRun& p : plan) {
     const fs::path run = dir / p.subdir;
@@ -196,7 +200,9 @@ ResultsBundle read_bundle(const fs::path& path) {
   ResultsBundle b;
   b.source = field(j, "source", &json::is_string, where, "a string").get<std::string>();
   b.experiment = field(j, "experiment", &json::is_object, where, "an object");
-  const std::set<std::string> planned = planned_dirs(bundle_experiment(b, where));
+  const ExperimentFile e = bundle_experiment(b, where);
+  const bool tuning = e.kind == ExperimentKind::Tune;
+  const std::set<std::string> planned = tuning ? std::set<std::string>{} : planned_dirs(e);
   b.planned = static_cast<int>(planned.size());
   std::set<std::string> seen;
   const json& runs = field(j, "runs", &json::is_array, where, "an array");
@@ -206,7 +212,7 @@ ResultsBundle read_bundle(const fs::path& path) {
     if (!run.is_object()) throw DataError(at + ": expected an object, found " + json_excerpt(run));
     BundledRun r;
     r.dir = field(run, "dir", &json::is_string, at, "a string").get<std::string>();
-    if (!planned.count(r.dir))
+    if (tuning ? !is_tuning_run_folder(e, r.dir) : !planned.count(r.dir))
       throw DataError(at + ": field \"dir\": \"" + r.dir + "\" is not a run folder the bundle's experiment plans");
     if (!seen.insert(r.dir).second) throw DataError(at + ": field \"dir\": \"" + r.dir + "\" appears twice");
     r.config = field(run, "config", &json::is_object, at, "an object");
@@ -216,6 +222,7 @@ ResultsBundle read_bundle(const fs::path& path) {
     parse_metrics_csv(r.metrics_csv, at + ".metrics_csv");
     b.runs.push_back(std::move(r));
   }
+  if (tuning) b.planned = static_cast<int>(b.runs.size());  // the runs its replay reached when packed
   return b;
 }
 

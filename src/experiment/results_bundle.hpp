@@ -14,7 +14,8 @@
 ///
 /// as one JSON document, gzip-compressed (BUNDLE.json.gz; a plain .json reads
 /// too). Only finished runs (with result.json) are packed; a planned run that
-/// is absent is reported as not run, as in its results folder.
+/// is absent is reported as not run, as in its results folder. A tuning
+/// ("kind": "tune") packs the runs a replay of its protocol reaches.
 ///
 /// unpack_bundle writes these files back into a folder laid out as the
 /// output of `sibp compare` / `sibp sweep`, so the report code
@@ -45,7 +46,7 @@ struct ResultsBundle {
   std::string source;             ///< the experiment file the report names (ExperimentFile::source)
   nlohmann::json experiment;      ///< experiment.json
   std::vector<BundledRun> runs;   ///< in plan order
-  int planned = 0;                ///< runs the experiment plans (finished or not)
+  int planned = 0;                ///< runs the experiment plans (finished or not); a tuning: the runs packed
 };
 
 /// The experiment file to name in reports of `dir`'s bundle:

@@ -89,6 +89,8 @@ Codec<E> enum_codec(const EnumNames<E, N>& names) {
 }
 
 constexpr EnumNames<DType, 2> kDTypes{{{DType::F32, "f32"}, {DType::F64, "f64"}}};
+constexpr EnumNames<TrainEval, 3> kTrainEvals{
+    {{TrainEval::Every, "every"}, {TrainEval::EpochEnds, "epochs"}, {TrainEval::None, "none"}}};
 constexpr EnumNames<UpdateKind, 2> kOuterKinds{{{UpdateKind::SGD, "sgd"}, {UpdateKind::Adam, "adam"}}};
 
 Codec<std::string> string_codec(std::function<void(const std::string&)> check = {}) {
@@ -544,6 +546,15 @@ void add_loop_rows(std::vector<RunOptionInfo>& t) {
                   "Do not evaluate the training set at evaluation points (its loss and accuracy columns stay "
                   "empty): cheaper frequent evaluation of test or validation accuracy",
                   {}, &RunOptions::skip_train_eval, flag_codec()));
+  // Added after runs were recorded: written only when set, so their configs still resume.
+  t.push_back(written_when_set(
+      row("train_eval", L, "WHERE",
+          "Where the training set's loss and accuracy are evaluated: every (each evaluation point), epochs (the "
+          "start and epoch ends only; the --eval-every points between record validation and test alone, so "
+          "frequent test points stay cheap while the per-epoch training loss is kept) or none (as "
+          "--skip-train-eval)",
+          {}, &RunOptions::train_eval, enum_codec(kTrainEvals)),
+      "every"));
   t.push_back(row("stop_at_accuracy", L, "FRACTION",
                   "End the run at the first evaluation point where the validation and test accuracy (those "
                   "evaluated) are both at least this, e.g. 0.97; 0: run every epoch. For time-to-accuracy runs",
@@ -740,7 +751,11 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   fit_.sampling = o.sampling;
   fit_.schedule = o.schedule;
   fit_.gradient_norm = o.grad_norm || o.diagnostics;
-  fit_.skip_train_eval = o.skip_train_eval;
+  if (o.skip_train_eval && o.train_eval == TrainEval::EpochEnds)
+    throw OptionError("train_eval", "'epochs' evaluates the training set at epoch ends, which --skip-train-eval "
+                                    "skips: give one of them");
+  fit_.skip_train_eval = o.skip_train_eval || o.train_eval == TrainEval::None;
+  fit_.train_eval_at_epoch_ends_only = o.train_eval == TrainEval::EpochEnds;
   fit_.validate();
   if (!(o.stop_at_accuracy >= 0 && o.stop_at_accuracy <= 1))
     throw OptionError("stop_at_accuracy", "expected a fraction from 0 (never stop early) to 1, got " +

@@ -59,6 +59,13 @@ Precision parse_precision(std::string_view name);
 
 /// Every option of `sibp train`, typed, with the library defaults.
 /// An unset std::optional means "the default for the chosen algorithm".
+/// Where the training set is evaluated (--train-eval).
+enum class TrainEval {
+  Every,      ///< at every evaluation point
+  EpochEnds,  ///< at the start and at epoch ends only; eval_every points record held-out metrics alone
+  None,       ///< never (as --skip-train-eval)
+};
+
 struct RunOptions {
   // Data
   std::string data = "mnist";   ///< a --data spec (validated when set)
@@ -116,6 +123,7 @@ struct RunOptions {
   bool diagnostics = false;  ///< per-layer diagnostics and ‖∇L‖ at each evaluation
   bool grad_norm = false;    ///< ‖∇L‖ at each evaluation (implied by diagnostics)
   bool skip_train_eval = false;  ///< no training-set loss/accuracy at evaluation points
+  TrainEval train_eval = TrainEval::Every;  ///< where the training set is evaluated (skip_train_eval: nowhere)
   /// > 0: end the run (completed) at the first evaluation point where every
   /// held-out accuracy it has (validation, test) is at least this; 0: never.
   double stop_at_accuracy = 0;

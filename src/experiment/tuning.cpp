@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/atomic_file.hpp"
@@ -190,7 +191,7 @@ void fill_outcome(TuneTrial& t, const RunResult& r, std::optional<double> target
 }
 
 PlannedRun plan_of(const ExperimentFile& e, const TuneTrial& t, const PlanOptions& options = {}) {
-  return plan_tune_run(e, t.method, t.step, t.secondary, t.seed, options);
+  return plan_tune_run(e, t.method, t.step, t.secondary, t.seed, options, t.stage != "final");
 }
 
 }  // namespace
@@ -231,6 +232,65 @@ TuningOutputs write_tuning_outputs(const fs::path& dir, const ExperimentFile& e)
   write_file_atomic(dir / "tuning.json", tuning_json(e, methods).dump(1) + "\n");
   out.markdown = tuning_markdown(e, methods);
   return out;
+}
+
+std::vector<PlannedRun> finished_tuning_runs(const fs::path& dir, const ExperimentFile& e) {
+  std::vector<PlannedRun> finished;
+  run_protocol(e, {}, [&](TuneTrial& t) {
+    const PlannedRun p = plan_of(e, t);
+    const RunResult r = read_results(dir, {p}).front();
+    if (!r.complete) return false;
+    fill_outcome(t, r, e.target_accuracy);
+    // The selection seed's final run can be its selection run: one folder, packed once.
+    const bool seen = std::any_of(finished.begin(), finished.end(),
+                                  [&](const PlannedRun& f) { return f.subdir == p.subdir; });
+    if (!seen) finished.push_back(p);
+    return true;
+  });
+  return finished;
+}
+
+namespace {
+
+/// The number after `prefix` + "-" in `part`, if `part` is exactly that.
+std::optional<double> named_value(const std::string& part, const std::string& prefix) {
+  if (part.size() <= prefix.size() + 1 || part.compare(0, prefix.size() + 1, prefix + "-") != 0) return std::nullopt;
+  const std::string text = part.substr(prefix.size() + 1);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string> path_parts(const std::string& subdir) {
+  std::vector<std::string> parts;
+  std::stringstream in(subdir);
+  for (std::string part; std::getline(in, part, '/');) parts.push_back(part);
+  return parts;
+}
+
+}  // namespace
+
+bool is_tuning_run_folder(const ExperimentFile& e, const std::string& subdir) {
+  std::vector<std::string> parts = path_parts(subdir);
+  const bool selection = !e.protocol.selection.empty() && !parts.empty() && parts[0] == "selection";
+  if (selection) parts.erase(parts.begin());
+  for (std::size_t i = 0; i < e.methods.size(); ++i) {
+    const TuneMethod& t = e.methods[i];
+    const bool has_secondary = !t.secondary.empty();
+    if (parts.size() != (has_secondary ? 4u : 3u) || parts[0] != folder_name(t.label)) continue;
+    const std::optional<double> step = named_value(parts[1], t.step);
+    const std::optional<double> secondary = has_secondary ? named_value(parts[2], t.secondary) : std::nullopt;
+    const std::optional<double> seed = named_value(parts.back(), "seed");
+    if (!step || (has_secondary && !secondary) || !seed || *seed < 0 || *seed != std::floor(*seed)) continue;
+    try {
+      const PlannedRun p = plan_tune_run(e, i, *step, secondary, static_cast<std::uint64_t>(*seed), {}, selection);
+      if (p.subdir.generic_string() == subdir) return true;  // the canonical spelling only
+    } catch (const std::exception&) {
+      // Options the run could not have had (e.g. a negative step): not a folder of this tuning.
+    }
+  }
+  return false;
 }
 
 // ---- tuning.json ----
@@ -292,6 +352,7 @@ json tuning_json(const ExperimentFile& e, const std::vector<MethodTuning>& metho
               {"max_extensions", p.max_extensions},
               {"second_stage_runs", p.second_stage_runs},
               {"selection_seed", p.selection_seed},
+              {"selection_options", p.selection},
               {"selection", "final validation accuracy, then lower final validation loss; diverged runs last"},
               {"seeds", e.seeds},
               {"target_accuracy", e.target_accuracy ? json(*e.target_accuracy) : json(nullptr)}}},
@@ -372,7 +433,11 @@ void protocol_text(std::ostringstream& md, const ExperimentFile& e) {
      << " second-stage runs: the secondary parameter's other values at the best step, or, for a method that tunes "
         "its step alone, steps at half (then a quarter of) the grid spacing around the best. The best run has the "
         "highest final validation accuracy (ties: the lower final validation loss); a run that diverged ranks "
-        "last. The test set is read only by the final runs: every seed at the chosen setting.\n\n";
+        "last. The test set is read only by the final runs: every seed at the chosen setting.";
+  if (!p.selection.empty())
+    md << " The selection runs change `" << p.selection.dump()
+       << "` from the base options (shorter runs to choose by); the final runs train in full, in their own folders.";
+  md << "\n\n";
 }
 
 void budget_table(std::ostringstream& md, const ExperimentFile& e, const std::vector<MethodTuning>& methods) {

@@ -98,6 +98,17 @@ using TuneTrainer = std::function<void(const PlannedRun& run, const std::string&
 int run_tuning(const ExperimentFile& e, const PlanOptions& plan, const std::filesystem::path& out_dir,
                const TuneTrainer& train);
 
+/// The runs of `e`'s protocol that have finished in `dir`, in the order the
+/// protocol reaches them: a replay from the folder, no training. What `sibp
+/// results pack` packs of a tuning (its runs depend on earlier results, so
+/// plan_runs cannot list them).
+std::vector<PlannedRun> finished_tuning_runs(const std::filesystem::path& dir, const ExperimentFile& e);
+
+/// True if `subdir` (e.g. "sibp/eta-1/lambda-0.3/seed-1") is the folder of a
+/// run of `e`'s protocol: a method's folder, its step, its secondary value when
+/// it has one and a seed, spelled as plan_tune_run spells them.
+bool is_tuning_run_folder(const ExperimentFile& e, const std::string& subdir);
+
 /// tuning.json: the protocol, each method's budget and choice, the final seeds'
 /// statistics, and every run (stage, parameters, seed, status, validation and test metrics).
 nlohmann::json tuning_json(const ExperimentFile& e, const std::vector<MethodTuning>& methods);

@@ -242,8 +242,8 @@ class DiagnosticsTracker {
 /// The losses and accuracies of an evaluation point (train unless skipped, val, test).
 template <typename T>
 void add_evaluations(MetricsRow& row, const Network<T>& net, const Dataset& train, const Dataset* val,
-                     const Dataset* test, const Normalization& norm, const FitOptions& options, Communicator& comm) {
-  if (!options.skip_train_eval) {
+                     const Dataset* test, const Normalization& norm, bool with_train, Communicator& comm) {
+  if (with_train) {
     const EvalResult tr = evaluate(net, train, norm, 2000, comm);
     row.train_loss = tr.loss;
     row.train_acc = tr.accuracy;
@@ -294,12 +294,15 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
   std::optional<DiagnosticsTracker<T>> diagnostics;
   if (options.diagnostics) diagnostics.emplace(net);
 
-  const auto evaluate_point = [&]() -> bool {
+  // `epoch_point`: the start or an epoch's end, where the training set is evaluated
+  // unless skipped; between them only when it is evaluated at every point.
+  const auto evaluate_point = [&](bool epoch_point) -> bool {
     MetricsRow row;
     row.iteration = state.iteration;
     row.epoch = static_cast<double>(state.iteration) / static_cast<double>(batches_per_epoch);
     row.seconds = state.seconds;
-    add_evaluations(row, net, train, val, test, norm, options, comm);
+    const bool with_train = !options.skip_train_eval && (epoch_point || !options.train_eval_at_epoch_ends_only);
+    add_evaluations(row, net, train, val, test, norm, with_train, comm);
     if (diagnostics)
       diagnostics->add_columns(row, net, train, norm, state.iteration);
     else if (options.gradient_norm)
@@ -321,7 +324,7 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
     batch.global_size = size;
   };
 
-  if (!resume && !evaluate_point()) return result;
+  if (!resume && !evaluate_point(true)) return result;
   for (; state.epoch <= options.epochs; ++state.epoch, state.batch = 0) {
     if (state.epoch == 0) continue;  // before the first epoch
     if (state.batch == 0 && !independent) {
@@ -361,7 +364,7 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
       const bool scheduled = options.eval_every > 0 && state.iteration % options.eval_every == 0;
       if (epoch_end || scheduled) {
         ++state.batch;  // the state handed to on_eval is after this step
-        const bool go_on = evaluate_point();
+        const bool go_on = evaluate_point(epoch_end);
         --state.batch;
         if (!go_on) return result;
       }

@@ -54,6 +54,11 @@ struct FitOptions {
   bool diagnostics = false;
   /// Skip evaluating the training set (loss/accuracy columns stay empty); for sweeps.
   bool skip_train_eval = false;
+  /// Evaluate the training set only at the start and at epoch ends: the
+  /// eval_every points in between record held-out metrics alone (a training-set
+  /// pass costs a third of an epoch of training on an MLP, so frequent held-out
+  /// points stay affordable while the per-epoch training loss is kept).
+  bool train_eval_at_epoch_ends_only = false;
   /// Throws OptionError for epochs or batch outside [1, kMax...], eval_every < 0,
   /// or an invalid schedule (StepSchedule::validate).
   void validate() const;

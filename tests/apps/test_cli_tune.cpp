@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "core/json_read.hpp"
+#include "experiment/results_bundle.hpp"
 #include "test_support.hpp"
 
 namespace sibp {
@@ -76,6 +78,32 @@ TEST_F(CliTune, SweepRunsTheProtocolAndResumes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(testing::slurp(out() / "report.md").find("## Final runs at the chosen settings"), std::string::npos);
   EXPECT_EQ(read_json_file(out() / "tuning.json"), t);
+
+  // Packed, the tuning's runs (which plan_runs cannot list) are in the bundle,
+  // and the report regenerated from the bundle alone replays the same protocol.
+  const fs::path root = dir_ / "repo";
+  const fs::path bundle = root / "docs" / "data" / "results" / "tuned.json.gz";
+  fs::create_directories(bundle.parent_path());
+  r = run_sibp("results pack " + q(out()) + " " + q(bundle));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> folders;  // a final run at the selection seed is its selection run
+  for (const json& run : t["runs"]) folders.insert(run["folder"].get<std::string>());
+  const int runs = static_cast<int>(folders.size());
+  ASSERT_LT(runs, static_cast<int>(t["runs"].size()));
+  EXPECT_NE(r.out.find("packed " + std::to_string(runs) + " of " + std::to_string(runs)), std::string::npos)
+      << r.out << " (expected " << runs << " runs)";
+  r = run_sibp("results regenerate --no-plots --root " + q(root));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json_file(root / "docs" / "results" / "tuned" / "tuning.json"), t);
+
+  // A run folder the protocol could not have made is refused, naming it.
+  ResultsBundle b = read_bundle(bundle);
+  b.runs[0].dir = "sgd/lr-0.3/lambda-1/seed-1";
+  write_bundle(bundle, b);
+  r = run_sibp("results regenerate --check --root " + q(root));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("runs[0]: field \"dir\": \"sgd/lr-0.3/lambda-1/seed-1\" is not a run folder"),
+            std::string::npos) << r.err;
 }
 
 TEST_F(CliTune, RefusesATuningWithoutValidationSplit) {

@@ -210,6 +210,29 @@ TEST(RunSpec, RejectsBadValuesNamingTheOption) {
   expect_bad([](RunOptions& o) { o.data = "nosuchdata"; }, "--data");
 }
 
+TEST(RunSpec, TrainEvalReachesTheLoopAndIsWrittenOnlyWhenSet) {
+  const FitOptions epochs = RunSpec(from_json({{"train_eval", "epochs"}, {"eval_every", 50}})).fit();
+  EXPECT_TRUE(epochs.train_eval_at_epoch_ends_only);
+  EXPECT_FALSE(epochs.skip_train_eval);
+  EXPECT_TRUE(RunSpec(from_json({{"train_eval", "none"}})).fit().skip_train_eval);
+  const FitOptions every = RunSpec(from_json(json::object())).fit();
+  EXPECT_FALSE(every.train_eval_at_epoch_ends_only || every.skip_train_eval);
+  // Configs written before the option existed still read (and resume) as "every".
+  EXPECT_FALSE(run_options_json(from_json(json::object())).contains("train_eval"));
+  EXPECT_EQ(run_options_json(from_json({{"train_eval", "epochs"}}))["train_eval"], "epochs");
+  RunOptions both;
+  both.skip_train_eval = true;
+  both.train_eval = TrainEval::EpochEnds;
+  expect_error<OptionError>([&] { RunSpec{both}; }, "--train-eval");
+  try {
+    from_json({{"train_eval", "sometimes"}});
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("expected one of every, epochs, none, got 'sometimes'"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(RunSpec, InexactSolverOptionsReachSibpAndAreValidatedOnce) {
   // SIBP's inner-solve options (ALGORITHMS.md §3.5) come from a file or the command
   // line as any other option, reach SibpOptions, and bad values name the option.

@@ -62,6 +62,36 @@ TEST(TuneFile, ParsesMethodsAndProtocol) {
   EXPECT_TRUE(plan_runs(e).empty());  // its runs depend on results
 }
 
+TEST(TuneFile, SelectionOptionsShortenTheSelectionRunsInTheirOwnFolders) {
+  json j = tune_file();
+  j["protocol"] = {{"selection", {{"epochs", 1}}}};
+  const ExperimentFile e = parse_experiment(j, "t.json");
+  const PlannedRun chosen = plan_tune_run(e, 1, 1, 0.3, 1, {}, /*selection=*/true);
+  EXPECT_EQ(chosen.subdir.generic_string(), "selection/sibp/eta-1/lambda-0.3/seed-1");
+  EXPECT_EQ(chosen.config.epochs, 1);
+  const PlannedRun final_run = plan_tune_run(e, 1, 1, 0.3, 1);
+  EXPECT_EQ(final_run.subdir.generic_string(), "sibp/eta-1/lambda-0.3/seed-1");
+  EXPECT_EQ(final_run.config.epochs, 2);
+  EXPECT_TRUE(is_tuning_run_folder(e, "selection/sibp/eta-1/lambda-0.3/seed-1"));
+  EXPECT_TRUE(is_tuning_run_folder(e, "sibp/eta-1/lambda-0.3/seed-1"));
+  EXPECT_TRUE(is_tuning_run_folder(e, "sgd/lr-0.0464/seed-2"));
+  for (const char* bad : {"selection/sgd/lr-0.1/lambda-1/seed-1", "sibp/eta-1/seed-1", "sgd/lr-0.10/seed-1",
+                          "sgd/lr--1/seed-1", "sgd/lr-0.1/seed-1.5", "adam/lr-0.1/seed-1", "sgd/lr-0.1/seed-x",
+                          "../sgd/lr-0.1/seed-1", ""})
+    EXPECT_FALSE(is_tuning_run_folder(e, bad)) << bad;
+  // Without selection options a selection run is the final run of its seed.
+  const ExperimentFile plain = parse_experiment(tune_file(), "t.json");
+  EXPECT_EQ(plan_tune_run(plain, 0, 0.1, std::nullopt, 1, {}, true).subdir, plan_tune_run(plain, 0, 0.1, std::nullopt, 1).subdir);
+  EXPECT_FALSE(is_tuning_run_folder(plain, "selection/sgd/lr-0.1/seed-1"));
+
+  j["protocol"] = {{"selection", {{"seed", 4}}}};
+  expect_error(j, "t.json: protocol.selection.seed cannot differ");
+  j["protocol"] = {{"selection", {{"epochs", 0}}}};
+  expect_error(j, "epochs");
+  j["protocol"] = {{"selection", 1}};
+  expect_error(j, "protocol.selection must be an object");
+}
+
 TEST(TuneFile, RefusesWhatWouldMakeTheProtocolUnfair) {
   json j = tune_file();
   j["base"]["val_split"] = 0;
@@ -338,9 +368,13 @@ TEST(TuneProtocol, TuningJsonCountsEveryRun) {
 }
 
 /// The report from its tuning sections on (its first lines name the file it was made from).
+/// The report's tuning sections: from "## Tuning protocol" to the final runs'
+/// comparison table (whose seconds per epoch change when a run is retrained).
 std::string from_protocol(const std::string& report) {
   const std::size_t at = report.find("## Tuning protocol");
-  return at == std::string::npos ? "no tuning section in: " + report : report.substr(at);
+  const std::size_t end = report.find("## Data:", at);
+  if (at == std::string::npos || end == std::string::npos) return "no tuning or final-runs section in: " + report;
+  return report.substr(at, end - at);
 }
 
 // A tiny tuning, trained: run folders, resume, and outputs regenerated from the folder.

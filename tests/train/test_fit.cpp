@@ -128,6 +128,26 @@ TEST(Fit, ColumnsStayEmptyWhenNotRequested) {
   }
 }
 
+TEST(Fit, TrainingSetOnlyAtEpochEndsLeavesTheOtherPointsHeldOutAlone) {
+  const Dataset train = random_dataset(8, 3, 1);
+  const Dataset test = random_dataset(6, 3, 2);
+  Network<double> net = make_net(spec_of({3, 2}, Activation::ReLU, Loss::SoftmaxCrossEntropy), 2);
+  BackProp<double> algo(UpdateOptions{});
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 2;  // 4 steps an epoch
+  o.eval_every = 1;
+  o.train_eval_at_epoch_ends_only = true;
+  const FitResult r = fit(net, algo, train, nullptr, &test, Normalization{}, o);
+  ASSERT_EQ(r.rows.size(), 9u);  // iteration 0 and every step
+  for (const auto& row : r.rows) {
+    const bool epoch_point = row.iteration % 4 == 0;
+    EXPECT_EQ(row.train_loss.has_value(), epoch_point) << "iteration " << row.iteration;
+    EXPECT_EQ(row.train_acc.has_value(), epoch_point) << "iteration " << row.iteration;
+    EXPECT_TRUE(row.test_acc.has_value()) << "iteration " << row.iteration;
+  }
+}
+
 TEST(Fit, DivergenceStopsWithEpochAndIteration) {
   // Squared error with lr 1e6 blows up within a few full-batch steps. The
   // low-level loop below finds the first non-finite step; fit must report
