@@ -77,7 +77,7 @@ std::vector<LabelSummary> summarize_compare(const std::vector<RunResult>& result
   std::vector<LabelSummary> out;
   std::map<std::string, std::size_t> index;
   struct Acc {
-    std::vector<double> final_loss, best_loss, final_train_acc, final_test_acc, spe, t_target, e_target;
+    std::vector<double> final_loss, best_loss, final_train_acc, final_test_acc, final_val_acc, spe, t_target, e_target;
   };
   std::vector<Acc> acc;
   for (const RunResult& r : results) {
@@ -112,6 +112,7 @@ std::vector<LabelSummary> summarize_compare(const std::vector<RunResult>& result
     if (last.train_loss) a.final_loss.push_back(*last.train_loss);
     if (last.train_acc) a.final_train_acc.push_back(*last.train_acc);
     if (last.test_acc) a.final_test_acc.push_back(*last.test_acc);
+    if (last.val_acc) a.final_val_acc.push_back(*last.val_acc);
     double best = INFINITY;
     for (const MetricsRow& row : r.rows)
       if (row.train_loss && std::isfinite(*row.train_loss)) best = std::min(best, *row.train_loss);
@@ -122,6 +123,7 @@ std::vector<LabelSummary> summarize_compare(const std::vector<RunResult>& result
     out[i].best_train_loss = Stat::of(acc[i].best_loss);
     out[i].final_train_acc = Stat::of(acc[i].final_train_acc);
     out[i].final_test_acc = Stat::of(acc[i].final_test_acc);
+    out[i].final_val_acc = Stat::of(acc[i].final_val_acc);
     out[i].seconds_per_epoch = Stat::of(acc[i].spe);
     out[i].reached_target = static_cast<int>(acc[i].t_target.size());
     out[i].seconds_to_target = Stat::of(acc[i].t_target);
@@ -205,25 +207,29 @@ void compare_tables(std::ostringstream& md, const std::vector<LabelSummary>& row
     if (std::find(datasets.begin(), datasets.end(), s.data) == datasets.end()) datasets.push_back(s.data);
   const std::string t = target ? percent(*target) : "";
   for (const std::string& data : datasets) {
+    // Validation accuracy, when the runs hold out a split: what a choice of setting is made on.
+    const bool val = std::any_of(rows.begin(), rows.end(),
+                                 [&](const LabelSummary& s) { return s.data == data && s.final_val_acc.n > 0; });
     md << "## Data: `" << data << "`\n\n";
-    md << "| run | hyper-parameters | seeds | diverged | final train loss | best train loss | final train acc (%) "
-          "| final test acc (%) | s/epoch |";
+    md << "| run | hyper-parameters | seeds | diverged | final train loss | best train loss | final train acc (%) |"
+       << (val ? " final val acc (%) |" : "") << " final test acc (%) | s/epoch |";
     if (target) md << " s to " << t << " test acc | epochs to " << t << " |";
-    md << "\n|---|---|---|---|---|---|---|---|---|";
+    md << "\n|---|---|---|---|---|---|---|---|---|" << (val ? "---|" : "");
     if (target) md << "---|---|";
     md << "\n";
     for (const LabelSummary& s : rows) {
       if (s.data != data) continue;
       md << "| " << md_cell(s.label) << " | " << md_cell(s.hyper) << " | ";
       if (s.complete == 0) {
-        md << "0/" << s.seeds << " | – | not run | | | | |";
+        md << "0/" << s.seeds << " | – | not run | | | | |" << (val ? " |" : "");
         if (target) md << " | |";
         md << "\n";
         continue;
       }
       md << s.complete << (s.complete < s.seeds ? "/" + std::to_string(s.seeds) : "") << " | " << s.diverged
          << " | " << md_stat(s.final_train_loss, 4) << " | " << md_stat(s.best_train_loss, 4) << " | "
-         << md_stat(s.final_train_acc, 2, 100) << " | " << md_stat(s.final_test_acc, 2, 100) << " | "
+         << md_stat(s.final_train_acc, 2, 100) << " | " << (val ? md_stat(s.final_val_acc, 2, 100) + " | " : "")
+         << md_stat(s.final_test_acc, 2, 100) << " | "
          << md_stat_g(s.seconds_per_epoch) << " |";
       if (target) {
         if (s.reached_target == 0) {
@@ -259,14 +265,16 @@ void write_summary_csv(const fs::path& path, const std::vector<LabelSummary>& ro
   csv << "data,label,hyperparameters,seeds,complete,diverged,final_train_loss_mean,final_train_loss_std,"
          "best_train_loss_mean,best_train_loss_std,final_train_acc_mean,final_train_acc_std,final_test_acc_mean,"
          "final_test_acc_std,seconds_per_epoch_mean,seconds_per_epoch_std,target_accuracy,seeds_reaching_target,"
-         "seconds_to_target_mean,seconds_to_target_std,epochs_to_target_mean,epochs_to_target_std\n";
+         "seconds_to_target_mean,seconds_to_target_std,epochs_to_target_mean,epochs_to_target_std,final_val_acc_mean,"
+         "final_val_acc_std\n";
   for (const LabelSummary& s : rows) {
     csv << csv_field(s.data) << ',' << csv_field(s.label) << ',' << csv_field(s.hyper) << ',' << s.seeds << ','
         << s.complete << ',' << s.diverged << ',' << csv_stat(s.final_train_loss) << ','
         << csv_stat(s.best_train_loss) << ',' << csv_stat(s.final_train_acc) << ',' << csv_stat(s.final_test_acc)
         << ',' << csv_stat(s.seconds_per_epoch) << ','
         << (target_accuracy ? format_number(*target_accuracy) : "") << ',' << s.reached_target << ','
-        << csv_stat(s.seconds_to_target) << ',' << csv_stat(s.epochs_to_target) << '\n';
+        << csv_stat(s.seconds_to_target) << ',' << csv_stat(s.epochs_to_target) << ',' << csv_stat(s.final_val_acc)
+        << '\n';
   }
   write_file_atomic(path, csv.str());
 }

@@ -51,6 +51,7 @@ struct LabelSummary {
   int diverged = 0;          ///< complete seeds whose status is "diverged"
   // Over complete seeds that did not diverge (a diverged run's last values say nothing useful):
   Stat final_train_loss, best_train_loss, final_train_acc, final_test_acc;
+  Stat final_val_acc;        ///< runs with a validation split (--val-split) only
   Stat seconds_per_epoch;    ///< over all complete seeds
   // The first evaluation point whose test accuracy is >= the target, over the seeds that reached it:
   int reached_target = 0;

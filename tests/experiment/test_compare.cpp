@@ -4,6 +4,8 @@
 // regenerating the outputs from the metrics files alone.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -144,6 +146,7 @@ TEST_F(Compare, RunsEverythingAndWritesSummaryReportAndPlots) {
   EXPECT_NE(md.find("# tiny"), std::string::npos);
   EXPECT_NE(md.find("| sgd | algo=sgd, lr=0.5 | 2 | 0 |"), std::string::npos) << md;
   EXPECT_NE(md.find("s to 90% test acc"), std::string::npos);
+  EXPECT_EQ(md.find("final val acc"), std::string::npos) << "no validation split, no column";
   EXPECT_NE(md.find("![training loss"), std::string::npos);
   for (const char* name : {"train_loss_vs_epoch", "train_acc_vs_epoch", "test_acc_vs_epoch", "train_loss_vs_seconds",
                            "train_acc_vs_seconds", "test_acc_vs_seconds"}) {
@@ -153,6 +156,26 @@ TEST_F(Compare, RunsEverythingAndWritesSummaryReportAndPlots) {
     EXPECT_TRUE(fs::exists(out() / "plots" / (std::string(name) + ".gp")));
     EXPECT_NE(md.find("(plots/" + std::string(name) + ".png)"), std::string::npos);
   }
+}
+
+TEST_F(Compare, ReportsTheValidationAccuracySettingsAreChosenOn) {
+  json file = file_;
+  file["base"]["val_split"] = 40;
+  file["seeds"] = {1};
+  run(file);
+  const auto rows = read_summary(out() / "summary.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    const auto m = read_metrics_csv(out() / r.at("label") / "seed-1" / "metrics.csv");
+    ASSERT_TRUE(m.back().val_acc.has_value());
+    EXPECT_NEAR(std::stod(r.at("final_val_acc_mean")), *m.back().val_acc, 1e-12) << r.at("label");
+  }
+  const std::string md = slurp(out() / "report.md");
+  EXPECT_NE(md.find("| final train acc (%) | final val acc (%) | final test acc (%) |"), std::string::npos) << md;
+  const auto sgd = read_metrics_csv(out() / "sgd" / "seed-1" / "metrics.csv");
+  char cells[64];
+  std::snprintf(cells, sizeof cells, "| %.2f | %.2f |", 100 * *sgd.back().val_acc, 100 * *sgd.back().test_acc);
+  EXPECT_NE(md.find(cells), std::string::npos) << cells << "\n" << md;
 }
 
 TEST_F(Compare, ResumesOnlyTheInterruptedRun) {
