@@ -29,7 +29,10 @@ void register_pack(CLI::App& results) {
   cmd->callback([a] {
     const ResultsBundle b = pack_results(a->dir, a->source);
     write_bundle(a->bundle, b);
-    std::cout << "packed " << b.runs.size() << " of " << b.planned << " planned runs into " << a->bundle << "\n";
+    if (b.experiment.value("kind", "") == "tune")  // its runs are those its protocol reached
+      std::cout << "packed the " << b.runs.size() << " runs the tuning protocol reached into " << a->bundle << "\n";
+    else
+      std::cout << "packed " << b.runs.size() << " of " << b.planned << " planned runs into " << a->bundle << "\n";
   });
 }
 

@@ -273,11 +273,16 @@ TuneProtocol parse_protocol(const json& j, const std::string& source) {
              "protocol", "protocol", "points_per_decade, decades, max_extensions, second_stage_runs or selection");
   if (auto s = o.find("selection"); s != o.end()) {
     if (!s->is_object()) fail(source, "protocol.selection", "must be an object of run options, got " + describe(*s));
-    for (const char* fixed : {"seed", "threads", "algo", "val_split", "data"})
-      if (s->contains(fixed))
-        fail(source, std::string("protocol.selection.") + fixed,
-             "cannot differ between the selection runs and the finals (seeds, threads, data and the validation "
-             "split are the protocol's; selection may shorten the runs, e.g. {\"epochs\": 1})");
+    // Only how long and how often: the selection runs must be the finals' model, data,
+    // algorithm and tuned values, or the choice would be made on another problem.
+    static const std::set<std::string> allowed{"epochs", "train_subset", "eval_every", "train_eval",
+                                               "skip_train_eval"};
+    for (const auto& [key, value] : s->items())
+      if (!allowed.count(key))
+        fail(source, "protocol.selection." + key,
+             "cannot differ between the selection runs and the finals: selection may only shorten the runs "
+             "(epochs, train_subset) or change how often they are evaluated (eval_every, train_eval, "
+             "skip_train_eval), e.g. {\"epochs\": 1}");
     p.selection = *s;
   }
   p.points_per_decade =
@@ -358,6 +363,9 @@ void parse_tune(const json& j, ExperimentFile& e, std::set<std::string>& folders
   }
   if (!e.base.contains("threads"))
     fail(source, "base.threads", "is missing: a tuning experiment pins the thread count so every method is timed alike");
+  if (e.base.contains("stop_at_accuracy"))
+    fail(source, "base.stop_at_accuracy",
+         "is not for a tuning: it stops a run on its test accuracy, and the protocol chooses on validation alone");
   const json& methods = require(j, "methods", source, "");
   if (!methods.is_array() || methods.empty())
     fail(source, "methods", "must be a non-empty list of methods, got " + describe(methods));
@@ -365,6 +373,12 @@ void parse_tune(const json& j, ExperimentFile& e, std::set<std::string>& folders
   for (std::size_t i = 0; i < methods.size(); ++i) {
     const std::string path = "methods[" + std::to_string(i) + "]";
     TuneMethod t = parse_tune_method(methods[i], source, path);
+    if (!e.protocol.selection.empty() && folder_name(t.label) == "selection")
+      fail(source, path + ".label", "'" + t.label + "' is the folder of the selection runs (protocol.selection): "
+                                    "choose another label");
+    if (t.options.contains("stop_at_accuracy"))
+      fail(source, path + ".options.stop_at_accuracy",
+           "is not for a tuning: it stops a run on its test accuracy, and the protocol chooses on validation alone");
     claim_label(folders, t.label, source, path);
     if (!t.secondary.empty()) {
       const int runs = static_cast<int>(t.secondary_values.size()) - 1;

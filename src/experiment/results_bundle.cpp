@@ -154,8 +154,10 @@ ResultsBundle pack_results(const fs::path& dir, const std::string& source) {
     b.runs.push_back(std::move(r));
   }
   if (b.runs.empty())
-    throw DataError(dir.string() + ": none of the experiment's " + std::to_string(plan.size()) +
-                    " runs has finished (no result.json): nothing to pack");
+    throw DataError(dir.string() + (e.kind == ExperimentKind::Tune
+                                        ? ": the tuning's first run has not finished (no result.json): nothing to pack"
+                                        : ": none of the experiment's " + std::to_string(plan.size()) +
+                                              " runs has finished (no result.json): nothing to pack"));
   return b;
 }
 

@@ -754,6 +754,10 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
   if (o.skip_train_eval && o.train_eval == TrainEval::EpochEnds)
     throw OptionError("train_eval", "'epochs' evaluates the training set at epoch ends, which --skip-train-eval "
                                     "skips: give one of them");
+  if (o.train_eval == TrainEval::EpochEnds && o.stop_at_accuracy > 0)
+    throw OptionError("train_eval", "'epochs' with --stop-at-accuracy: the run may stop between epoch ends, where "
+                                    "the training set is not evaluated, and its final training loss would be "
+                                    "missing; use --train-eval every or none");
   fit_.skip_train_eval = o.skip_train_eval || o.train_eval == TrainEval::None;
   fit_.train_eval_at_epoch_ends_only = o.train_eval == TrainEval::EpochEnds;
   fit_.validate();

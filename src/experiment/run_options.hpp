@@ -57,8 +57,6 @@ Algo parse_algo(std::string_view name);
 /// "f32" or "bf16"; throws OptionError("precision") otherwise.
 Precision parse_precision(std::string_view name);
 
-/// Every option of `sibp train`, typed, with the library defaults.
-/// An unset std::optional means "the default for the chosen algorithm".
 /// Where the training set is evaluated (--train-eval).
 enum class TrainEval {
   Every,      ///< at every evaluation point
@@ -66,6 +64,8 @@ enum class TrainEval {
   None,       ///< never (as --skip-train-eval)
 };
 
+/// Every option of `sibp train`, typed, with the library defaults.
+/// An unset std::optional means "the default for the chosen algorithm".
 struct RunOptions {
   // Data
   std::string data = "mnist";   ///< a --data spec (validated when set)

@@ -1,6 +1,7 @@
 #include "experiment/tuning.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -262,6 +263,18 @@ std::optional<double> named_value(const std::string& part, const std::string& pr
   return v;
 }
 
+/// The seed of a "seed-N" folder name, if `part` is exactly that (N in full, no sign or exponent).
+std::optional<std::uint64_t> seed_of(const std::string& part) {
+  const std::string prefix = "seed-";
+  if (part.size() <= prefix.size() || part.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  const std::string digits = part.substr(prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  errno = 0;
+  const unsigned long long v = std::strtoull(digits.c_str(), nullptr, 10);
+  if (errno == ERANGE) return std::nullopt;
+  return static_cast<std::uint64_t>(v);
+}
+
 std::vector<std::string> path_parts(const std::string& subdir) {
   std::vector<std::string> parts;
   std::stringstream in(subdir);
@@ -281,10 +294,10 @@ bool is_tuning_run_folder(const ExperimentFile& e, const std::string& subdir) {
     if (parts.size() != (has_secondary ? 4u : 3u) || parts[0] != folder_name(t.label)) continue;
     const std::optional<double> step = named_value(parts[1], t.step);
     const std::optional<double> secondary = has_secondary ? named_value(parts[2], t.secondary) : std::nullopt;
-    const std::optional<double> seed = named_value(parts.back(), "seed");
-    if (!step || (has_secondary && !secondary) || !seed || *seed < 0 || *seed != std::floor(*seed)) continue;
+    const std::optional<std::uint64_t> seed = seed_of(parts.back());
+    if (!step || (has_secondary && !secondary) || !seed) continue;
     try {
-      const PlannedRun p = plan_tune_run(e, i, *step, secondary, static_cast<std::uint64_t>(*seed), {}, selection);
+      const PlannedRun p = plan_tune_run(e, i, *step, secondary, *seed, {}, selection);
       if (p.subdir.generic_string() == subdir) return true;  // the canonical spelling only
     } catch (const std::exception&) {
       // Options the run could not have had (e.g. a negative step): not a folder of this tuning.
@@ -433,7 +446,7 @@ void protocol_text(std::ostringstream& md, const ExperimentFile& e) {
      << " second-stage runs: the secondary parameter's other values at the best step, or, for a method that tunes "
         "its step alone, steps at half (then a quarter of) the grid spacing around the best. The best run has the "
         "highest final validation accuracy (ties: the lower final validation loss); a run that diverged ranks "
-        "last. The test set is read only by the final runs: every seed at the chosen setting.";
+        "last. No choice reads the test set; the final runs report it: every seed at the chosen setting.";
   if (!p.selection.empty())
     md << " The selection runs change `" << p.selection.dump()
        << "` from the base options (shorter runs to choose by); the final runs train in full, in their own folders.";

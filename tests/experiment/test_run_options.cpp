@@ -224,6 +224,10 @@ TEST(RunSpec, TrainEvalReachesTheLoopAndIsWrittenOnlyWhenSet) {
   both.skip_train_eval = true;
   both.train_eval = TrainEval::EpochEnds;
   expect_error<OptionError>([&] { RunSpec{both}; }, "--train-eval");
+  RunOptions stopping;  // a stop between epoch ends would leave the final training loss empty
+  stopping.train_eval = TrainEval::EpochEnds;
+  stopping.stop_at_accuracy = 0.9;
+  expect_error<OptionError>([&] { RunSpec{stopping}; }, "--train-eval");
   try {
     from_json({{"train_eval", "sometimes"}});
     ADD_FAILURE() << "expected an error";

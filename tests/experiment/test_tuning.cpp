@@ -75,7 +75,9 @@ TEST(TuneFile, SelectionOptionsShortenTheSelectionRunsInTheirOwnFolders) {
   EXPECT_TRUE(is_tuning_run_folder(e, "selection/sibp/eta-1/lambda-0.3/seed-1"));
   EXPECT_TRUE(is_tuning_run_folder(e, "sibp/eta-1/lambda-0.3/seed-1"));
   EXPECT_TRUE(is_tuning_run_folder(e, "sgd/lr-0.0464/seed-2"));
-  for (const char* bad : {"selection/sgd/lr-0.1/lambda-1/seed-1", "sibp/eta-1/seed-1", "sgd/lr-0.10/seed-1",
+  EXPECT_TRUE(is_tuning_run_folder(e, "sgd/lr-0.1/seed-18446744073709551615"));  // the largest seed
+  for (const char* bad : {"sgd/lr-0.1/seed-18446744073709551616", "sgd/lr-0.1/seed-1e300", "sgd/lr-0.1/seed-+1",
+                          "selection/sgd/lr-0.1/lambda-1/seed-1", "sibp/eta-1/seed-1", "sgd/lr-0.10/seed-1",
                           "sgd/lr--1/seed-1", "sgd/lr-0.1/seed-1.5", "adam/lr-0.1/seed-1", "sgd/lr-0.1/seed-x",
                           "../sgd/lr-0.1/seed-1", ""})
     EXPECT_FALSE(is_tuning_run_folder(e, bad)) << bad;
@@ -84,8 +86,17 @@ TEST(TuneFile, SelectionOptionsShortenTheSelectionRunsInTheirOwnFolders) {
   EXPECT_EQ(plan_tune_run(plain, 0, 0.1, std::nullopt, 1, {}, true).subdir, plan_tune_run(plain, 0, 0.1, std::nullopt, 1).subdir);
   EXPECT_FALSE(is_tuning_run_folder(plain, "selection/sgd/lr-0.1/seed-1"));
 
-  j["protocol"] = {{"selection", {{"seed", 4}}}};
-  expect_error(j, "t.json: protocol.selection.seed cannot differ");
+  for (const char* fixed : {"seed", "lr", "eta", "lambda", "layers", "algo", "threads", "val_split", "data"}) {
+    j["protocol"] = {{"selection", {{fixed, 1}}}};
+    expect_error(j, std::string("t.json: protocol.selection.") + fixed + " cannot differ");
+  }
+  j["protocol"] = {{"selection", {{"epochs", 1}}}};
+  j["methods"][0]["label"] = "selection";
+  expect_error(j, "methods[0].label 'selection' is the folder of the selection runs");
+  j = tune_file();
+  j["base"]["stop_at_accuracy"] = 0.9;
+  expect_error(j, "base.stop_at_accuracy is not for a tuning");
+  j = tune_file();
   j["protocol"] = {{"selection", {{"epochs", 0}}}};
   expect_error(j, "epochs");
   j["protocol"] = {{"selection", 1}};
@@ -367,7 +378,6 @@ TEST(TuneProtocol, TuningJsonCountsEveryRun) {
   EXPECT_NE(md.find("| seed 1 | seed 2 | seed 3 |"), std::string::npos) << md;
 }
 
-/// The report from its tuning sections on (its first lines name the file it was made from).
 /// The report's tuning sections: from "## Tuning protocol" to the final runs'
 /// comparison table (whose seconds per epoch change when a run is retrained).
 std::string from_protocol(const std::string& report) {
@@ -414,6 +424,9 @@ TEST_F(TuneEndToEnd, TrainsResumesAndRegenerates) {
   }
   const std::string report = testing::slurp(out / "report.md");
   EXPECT_NE(report.find("## Final runs at the chosen settings"), std::string::npos);
+  // The final runs as a comparison reports them: one row for the method's 3 seeds.
+  EXPECT_NE(report.find("## Data:"), std::string::npos) << report;
+  EXPECT_NE(report.find("| sgd | algo=sgd, lr="), std::string::npos) << report;
 
   // Interrupted: the last final run lost its result; only it trains again.
   const std::string last = j["runs"].back()["folder"].get<std::string>();
@@ -429,6 +442,33 @@ TEST_F(TuneEndToEnd, TrainsResumesAndRegenerates) {
   regenerate_outputs(out);
   EXPECT_EQ(from_protocol(testing::slurp(out / "report.md")), from_protocol(report));
   EXPECT_EQ(read_json_file(out / "tuning.json"), j);
+}
+
+TEST_F(TuneEndToEnd, SelectionRunsAreShortenedAndTheFinalsTrainInFull) {
+  file_["protocol"]["selection"] = {{"epochs", 1}};
+  const ExperimentRunReport first = run();
+  EXPECT_EQ(first.skipped, 0) << log_.str();  // no final run is a selection run now
+  const fs::path out = dir_.path() / "out";
+  const json j = read_json_file(out / "tuning.json");
+  EXPECT_EQ(j["protocol"]["selection_options"], json({{"epochs", 1}}));
+  int selection = 0, finals = 0;
+  for (const json& r : j["runs"]) {
+    const std::string folder = r["folder"].get<std::string>();
+    const bool in_selection = folder.rfind("selection/", 0) == 0;
+    EXPECT_EQ(in_selection, r["stage"] != "final") << folder;
+    const json config = read_json_file(out / folder / "config.json");
+    EXPECT_EQ(config["epochs"], in_selection ? 1 : 2) << folder;
+    (in_selection ? selection : finals) += 1;
+  }
+  EXPECT_EQ(finals, 3);
+  EXPECT_GE(selection, 8);
+  // Replayed from the folder alone, the protocol reaches the same runs.
+  const std::string report = from_protocol(testing::slurp(out / "report.md"));
+  fs::remove(out / "tuning.json");
+  regenerate_outputs(out);
+  EXPECT_EQ(read_json_file(out / "tuning.json"), j);
+  EXPECT_EQ(from_protocol(testing::slurp(out / "report.md")), report);
+  EXPECT_EQ(finished_tuning_runs(out, parse_experiment(file_, "tiny.json")).size(), static_cast<std::size_t>(selection + finals));
 }
 
 }  // namespace
