@@ -332,6 +332,8 @@ TEST(ExperimentFile, ShippedExperimentsParse) {
     const ExperimentFile e = load_experiment(entry.path());
     // A tuning experiment's runs depend on its results: it lists methods instead.
     EXPECT_FALSE(e.kind == ExperimentKind::Tune ? e.methods.empty() : plan_runs(e).empty());
+    // Rerunning a file reproduces its timings' conditions: the thread count is pinned.
+    EXPECT_TRUE(e.base.contains("threads")) << "base.threads is not set";
     ++n;
   }
   EXPECT_GE(n, 6);  // paper-mnist(-sweep), fashion-mnist(-sweep), paper-cifar10, quick-mnist
