@@ -137,7 +137,7 @@ int run(fs::path dir, int repeat, std::uint64_t seed) {
     fo.epochs = 1;
     fo.batch_size = batch;
     fo.seed = seed;
-    fo.skip_train_eval = true;  // time training only, as the PyTorch script does
+    fo.train_eval = TrainEval::None;  // time training only, as the PyTorch script does
     const FitResult res = fit(net, algo, train, nullptr, nullptr, Normalization{}, fo);
     const double seconds = res.rows.back().seconds;
     const long long steps = res.rows.back().iteration;

@@ -205,7 +205,6 @@ ResultsBundle read_bundle(const fs::path& path) {
   const ExperimentFile e = bundle_experiment(b, where);
   const bool tuning = e.kind == ExperimentKind::Tune;
   const std::set<std::string> planned = tuning ? std::set<std::string>{} : planned_dirs(e);
-  b.planned = static_cast<int>(planned.size());
   std::set<std::string> seen;
   const json& runs = field(j, "runs", &json::is_array, where, "an array");
   for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -224,7 +223,8 @@ ResultsBundle read_bundle(const fs::path& path) {
     parse_metrics_csv(r.metrics_csv, at + ".metrics_csv");
     b.runs.push_back(std::move(r));
   }
-  if (tuning) b.planned = static_cast<int>(b.runs.size());  // the runs its replay reached when packed
+  // A tuning plans the runs its replay reached when it was packed.
+  b.planned = static_cast<int>(tuning ? b.runs.size() : planned.size());
   return b;
 }
 

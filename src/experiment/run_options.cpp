@@ -758,8 +758,7 @@ RunSpec::RunSpec(const RunOptions& options) : options_(resolved(options)) {
     throw OptionError("train_eval", "'epochs' with --stop-at-accuracy: the run may stop between epoch ends, where "
                                     "the training set is not evaluated, and its final training loss would be "
                                     "missing; use --train-eval every or none");
-  fit_.skip_train_eval = o.skip_train_eval || o.train_eval == TrainEval::None;
-  fit_.train_eval_at_epoch_ends_only = o.train_eval == TrainEval::EpochEnds;
+  fit_.train_eval = o.skip_train_eval ? TrainEval::None : o.train_eval;  // --skip-train-eval: its older spelling
   fit_.validate();
   if (!(o.stop_at_accuracy >= 0 && o.stop_at_accuracy <= 1))
     throw OptionError("stop_at_accuracy", "expected a fraction from 0 (never stop early) to 1, got " +

@@ -57,13 +57,6 @@ Algo parse_algo(std::string_view name);
 /// "f32" or "bf16"; throws OptionError("precision") otherwise.
 Precision parse_precision(std::string_view name);
 
-/// Where the training set is evaluated (--train-eval).
-enum class TrainEval {
-  Every,      ///< at every evaluation point
-  EpochEnds,  ///< at the start and at epoch ends only; eval_every points record held-out metrics alone
-  None,       ///< never (as --skip-train-eval)
-};
-
 /// Every option of `sibp train`, typed, with the library defaults.
 /// An unset std::optional means "the default for the chosen algorithm".
 struct RunOptions {

@@ -170,13 +170,15 @@ class MethodProtocol {
   MethodTuning out_;
 };
 
-/// The outcome of `t` from its folder's results.
-void fill_outcome(TuneTrial& t, const RunResult& r, std::optional<double> target) {
+/// Reads the results of `t`'s run `p` from `dir` and fills `t`'s outcome from them
+/// (only its folder when the run has not finished).
+RunResult read_outcome(const fs::path& dir, const PlannedRun& p, TuneTrial& t, std::optional<double> target) {
+  RunResult r = read_results(dir, {p}).front();
   t.folder = r.plan.subdir.generic_string();
-  if (!r.complete) return;
-  const SweepPoint p = classify_sweep_run(r);
-  t.status = p.diverged ? "diverged" : "completed";
-  t.reason = p.reason;
+  if (!r.complete) return r;
+  const SweepPoint point = classify_sweep_run(r);
+  t.status = point.diverged ? "diverged" : "completed";
+  t.reason = point.reason;
   if (!r.rows.empty()) {
     t.val_acc = r.rows.back().val_acc;
     t.val_loss = r.rows.back().val_loss;
@@ -189,6 +191,7 @@ void fill_outcome(TuneTrial& t, const RunResult& r, std::optional<double> target
         t.steps_to_target = row.iteration;
         break;
       }
+  return r;
 }
 
 PlannedRun plan_of(const ExperimentFile& e, const TuneTrial& t, const PlanOptions& options = {}) {
@@ -214,9 +217,7 @@ int run_tuning(const ExperimentFile& e, const PlanOptions& plan, const fs::path&
     if (t.secondary) tag += " " + e.methods[t.method].secondary + "=" + format_number(*t.secondary);
     tag += " seed " + std::to_string(t.seed) + " (" + t.stage + ")";
     train(p, tag);
-    const RunResult r = read_results(out_dir, {p}).front();
-    fill_outcome(t, r, e.target_accuracy);
-    return r.complete;  // a run stopped before its end decides nothing
+    return read_outcome(out_dir, p, t, e.target_accuracy).complete;  // a run stopped before its end decides nothing
   });
   return count;
 }
@@ -224,9 +225,8 @@ int run_tuning(const ExperimentFile& e, const PlanOptions& plan, const fs::path&
 TuningOutputs write_tuning_outputs(const fs::path& dir, const ExperimentFile& e) {
   TuningOutputs out;
   const std::vector<MethodTuning> methods = run_protocol(e, {}, [&](TuneTrial& t) {
-    const RunResult r = read_results(dir, {plan_of(e, t)}).front();
+    const RunResult r = read_outcome(dir, plan_of(e, t), t, e.target_accuracy);
     if (!r.complete) return false;
-    fill_outcome(t, r, e.target_accuracy);
     if (t.stage == "final") out.finals.push_back(r);
     return true;
   });
@@ -239,9 +239,7 @@ std::vector<PlannedRun> finished_tuning_runs(const fs::path& dir, const Experime
   std::vector<PlannedRun> finished;
   run_protocol(e, {}, [&](TuneTrial& t) {
     const PlannedRun p = plan_of(e, t);
-    const RunResult r = read_results(dir, {p}).front();
-    if (!r.complete) return false;
-    fill_outcome(t, r, e.target_accuracy);
+    if (!read_outcome(dir, p, t, e.target_accuracy).complete) return false;
     // The selection seed's final run can be its selection run: one folder, packed once.
     const bool seen = std::any_of(finished.begin(), finished.end(),
                                   [&](const PlannedRun& f) { return f.subdir == p.subdir; });

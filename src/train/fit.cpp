@@ -301,7 +301,8 @@ FitResult fit(Network<T>& net, TrainingAlgorithm<T>& algo, const Dataset& train,
     row.iteration = state.iteration;
     row.epoch = static_cast<double>(state.iteration) / static_cast<double>(batches_per_epoch);
     row.seconds = state.seconds;
-    const bool with_train = !options.skip_train_eval && (epoch_point || !options.train_eval_at_epoch_ends_only);
+    const bool with_train = options.train_eval == TrainEval::Every ||
+                            (options.train_eval == TrainEval::EpochEnds && epoch_point);
     add_evaluations(row, net, train, val, test, norm, with_train, comm);
     if (diagnostics)
       diagnostics->add_columns(row, net, train, norm, state.iteration);

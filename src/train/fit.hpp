@@ -39,6 +39,17 @@ enum class BatchSampling {
 BatchSampling parse_batch_sampling(std::string_view name);
 std::string to_string(BatchSampling s);
 
+/// Where the loop evaluates the training set (--train-eval).
+enum class TrainEval {
+  Every,      ///< at every evaluation point
+  /// At the start and at epoch ends only: the eval_every points in between
+  /// record held-out metrics alone (a training-set pass costs a third of an
+  /// epoch of training on an MLP, so frequent held-out points stay affordable
+  /// while the per-epoch training loss is kept).
+  EpochEnds,
+  None,       ///< never (its loss and accuracy columns stay empty); for sweeps
+};
+
 struct FitOptions {
   int epochs = 5;
   Index batch_size = 100;
@@ -52,13 +63,7 @@ struct FitOptions {
   bool gradient_norm = false;
   /// Per-layer diagnostics at every evaluation point (see fit()); implies gradient_norm.
   bool diagnostics = false;
-  /// Skip evaluating the training set (loss/accuracy columns stay empty); for sweeps.
-  bool skip_train_eval = false;
-  /// Evaluate the training set only at the start and at epoch ends: the
-  /// eval_every points in between record held-out metrics alone (a training-set
-  /// pass costs a third of an epoch of training on an MLP, so frequent held-out
-  /// points stay affordable while the per-epoch training loss is kept).
-  bool train_eval_at_epoch_ends_only = false;
+  TrainEval train_eval = TrainEval::Every;
   /// Throws OptionError for epochs or batch outside [1, kMax...], eval_every < 0,
   /// or an invalid schedule (StepSchedule::validate).
   void validate() const;

@@ -212,11 +212,10 @@ TEST(RunSpec, RejectsBadValuesNamingTheOption) {
 
 TEST(RunSpec, TrainEvalReachesTheLoopAndIsWrittenOnlyWhenSet) {
   const FitOptions epochs = RunSpec(from_json({{"train_eval", "epochs"}, {"eval_every", 50}})).fit();
-  EXPECT_TRUE(epochs.train_eval_at_epoch_ends_only);
-  EXPECT_FALSE(epochs.skip_train_eval);
-  EXPECT_TRUE(RunSpec(from_json({{"train_eval", "none"}})).fit().skip_train_eval);
+  EXPECT_EQ(epochs.train_eval, TrainEval::EpochEnds);
+  EXPECT_EQ(RunSpec(from_json({{"train_eval", "none"}})).fit().train_eval, TrainEval::None);
   const FitOptions every = RunSpec(from_json(json::object())).fit();
-  EXPECT_FALSE(every.train_eval_at_epoch_ends_only || every.skip_train_eval);
+  EXPECT_EQ(every.train_eval, TrainEval::Every);
   // Configs written before the option existed still read (and resume) as "every".
   EXPECT_FALSE(run_options_json(from_json(json::object())).contains("train_eval"));
   EXPECT_EQ(run_options_json(from_json({{"train_eval", "epochs"}}))["train_eval"], "epochs");
@@ -249,7 +248,7 @@ TEST(RunSpec, InexactSolverOptionsReachSibpAndAreValidatedOnce) {
   EXPECT_EQ(s.conv_solver_iters, 2);
   EXPECT_EQ(s.cg_space, CgSpace::Parameter);
   EXPECT_TRUE(s.lambda_per_sample);
-  EXPECT_TRUE(RunSpec(o).fit().skip_train_eval);
+  EXPECT_EQ(RunSpec(o).fit().train_eval, TrainEval::None);
   EXPECT_EQ(s.solver_options(LayerKind::Conv2d).iters, 2);
   EXPECT_EQ(s.solver_options(LayerKind::Dense).tol, 0.25);
   // The defaults: every solve takes --solver-iters steps, as before the option existed.

@@ -119,7 +119,7 @@ TEST(Fit, ColumnsStayEmptyWhenNotRequested) {
   FitOptions o;
   o.epochs = 1;
   o.batch_size = 4;
-  o.skip_train_eval = true;
+  o.train_eval = TrainEval::None;
   const FitResult r = fit(net, algo, train, nullptr, nullptr, Normalization{}, o);
   ASSERT_EQ(r.rows.size(), 2u);  // iteration 0 and the epoch end
   for (const auto& row : r.rows) {
@@ -137,7 +137,7 @@ TEST(Fit, TrainingSetOnlyAtEpochEndsLeavesTheOtherPointsHeldOutAlone) {
   o.epochs = 2;
   o.batch_size = 2;  // 4 steps an epoch
   o.eval_every = 1;
-  o.train_eval_at_epoch_ends_only = true;
+  o.train_eval = TrainEval::EpochEnds;
   const FitResult r = fit(net, algo, train, nullptr, &test, Normalization{}, o);
   ASSERT_EQ(r.rows.size(), 9u);  // iteration 0 and every step
   for (const auto& row : r.rows) {
