@@ -174,7 +174,15 @@ fs::path RunFolder::committed() const {
   return dir_ / target;
 }
 
-bool RunFolder::has_generations() const { return !generations(dir_).empty(); }
+bool RunFolder::has_committed_generations() const {
+  if (generations(dir_).empty()) return false;
+  std::error_code ec;
+  for (const char* name : kRunFiles) {
+    const fs::path top = dir_ / name;
+    if (fs::is_symlink(fs::symlink_status(top, ec)) && *fs::read_symlink(top, ec).begin() == kState) return true;
+  }
+  return false;
+}
 
 void RunFolder::clear() {
   std::error_code ec;

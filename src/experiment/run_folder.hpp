@@ -62,10 +62,13 @@ class RunFolder {
   /// The committed generation's folder. Throws DataError if `.state` is
   /// missing or not a link to a generation folder of `dir` itself.
   std::filesystem::path committed() const;
-  /// Whether the folder holds generation folders (committed or not): a folder
-  /// with generations but no valid `.state` was altered, and its generations
-  /// are kept.
-  bool has_generations() const;
+  /// Whether the folder holds generation folders after a commit completed:
+  /// a run file links into `.state` (the first commit makes those links right
+  /// after its rename). Such a folder without a valid `.state` was altered, and
+  /// its generations are kept. Generations with no such link are what a run
+  /// killed inside its first commit leaves: it stopped before its first
+  /// checkpoint.
+  bool has_committed_generations() const;
   /// Removes every run file (config, results, generations, links); keeps other files.
   void clear();
   /// Commits `files` (name, bytes) as the new generation and links the names in

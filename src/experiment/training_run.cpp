@@ -605,7 +605,7 @@ RunOutcome follow_root(const RunSpec& spec, RunData& d, const fs::path& out, con
 /// What to do with what the folder holds in `mode`: Fresh, Resume or Finished.
 /// Throws UsageError when the mode does not allow it (or the stored run's
 /// options differ from `options`).
-FolderPlan plan_for(RunFolder::Content content, bool has_generations, OutputMode mode, const fs::path& out,
+FolderPlan plan_for(RunFolder::Content content, bool has_committed_generations, OutputMode mode, const fs::path& out,
                     const json& options, int processes) {
   const std::string hint = "; use --resume to continue it, --overwrite to start over, or another --out";
   const auto check_stored = [&] { check_same_options(run_options_json(stored_run_options(out)), options, out); };
@@ -628,9 +628,9 @@ FolderPlan plan_for(RunFolder::Content content, bool has_generations, OutputMode
                          " processes is not supported: resume it with one process, or use --overwrite");
       return FolderPlan::Resume;
     case RunFolder::Content::Unusable:
-      if (has_generations && mode != OutputMode::Overwrite)
-        // Generations without a valid .state link: the folder was altered
-        // after the run (a deleted or changed link). They are kept.
+      if (has_committed_generations && mode != OutputMode::Overwrite)
+        // Generations without a valid .state link after a commit: the folder was
+        // altered after the run (a deleted or changed link). They are kept.
         throw DataError(out.string() + " holds checkpoint generations (.gen-N folders) but its .state link is "
                         "missing or does not name one of them, so which one is the run's last cannot be told; "
                         "restore the link (ln -sfn .gen-N .state) to resume, or use --overwrite to start over");
@@ -704,7 +704,7 @@ RunOutcome run_training(const RunSpec& spec, const fs::path& out, const RunHooks
   std::optional<RunOutcome> finished;
   try {
     folder.emplace(out);
-    plan = plan_for(folder->content(), folder->has_generations(), mode, out, options, comm.size());
+    plan = plan_for(folder->content(), folder->has_committed_generations(), mode, out, options, comm.size());
     if (plan == FolderPlan::Finished) {
       folder->finish();  // a run killed after result.json may still have its links
       finished = already_finished(out, true);

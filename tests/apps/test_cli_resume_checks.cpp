@@ -239,6 +239,24 @@ TEST_F(ResumeChecks, AMissingStateLinkKeepsTheOnlyGeneration) {
   expect_resumes_identically(run, reference());
 }
 
+TEST_F(ResumeChecks, AFirstCommitKilledBeforeItsLinkLeavesNoCheckpoint) {
+  // A kill inside the first commit, after its generation was written and before
+  // the .state link (and the run files' links into it) existed. Found by
+  // CliResume.KilledRunsResumeBitIdentical: such a folder was taken for an
+  // altered one and refused even with --resume.
+  const fs::path run = interrupted("cut", 2);
+  ASSERT_TRUE(fs::is_directory(gen(run)));  // the generation stays, unlinked
+  for (const char* name : {".state", "metrics.csv", "metrics.json", "model.safetensors"}) fs::remove(run / name);
+  const auto resumed = run_sibp("train --resume --out '" + run.string() + "'");
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
+  EXPECT_NE(resumed.err.find("holds no checkpoint"), std::string::npos) << resumed.err;
+  const auto fresh = run_sibp(cli("cut"));
+  EXPECT_EQ(fresh.exit_code, 2) << fresh.err;
+  EXPECT_NE(fresh.err.find("stopped before its first checkpoint"), std::string::npos) << fresh.err;
+  ASSERT_EQ(run_sibp(cli("cut", "--overwrite")).exit_code, 0);
+  EXPECT_EQ(slurp(run / "model.safetensors"), slurp(reference() / "model.safetensors"));
+}
+
 TEST_F(ResumeChecks, AStateLinkPointingElsewhereIsNeverFollowed) {
   const fs::path run = interrupted("cut");
   const fs::path outside = dir_ / "precious";
